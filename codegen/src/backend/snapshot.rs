@@ -1,0 +1,42 @@
+//! `client/schema.json`: the IR as the last build saw it.
+//!
+//! The next build diffs the spec against this snapshot to write the next migration step, so
+//! the snapshot is the contract between builds: it is versioned and holds everything a
+//! migration depends on (names in every spelling, types, nullability, defaults, indexes).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Schema;
+use crate::output::{FileSet, GENERATED_MARKER};
+
+/// Path of the snapshot inside the output directory.
+pub const PATH: &str = "client/schema.json";
+
+/// Version of the snapshot's own layout; bumped when it changes incompatibly.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// The file's contents.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Says the file is generated and what it is for (JSON has no comments).
+    #[serde(rename = "$comment")]
+    pub comment: String,
+    /// Layout version, see [`SNAPSHOT_VERSION`].
+    pub snapshot: u32,
+    /// The schema.
+    pub schema: Schema,
+}
+
+/// Adds the snapshot of `schema` to `files`.
+pub fn generate(schema: &Schema, files: &mut FileSet) {
+    let snapshot = Snapshot {
+        comment: format!(
+            "{GENERATED_MARKER}. The schema as of the newest migration: the base the next build diffs against. Do not edit."
+        ),
+        snapshot: SNAPSHOT_VERSION,
+        schema: schema.clone(),
+    };
+    let mut text = serde_json::to_string_pretty(&snapshot).expect("the IR always serializes");
+    text.push('\n');
+    files.insert(PATH, text);
+}

@@ -1,0 +1,33 @@
+//! offgen's code generator.
+//!
+//! One direction only: spec text -> [`frontend`] -> [`model::draft`] -> [`validate`] ->
+//! [`model::Schema`] (the IR) -> [`backend`] -> [`output::FileSet`] -> disk. Front-ends never
+//! emit, back-ends never parse spec text, and nothing is written until every back-end succeeded.
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod cli;
+pub mod diagnostics;
+pub mod frontend;
+pub mod model;
+pub mod output;
+pub mod source;
+pub mod spec_format;
+pub mod spec_schema;
+pub mod suggest;
+pub mod validate;
+
+use diagnostics::{Diagnostic, Diagnostics};
+use model::Schema;
+use source::SourceFile;
+
+/// Reads and validates a YAML spec. On failure, every problem found, in source order.
+pub fn load_yaml_spec(file: &SourceFile) -> Result<Schema, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::new();
+    let schema = frontend::yaml::read(file, &mut diags)
+        .and_then(|draft| validate::validate(&draft, &mut diags));
+    match schema {
+        Some(schema) if !diags.has_errors() => Ok(schema),
+        _ => Err(diags.into_sorted()),
+    }
+}

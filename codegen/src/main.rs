@@ -1,0 +1,5 @@
+//! The `offgen` command.
+
+fn main() -> std::process::ExitCode {
+    offgen_codegen::cli::main()
+}

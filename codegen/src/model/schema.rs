@@ -1,0 +1,203 @@
+//! The validated IR: what every back-end reads.
+//!
+//! A [`Schema`] only comes out of [`crate::validate`], so back-ends can rely on what it checked:
+//! names are valid and distinct in every target's spelling, references resolve, defaults have
+//! their field's type, indexes name existing fields. Spans are kept (not serialized) so a late
+//! problem, such as a refused migration, still points at the spec.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::names::Name;
+use crate::source::Span;
+
+/// The whole app.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Spec format version it was read from.
+    pub format: i64,
+    /// The app's name.
+    pub app: Name,
+    /// Entities in spec order.
+    pub entities: Vec<Entity>,
+}
+
+impl Schema {
+    /// The entity with this spec name.
+    pub fn entity(&self, spec_name: &str) -> Option<&Entity> {
+        self.entities.iter().find(|e| e.name.spec == spec_name)
+    }
+}
+
+/// One synced entity: a table on the device and on the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    /// The entity's name: `pascal` names the Dart data class and the Rust struct.
+    pub name: Name,
+    /// The table's name: `snake` is the SQL table and the URL segment (`/v1/<table>`).
+    pub table: Name,
+    /// The Dart table class (`Observations`); `<Pascal>Table` when the plural equals the
+    /// singular, since Drift needs the table class and the data class to differ.
+    pub dart_table_class: String,
+    /// How concurrent writes are resolved.
+    pub conflict: ConflictPolicy,
+    /// The field whose value is the owning user's id, if rows are owner-scoped.
+    pub owner: Option<String>,
+    /// Description from the spec.
+    pub doc: Option<String>,
+    /// Declared fields in spec order (bookkeeping columns are added by the back-ends).
+    pub fields: Vec<Field>,
+    /// Indexes and unique constraints, in spec order (field-level `unique` first).
+    pub indexes: Vec<Index>,
+    /// Where the entity was named in the spec.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Entity {
+    /// The field with this spec name.
+    pub fn field(&self, spec_name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name.spec == spec_name)
+    }
+}
+
+/// What happens when a write is based on a version the server has moved past.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "snake_case")]
+pub enum ConflictPolicy {
+    /// Strict: a stale write is a conflict; the device gets the server record.
+    Version,
+    /// The write with the newer `by` timestamp wins.
+    Lww {
+        /// Spec name of the datetime field compared.
+        by: String,
+    },
+    /// A stale write loses to the server's record.
+    ServerWins,
+    /// Only inserts are accepted.
+    AppendOnly,
+}
+
+impl ConflictPolicy {
+    /// The policy's name in the spec and on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConflictPolicy::Version => "version",
+            ConflictPolicy::Lww { .. } => "lww",
+            ConflictPolicy::ServerWins => "server_wins",
+            ConflictPolicy::AppendOnly => "append_only",
+        }
+    }
+}
+
+/// One declared field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    /// Spellings: `snake` is the SQL column and Rust field, `camel` the Dart getter and wire key.
+    pub name: Name,
+    /// The type.
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    /// Whether NULL is allowed.
+    pub nullable: bool,
+    /// Value for rows created without this field.
+    pub default: Option<DefaultValue>,
+    /// Description from the spec.
+    pub doc: Option<String>,
+    /// Where the field was defined in the spec.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A field's type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FieldType {
+    /// UTF-8 text.
+    Text,
+    /// 64-bit signed integer.
+    Int,
+    /// 64-bit float.
+    Real,
+    /// Boolean.
+    Bool,
+    /// Instant with millisecond precision, stored as epoch milliseconds (UTC).
+    #[serde(rename = "datetime")]
+    DateTime,
+    /// Calendar date, `YYYY-MM-DD`.
+    Date,
+    /// UUID text, lowercase and hyphenated.
+    Uuid,
+    /// Any JSON value, stored as JSON text.
+    Json,
+    /// Bytes.
+    Blob,
+    /// Text restricted to a set of values.
+    Enum {
+        /// The Dart enum's name, `<Entity><Field>` in UpperCamelCase.
+        dart_type: String,
+        /// The values; `spec` is the stored text, `camel` the Dart enum member.
+        values: Vec<Name>,
+    },
+    /// The id of a row of another entity.
+    Reference {
+        /// Spec name of the referenced entity.
+        entity: String,
+    },
+}
+
+impl FieldType {
+    /// The type's name in the spec.
+    pub fn spec_name(&self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Int => "int",
+            FieldType::Real => "real",
+            FieldType::Bool => "bool",
+            FieldType::DateTime => "datetime",
+            FieldType::Date => "date",
+            FieldType::Uuid => "uuid",
+            FieldType::Json => "json",
+            FieldType::Blob => "blob",
+            FieldType::Enum { .. } => "enum",
+            FieldType::Reference { .. } => "reference",
+        }
+    }
+}
+
+/// A default value, already checked against its field's type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum DefaultValue {
+    /// For `text`.
+    Text(String),
+    /// For `int`.
+    Int(i64),
+    /// For `real`.
+    Real(f64),
+    /// For `bool`.
+    Bool(bool),
+    /// For `datetime`: epoch milliseconds, UTC.
+    DateTime(i64),
+    /// For `date`: `YYYY-MM-DD`.
+    Date(String),
+    /// For `uuid`: lowercase hyphenated.
+    Uuid(String),
+    /// For `json`: compact JSON text.
+    Json(String),
+    /// For `enum`: one of the values.
+    Enum(String),
+}
+
+/// An index (or unique constraint, which every back-end builds as a unique index).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    /// SQL name, unique across the schema (indexes share one namespace with tables).
+    pub name: String,
+    /// Spec names of the indexed fields, in order.
+    pub fields: Vec<String>,
+    /// Whether values must be distinct.
+    pub unique: bool,
+    /// Where it was defined in the spec.
+    #[serde(skip)]
+    pub span: Span,
+}

@@ -1,0 +1,323 @@
+//! Entity-level rules: names, table names, conflict policy, owner scoping, Dart type names.
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::model::draft::{EntityDraft, SchemaDraft};
+use crate::model::names::{Name, pluralize_snake};
+use crate::model::schema::{ConflictPolicy, Entity, FieldType};
+use crate::source::Span;
+use crate::spec_format;
+use crate::suggest::did_you_mean;
+use crate::validate::identifiers::{RESERVED_TYPE_NAMES, check_identifier};
+
+/// Entities whose names are valid, paired with their drafts (fields come later).
+pub fn check_entities<'d>(
+    draft: &'d SchemaDraft,
+    diags: &mut Diagnostics,
+) -> Vec<(Entity, &'d EntityDraft)> {
+    if draft.entities.is_empty() {
+        let span = draft.entities_span.unwrap_or(draft.root.start_only());
+        diags.push(
+            Diagnostic::error("the spec defines no entities")
+                .at(span, "expected at least one entity under `entities:`"),
+        );
+    }
+    let mut out: Vec<(Entity, &EntityDraft)> = Vec::new();
+    for source in &draft.entities {
+        let name_text = &source.name.value;
+        if let Err(d) = check_identifier("entity", name_text, source.name.span) {
+            diags.push(d);
+            continue;
+        }
+        let name = Name::new(name_text);
+        if RESERVED_TYPE_NAMES.contains(&name.pascal.as_str()) {
+            diags.push(
+                Diagnostic::error(format!("`{name_text}` cannot be an entity name"))
+                    .at(source.name.span, "reserved")
+                    .note(format!(
+                        "`{}` is a type the generated Dart or Rust code uses itself",
+                        name.pascal
+                    ))
+                    .help(format!("choose another name, e.g. `{}Record`", name.pascal)),
+            );
+            continue;
+        }
+        // `PatrolRoute` and `patrol_route` would be one Dart class and one table.
+        if let Some((first, _)) = out.iter().find(|(e, _)| e.name.snake == name.snake) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "entities `{}` and `{name_text}` have the same name once converted (`{}`)",
+                    first.name.spec, name.pascal
+                ))
+                .at(source.name.span, "second entity")
+                .also(first.span, "first entity"),
+            );
+            continue;
+        }
+        let Some(table) = table_name(source, &name, diags) else {
+            continue;
+        };
+        if let Some((first, _)) = out.iter().find(|(e, _)| e.table.snake == table.snake) {
+            let at = source.table.as_ref().map_or(source.name.span, |t| t.span);
+            diags.push(
+                Diagnostic::error(format!(
+                    "entities `{}` and `{name_text}` both use the table `{}`",
+                    first.name.spec, table.snake
+                ))
+                .at(at, "second use")
+                .also(first.span, "first use")
+                .help("give one of them another `table:`"),
+            );
+            continue;
+        }
+        if source.fields_span.is_none() {
+            diags.push(
+                Diagnostic::error(format!("entity `{name_text}` has no `fields`"))
+                    .at(source.name.span, "add `fields:` with at least one field"),
+            );
+        } else if source.fields_written == 0 {
+            diags.push(
+                Diagnostic::error(format!("entity `{name_text}` has no fields"))
+                    .at(source.fields_span.unwrap_or(source.name.span), "empty")
+                    .help("declare at least one field; `id` and `version` are added by offgen"),
+            );
+        }
+        let dart_table_class = if table.pascal == name.pascal {
+            format!("{}Table", table.pascal)
+        } else {
+            table.pascal.clone()
+        };
+        let entity = Entity {
+            name,
+            table,
+            dart_table_class,
+            conflict: ConflictPolicy::Version,
+            owner: None,
+            doc: source.doc.clone(),
+            fields: Vec::new(),
+            indexes: Vec::new(),
+            span: source.name.span,
+        };
+        out.push((entity, source));
+    }
+    out
+}
+
+/// The table name is also the URL segment and a global SQL name, so an override must already be
+/// in its final form (lowercase snake_case): we will not rewrite a name the user chose.
+fn table_name(source: &EntityDraft, name: &Name, diags: &mut Diagnostics) -> Option<Name> {
+    let Some(written) = &source.table else {
+        return Some(Name::new(&pluralize_snake(&name.snake)));
+    };
+    let text = &written.value;
+    if let Err(d) = check_identifier("table", text, written.span) {
+        diags.push(d);
+        return None;
+    }
+    let lowercase_snake = text
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !lowercase_snake || Name::new(text).snake != *text {
+        diags.push(
+            Diagnostic::error(format!("table name `{text}` is not lowercase snake_case"))
+                .at(written.span, "used verbatim in SQL and URLs")
+                .help(format!("write `table: {}`", Name::new(text).snake)),
+        );
+        return None;
+    }
+    // SQLite reserves every name starting with `sqlite_` for itself.
+    if text.starts_with("sqlite_") {
+        diags.push(
+            Diagnostic::error(format!("table name `{text}` starts with `sqlite_`"))
+                .at(written.span, "SQLite reserves this prefix"),
+        );
+        return None;
+    }
+    Some(Name::new(text))
+}
+
+/// Resolves `conflict:` and `owner:`, which both name fields and so run after fields are known.
+pub fn check_conflict_and_owner(
+    entity: &mut Entity,
+    source: &EntityDraft,
+    diags: &mut Diagnostics,
+) {
+    entity.conflict = match &source.conflict {
+        None => {
+            if let Some(by) = &source.conflict_by {
+                diags.push(
+                    Diagnostic::error("`by` only applies to the lww policy")
+                        .at(by.span, "not used by the default `version` policy"),
+                );
+            }
+            ConflictPolicy::Version
+        }
+        Some(policy) => match policy.value.as_str() {
+            "version" | "server_wins" | "append_only" => {
+                if let Some(by) = &source.conflict_by {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "`by` only applies to the lww policy, not `{}`",
+                            policy.value
+                        ))
+                        .at(by.span, "remove this"),
+                    );
+                }
+                match policy.value.as_str() {
+                    "version" => ConflictPolicy::Version,
+                    "server_wins" => ConflictPolicy::ServerWins,
+                    _ => ConflictPolicy::AppendOnly,
+                }
+            }
+            "lww" => match lww_field(entity, source, policy.span, diags) {
+                Some(by) => ConflictPolicy::Lww { by },
+                None => ConflictPolicy::Version,
+            },
+            other => {
+                let names = spec_format::names(spec_format::CONFLICT_POLICIES);
+                let mut d = Diagnostic::error(format!("unknown conflict policy `{other}`"))
+                    .at(policy.span, "not a policy");
+                if let Some(hint) = did_you_mean(other, names.iter().copied()) {
+                    d = d.help(format!("did you mean `{hint}`?"));
+                }
+                diags.push(d.note(format!("the policies are: {}", names.join(", "))));
+                ConflictPolicy::Version
+            }
+        },
+    };
+    if let Some(owner) = &source.owner {
+        entity.owner = owner_field(entity, owner, diags);
+    }
+}
+
+/// Last-writer-wins compares a timestamp the device sets when the user edits; it must exist on
+/// every row (not nullable) and be a datetime, or "newer" has no meaning.
+fn lww_field(
+    entity: &Entity,
+    source: &EntityDraft,
+    policy_span: Span,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let (wanted, span) = match &source.conflict_by {
+        Some(by) => (by.value.clone(), by.span),
+        None => {
+            let conventional = entity.fields.iter().find(|f| f.name.snake == "modified_at");
+            match conventional {
+                Some(f) => (f.name.spec.clone(), policy_span),
+                None => {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "lww on `{}` needs a timestamp field to compare",
+                            entity.name.spec
+                        ))
+                        .at(policy_span, "no `modifiedAt` field to use")
+                        .help("add a `modifiedAt: datetime` field, or write `conflict: { policy: lww, by: <datetime field> }`"),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    let Some(field) = entity.field(&wanted) else {
+        let names: Vec<&str> = entity.fields.iter().map(|f| f.name.spec.as_str()).collect();
+        let mut d = Diagnostic::error(format!(
+            "`{wanted}` is not a field of `{}`",
+            entity.name.spec
+        ))
+        .at(span, "unknown field");
+        if let Some(hint) = did_you_mean(&wanted, names.iter().copied()) {
+            d = d.help(format!("did you mean `{hint}`?"));
+        }
+        diags.push(d);
+        return None;
+    };
+    if field.ty != FieldType::DateTime || field.nullable {
+        diags.push(
+            Diagnostic::error(format!(
+                "lww compares `{wanted}`, which must be a datetime that is not nullable"
+            ))
+            .at(span, "used by lww here")
+            .also(
+                field.span,
+                format!(
+                    "declared as {}{}",
+                    field.ty.spec_name(),
+                    if field.nullable { ", nullable" } else { "" }
+                ),
+            ),
+        );
+        return None;
+    }
+    Some(field.name.spec.clone())
+}
+
+/// The owner field is compared with the authenticated user's id on every read and write; a
+/// nullable or numeric owner would make rows nobody (or anybody) owns.
+fn owner_field(
+    entity: &Entity,
+    owner: &crate::source::Spanned<String>,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let Some(field) = entity.field(&owner.value) else {
+        let names: Vec<&str> = entity.fields.iter().map(|f| f.name.spec.as_str()).collect();
+        let mut d = Diagnostic::error(format!(
+            "owner `{}` is not a field of `{}`",
+            owner.value, entity.name.spec
+        ))
+        .at(owner.span, "unknown field");
+        if let Some(hint) = did_you_mean(&owner.value, names.iter().copied()) {
+            d = d.help(format!("did you mean `{hint}`?"));
+        }
+        diags.push(d);
+        return None;
+    };
+    let id_like = matches!(
+        field.ty,
+        FieldType::Text | FieldType::Uuid | FieldType::Reference { .. }
+    );
+    if !id_like || field.nullable {
+        diags.push(
+            Diagnostic::error(format!(
+                "owner field `{}` must hold a user id: text, uuid or a reference, not nullable",
+                owner.value
+            ))
+            .at(owner.span, "owner named here")
+            .also(field.span, "declared here"),
+        );
+        return None;
+    }
+    Some(field.name.spec.clone())
+}
+
+/// Dart puts every generated class of the app in one library, so data classes, table classes,
+/// enums and the database class must all have distinct names.
+pub fn check_dart_type_names(
+    app: &Name,
+    entities: &[Entity],
+    draft: &SchemaDraft,
+    diags: &mut Diagnostics,
+) {
+    let mut taken: Vec<(String, Span)> = vec![(format!("{}Database", app.pascal), draft.root)];
+    let mut claim = |name: String, span: Span, diags: &mut Diagnostics| {
+        if let Some((_, first)) = taken.iter().find(|(n, _)| *n == name) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "two generated Dart classes would be named `{name}`"
+                ))
+                .at(span, "this one")
+                .also(*first, "and this one")
+                .help("rename an entity or field, or set `table:`"),
+            );
+        } else {
+            taken.push((name, span));
+        }
+    };
+    for entity in entities {
+        claim(entity.name.pascal.clone(), entity.span, diags);
+        claim(entity.dart_table_class.clone(), entity.span, diags);
+        for field in &entity.fields {
+            if let FieldType::Enum { dart_type, .. } = &field.ty {
+                claim(dart_type.clone(), field.span, diags);
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The sync wire protocol (HTTP + JSON, camelCase keys).
+//!
+//! `POST /sync/push` takes a [`PushRequest`] and answers a [`PushResponse`] with one
+//! [`PushResult`] per mutation, in order. `GET /sync/pull?cursor=C&limit=N` answers a
+//! [`PullResponse`]. Record data travels as JSON objects keyed by the fields' wire names
+//! (the Dart getter names, as Drift's `toJson()` writes them).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A batch of mutations from one device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushRequest {
+    /// The device's stable id.
+    pub client_id: String,
+    /// Mutations in the order the device made them.
+    pub mutations: Vec<Mutation>,
+}
+
+/// What a mutation does to its row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// Create the row.
+    Insert,
+    /// Change some fields of the row.
+    Update,
+    /// Tombstone the row.
+    Delete,
+}
+
+/// One change to one row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Mutation {
+    /// Unique per mutation; a retry carries the same id, which makes pushes idempotent.
+    pub mutation_id: String,
+    /// The entity's table name.
+    pub entity: String,
+    /// The row's id.
+    pub id: String,
+    /// Insert, update or delete.
+    pub op: Op,
+    /// The server version the device last saw for this row (absent for inserts).
+    #[serde(default)]
+    pub base_version: Option<i64>,
+    /// The fields written (all of them for an insert, the changed ones for an update).
+    #[serde(default)]
+    pub data: Map<String, Value>,
+}
+
+/// The outcome of one mutation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    /// Applied; `version` is the row's new version.
+    Accepted,
+    /// Not applied because the row moved on; `record` is the server's row.
+    Conflict,
+    /// Not applied and never will be (bad data, unknown entity, forbidden); see `error`.
+    Rejected,
+}
+
+/// The answer to one mutation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushResult {
+    /// Echoes the mutation's id.
+    pub mutation_id: String,
+    /// Echoes the row's id.
+    pub id: String,
+    /// What happened.
+    pub status: PushStatus,
+    /// The row's version after this result (absent when rejected before any row was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// The server's current record, on conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Record>,
+    /// Why, when rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+}
+
+/// Why a mutation was rejected: a stable machine-readable code and a sentence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemError {
+    /// Stable code, e.g. `invalid-data`, `unknown-entity`, `forbidden`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// Results in the order of the request's mutations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushResponse {
+    /// One per mutation.
+    pub results: Vec<PushResult>,
+}
+
+/// A row as the server holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// The entity's table name.
+    pub entity: String,
+    /// The row's id.
+    pub id: String,
+    /// The server version.
+    pub version: i64,
+    /// Whether the row is a tombstone.
+    pub deleted: bool,
+    /// Every field, by wire key.
+    pub data: Map<String, Value>,
+}
+
+/// A page of changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullResponse {
+    /// Changed rows, oldest change first.
+    pub records: Vec<Record>,
+    /// Pass back as `cursor` to get the changes after this page.
+    pub cursor: String,
+    /// Whether another page is ready now.
+    pub has_more: bool,
+}
