@@ -268,7 +268,7 @@ fn build(
             return Ok(Exit::Failed);
         }
     };
-    let files = crate::backend::generate(&schema);
+    let files = crate::backend::generate(&schema, &crate::backend::Previous::default());
     if check_only {
         let stale = output::check(dir, &files)?;
         if stale.is_empty() {

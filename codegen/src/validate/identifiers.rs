@@ -57,11 +57,12 @@ pub const DART_RESERVED: &[&str] = &[
     "with",
 ];
 
-/// Members of Drift's `Table` DSL and of `Object`. A column getter with one of these names
-/// overrides the member inside the generated table class (`TextColumn get text => text()...`
-/// would call itself), or clashes with members Drift generates on the data class.
+/// Names a column getter cannot take in a Drift table class. Drift keeps no list of its own (a
+/// clash is a Dart compile error in the generated `.g.dart`, drift issue #2100), so we keep one,
+/// read from drift 2.22's sources: members of the `Table` DSL, of the generated table-info class,
+/// data class and companion, and names its generated method bodies use unqualified.
 pub const DRIFT_RESERVED_GETTERS: &[&str] = &[
-    // Column builders of `Table`.
+    // `Table` DSL: column starters and configuration getters.
     "integer",
     "int64",
     "intEnum",
@@ -73,7 +74,6 @@ pub const DRIFT_RESERVED_GETTERS: &[&str] = &[
     "real",
     "customType",
     "sqliteAny",
-    // Table configuration getters of `Table`.
     "tableName",
     "withoutRowId",
     "dontWriteConstraints",
@@ -81,12 +81,25 @@ pub const DRIFT_RESERVED_GETTERS: &[&str] = &[
     "primaryKey",
     "uniqueKeys",
     "customConstraints",
-    // `Object` members.
+    // `Object`.
     "hashCode",
     "runtimeType",
     "toString",
     "noSuchMethod",
-    // Members Drift generates on data classes and companions.
+    // The generated `$XTable` (extends the table class, mixes in `TableInfo`).
+    "attachedDatabase",
+    "aliasedName",
+    "actualTableName",
+    "validateIntegrity",
+    "map",
+    "createAlias",
+    "asDslTable",
+    "entityName",
+    "columnsByName",
+    "mapFromCompanion",
+    "moduleAndArgs",
+    "rowId",
+    // The data class and companion.
     "copyWith",
     "copyWithCompanion",
     "toJson",
@@ -94,8 +107,12 @@ pub const DRIFT_RESERVED_GETTERS: &[&str] = &[
     "toColumns",
     "toCompanion",
     "fromJson",
-    "custom",
+    "fromJsonString",
     "insert",
+    "createCustom",
+    // Used unqualified inside generated method bodies (`toColumns`, `==`).
+    "nullToAbsent",
+    "identical",
 ];
 
 /// Rust path keywords cannot be raw identifiers (`r#self` is an error), so a field with one of

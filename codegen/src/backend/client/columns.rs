@@ -1,0 +1,277 @@
+//! The device table's columns, in the exact form Drift writes them.
+//!
+//! One [`Column`] per column, holding everything both outputs need: the SQLite column
+//! definition (in Drift's constraint order, so Drift's `validateDatabaseSchema` sees the same
+//! schema node by node) and the Dart column builder that makes Drift write that definition.
+//! Both are rendered from this one value, so they cannot disagree.
+
+use crate::model::{DefaultValue, Entity, Field, FieldType, Schema};
+
+/// The five values of `sync_status`, in the order the CHECK lists them.
+pub const SYNC_STATUSES: &[&str] = &["pending", "syncing", "synced", "failed", "conflict"];
+
+/// SQLite storage class, as Drift names its column types (only these four: Drift's schema
+/// verifier compares resolved types, and these are the ones it resolves to).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum SqlType {
+    /// `INTEGER`.
+    Integer,
+    /// `TEXT`.
+    Text,
+    /// `REAL`.
+    Real,
+    /// `BLOB`.
+    Blob,
+}
+
+impl SqlType {
+    /// The type name in DDL.
+    pub fn sql(self) -> &'static str {
+        match self {
+            SqlType::Integer => "INTEGER",
+            SqlType::Text => "TEXT",
+            SqlType::Real => "REAL",
+            SqlType::Blob => "BLOB",
+        }
+    }
+}
+
+/// What a column is for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Role<'s> {
+    /// `id`: UUID text primary key, made on the device.
+    Id,
+    /// A declared field.
+    Field(&'s Field),
+    /// `version`: the server version last seen.
+    Version,
+    /// `updated_at`: epoch ms of the last change.
+    UpdatedAt,
+    /// `deleted_at`: epoch ms of the delete (tombstone), or NULL.
+    DeletedAt,
+    /// `sync_status`.
+    SyncStatus,
+    /// `sync_error`.
+    SyncError,
+}
+
+/// A column default.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnDefault {
+    /// A literal: Drift writes it bare (`DEFAULT 0`) and takes it as `Constant(...)`.
+    Literal {
+        /// The SQL literal.
+        sql: String,
+        /// The Dart `Constant` argument.
+        dart: String,
+    },
+    /// An expression: Drift writes it in parentheses (`DEFAULT (...)`) and takes it as
+    /// `CustomExpression('...')`. SQLite cannot add such a column to a table with rows.
+    Expression(String),
+}
+
+/// One column of a device table.
+#[derive(Clone, Debug)]
+pub struct Column<'s> {
+    /// SQL name.
+    pub name: String,
+    /// Dart getter name.
+    pub dart: String,
+    /// What it is for.
+    pub role: Role<'s>,
+    /// Storage type.
+    pub ty: SqlType,
+    /// NULL allowed.
+    pub nullable: bool,
+    /// Default, if any.
+    pub default: Option<ColumnDefault>,
+    /// Values of a `.check(column.isIn([...]))` constraint.
+    pub check_in: Option<Vec<String>>,
+    /// Drift `boolean()`: adds `CHECK ("c" IN (0, 1))`.
+    pub boolean: bool,
+    /// `REFERENCES <table> (id)`.
+    pub references: Option<String>,
+    /// Dart-side converter expression for `.map(...)`, if any.
+    pub converter: Option<String>,
+}
+
+/// SQL expression for "now" in epoch milliseconds. `julianday('now')` keeps milliseconds and
+/// works on every SQLite still in use (`unixepoch('subsec')` needs 3.42).
+pub const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
+/// The columns of an entity's device table, in table order: `id`, the declared fields in spec
+/// order, then the rest of the bookkeeping.
+pub fn columns<'s>(schema: &'s Schema, entity: &'s Entity) -> Vec<Column<'s>> {
+    let bare = |name: &str, dart: &str, role: Role<'s>, ty: SqlType| Column {
+        name: name.to_owned(),
+        dart: dart.to_owned(),
+        role,
+        ty,
+        nullable: false,
+        default: None,
+        check_in: None,
+        boolean: false,
+        references: None,
+        converter: None,
+    };
+    let mut out = vec![bare("id", "id", Role::Id, SqlType::Text)];
+    out.extend(entity.fields.iter().map(|f| field_column(schema, f)));
+    out.push(Column {
+        default: Some(literal("0", "0")),
+        ..bare("version", "version", Role::Version, SqlType::Integer)
+    });
+    out.push(Column {
+        default: Some(ColumnDefault::Expression(NOW_MS.to_owned())),
+        converter: Some(EPOCH_MS_CONVERTER.to_owned()),
+        ..bare("updated_at", "updatedAt", Role::UpdatedAt, SqlType::Integer)
+    });
+    out.push(Column {
+        nullable: true,
+        converter: Some(EPOCH_MS_CONVERTER.to_owned()),
+        ..bare("deleted_at", "deletedAt", Role::DeletedAt, SqlType::Integer)
+    });
+    out.push(Column {
+        default: Some(literal("'pending'", "'pending'")),
+        check_in: Some(SYNC_STATUSES.iter().map(|s| (*s).to_owned()).collect()),
+        converter: Some("const OffgenEnumConverter(SyncStatus.values)".to_owned()),
+        ..bare("sync_status", "syncStatus", Role::SyncStatus, SqlType::Text)
+    });
+    out.push(Column {
+        nullable: true,
+        ..bare("sync_error", "syncError", Role::SyncError, SqlType::Text)
+    });
+    out
+}
+
+/// The Dart converter that keeps `datetime` columns as epoch milliseconds.
+pub const EPOCH_MS_CONVERTER: &str = "const EpochMillisConverter()";
+
+/// The Dart converter for `date` columns (`YYYY-MM-DD` text).
+pub const DATE_CONVERTER: &str = "const DateTextConverter()";
+
+fn literal(sql: &str, dart: &str) -> ColumnDefault {
+    ColumnDefault::Literal {
+        sql: sql.to_owned(),
+        dart: dart.to_owned(),
+    }
+}
+
+fn field_column<'s>(schema: &'s Schema, field: &'s Field) -> Column<'s> {
+    let (ty, boolean, converter, references) = match &field.ty {
+        FieldType::Text | FieldType::Uuid | FieldType::Json => (SqlType::Text, false, None, None),
+        FieldType::Int => (SqlType::Integer, false, None, None),
+        FieldType::Real => (SqlType::Real, false, None, None),
+        FieldType::Bool => (SqlType::Integer, true, None, None),
+        FieldType::DateTime => (
+            SqlType::Integer,
+            false,
+            Some(EPOCH_MS_CONVERTER.to_owned()),
+            None,
+        ),
+        FieldType::Date => (SqlType::Text, false, Some(DATE_CONVERTER.to_owned()), None),
+        FieldType::Blob => (SqlType::Blob, false, None, None),
+        FieldType::Enum { dart_type, .. } => (
+            SqlType::Text,
+            false,
+            Some(format!("const OffgenEnumConverter({dart_type}.values)")),
+            None,
+        ),
+        FieldType::Reference { entity } => {
+            let table = schema.entity(entity).map(|e| e.table.snake.clone());
+            (SqlType::Text, false, None, table)
+        }
+    };
+    Column {
+        name: field.name.snake.clone(),
+        dart: field.name.camel.clone(),
+        role: Role::Field(field),
+        ty,
+        nullable: field.nullable,
+        default: field.default.as_ref().map(default_literal),
+        check_in: None,
+        boolean,
+        references,
+        converter,
+    }
+}
+
+/// A default as a SQL literal and as the Dart `Constant` of the column's SQL-side type.
+pub fn default_literal(value: &DefaultValue) -> ColumnDefault {
+    match value {
+        DefaultValue::Text(s)
+        | DefaultValue::Date(s)
+        | DefaultValue::Uuid(s)
+        | DefaultValue::Json(s)
+        | DefaultValue::Enum(s) => {
+            literal(&sql_string(s), &crate::backend::dart::string_literal(s))
+        }
+        DefaultValue::Int(i) | DefaultValue::DateTime(i) => literal(&i.to_string(), &i.to_string()),
+        DefaultValue::Real(f) => {
+            let text = dart_double(*f);
+            literal(&text, &text)
+        }
+        DefaultValue::Bool(b) => literal(
+            if *b { "1" } else { "0" },
+            if *b { "true" } else { "false" },
+        ),
+    }
+}
+
+/// How Dart prints a double: always with a fraction or exponent (`1.0`, `0.5`), which is also
+/// the literal Drift writes into the DDL.
+pub fn dart_double(f: f64) -> String {
+    let text = format!("{f:?}");
+    if text.contains(['.', 'e', 'E']) || text.contains("inf") || text.contains("NaN") {
+        text
+    } else {
+        format!("{text}.0")
+    }
+}
+
+/// A SQL string literal.
+pub fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A quoted SQL identifier. Every generated identifier is quoted, so SQL keywords are fine as
+/// names; spec names are validated identifiers, so a quote never appears inside.
+pub fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+impl Column<'_> {
+    /// The column definition exactly as Drift writes it:
+    /// `"name" TYPE NULL|NOT NULL [DEFAULT ..] [CHECK(..)] [CHECK ("name" IN (0, 1))] [REFERENCES t (c)]`.
+    pub fn definition(&self) -> String {
+        let mut out = format!("{} {}", quote(&self.name), self.ty.sql());
+        out.push_str(if self.nullable { " NULL" } else { " NOT NULL" });
+        match &self.default {
+            Some(ColumnDefault::Literal { sql, .. }) => out.push_str(&format!(" DEFAULT {sql}")),
+            Some(ColumnDefault::Expression(expr)) => out.push_str(&format!(" DEFAULT ({expr})")),
+            None => {}
+        }
+        if let Some(values) = &self.check_in {
+            let list: Vec<String> = values.iter().map(|v| sql_string(v)).collect();
+            out.push_str(&format!(
+                " CHECK({} IN ({}))",
+                quote(&self.name),
+                list.join(", ")
+            ));
+        }
+        if self.boolean {
+            out.push_str(&format!(" CHECK ({} IN (0, 1))", quote(&self.name)));
+        }
+        if let Some(table) = &self.references {
+            out.push_str(&format!(" REFERENCES {} (id)", quote(table)));
+        }
+        out
+    }
+
+    /// The declared field behind this column, if it is one.
+    pub fn field(&self) -> Option<&Field> {
+        match self.role {
+            Role::Field(f) => Some(f),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! SQL expressions that move field values between a device row and the wire's JSON.
+//!
+//! The triggers build outbox payloads with these, and the pull triggers read server records
+//! with them, so the encodings in `docs/spec.md` (booleans as `true`/`false`, datetimes as epoch
+//! milliseconds, blobs as hex, `json` fields as the JSON value itself) are defined here, once.
+
+use crate::backend::client::columns::{Column, quote, sql_string};
+use crate::model::FieldType;
+
+/// SQLite allows 127 arguments per function call (SQLITE_MAX_FUNCTION_ARG); JSON objects of
+/// wider entities are built in chunks of this many key/value pairs.
+const PAIRS_PER_CALL: usize = 60;
+
+/// A path `json_remove` ignores: no wire key starts with `_`, so it never exists.
+pub const NO_SUCH_PATH: &str = "'$.__offgen_keep__'";
+
+/// The JSON path of a wire key.
+pub fn path(key: &str) -> String {
+    sql_string(&format!("$.{key}"))
+}
+
+/// The wire value of `row."column"` (`row` is `NEW` or `OLD`), ready for `json_object`.
+pub fn encode(column: &Column, row: &str) -> String {
+    let value = format!("{row}.{}", quote(&column.name));
+    match column.field().map(|f| &f.ty) {
+        Some(FieldType::Bool) => {
+            format!("CASE {value} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END")
+        }
+        Some(FieldType::Json) => format!("json({value})"),
+        Some(FieldType::Blob) => {
+            format!("CASE WHEN {value} IS NULL THEN NULL ELSE lower(hex({value})) END")
+        }
+        _ => value,
+    }
+}
+
+/// The column value of wire key `key` in the JSON object `data`.
+pub fn decode(column: &Column, data: &str) -> String {
+    let Some(field) = column.field() else {
+        return format!("json_extract({data}, {})", path(&column.dart));
+    };
+    let at = path(field.name.json());
+    match field.ty {
+        // `json_extract` unwraps a JSON string to bare text, and turns true into 1; a json
+        // field must keep the JSON text itself.
+        FieldType::Json => format!(
+            "CASE json_type({data}, {at}) WHEN 'null' THEN NULL WHEN 'true' THEN 'true' \
+             WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract({data}, {at})) \
+             ELSE json_extract({data}, {at}) END"
+        ),
+        FieldType::Blob => format!("unhex(json_extract({data}, {at}))"),
+        _ => format!("json_extract({data}, {at})"),
+    }
+}
+
+/// `json_object(key, value, ...)` over `pairs`, chunked with `json_set` past the argument limit.
+pub fn object(pairs: &[(String, String)]) -> String {
+    let mut chunks = pairs.chunks(PAIRS_PER_CALL);
+    let first = chunks.next().unwrap_or(&[]);
+    let mut expr = format!(
+        "json_object({})",
+        join_pairs(first.iter().map(|(k, v)| (sql_string(k), v.clone())))
+    );
+    for chunk in chunks {
+        expr = format!(
+            "json_set({expr}, {})",
+            join_pairs(chunk.iter().map(|(k, v)| (path(k), v.clone())))
+        );
+    }
+    expr
+}
+
+/// `json_remove(target, paths...)`, chunked past the argument limit.
+pub fn remove(target: String, paths: &[String]) -> String {
+    paths
+        .chunks(PAIRS_PER_CALL * 2)
+        .fold(target, |expr, chunk| {
+            format!("json_remove({expr}, {})", chunk.join(", "))
+        })
+}
+
+fn join_pairs(pairs: impl Iterator<Item = (String, String)>) -> String {
+    pairs
+        .map(|(k, v)| format!("{k}, {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

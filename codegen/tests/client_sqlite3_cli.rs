@@ -1,0 +1,164 @@
+//! The generated device SQL, run by a second, independent consumer: Debian's `sqlite3` command
+//! line (a different SQLite build than rusqlite's, and older: 3.40 on Debian 12).
+//! `scripts/test.sh` installs it; without it these tests fail and say so.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use offgen_codegen::output::FileSet;
+use serde_json::{Value, json};
+
+fn sqlite3(db: &std::path::Path, script: &str) -> String {
+    let mut child = Command::new("sqlite3")
+        .args(["-bail", "-json"])
+        .arg(db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect(
+            "the sqlite3 command line is needed: run scripts/test.sh, or apt-get install sqlite3",
+        );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "sqlite3 failed: {}\n--- script ---\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The JSON arrays sqlite3 -json prints, one per query that returned rows.
+fn results(output: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let stream = serde_json::Deserializer::from_str(output).into_iter::<Value>();
+    for value in stream {
+        out.push(value.unwrap());
+    }
+    out
+}
+
+fn migrate(db: &std::path::Path, files: &FileSet) {
+    for step in support::migrations(files) {
+        let script = format!(
+            "PRAGMA foreign_keys = OFF;\nBEGIN;\n{}\nCOMMIT;\n",
+            step.statements.join("\n")
+        );
+        sqlite3(db, &script);
+    }
+}
+
+fn statement(files: &FileSet, name: &str) -> String {
+    let sync = files.get("client/sync.sql").unwrap();
+    let found = offgen_codegen::backend::client::sync_sql::parse(sync)
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no statement {name}"));
+    format!("{};", found.sql)
+}
+
+/// A `.parameter set` value: sqlite3 evaluates it as SQL, so text goes in as a quoted literal.
+fn text_param(name: &str, text: &str) -> String {
+    format!(
+        ".parameter set {name} \"'{}'\"\n",
+        text.replace('\'', "''").replace('"', "\\\"")
+    )
+}
+
+#[test]
+fn every_step_applies_on_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("device.db");
+    let files = support::build(&support::ranger_spec());
+    migrate(&db, &files);
+    let out = results(&sqlite3(
+        &db,
+        "PRAGMA user_version; SELECT count(*) AS triggers FROM sqlite_master WHERE type = 'trigger';",
+    ));
+    assert_eq!(out[0], json!([{"user_version": 1}]));
+    assert_eq!(
+        out[1],
+        json!([{"triggers": 39}]),
+        "13 triggers for each of 3 entities"
+    );
+}
+
+#[test]
+fn writes_queue_and_the_sync_statements_run_under_the_command_line_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("device.db");
+    let files = support::build(&support::ranger_spec());
+    migrate(&db, &files);
+    let mut script = String::from(
+        "INSERT INTO rangers (id, name, badge_number) VALUES ('r1', 'Ana', 'B-1');
+         INSERT INTO observations (id, ranger, kind, latitude, longitude, recorded_at, modified_at)
+           VALUES ('o1', 'r1', 'tracks', -1.25, 36.75, 1700000000000, 1700000000000);
+         UPDATE observations SET notes = 'lion tracks', count = 2 WHERE id = 'o1';
+         SELECT entity, row_id, op, json(payload) AS payload FROM _offgen_outbox ORDER BY seq;\n",
+    );
+    script.push_str(".parameter set :now 1000\n.parameter set :limit 10\n");
+    script.push_str(&statement(&files, "claim_batch"));
+    script.push('\n');
+    let out = results(&sqlite3(&db, &script));
+    let outbox = out[0].as_array().unwrap();
+    assert_eq!(outbox.len(), 2);
+    let payload: Value = serde_json::from_str(outbox[1]["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        payload["notes"], "lion tracks",
+        "the update folded into the pending insert"
+    );
+    assert_eq!(payload["count"], 2);
+    assert_eq!(
+        out[1].as_array().unwrap().len(),
+        2,
+        "claim_batch returned both entries"
+    );
+
+    let outbox_ids = results(&sqlite3(
+        &db,
+        "SELECT mutation_id FROM _offgen_outbox ORDER BY seq;",
+    ));
+    let accepted: Vec<Value> = outbox_ids[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| json!({"mutationId": m["mutation_id"], "status": "accepted", "version": 1}))
+        .collect();
+    let pulled = json!([{"entity": "observations", "id": "o2", "version": 5, "deleted": false,
+        "data": {"ranger": "r1", "route": null, "kind": "fire", "species": null, "count": 1, "latitude": 0.5,
+                 "longitude": 0.25, "accuracyM": 3.5, "altitudeM": null, "notes": null, "photoPath": null,
+                 "photoUpload": "none", "status": "final", "recordedAt": 1, "modifiedAt": 2}}]);
+    let mut script = text_param(":results", &Value::Array(accepted).to_string());
+    script.push_str(&statement(&files, "apply_push_results"));
+    script.push('\n');
+    script.push_str("BEGIN;\n");
+    script.push_str(&text_param(":records", &pulled.to_string()));
+    script.push_str(&statement(&files, "apply_pulled_records"));
+    script.push('\n');
+    script.push_str(&text_param(":cursor", "c-1"));
+    script.push_str(&statement(&files, "set_pull_cursor"));
+    script.push_str("\nCOMMIT;\n");
+    script.push_str(
+        "SELECT count(*) AS queued FROM _offgen_outbox;
+        SELECT id, version, sync_status, kind, accuracy_m FROM observations ORDER BY id;\n",
+    );
+    script.push_str(&statement(&files, "get_pull_cursor"));
+    let out = results(&sqlite3(&db, &script));
+    assert_eq!(out[0], json!([{"queued": 0}]));
+    assert_eq!(
+        out[1],
+        json!([
+            {"id": "o1", "version": 1, "sync_status": "synced", "kind": "tracks", "accuracy_m": null},
+            {"id": "o2", "version": 5, "sync_status": "synced", "kind": "fire", "accuracy_m": 3.5}
+        ])
+    );
+    assert_eq!(out[2], json!([{"cursor": "c-1"}]));
+}

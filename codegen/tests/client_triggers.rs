@@ -1,0 +1,345 @@
+//! The device's queue triggers, one rule per test, on a real SQLite database built by the
+//! generated migrations.
+
+mod support;
+
+use serde_json::json;
+use support::Device;
+
+/// Every field type, so payload encodings are all exercised.
+const SPEC: &str = r#"
+offgen: 1
+app: field
+entities:
+  Site:
+    fields:
+      name: text
+  Visit:
+    fields:
+      site: Site
+      notes: text?
+      count: { type: int, default: 0 }
+      score: real?
+      done: { type: bool, default: false }
+      at: datetime
+      day: date?
+      ref: uuid?
+      extra: json?
+      raw: blob?
+      status: { type: enum, values: [open, closed], default: open }
+"#;
+
+fn device() -> Device {
+    let device = Device::new(SPEC);
+    device.sql("INSERT INTO sites (id, name) VALUES ('s1', 'North')");
+    device
+}
+
+fn insert_visit(device: &Device, id: &str) {
+    device.sql(&format!(
+        "INSERT INTO visits (id, site, notes, score, done, at, day, ref, extra, raw, status)
+         VALUES ('{id}', 's1', 'hi', 2.5, 1, 1700000000123, '2024-01-31',
+                 '123e4567-e89b-12d3-a456-426614174000', '{{\"a\":[1,true]}}', x'00ff', 'closed')"
+    ));
+}
+
+/// Marks every queued entry as sent and accepted, as a sync would.
+fn sync_all(device: &Device) {
+    device.claim(1000);
+    let results: Vec<_> = device
+        .outbox()
+        .iter()
+        .map(|e| support::accepted(e, 1))
+        .collect();
+    device.push_results(json!(results));
+    assert!(device.outbox().is_empty(), "{:?}", device.outbox());
+}
+
+#[test]
+fn an_insert_queues_the_whole_row_in_wire_encoding() {
+    let device = device();
+    insert_visit(&device, "v1");
+    let entry = device.outbox().pop().unwrap();
+    assert_eq!(
+        (
+            entry.entity.as_str(),
+            entry.row_id.as_str(),
+            entry.op.as_str()
+        ),
+        ("visits", "v1", "insert")
+    );
+    assert_eq!(entry.base_version, None);
+    assert_eq!(
+        entry.payload,
+        json!({
+            "site": "s1", "notes": "hi", "count": 0, "score": 2.5, "done": true,
+            "at": 1700000000123i64, "day": "2024-01-31", "ref": "123e4567-e89b-12d3-a456-426614174000",
+            "extra": {"a": [1, true]}, "raw": "00ff", "status": "closed"
+        })
+    );
+    assert_eq!(entry.mutation_id.len(), 36);
+    assert_eq!(&entry.mutation_id[14..15], "4", "a version 4 UUID");
+}
+
+#[test]
+fn every_queued_write_gets_its_own_mutation_id() {
+    let device = device();
+    for i in 0..50 {
+        insert_visit(&device, &format!("v{i}"));
+    }
+    let ids: std::collections::BTreeSet<_> =
+        device.outbox().into_iter().map(|e| e.mutation_id).collect();
+    assert_eq!(ids.len(), 51);
+}
+
+#[test]
+fn an_update_queues_only_the_fields_it_changed() {
+    let device = device();
+    insert_visit(&device, "v1");
+    sync_all(&device);
+    device.sql("UPDATE visits SET notes = NULL, done = 0, count = count WHERE id = 'v1'");
+    let entries = device.outbox();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].op, "update");
+    assert_eq!(entries[0].payload, json!({"notes": null, "done": false}));
+    assert_eq!(
+        entries[0].base_version,
+        Some(1),
+        "based on the version the device last saw"
+    );
+}
+
+#[test]
+fn insert_then_update_folds_into_one_insert_with_the_merged_row() {
+    let device = device();
+    insert_visit(&device, "v1");
+    device.sql("UPDATE visits SET notes = 'later', extra = NULL WHERE id = 'v1'");
+    let entries = device
+        .outbox()
+        .into_iter()
+        .filter(|e| e.entity == "visits")
+        .collect::<Vec<_>>();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].op, "insert");
+    assert_eq!(entries[0].payload["notes"], "later");
+    assert_eq!(entries[0].payload["extra"], json!(null));
+    assert_eq!(
+        entries[0].payload["score"], 2.5,
+        "the rest of the row is still there"
+    );
+}
+
+#[test]
+fn update_then_update_folds_into_one_update_with_both_changes() {
+    let device = device();
+    insert_visit(&device, "v1");
+    sync_all(&device);
+    device.sql("UPDATE visits SET notes = 'a', count = 1 WHERE id = 'v1'");
+    device.sql("UPDATE visits SET notes = NULL, score = 9 WHERE id = 'v1'");
+    let entries = device.outbox();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].op, "update");
+    assert_eq!(
+        entries[0].payload,
+        json!({"notes": null, "count": 1, "score": 9.0})
+    );
+}
+
+#[test]
+fn insert_then_delete_sends_nothing() {
+    let device = device();
+    let before = device.outbox().len();
+    insert_visit(&device, "hard");
+    device.sql("DELETE FROM visits WHERE id = 'hard'");
+    insert_visit(&device, "soft");
+    device.sql("UPDATE visits SET deleted_at = 5 WHERE id = 'soft'");
+    assert_eq!(device.outbox().len(), before, "{:?}", device.outbox());
+    assert_eq!(
+        device.status("visits", "soft"),
+        "synced",
+        "nothing left to send for the tombstone"
+    );
+}
+
+#[test]
+fn update_then_delete_becomes_one_delete() {
+    let device = device();
+    insert_visit(&device, "v1");
+    insert_visit(&device, "v2");
+    sync_all(&device);
+    device.sql("UPDATE visits SET notes = 'x' WHERE id IN ('v1', 'v2')");
+    device.sql("DELETE FROM visits WHERE id = 'v1'");
+    device.sql("UPDATE visits SET deleted_at = 7 WHERE id = 'v2'");
+    let entries = device.outbox();
+    assert_eq!(entries.len(), 2);
+    for entry in entries {
+        assert_eq!(
+            (entry.op.as_str(), &entry.payload, entry.base_version),
+            ("delete", &json!({}), Some(1))
+        );
+    }
+}
+
+#[test]
+fn a_delete_of_a_synced_row_queues_a_delete() {
+    let device = device();
+    insert_visit(&device, "v1");
+    sync_all(&device);
+    device.sql("DELETE FROM visits WHERE id = 'v1'");
+    let entries = device.outbox();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].op.as_str(), entries[0].base_version),
+        ("delete", Some(1))
+    );
+}
+
+#[test]
+fn entries_in_flight_are_never_modified_a_new_entry_follows() {
+    let device = device();
+    insert_visit(&device, "v1");
+    let claimed = device.claim(10);
+    assert_eq!(claimed.len(), 2, "the site and the visit");
+    let before = device.outbox();
+    device.sql("UPDATE visits SET notes = 'while sending' WHERE id = 'v1'");
+    device.sql("UPDATE visits SET count = 4 WHERE id = 'v1'");
+    let after = device.outbox();
+    assert_eq!(&after[..2], &before[..], "in-flight entries untouched");
+    assert_eq!(after.len(), 3);
+    assert_eq!(
+        (after[2].op.as_str(), &after[2].payload),
+        ("update", &json!({"notes": "while sending", "count": 4}))
+    );
+
+    device.sql("DELETE FROM visits WHERE id = 'v1'");
+    let last = device.outbox().pop().unwrap();
+    assert_eq!(
+        (last.op.as_str(), last.seq),
+        ("delete", after[2].seq),
+        "the pending update became the delete"
+    );
+}
+
+#[test]
+fn bookkeeping_only_changes_queue_nothing() {
+    let device = device();
+    insert_visit(&device, "v1");
+    sync_all(&device);
+    device.sql("UPDATE visits SET version = 7, updated_at = 5, sync_status = 'failed', sync_error = 'x' WHERE id = 'v1'");
+    device.sql("UPDATE visits SET notes = notes WHERE id = 'v1'");
+    assert!(device.outbox().is_empty(), "{:?}", device.outbox());
+}
+
+#[test]
+fn local_writes_mark_the_row_pending_and_sync_marks_it_synced() {
+    let device = device();
+    insert_visit(&device, "v1");
+    assert_eq!(device.status("visits", "v1"), "pending");
+    device.claim(10);
+    assert_eq!(device.status("visits", "v1"), "syncing");
+    sync_all(&device);
+    assert_eq!(device.status("visits", "v1"), "synced");
+    assert_eq!(
+        device.value("SELECT version FROM visits WHERE id = 'v1'"),
+        json!(1)
+    );
+    device.sql("UPDATE visits SET notes = 'again' WHERE id = 'v1'");
+    assert_eq!(device.status("visits", "v1"), "pending");
+}
+
+#[test]
+fn the_guard_silences_the_queue_while_server_rows_are_written() {
+    let device = device();
+    device.sql("UPDATE _offgen_meta SET value = '1' WHERE key = 'applying_remote'");
+    insert_visit(&device, "v1");
+    device.sql("UPDATE visits SET notes = 'remote' WHERE id = 'v1'");
+    device.sql("DELETE FROM visits WHERE id = 'v1'");
+    assert_eq!(
+        device.outbox().len(),
+        1,
+        "only the site written before the guard"
+    );
+    device.sql("UPDATE _offgen_meta SET value = '0' WHERE key = 'applying_remote'");
+    insert_visit(&device, "v2");
+    assert_eq!(device.outbox().len(), 2);
+}
+
+#[test]
+fn a_missing_guard_row_never_silences_the_queue() {
+    let device = device();
+    device.sql("DELETE FROM _offgen_meta WHERE key = 'applying_remote'");
+    insert_visit(&device, "v1");
+    assert_eq!(device.outbox().len(), 2);
+}
+
+#[test]
+fn ids_never_change_and_deleted_rows_cannot_be_changed() {
+    let device = device();
+    insert_visit(&device, "v1");
+    assert!(
+        device
+            .sql_err("UPDATE visits SET id = 'v9' WHERE id = 'v1'")
+            .contains("id of a row never changes")
+    );
+    sync_all(&device);
+    device.sql("UPDATE visits SET deleted_at = 1 WHERE id = 'v1'");
+    assert!(
+        device
+            .sql_err("UPDATE visits SET notes = 'zombie' WHERE id = 'v1'")
+            .contains("deleted")
+    );
+    assert!(
+        device
+            .sql_err("UPDATE visits SET deleted_at = NULL WHERE id = 'v1'")
+            .contains("deleted")
+    );
+    assert_eq!(
+        device.outbox().len(),
+        1,
+        "the delete, and nothing from the refused writes"
+    );
+}
+
+#[test]
+fn a_json_field_that_is_not_json_is_refused_with_the_write() {
+    let device = device();
+    let error = device
+        .sql_err("INSERT INTO visits (id, site, at, extra) VALUES ('v1', 's1', 1, 'not json')");
+    assert!(error.contains("malformed JSON"), "{error}");
+    assert_eq!(device.count("SELECT count(*) FROM visits"), 0);
+}
+
+#[test]
+fn sql_keywords_work_as_table_and_column_names() {
+    let device = Device::new(
+        "offgen: 1\napp: shop\nentities:\n  Order:\n    table: order\n    fields:\n      group: text\n      select: int\n      where: text?\n    indexes: [[group, select]]\n",
+    );
+    device.sql("INSERT INTO \"order\" (id, \"group\", \"select\") VALUES ('o1', 'g', 1)");
+    device.sql("UPDATE \"order\" SET \"where\" = 'here' WHERE id = 'o1'");
+    let entries = device.outbox();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].payload,
+        json!({"group": "g", "select": 1, "where": "here"})
+    );
+    assert_eq!(device.status("order", "o1"), "pending");
+}
+
+#[test]
+fn entities_wider_than_sqlite_function_arguments_still_queue_every_field() {
+    let fields: String = (0..130).map(|i| format!("      f{i}: int?\n")).collect();
+    let device = Device::new(&format!(
+        "offgen: 1\napp: wide\nentities:\n  Wide:\n    fields:\n{fields}"
+    ));
+    device.sql("INSERT INTO wides (id, f0, f129) VALUES ('w', 1, 2)");
+    let entry = device.outbox().pop().unwrap();
+    assert_eq!(entry.payload.as_object().unwrap().len(), 130);
+    assert_eq!(
+        (entry.payload["f0"].clone(), entry.payload["f129"].clone()),
+        (json!(1), json!(2))
+    );
+    device.run("claim_batch", &[(":now", &1i64), (":limit", &10i64)]);
+    device.push_results(json!([support::accepted(&entry, 1)]));
+    device.sql("UPDATE wides SET f128 = 5 WHERE id = 'w'");
+    assert_eq!(device.outbox().pop().unwrap().payload, json!({"f128": 5}));
+}

@@ -1,0 +1,1 @@
+CREATE {% if unique %}UNIQUE {% endif %}INDEX {{ name }} ON {{ table }} ({{ columns }});

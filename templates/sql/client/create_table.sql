@@ -1,0 +1,6 @@
+CREATE TABLE {{ table }} (
+{%- for column in columns %}
+  {{ column }},
+{%- endfor %}
+  PRIMARY KEY ("id")
+);

@@ -1,0 +1,16 @@
+-- The sync queue: one row per local change not yet acknowledged by the server, written by the
+-- triggers in the same transaction as the change itself.
+CREATE TABLE "_offgen_outbox" (
+  "seq" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+  "mutation_id" TEXT NOT NULL,
+  "entity" TEXT NOT NULL,
+  "row_id" TEXT NOT NULL,
+  "op" TEXT NOT NULL CHECK ("op" IN ('insert', 'update', 'delete')),
+  "payload" TEXT NOT NULL,
+  "base_version" INTEGER NULL,
+  "created_at" INTEGER NOT NULL,
+  "attempts" INTEGER NOT NULL DEFAULT 0,
+  "state" TEXT NOT NULL DEFAULT 'pending' CHECK ("state" IN ('pending', 'inflight', 'failed')),
+  "last_error" TEXT NULL,
+  "inflight_since" INTEGER NULL
+);

@@ -1,0 +1,38 @@
+CREATE TRIGGER "{{ e.trigger_prefix }}_push_result" AFTER INSERT ON "_offgen_push_results"
+WHEN (SELECT "entity" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id" AND "state" = 'inflight') = {{ e.entity }}
+BEGIN
+  -- Done ({{ e.done_statuses }}): later entries for the row now build on the server's new version.
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."version"
+  WHERE NEW."status" IN ({{ e.done_statuses }}) AND NEW."version" IS NOT NULL
+    AND "entity" = {{ e.entity }}
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND "seq" > (SELECT "seq" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  UPDATE {{ e.table }} SET "version" = NEW."version"
+  WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
+    AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  -- Rejected: retried until the attempts run out, then set aside as failed, never blocking
+  -- the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= {{ e.max_attempts }} THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error", "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
+{%- if e.keeps_conflicts %}
+  -- Conflict: both sides are kept for the user; the entry waits, and so do later writes to the row.
+  INSERT OR REPLACE INTO "_offgen_conflicts" ("entity", "row_id", "mutation_id", "op", "server_version", "server_record", "local_payload", "message", "resolution", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", NEW."version", NEW."record", "payload",
+    'conflict: the row changed on the server (now version ' || coalesce(NEW."version", '?') || ')', NULL, {{ e.now }}
+  FROM "_offgen_outbox" WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
+  UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = 'conflict', "inflight_since" = NULL
+  WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
+{%- endif %}
+  DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ({{ e.done_statuses }}) AND "mutation_id" = NEW."mutation_id";
+  -- The server's record (a resolved conflict, or a write the server merged) is applied like a
+  -- pulled one, so it never overwrites later local writes.
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT {{ e.entity }}, json_extract(NEW."record", '$.id'), json_extract(NEW."record", '$.version'),
+    coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
+    json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
+  WHERE NEW."status" IN ({{ e.done_statuses }}) AND NEW."record" IS NOT NULL;
+  DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
+END;
