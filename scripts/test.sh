@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# shellcheck source=lib/packages.sh
+. scripts/lib/packages.sh
+# The device SQL is also run by Debian's sqlite3 command line, an independent consumer.
+need_command sqlite3 sqlite3
+install_needed_packages
+
 echo "== format"
 cargo fmt --all --check
 

@@ -268,7 +268,23 @@ fn build(
             return Ok(Exit::Failed);
         }
     };
-    let files = crate::backend::generate(&schema, &crate::backend::Previous::default());
+    let previous = match crate::previous::read(dir) {
+        Ok(previous) => previous,
+        Err(problem) => {
+            report(&file, &[problem], err)?;
+            writeln!(err, "nothing was written")?;
+            return Ok(Exit::Failed);
+        }
+    };
+    let mut diags = crate::diagnostics::Diagnostics::new();
+    let generated = crate::backend::generate(&schema, &previous, &mut diags);
+    let diagnostics = diags.into_sorted();
+    let Some(files) = generated else {
+        report(&file, &diagnostics, err)?;
+        writeln!(err, "nothing was written")?;
+        return Ok(Exit::Failed);
+    };
+    report(&file, &diagnostics, err)?;
     if check_only {
         let stale = output::check(dir, &files)?;
         if stale.is_empty() {

@@ -11,6 +11,8 @@ pub mod diagnostics;
 pub mod frontend;
 pub mod model;
 pub mod output;
+pub mod previous;
+pub mod schema_diff;
 pub mod source;
 pub mod spec_format;
 pub mod spec_schema;

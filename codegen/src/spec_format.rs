@@ -33,6 +33,22 @@ pub const TOP_KEYS: &[Key] = &[
         "entities",
         "The entities, by name. Each becomes a table on the device and the server.",
     ),
+    key(
+        "migrate",
+        "Changes that lose data, made explicit: `drop` (entities or Entity.field removed with their data) and `retype` (Entity.field whose values may not all convert).",
+    ),
+];
+
+/// Keys of `migrate:`.
+pub const MIGRATE_KEYS: &[Key] = &[
+    key(
+        "drop",
+        "Entities (`Note`) or fields (`Note.color`) removed from the spec whose data may be dropped.",
+    ),
+    key(
+        "retype",
+        "Fields (`Note.stars`) whose type, enum values or reference changed in a way that can lose values.",
+    ),
 ];
 
 /// Keys of an entity.
@@ -62,6 +78,10 @@ pub const ENTITY_KEYS: &[Key] = &[
         "Unique constraints: a field, a list of fields, or { fields, name }.",
     ),
     key("doc", "A description, carried into the generated code."),
+    key(
+        "renamed_from",
+        "The entity's previous name: the next migration renames its table instead of dropping it.",
+    ),
 ];
 
 /// Keys of a field's long form.
@@ -82,6 +102,10 @@ pub const FIELD_KEYS: &[Key] = &[
     key("to", "The entity a reference field points to."),
     key("unique", "No two rows may hold the same value."),
     key("doc", "A description, carried into the generated code."),
+    key(
+        "renamed_from",
+        "The field's previous name: the next migration renames its column, keeping the data.",
+    ),
 ];
 
 /// Keys of an index or unique constraint in its long form.

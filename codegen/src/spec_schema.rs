@@ -44,6 +44,7 @@ pub fn spec_json_schema() -> Value {
             ("to", json!({ "$ref": "#/$defs/identifier" })),
             ("unique", json!({ "type": "boolean" })),
             ("doc", json!({ "type": "string" })),
+            ("renamed_from", json!({ "$ref": "#/$defs/identifier" })),
         ],
     );
     let field_list =
@@ -97,12 +98,29 @@ pub fn spec_json_schema() -> Value {
                 json!({ "type": "array", "items": { "$ref": "#/$defs/index" } }),
             ),
             ("doc", json!({ "type": "string" })),
+            ("renamed_from", json!({ "$ref": "#/$defs/identifier" })),
+        ],
+    );
+    let path_list = |pattern: &str| json!({ "type": "array", "items": { "type": "string", "pattern": pattern } });
+    let migrate = object(
+        spec_format::MIGRATE_KEYS,
+        &[],
+        &[
+            (
+                "drop",
+                path_list("^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)?$"),
+            ),
+            (
+                "retype",
+                path_list("^[A-Za-z][A-Za-z0-9_]*\\.[A-Za-z][A-Za-z0-9_]*$"),
+            ),
         ],
     );
     let mut top = object(
         spec_format::TOP_KEYS,
         &["offgen", "app", "entities"],
         &[
+            ("migrate", migrate),
             ("offgen", json!({ "const": spec_format::FORMAT_VERSION })),
             ("app", json!({ "$ref": "#/$defs/identifier" })),
             (

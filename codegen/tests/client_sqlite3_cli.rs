@@ -5,12 +5,13 @@
 mod support;
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use offgen_codegen::output::FileSet;
 use serde_json::{Value, json};
 
-fn sqlite3(db: &std::path::Path, script: &str) -> String {
+fn sqlite3(db: &Path, script: &str) -> String {
     let mut child = Command::new("sqlite3")
         .args(["-bail", "-json"])
         .arg(db)
@@ -38,39 +39,43 @@ fn sqlite3(db: &std::path::Path, script: &str) -> String {
 
 /// The JSON arrays sqlite3 -json prints, one per query that returned rows.
 fn results(output: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let stream = serde_json::Deserializer::from_str(output).into_iter::<Value>();
-    for value in stream {
-        out.push(value.unwrap());
-    }
-    out
+    serde_json::Deserializer::from_str(output)
+        .into_iter::<Value>()
+        .map(Result::unwrap)
+        .collect()
 }
 
-fn migrate(db: &std::path::Path, files: &FileSet) {
+/// Runs the build's steps this database has not run yet, each in one transaction.
+fn migrate(db: &Path, files: &FileSet) {
+    let version = results(&sqlite3(db, "PRAGMA user_version;"))[0][0]["user_version"]
+        .as_u64()
+        .unwrap();
     for step in support::migrations(files) {
-        let script = format!(
-            "PRAGMA foreign_keys = OFF;\nBEGIN;\n{}\nCOMMIT;\n",
-            step.statements.join("\n")
+        if u64::from(step.number) <= version {
+            continue;
+        }
+        let statements = step.statements.join("\n");
+        sqlite3(
+            db,
+            &format!("PRAGMA foreign_keys = OFF;\nBEGIN;\n{statements}\nCOMMIT;\n"),
         );
-        sqlite3(db, &script);
     }
 }
 
+/// A named statement of the build's sync.sql, ready to run.
 fn statement(files: &FileSet, name: &str) -> String {
     let sync = files.get("client/sync.sql").unwrap();
     let found = offgen_codegen::backend::client::sync_sql::parse(sync)
         .into_iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("no statement {name}"));
-    format!("{};", found.sql)
+    format!("{};\n", found.sql)
 }
 
-/// A `.parameter set` value: sqlite3 evaluates it as SQL, so text goes in as a quoted literal.
+/// A `.parameter set` line: sqlite3 evaluates the value as SQL, so text goes in quoted.
 fn text_param(name: &str, text: &str) -> String {
-    format!(
-        ".parameter set {name} \"'{}'\"\n",
-        text.replace('\'', "''").replace('"', "\\\"")
-    )
+    let literal = text.replace('\'', "''").replace('"', "\\\"");
+    format!(".parameter set {name} \"'{literal}'\"\n")
 }
 
 #[test]
@@ -86,8 +91,8 @@ fn every_step_applies_on_an_empty_database() {
     assert_eq!(out[0], json!([{"user_version": 1}]));
     assert_eq!(
         out[1],
-        json!([{"triggers": 39}]),
-        "13 triggers for each of 3 entities"
+        json!([{"triggers": 42}]),
+        "14 triggers for each of 3 entities"
     );
 }
 
@@ -102,33 +107,25 @@ fn writes_queue_and_the_sync_statements_run_under_the_command_line_too() {
          INSERT INTO observations (id, ranger, kind, latitude, longitude, recorded_at, modified_at)
            VALUES ('o1', 'r1', 'tracks', -1.25, 36.75, 1700000000000, 1700000000000);
          UPDATE observations SET notes = 'lion tracks', count = 2 WHERE id = 'o1';
-         SELECT entity, row_id, op, json(payload) AS payload FROM _offgen_outbox ORDER BY seq;\n",
+         SELECT entity, row_id, op FROM _offgen_outbox ORDER BY seq;
+.parameter set :now 1000
+.parameter set :limit 10\n",
     );
-    script.push_str(".parameter set :now 1000\n.parameter set :limit 10\n");
     script.push_str(&statement(&files, "claim_batch"));
-    script.push('\n');
+    script.push_str(&statement(&files, "claimed_entries"));
     let out = results(&sqlite3(&db, &script));
-    let outbox = out[0].as_array().unwrap();
-    assert_eq!(outbox.len(), 2);
-    let payload: Value = serde_json::from_str(outbox[1]["payload"].as_str().unwrap()).unwrap();
     assert_eq!(
-        payload["notes"], "lion tracks",
-        "the update folded into the pending insert"
-    );
-    assert_eq!(payload["count"], 2);
-    assert_eq!(
-        out[1].as_array().unwrap().len(),
+        out[0].as_array().unwrap().len(),
         2,
-        "claim_batch returned both entries"
+        "the update folded into the insert"
     );
+    let claimed = out[1].as_array().unwrap();
+    assert_eq!(claimed.len(), 2);
+    let payload: Value = serde_json::from_str(claimed[1]["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["notes"], "lion tracks");
+    assert_eq!(payload["count"], 2);
 
-    let outbox_ids = results(&sqlite3(
-        &db,
-        "SELECT mutation_id FROM _offgen_outbox ORDER BY seq;",
-    ));
-    let accepted: Vec<Value> = outbox_ids[0]
-        .as_array()
-        .unwrap()
+    let accepted: Vec<Value> = claimed
         .iter()
         .map(|m| json!({"mutationId": m["mutation_id"], "status": "accepted", "version": 1}))
         .collect();
@@ -138,17 +135,15 @@ fn writes_queue_and_the_sync_statements_run_under_the_command_line_too() {
                  "photoUpload": "none", "status": "final", "recordedAt": 1, "modifiedAt": 2}}]);
     let mut script = text_param(":results", &Value::Array(accepted).to_string());
     script.push_str(&statement(&files, "apply_push_results"));
-    script.push('\n');
     script.push_str("BEGIN;\n");
     script.push_str(&text_param(":records", &pulled.to_string()));
     script.push_str(&statement(&files, "apply_pulled_records"));
-    script.push('\n');
     script.push_str(&text_param(":cursor", "c-1"));
     script.push_str(&statement(&files, "set_pull_cursor"));
-    script.push_str("\nCOMMIT;\n");
+    script.push_str("COMMIT;\n");
     script.push_str(
         "SELECT count(*) AS queued FROM _offgen_outbox;
-        SELECT id, version, sync_status, kind, accuracy_m FROM observations ORDER BY id;\n",
+         SELECT id, version, sync_status, kind, accuracy_m FROM observations ORDER BY id;\n",
     );
     script.push_str(&statement(&files, "get_pull_cursor"));
     let out = results(&sqlite3(&db, &script));
@@ -161,4 +156,45 @@ fn writes_queue_and_the_sync_statements_run_under_the_command_line_too() {
         ])
     );
     assert_eq!(out[2], json!([{"cursor": "c-1"}]));
+}
+
+#[test]
+fn a_database_with_rows_and_queued_writes_upgrades_through_every_revision_under_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("device.db");
+    let builds = support::builds(&(1..=4).map(support::revision).collect::<Vec<_>>());
+    migrate(&db, &builds[0]);
+    sqlite3(
+        &db,
+        "INSERT INTO rangers (id, name, badge_number) VALUES ('r1', 'Ana', 'B-1');
+         INSERT INTO patrol_routes (id, name) VALUES ('p1', 'Ridge');
+         INSERT INTO observations (id, ranger, kind, latitude, longitude, photo_url, recorded_at, modified_at)
+           VALUES ('o1', 'r1', 'other', 1, 2, 'file:///a.jpg', 1, 1);",
+    );
+    for files in &builds[1..] {
+        migrate(&db, files);
+    }
+    let script = format!(
+        "PRAGMA user_version;
+         SELECT (SELECT count(*) FROM rangers) AS rangers, (SELECT count(*) FROM routes) AS routes,
+                (SELECT count(*) FROM _offgen_outbox) AS queued;
+         SELECT id, kind, photo_path, notes FROM observations;
+.parameter set :now 1
+.parameter set :limit 10
+{}SELECT entity, json(payload) AS payload FROM _offgen_outbox WHERE row_id = 'o1';",
+        statement(&builds[3], "claim_batch")
+    );
+    let out = results(&sqlite3(&db, &script));
+    assert_eq!(out[0], json!([{"user_version": 4}]));
+    assert_eq!(out[1], json!([{"rangers": 1, "routes": 1, "queued": 3}]));
+    assert_eq!(
+        out[2],
+        json!([{"id": "o1", "kind": "wildlife", "photo_path": "file:///a.jpg", "notes": ""}])
+    );
+    let payload: Value = serde_json::from_str(out[3][0]["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (payload["photoPath"].clone(), payload["kind"].clone()),
+        (json!("file:///a.jpg"), json!("wildlife"))
+    );
+    assert!(payload.get("photoUrl").is_none() && payload.get("altitudeM").is_none());
 }

@@ -3,7 +3,9 @@
 
 mod support;
 
-use serde_json::json;
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
 use support::Device;
 
 /// Every field type, so payload encodings are all exercised.
@@ -55,30 +57,36 @@ fn sync_all(device: &Device) {
     assert!(device.outbox().is_empty(), "{:?}", device.outbox());
 }
 
+/// What the next push sends for `row`.
+fn sent_for(device: &Device, row: &str) -> Value {
+    device
+        .sent()
+        .into_iter()
+        .find(|e| e["row_id"] == row)
+        .unwrap_or_else(|| panic!("nothing is sent for {row}"))
+}
+
 #[test]
 fn an_insert_queues_the_whole_row_in_wire_encoding() {
     let device = device();
     insert_visit(&device, "v1");
-    let entry = device.outbox().pop().unwrap();
+    let sent = sent_for(&device, "v1");
     assert_eq!(
-        (
-            entry.entity.as_str(),
-            entry.row_id.as_str(),
-            entry.op.as_str()
-        ),
-        ("visits", "v1", "insert")
+        (sent["entity"].clone(), sent["op"].clone()),
+        (json!("visits"), json!("insert"))
     );
-    assert_eq!(entry.base_version, None);
+    assert_eq!(sent["base_version"], json!(null));
     assert_eq!(
-        entry.payload,
+        sent["payload"],
         json!({
             "site": "s1", "notes": "hi", "count": 0, "score": 2.5, "done": true,
             "at": 1700000000123i64, "day": "2024-01-31", "ref": "123e4567-e89b-12d3-a456-426614174000",
             "extra": {"a": [1, true]}, "raw": "00ff", "status": "closed"
         })
     );
-    assert_eq!(entry.mutation_id.len(), 36);
-    assert_eq!(&entry.mutation_id[14..15], "4", "a version 4 UUID");
+    let mutation_id = sent["mutation_id"].as_str().unwrap();
+    assert_eq!(mutation_id.len(), 36);
+    assert_eq!(&mutation_id[14..15], "4", "a version 4 UUID");
 }
 
 #[test]
@@ -87,8 +95,11 @@ fn every_queued_write_gets_its_own_mutation_id() {
     for i in 0..50 {
         insert_visit(&device, &format!("v{i}"));
     }
-    let ids: std::collections::BTreeSet<_> =
-        device.outbox().into_iter().map(|e| e.mutation_id).collect();
+    let ids: BTreeSet<_> = device
+        .sent()
+        .into_iter()
+        .map(|e| e["mutation_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids.len(), 51);
 }
 
@@ -100,11 +111,15 @@ fn an_update_queues_only_the_fields_it_changed() {
     device.sql("UPDATE visits SET notes = NULL, done = 0, count = count WHERE id = 'v1'");
     let entries = device.outbox();
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].op, "update");
-    assert_eq!(entries[0].payload, json!({"notes": null, "done": false}));
     assert_eq!(
-        entries[0].base_version,
-        Some(1),
+        (entries[0].op.as_str(), entries[0].changed.as_deref()),
+        ("update", Some(",notes,done,"))
+    );
+    let sent = sent_for(&device, "v1");
+    assert_eq!(sent["payload"], json!({"notes": null, "done": false}));
+    assert_eq!(
+        sent["base_version"],
+        json!(1),
         "based on the version the device last saw"
     );
 }
@@ -114,17 +129,18 @@ fn insert_then_update_folds_into_one_insert_with_the_merged_row() {
     let device = device();
     insert_visit(&device, "v1");
     device.sql("UPDATE visits SET notes = 'later', extra = NULL WHERE id = 'v1'");
-    let entries = device
+    let entries: Vec<_> = device
         .outbox()
         .into_iter()
         .filter(|e| e.entity == "visits")
-        .collect::<Vec<_>>();
+        .collect();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].op, "insert");
-    assert_eq!(entries[0].payload["notes"], "later");
-    assert_eq!(entries[0].payload["extra"], json!(null));
+    let sent = sent_for(&device, "v1");
+    assert_eq!(sent["payload"]["notes"], "later");
+    assert_eq!(sent["payload"]["extra"], json!(null));
     assert_eq!(
-        entries[0].payload["score"], 2.5,
+        sent["payload"]["score"], 2.5,
         "the rest of the row is still there"
     );
 }
@@ -138,9 +154,10 @@ fn update_then_update_folds_into_one_update_with_both_changes() {
     device.sql("UPDATE visits SET notes = NULL, score = 9 WHERE id = 'v1'");
     let entries = device.outbox();
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].op, "update");
+    assert_eq!(entries[0].changed.as_deref(), Some(",notes,count,score,"));
+    let sent = sent_for(&device, "v1");
     assert_eq!(
-        entries[0].payload,
+        sent["payload"],
         json!({"notes": null, "count": 1, "score": 9.0})
     );
 }
@@ -172,10 +189,13 @@ fn update_then_delete_becomes_one_delete() {
     device.sql("UPDATE visits SET deleted_at = 7 WHERE id = 'v2'");
     let entries = device.outbox();
     assert_eq!(entries.len(), 2);
-    for entry in entries {
+    for entry in &entries {
+        assert_eq!((entry.op.as_str(), entry.base_version), ("delete", Some(1)));
+    }
+    for sent in device.sent() {
         assert_eq!(
-            (entry.op.as_str(), &entry.payload, entry.base_version),
-            ("delete", &json!({}), Some(1))
+            (sent["op"].clone(), sent["payload"].clone()),
+            (json!("delete"), json!({}))
         );
     }
 }
@@ -207,8 +227,8 @@ fn entries_in_flight_are_never_modified_a_new_entry_follows() {
     assert_eq!(&after[..2], &before[..], "in-flight entries untouched");
     assert_eq!(after.len(), 3);
     assert_eq!(
-        (after[2].op.as_str(), &after[2].payload),
-        ("update", &json!({"notes": "while sending", "count": 4}))
+        (after[2].op.as_str(), after[2].changed.as_deref()),
+        ("update", Some(",notes,count,"))
     );
 
     device.sql("DELETE FROM visits WHERE id = 'v1'");
@@ -216,8 +236,28 @@ fn entries_in_flight_are_never_modified_a_new_entry_follows() {
     assert_eq!(
         (last.op.as_str(), last.seq),
         ("delete", after[2].seq),
-        "the pending update became the delete"
+        "the queued update became the delete"
     );
+}
+
+#[test]
+fn an_entry_once_sent_is_never_changed_even_back_in_the_queue() {
+    // The request may have reached the server before the connection dropped: a retry must be
+    // the same mutation, or the server (answering from its record) would drop the new edit.
+    let device = device();
+    insert_visit(&device, "v1");
+    sync_all(&device);
+    device.sql("UPDATE visits SET notes = 'first' WHERE id = 'v1'");
+    let first = sent_for(&device, "v1");
+    device.sql("UPDATE visits SET notes = 'second' WHERE id = 'v1'");
+    let entries = device.outbox();
+    assert_eq!(
+        entries.len(),
+        2,
+        "a new entry, not a fold into the sent one"
+    );
+    assert_eq!(entries[0].payload, Some(json!({"notes": "first"})));
+    assert_eq!(device.sent()[0]["mutation_id"], first["mutation_id"]);
 }
 
 #[test]
@@ -305,8 +345,18 @@ fn a_json_field_that_is_not_json_is_refused_with_the_write() {
     let device = device();
     let error = device
         .sql_err("INSERT INTO visits (id, site, at, extra) VALUES ('v1', 's1', 1, 'not json')");
-    assert!(error.contains("malformed JSON"), "{error}");
-    assert_eq!(device.count("SELECT count(*) FROM visits"), 0);
+    assert!(error.contains("visits.extra must be valid JSON"), "{error}");
+    insert_visit(&device, "v2");
+    let error = device.sql_err("UPDATE visits SET extra = '{broken' WHERE id = 'v2'");
+    assert!(error.contains("must be valid JSON"), "{error}");
+    assert_eq!(
+        device.count("SELECT count(*) FROM visits WHERE id = 'v1'"),
+        0
+    );
+    assert_eq!(
+        device.value("SELECT extra FROM visits WHERE id = 'v2'"),
+        json!("{\"a\":[1,true]}")
+    );
 }
 
 #[test]
@@ -316,10 +366,9 @@ fn sql_keywords_work_as_table_and_column_names() {
     );
     device.sql("INSERT INTO \"order\" (id, \"group\", \"select\") VALUES ('o1', 'g', 1)");
     device.sql("UPDATE \"order\" SET \"where\" = 'here' WHERE id = 'o1'");
-    let entries = device.outbox();
-    assert_eq!(entries.len(), 1);
+    assert_eq!(device.outbox().len(), 1);
     assert_eq!(
-        entries[0].payload,
+        sent_for(&device, "o1")["payload"],
         json!({"group": "g", "select": 1, "where": "here"})
     );
     assert_eq!(device.status("order", "o1"), "pending");
@@ -332,14 +381,18 @@ fn entities_wider_than_sqlite_function_arguments_still_queue_every_field() {
         "offgen: 1\napp: wide\nentities:\n  Wide:\n    fields:\n{fields}"
     ));
     device.sql("INSERT INTO wides (id, f0, f129) VALUES ('w', 1, 2)");
-    let entry = device.outbox().pop().unwrap();
-    assert_eq!(entry.payload.as_object().unwrap().len(), 130);
+    let sent = device.claim(10).pop().unwrap();
+    assert_eq!(sent["payload"].as_object().unwrap().len(), 130);
     assert_eq!(
-        (entry.payload["f0"].clone(), entry.payload["f129"].clone()),
+        (
+            sent["payload"]["f0"].clone(),
+            sent["payload"]["f129"].clone()
+        ),
         (json!(1), json!(2))
     );
-    device.run("claim_batch", &[(":now", &1i64), (":limit", &10i64)]);
-    device.push_results(json!([support::accepted(&entry, 1)]));
+    device.push_results(
+        json!([{"mutationId": sent["mutation_id"], "status": "accepted", "version": 1}]),
+    );
     device.sql("UPDATE wides SET f128 = 5 WHERE id = 'w'");
-    assert_eq!(device.outbox().pop().unwrap().payload, json!({"f128": 5}));
+    assert_eq!(sent_for(&device, "w")["payload"], json!({"f128": 5}));
 }

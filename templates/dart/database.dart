@@ -34,6 +34,12 @@ class {{ database_class }} extends _${{ database_class }} {
   MigrationStrategy get migration => MigrationStrategy(
         onCreate: (m) => _runSteps(0),
         onUpgrade: (m, from, to) => _runSteps(from),
+        beforeOpen: (details) async {
+          // The sync triggers write a second table inside every write, which makes SQLite keep
+          // a statement journal; in a temporary file that costs several times the write itself
+          // (docs/BENCHMARKS.md), in memory a fraction of it.
+          await customStatement('PRAGMA temp_store = MEMORY');
+        },
       );
 
   Future<void> _runSteps(int from) async {

@@ -54,6 +54,10 @@ pub struct SchemaDraft {
     pub entities_span: Option<Span>,
     /// The whole document, for problems that belong to no key.
     pub root: Span,
+    /// `migrate: { drop: [...] }`.
+    pub migrate_drop: Vec<Spanned<String>>,
+    /// `migrate: { retype: [...] }`.
+    pub migrate_retype: Vec<Spanned<String>>,
 }
 
 /// One entity.
@@ -82,6 +86,8 @@ pub struct EntityDraft {
     pub indexes: Vec<IndexDraft>,
     /// `uniques:`.
     pub uniques: Vec<IndexDraft>,
+    /// `renamed_from:`.
+    pub renamed_from: Option<Spanned<String>>,
 }
 
 /// One field.
@@ -103,6 +109,8 @@ pub struct FieldDraft {
     pub unique: Option<Spanned<bool>>,
     /// `doc:`.
     pub doc: Option<String>,
+    /// `renamed_from:`.
+    pub renamed_from: Option<Spanned<String>>,
     /// The whole definition (name and value).
     pub span: Span,
 }

@@ -8,4 +8,6 @@ pub mod names;
 pub mod schema;
 
 pub use names::Name;
-pub use schema::{ConflictPolicy, DefaultValue, Entity, Field, FieldType, Index, Schema};
+pub use schema::{
+    ConflictPolicy, DefaultValue, Entity, Field, FieldType, Index, MigrateHints, Schema,
+};

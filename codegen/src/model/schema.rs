@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::names::Name;
-use crate::source::Span;
+use crate::source::{Span, Spanned};
 
 /// The whole app.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,6 +19,33 @@ pub struct Schema {
     pub app: Name,
     /// Entities in spec order.
     pub entities: Vec<Entity>,
+    /// Data-losing changes the spec allows (`migrate:`); read by the migration diff only.
+    #[serde(skip)]
+    pub migrate: MigrateHints,
+    /// Where `entities:` was written, for problems about entities no longer there.
+    #[serde(skip)]
+    pub entities_span: Span,
+}
+
+/// `migrate:` of the spec: the changes the user accepts losing data for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MigrateHints {
+    /// `Entity` or `Entity.field` (names as they were) that may be dropped with their data.
+    pub drop: Vec<Spanned<String>>,
+    /// `Entity.field` (names as they are now) whose values may not all survive a type change.
+    pub retype: Vec<Spanned<String>>,
+}
+
+impl MigrateHints {
+    /// The entry naming `path`, if any.
+    pub fn drop_entry(&self, path: &str) -> Option<&Spanned<String>> {
+        self.drop.iter().find(|d| d.value == path)
+    }
+
+    /// The entry naming `path`, if any.
+    pub fn retype_entry(&self, path: &str) -> Option<&Spanned<String>> {
+        self.retype.iter().find(|d| d.value == path)
+    }
 }
 
 impl Schema {
@@ -51,6 +78,9 @@ pub struct Entity {
     /// Where the entity was named in the spec.
     #[serde(skip)]
     pub span: Span,
+    /// `renamed_from:` — the spec name this entity had before (a migration hint).
+    #[serde(skip)]
+    pub renamed_from: Option<Spanned<String>>,
 }
 
 impl Entity {
@@ -106,6 +136,9 @@ pub struct Field {
     /// Where the field was defined in the spec.
     #[serde(skip)]
     pub span: Span,
+    /// `renamed_from:` — the spec name this field had before (a migration hint).
+    #[serde(skip)]
+    pub renamed_from: Option<Spanned<String>>,
 }
 
 /// A field's type.

@@ -96,6 +96,7 @@ pub fn check_entities<'d>(
             fields: Vec::new(),
             indexes: Vec::new(),
             span: source.name.span,
+            renamed_from: renamed_from(&source.renamed_from, "entity", diags),
         };
         out.push((entity, source));
     }
@@ -319,5 +320,62 @@ pub fn check_dart_type_names(
                 claim(dart_type.clone(), field.span, diags);
             }
         }
+    }
+}
+
+/// `renamed_from:` names what the entity or field was called before, so it follows the same
+/// identifier rules.
+pub fn renamed_from(
+    hint: &Option<crate::source::Spanned<String>>,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<crate::source::Spanned<String>> {
+    let hint = hint.as_ref()?;
+    match check_identifier(what, &hint.value, hint.span) {
+        Ok(()) => Some(hint.clone()),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
+}
+
+/// `migrate:` entries are `Entity` or `Entity.field`; whether they name anything is only known
+/// against the previous schema, so the migration diff checks that.
+pub fn check_migrate_entries(
+    draft: &SchemaDraft,
+    diags: &mut Diagnostics,
+) -> crate::model::MigrateHints {
+    let mut check = |entries: &[crate::source::Spanned<String>], fields_only: bool| {
+        let mut out = Vec::new();
+        for entry in entries {
+            let parts: Vec<&str> = entry.value.split('.').collect();
+            let well_formed = match parts.as_slice() {
+                [entity] => !fields_only && check_identifier("entity", entity, entry.span).is_ok(),
+                [entity, field] => {
+                    check_identifier("entity", entity, entry.span).is_ok()
+                        && check_identifier("field", field, entry.span).is_ok()
+                }
+                _ => false,
+            };
+            if well_formed {
+                out.push(entry.clone());
+            } else {
+                let form = if fields_only {
+                    "`Entity.field`"
+                } else {
+                    "`Entity` or `Entity.field`"
+                };
+                diags.push(
+                    Diagnostic::error(format!("`{}` is not of the form {form}", entry.value))
+                        .at(entry.span, "not a valid entry"),
+                );
+            }
+        }
+        out
+    };
+    crate::model::MigrateHints {
+        drop: check(&draft.migrate_drop, false),
+        retype: check(&draft.migrate_retype, true),
     }
 }

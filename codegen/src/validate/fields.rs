@@ -88,6 +88,7 @@ pub fn check_fields(
             default,
             doc: field.doc.clone(),
             span: field.span,
+            renamed_from: super::entities::renamed_from(&field.renamed_from, "field", diags),
         });
     }
     fields

@@ -37,6 +37,7 @@ pub fn validate(draft: &SchemaDraft, diags: &mut Diagnostics) -> Option<Schema> 
         entity.indexes = indexes::check_indexes(entity, source, &mut taken_relation_names, diags);
     }
     let entities: Vec<_> = entities.into_iter().map(|(e, _)| e).collect();
+    let migrate = entities::check_migrate_entries(draft, diags);
     if let Some(app) = &app {
         entities::check_dart_type_names(app, &entities, draft, diags);
     }
@@ -51,6 +52,8 @@ pub fn validate(draft: &SchemaDraft, diags: &mut Diagnostics) -> Option<Schema> 
         format: FORMAT_VERSION,
         app: app?,
         entities,
+        migrate,
+        entities_span: draft.entities_span.unwrap_or(draft.root),
     })
 }
 

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use offgen_codegen::backend::client::{Migration, sync_sql};
+use offgen_codegen::backend::snapshot::Snapshot;
 use offgen_codegen::backend::{self, Previous};
+use offgen_codegen::diagnostics::{Diagnostics, render};
 use offgen_codegen::load_yaml_spec;
 use offgen_codegen::model::Schema;
 use offgen_codegen::output::FileSet;
@@ -33,7 +35,7 @@ pub fn schema(spec: &str) -> Schema {
 
 /// A first build of a spec.
 pub fn build(spec: &str) -> FileSet {
-    backend::generate(&schema(spec), &Previous::default())
+    backend::generate(&schema(spec), &Previous::default(), &mut Default::default()).unwrap()
 }
 
 /// The migration steps in a build, in order.
@@ -47,15 +49,17 @@ pub fn migrations(files: &FileSet) -> Vec<Migration> {
         .collect()
 }
 
-/// One outbox entry, with its payload parsed.
+/// One outbox entry, with its payload parsed. Mutation id and payload exist from the entry's
+/// first claim on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub seq: i64,
-    pub mutation_id: String,
+    pub mutation_id: Option<String>,
     pub entity: String,
     pub row_id: String,
     pub op: String,
-    pub payload: Value,
+    pub changed: Option<String>,
+    pub payload: Option<Value>,
     pub base_version: Option<i64>,
     pub state: String,
     pub attempts: i64,
@@ -166,7 +170,7 @@ impl Device {
     pub fn outbox(&self) -> Vec<Entry> {
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, mutation_id, entity, row_id, op, payload, base_version, state, attempts, last_error FROM _offgen_outbox ORDER BY seq")
+            .prepare("SELECT seq, mutation_id, entity, row_id, op, changed, payload, base_version, state, attempts, last_error FROM _offgen_outbox ORDER BY seq")
             .unwrap();
         stmt.query_map([], |r| {
             Ok(Entry {
@@ -175,11 +179,14 @@ impl Device {
                 entity: r.get(2)?,
                 row_id: r.get(3)?,
                 op: r.get(4)?,
-                payload: serde_json::from_str(&r.get::<_, String>(5)?).unwrap(),
-                base_version: r.get(6)?,
-                state: r.get(7)?,
-                attempts: r.get(8)?,
-                last_error: r.get(9)?,
+                changed: r.get(5)?,
+                payload: r
+                    .get::<_, Option<String>>(6)?
+                    .map(|p| serde_json::from_str(&p).unwrap()),
+                base_version: r.get(7)?,
+                state: r.get(8)?,
+                attempts: r.get(9)?,
+                last_error: r.get(10)?,
             })
         })
         .unwrap()
@@ -198,9 +205,27 @@ impl Device {
             .unwrap()
     }
 
-    /// Claims a batch like a client about to push.
+    /// Claims a batch like a client about to push; returns every entry in flight, as sent.
     pub fn claim(&self, limit: i64) -> Vec<Value> {
-        self.run("claim_batch", &[(":now", &1_000i64), (":limit", &limit)])
+        self.run("claim_batch", &[(":now", &1_000i64), (":limit", &limit)]);
+        self.run("claimed_entries", &[])
+            .into_iter()
+            .map(|mut e| {
+                let payload = e["payload"]
+                    .as_str()
+                    .map(|p| serde_json::from_str::<Value>(p).unwrap());
+                e["payload"] = payload.unwrap_or(Value::Null);
+                e
+            })
+            .collect()
+    }
+
+    /// What the next push sends for each row: claims everything claimable, then returns the
+    /// claimed entries to the queue as if the push had failed in transit.
+    pub fn sent(&self) -> Vec<Value> {
+        let sent = self.claim(100_000);
+        self.run("release_inflight", &[]);
+        sent
     }
 
     /// Hands push results to SQL like a client that got a response.
@@ -236,7 +261,53 @@ fn to_json(value: SqlValue) -> Value {
     }
 }
 
-/// An accepted push result.
+/// An accepted push result for an entry in flight.
 pub fn accepted(entry: &Entry, version: i64) -> Value {
-    serde_json::json!({"mutationId": entry.mutation_id, "id": entry.row_id, "status": "accepted", "version": version})
+    let id = entry
+        .mutation_id
+        .as_ref()
+        .expect("only claimed entries get results");
+    serde_json::json!({"mutationId": id, "id": entry.row_id, "status": "accepted", "version": version})
+}
+pub mod drift;
+
+/// Revision `n` of the evolution fixtures.
+pub fn revision(n: u32) -> String {
+    let path = format!(
+        "{}/tests/fixtures/evolution/v{n}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// What the next build would read back from the output directory of `files`.
+pub fn previous_of(files: &FileSet) -> Previous {
+    let snapshot: Snapshot =
+        serde_json::from_str(files.get("client/schema.json").unwrap()).unwrap();
+    Previous {
+        snapshot: Some(snapshot.schema),
+        migrations: migrations(files),
+    }
+}
+
+/// Builds `spec` on top of `previous`: the files, or the rendered problems.
+pub fn build_on(previous: &Previous, spec: &str) -> Result<(FileSet, String), String> {
+    let schema = schema(spec);
+    let mut diags = Diagnostics::new();
+    let files = backend::generate(&schema, previous, &mut diags);
+    let file = SourceFile::new("offgen.yaml", spec);
+    let rendered = render(&file, &diags.into_sorted());
+    files.map(|f| (f, rendered.clone())).ok_or(rendered)
+}
+
+/// Each revision built on the one before.
+pub fn builds(revisions: &[String]) -> Vec<FileSet> {
+    let mut previous = Previous::default();
+    let mut out = Vec::new();
+    for spec in revisions {
+        let (files, _) = build_on(&previous, spec).unwrap_or_else(|problems| panic!("{problems}"));
+        previous = previous_of(&files);
+        out.push(files);
+    }
+    out
 }

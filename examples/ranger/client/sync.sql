@@ -14,7 +14,7 @@
 -- The algorithm (each numbered step in one transaction; times are epoch milliseconds):
 --
 --   On start:  recover_stale_inflight(:stale_before = now)   -- a killed app leaves entries in flight
---   Push:      1. claim_batch(:now, :limit) -> entries; send them with get_client_id() as
+--   Push:      1. claim_batch(:now, :limit), then claimed_entries() -> entries; send them with get_client_id() as
 --                 POST /sync/push {clientId, mutations: [{mutationId, entity, id: row_id, op,
 --                 baseVersion: base_version, data: payload}]}
 --              2a. got a response: apply_push_results(:results = the response's `results` array),
@@ -39,31 +39,38 @@ SELECT "value" AS "client_id" FROM "_offgen_meta" WHERE "key" = 'client_id';
 
 -- name: recover_stale_inflight
 -- Returns entries claimed before :stale_before to the queue (crash recovery). On start every
--- in-flight entry is stale: pass the current time.
+-- in-flight entry is stale: pass the current time. They keep their mutation id and payload:
+-- the server may have applied them, and a retry must be the same mutation.
 -- params: :stale_before
-UPDATE "_offgen_outbox" SET "state" = 'pending', "inflight_since" = NULL
+UPDATE "_offgen_outbox" SET "state" = 'pending'
 WHERE "state" = 'inflight' AND "inflight_since" <= :stale_before;
 
 -- name: claim_batch
--- Claims up to :limit queued entries, oldest first, marking them in flight. Only a row's oldest
+-- Claims up to :limit queued entries, oldest first, marking them in flight; on its first claim
+-- an entry gets its mutation id and payload (from the row as it is now). Only a row's oldest
 -- entry is claimable: later writes to a row wait until the server has answered the earlier one
--- (and an entry set aside as failed, or in conflict, holds back only its own row's later writes).
+-- (and an entry set aside as failed, or in conflict, holds back only its own row's writes).
 -- params: :now, :limit
--- returns: seq, mutation_id, entity, row_id, op, payload, base_version, attempts
 UPDATE "_offgen_outbox" SET "state" = 'inflight', "inflight_since" = :now
 WHERE "seq" IN (
   SELECT o."seq" FROM "_offgen_outbox" AS o
   WHERE o."state" = 'pending'
     AND NOT EXISTS (
       SELECT 1 FROM "_offgen_outbox" AS e
-      WHERE e."entity" = o."entity" AND e."row_id" = o."row_id" AND e."seq" < o."seq")
+      WHERE e."row_id" = o."row_id" AND e."entity" = o."entity" AND e."seq" < o."seq")
   ORDER BY o."seq"
-  LIMIT :limit)
-RETURNING "seq", "mutation_id", "entity", "row_id", "op", "payload", "base_version", "attempts";
+  LIMIT :limit);
+
+-- name: claimed_entries
+-- The entries claim_batch marked in flight, in queue order: the mutations to send.
+-- returns: seq, mutation_id, entity, row_id, op, payload, base_version, attempts
+SELECT "seq", "mutation_id", "entity", "row_id", "op", "payload", "base_version", "attempts"
+FROM "_offgen_outbox" WHERE "state" = 'inflight' ORDER BY "seq";
 
 -- name: release_inflight
--- The push got no answer: every in-flight entry goes back to the queue, attempts unchanged.
-UPDATE "_offgen_outbox" SET "state" = 'pending', "inflight_since" = NULL WHERE "state" = 'inflight';
+-- The push got no answer: every in-flight entry goes back to the queue, attempts unchanged,
+-- and, as the server may have applied it, unchanged in every other way too.
+UPDATE "_offgen_outbox" SET "state" = 'pending' WHERE "state" = 'inflight';
 
 -- name: apply_push_results
 -- Applies a push response's results. Accepted: the entry is done and the row takes the new

@@ -1,12 +1,15 @@
 -- The sync queue: one row per local change not yet acknowledged by the server, written by the
--- triggers in the same transaction as the change itself.
+-- triggers in the same transaction as the change itself. A queued update records which fields
+-- changed; its payload (and its mutation id) are made from the row when the entry is first
+-- claimed for a push, and never change after that: a sent mutation may already be applied.
 CREATE TABLE "_offgen_outbox" (
-  "seq" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-  "mutation_id" TEXT NOT NULL,
+  "seq" INTEGER NOT NULL PRIMARY KEY,
+  "mutation_id" TEXT NULL,
   "entity" TEXT NOT NULL,
   "row_id" TEXT NOT NULL,
   "op" TEXT NOT NULL CHECK ("op" IN ('insert', 'update', 'delete')),
-  "payload" TEXT NOT NULL,
+  "changed" TEXT NULL,
+  "payload" TEXT NULL,
   "base_version" INTEGER NULL,
   "created_at" INTEGER NOT NULL,
   "attempts" INTEGER NOT NULL DEFAULT 0,

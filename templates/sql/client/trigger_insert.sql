@@ -1,7 +1,11 @@
 CREATE TRIGGER "{{ e.trigger_prefix }}_insert" AFTER INSERT ON {{ e.table }}
 WHEN {{ e.guard }}
 BEGIN
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  VALUES ({{ e.uuid }}, {{ e.entity }}, NEW."id", 'insert', {{ e.full_new }}, NULL, {{ e.now }});
-  UPDATE {{ e.table }} SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+{%- for check in e.json_checks %}
+  {{ check }}
+{%- endfor %}
+  -- The payload is the whole row, taken when the entry is first claimed: later writes before
+  -- that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  VALUES ({{ e.entity }}, NEW."id", 'insert', NULL, {{ e.now }});
 END;

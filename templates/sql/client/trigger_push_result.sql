@@ -15,7 +15,9 @@ BEGIN
   UPDATE "_offgen_outbox"
   SET "attempts" = "attempts" + 1,
     "state" = CASE WHEN "attempts" + 1 >= {{ e.max_attempts }} THEN 'failed' ELSE 'pending' END,
-    "last_error" = NEW."error", "inflight_since" = NULL
+    "last_error" = NEW."error",
+    -- The server did not apply it, so it may change again: the next claim takes the row anew.
+    "inflight_since" = NULL, "payload" = NULL
   WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
 {%- if e.keeps_conflicts %}
   -- Conflict: both sides are kept for the user; the entry waits, and so do later writes to the row.
@@ -23,7 +25,7 @@ BEGIN
   SELECT "entity", "row_id", "mutation_id", "op", NEW."version", NEW."record", "payload",
     'conflict: the row changed on the server (now version ' || coalesce(NEW."version", '?') || ')', NULL, {{ e.now }}
   FROM "_offgen_outbox" WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
-  UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = 'conflict', "inflight_since" = NULL
+  UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = 'conflict'
   WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
 {%- endif %}
   DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ({{ e.done_statuses }}) AND "mutation_id" = NEW."mutation_id";

@@ -2,9 +2,10 @@
 //! sync statements, under `client/`.
 
 pub mod columns;
+pub mod migrate;
 pub mod statements;
 pub mod sync_sql;
-mod wire;
+pub mod wire;
 
 use crate::output::{FileSet, GENERATED_MARKER};
 

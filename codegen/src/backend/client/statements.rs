@@ -37,12 +37,17 @@ pub struct EntitySql {
     pub now: &'static str,
     /// See [`MAX_ATTEMPTS`].
     pub max_attempts: &'static str,
-    /// JSON object of every declared field of `NEW`.
-    pub full_new: String,
-    /// JSON object of the declared fields this update changed.
+    /// Statements refusing a write whose `json` fields hold invalid JSON (before it is queued:
+    /// a value that cannot be sent would otherwise stop every later push).
+    pub json_checks: Vec<String>,
+    /// `',a,b,'`: the wire keys of the declared fields this update changed.
+    pub changed_keys: String,
+    /// The keys this update changed that the pending entry's `changed` lacks, as `'a,b,'`.
+    pub new_changed_keys: String,
+    /// JSON object of every declared field of the row (in a `SELECT ... FROM <table>`).
+    pub row_payload: String,
+    /// JSON object of the row's fields named in the entry's `changed` (`NEW."changed"`).
     pub changed_payload: String,
-    /// JSON object of the fields changed by this update or already in the pending entry's payload.
-    pub merged_payload: String,
     /// SQL condition: a declared field changed.
     pub fields_changed: String,
     /// SQL condition: a declared field or `deleted_at` changed.
@@ -76,26 +81,37 @@ impl EntitySql {
                 .map(|c| (c.dart.clone(), wire::encode(c, row)))
                 .collect()
         };
-        let full_new = wire::object(&pairs("NEW"));
+        let row_payload = wire::object(&pairs(&quote(table_name)));
         let changed = |c: &Column| format!("OLD.{0} IS NOT NEW.{0}", quote(&c.name));
-        let unchanged = |c: &Column| format!("OLD.{0} IS NEW.{0}", quote(&c.name));
-        let changed_paths: Vec<String> = fields
+        let key_mark = |c: &Column| sql_string(&format!(",{},", c.dart));
+        let changed_keys = fields
             .iter()
             .map(|c| {
                 format!(
-                    "CASE WHEN {} THEN {} ELSE {NO_SUCH_PATH} END",
-                    unchanged(c),
-                    wire::path(&c.dart)
+                    "CASE WHEN {} THEN {} ELSE '' END",
+                    changed(c),
+                    sql_string(&format!("{},", c.dart))
                 )
             })
-            .collect();
-        let merged_paths: Vec<String> = fields
+            .collect::<Vec<_>>();
+        let new_changed_keys = fields
             .iter()
             .map(|c| {
                 format!(
-                    "CASE WHEN {} AND json_type(\"payload\", {path}) IS NULL THEN {path} ELSE {NO_SUCH_PATH} END",
-                    unchanged(c),
-                    path = wire::path(&c.dart)
+                    "CASE WHEN {} AND instr(\"changed\", {}) = 0 THEN {} ELSE '' END",
+                    changed(c),
+                    key_mark(c),
+                    sql_string(&format!("{},", c.dart))
+                )
+            })
+            .collect::<Vec<_>>();
+        let unchanged_paths: Vec<String> = fields
+            .iter()
+            .map(|c| {
+                format!(
+                    "CASE WHEN instr(NEW.\"changed\", {}) = 0 THEN {} ELSE {NO_SUCH_PATH} END",
+                    key_mark(c),
+                    wire::path(&c.dart)
                 )
             })
             .collect();
@@ -132,7 +148,19 @@ impl EntitySql {
             entity.conflict,
             ConflictPolicy::Lww { .. } | ConflictPolicy::ServerWins
         );
+        let json_checks = fields
+            .iter()
+            .filter(|c| matches!(c.field().map(|f| &f.ty), Some(crate::model::FieldType::Json)))
+            .map(|c| {
+                format!(
+                    "SELECT RAISE(ABORT, {}) WHERE NEW.{col} IS NOT NULL AND json_valid(NEW.{col}) = 0;",
+                    sql_string(&format!("offgen: {}.{} must be valid JSON", table_name, c.name)),
+                    col = quote(&c.name)
+                )
+            })
+            .collect();
         EntitySql {
+            json_checks,
             table: quote(table_name),
             entity: sql_string(table_name),
             trigger_prefix: format!("_offgen_{table_name}"),
@@ -140,9 +168,10 @@ impl EntitySql {
             uuid: UUID_V4,
             now: super::columns::NOW_MS,
             max_attempts: MAX_ATTEMPTS,
-            changed_payload: wire::remove(full_new.clone(), &changed_paths),
-            merged_payload: wire::remove(full_new.clone(), &merged_paths),
-            full_new,
+            changed_keys: format!("',' || {}", changed_keys.join(" || ")),
+            new_changed_keys: new_changed_keys.join(" || "),
+            changed_payload: wire::remove(row_payload.clone(), &unchanged_paths),
+            row_payload,
             data_changed: format!(
                 "{fields_changed} OR OLD.\"deleted_at\" IS NOT NEW.\"deleted_at\""
             ),
@@ -200,6 +229,7 @@ entity_template!(UpdateTrigger, "sql/client/trigger_update.sql");
 entity_template!(ApplyRemote, "sql/client/trigger_apply_remote.sql");
 entity_template!(PushResult, "sql/client/trigger_push_result.sql");
 entity_template!(ResolveConflict, "sql/client/trigger_resolve_conflict.sql");
+entity_template!(PrepareSend, "sql/client/trigger_prepare_send.sql");
 
 #[derive(Template)]
 #[template(path = "sql/client/trigger_delete.sql", escape = "none")]
@@ -283,8 +313,8 @@ pub fn support_tables() -> Vec<String> {
         render(&MetaTable),
         render(&MetaDefaults { uuid: UUID_V4 }),
         render(&OutboxTable),
-        "CREATE INDEX \"_offgen_outbox_row\" ON \"_offgen_outbox\" (\"entity\", \"row_id\", \"seq\");".to_owned(),
-        "CREATE UNIQUE INDEX \"_offgen_outbox_mutation\" ON \"_offgen_outbox\" (\"mutation_id\");".to_owned(),
+        "CREATE INDEX \"_offgen_outbox_row\" ON \"_offgen_outbox\" (\"row_id\");".to_owned(),
+        "CREATE UNIQUE INDEX \"_offgen_outbox_mutation\" ON \"_offgen_outbox\" (\"mutation_id\") WHERE \"mutation_id\" IS NOT NULL;".to_owned(),
         render(&ConflictsTable),
         render(&InboxTable),
         render(&PushResultsTable),
@@ -300,6 +330,7 @@ pub fn trigger_names(entity: &Entity) -> Vec<String> {
         "update",
         "soft_delete",
         "delete",
+        "prepare_send",
         "status_on_state",
         "status_on_dequeue",
         "status_on_conflict",
@@ -348,6 +379,7 @@ pub fn triggers(schema: &Schema, entity: &Entity) -> Vec<String> {
             row: "OLD",
             last_entry: &e.last_entry_old,
         }),
+        render(&PrepareSend { e: &e }),
         status(
             "on_state",
             "UPDATE OF \"state\"",

@@ -26,7 +26,9 @@ pub fn encode(column: &Column, row: &str) -> String {
         Some(FieldType::Bool) => {
             format!("CASE {value} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END")
         }
-        Some(FieldType::Json) => format!("json({value})"),
+        // The queue triggers refuse invalid JSON on write; should any reach a payload anyway
+        // (written while the guard was set), it goes as null rather than failing the push.
+        Some(FieldType::Json) => format!("CASE WHEN json_valid({value}) THEN json({value}) END"),
         Some(FieldType::Blob) => {
             format!("CASE WHEN {value} IS NULL THEN NULL ELSE lower(hex({value})) END")
         }

@@ -27,6 +27,16 @@ pub fn lower(root: &Node, diags: &mut Diagnostics) -> SchemaDraft {
     if let Some((_, node)) = top.get("app") {
         draft.app = string(node, "the app's name", diags);
     }
+    if let Some((_, node)) = top.get("migrate")
+        && let Some(keys) = read_keys(node, "`migrate`", spec_format::MIGRATE_KEYS, diags)
+    {
+        if let Some((_, list)) = keys.get("drop") {
+            draft.migrate_drop = field_list(list, diags);
+        }
+        if let Some((_, list)) = keys.get("retype") {
+            draft.migrate_retype = field_list(list, diags);
+        }
+    }
     if let Some((key_span, node)) = top.get("entities") {
         draft.entities_span = Some(key_span.to(node.span));
         for (name, definition) in named_entries(node, "the entities", diags) {
@@ -57,6 +67,7 @@ fn lower_entity(
         fields_written: 0,
         indexes: Vec::new(),
         uniques: Vec::new(),
+        renamed_from: None,
     };
     if let Some((key_span, fields)) = keys.get("fields") {
         entity.fields_span = Some(key_span.to(fields.span));
@@ -79,6 +90,9 @@ fn lower_entity(
     }
     if let Some((_, node)) = keys.get("conflict") {
         lower_conflict(node, &mut entity, diags);
+    }
+    if let Some((_, node)) = keys.get("renamed_from") {
+        entity.renamed_from = string(node, "the entity's previous name", diags);
     }
     if let Some((_, node)) = keys.get("indexes") {
         entity.indexes = lower_indexes(node, "indexes", diags);
@@ -121,6 +135,7 @@ fn lower_field(name: Spanned<String>, node: &Node, diags: &mut Diagnostics) -> O
         to: None,
         unique: None,
         doc: None,
+        renamed_from: None,
     };
     match &node.kind {
         NodeKind::Scalar(_) => {
@@ -182,6 +197,9 @@ fn lower_field(name: Spanned<String>, node: &Node, diags: &mut Diagnostics) -> O
             }
             if let Some((_, v)) = keys.get("values") {
                 field.values = enum_values(v, diags);
+            }
+            if let Some((_, v)) = keys.get("renamed_from") {
+                field.renamed_from = string(v, "the field's previous name", diags);
             }
         }
         NodeKind::Seq(_) => {

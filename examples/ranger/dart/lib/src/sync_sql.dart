@@ -862,11 +862,11 @@ SELECT "value" AS "client_id" FROM "_offgen_meta" WHERE "key" = 'client_id'
 
   /// Returns entries claimed before :stale_before to the queue (crash recovery). On start every
   static const String recoverStaleInflight = r'''
-UPDATE "_offgen_outbox" SET "state" = 'pending', "inflight_since" = NULL
+UPDATE "_offgen_outbox" SET "state" = 'pending'
 WHERE "state" = 'inflight' AND "inflight_since" <= :stale_before
 ''';
 
-  /// Claims up to :limit queued entries, oldest first, marking them in flight. Only a row's oldest
+  /// Claims up to :limit queued entries, oldest first, marking them in flight; on its first claim
   static const String claimBatch = r'''
 UPDATE "_offgen_outbox" SET "state" = 'inflight', "inflight_since" = :now
 WHERE "seq" IN (
@@ -874,15 +874,20 @@ WHERE "seq" IN (
   WHERE o."state" = 'pending'
     AND NOT EXISTS (
       SELECT 1 FROM "_offgen_outbox" AS e
-      WHERE e."entity" = o."entity" AND e."row_id" = o."row_id" AND e."seq" < o."seq")
+      WHERE e."row_id" = o."row_id" AND e."entity" = o."entity" AND e."seq" < o."seq")
   ORDER BY o."seq"
   LIMIT :limit)
-RETURNING "seq", "mutation_id", "entity", "row_id", "op", "payload", "base_version", "attempts"
 ''';
 
-  /// The push got no answer: every in-flight entry goes back to the queue, attempts unchanged.
+  /// The entries claim_batch marked in flight, in queue order: the mutations to send.
+  static const String claimedEntries = r'''
+SELECT "seq", "mutation_id", "entity", "row_id", "op", "payload", "base_version", "attempts"
+FROM "_offgen_outbox" WHERE "state" = 'inflight' ORDER BY "seq"
+''';
+
+  /// The push got no answer: every in-flight entry goes back to the queue, attempts unchanged,
   static const String releaseInflight = r'''
-UPDATE "_offgen_outbox" SET "state" = 'pending', "inflight_since" = NULL WHERE "state" = 'inflight'
+UPDATE "_offgen_outbox" SET "state" = 'pending' WHERE "state" = 'inflight'
 ''';
 
   /// Applies a push response's results. Accepted: the entry is done and the row takes the new

@@ -1,0 +1,437 @@
+//! The next device migration step, from a [`SchemaDiff`].
+//!
+//! Each step runs in one transaction with foreign keys off (the runner's job, as SQLite's
+//! table-rebuild procedure requires). Queued writes survive every step: their payload keys
+//! follow renames, drops and retypes, so they are still sendable to the migrated server.
+
+use crate::backend::client::Migration;
+use crate::backend::client::columns::{ColumnDefault, columns, default_literal, quote, sql_string};
+use crate::backend::client::statements::{create_index, create_table, trigger_names, triggers};
+use crate::backend::client::wire;
+use crate::model::{Entity, FieldType, Schema};
+use crate::schema_diff::{Conversion, KeptEntity, KeptField, SchemaDiff};
+
+/// The step after `number - 1`, or `None` when the device schema does not change.
+pub fn next_step(old: &Schema, new: &Schema, diff: &SchemaDiff, number: u32) -> Option<Migration> {
+    let mut plan = Plan::default();
+    for entity in &diff.dropped {
+        plan.drop_triggers(entity);
+        plan.push(format!("DROP TABLE {};", quote(entity.table.sql())));
+        for table in ["_offgen_outbox", "_offgen_conflicts"] {
+            plan.push(format!(
+                "DELETE FROM {} WHERE \"entity\" = {};",
+                quote(table),
+                sql_string(entity.table.sql())
+            ));
+        }
+        plan.summary.push(format!(
+            "drop {} with its rows and queued writes (migrate.drop)",
+            entity.table.sql()
+        ));
+        plan.slugs.push(format!("drop_{}", entity.table.sql()));
+    }
+    for kept in &diff.kept {
+        plan.entity(old, new, kept);
+    }
+    for entity in &diff.added {
+        plan.push(create_table(new, entity));
+        for index in &entity.indexes {
+            plan.push(create_index(entity, index));
+        }
+        plan.create_triggers.push(entity);
+        plan.repull = true;
+        plan.summary.push(format!("create {}", entity.table.sql()));
+        plan.slugs.push(format!("add_{}", entity.table.sql()));
+    }
+    if plan.statements.is_empty() && plan.create_triggers.is_empty() {
+        return None;
+    }
+    let mut statements = vec![
+        "UPDATE \"_offgen_meta\" SET \"value\" = '1' WHERE \"key\" = 'applying_remote';".to_owned(),
+    ];
+    statements.extend(plan.drops);
+    statements.extend(plan.statements);
+    for entity in &plan.create_triggers {
+        statements.extend(triggers(new, entity));
+    }
+    if plan.repull {
+        // New columns and entities have server values for rows this device already has (or
+        // skipped as unknown): pull everything again. Rows with queued writes keep theirs.
+        statements.push(
+            "UPDATE \"_offgen_meta\" SET \"value\" = '' WHERE \"key\" = 'pull_cursor';".to_owned(),
+        );
+        plan.summary.push(
+            "pull everything again, so new columns and entities get the server's values".to_owned(),
+        );
+    }
+    statements.push(
+        "UPDATE \"_offgen_meta\" SET \"value\" = '0' WHERE \"key\" = 'applying_remote';".to_owned(),
+    );
+    statements.push(format!("PRAGMA user_version = {number};"));
+    Some(Migration {
+        number,
+        slug: slug(&plan.slugs),
+        summary: plan.summary,
+        statements,
+    })
+}
+
+/// File name words: the first change, and how many more.
+fn slug(changes: &[String]) -> String {
+    match changes {
+        [] => "update_triggers".to_owned(),
+        [only] => only.clone(),
+        [first, rest @ ..] => format!("{first}_and_{}_more", rest.len()),
+    }
+}
+
+#[derive(Default)]
+struct Plan<'s> {
+    /// Trigger drops, run first: a trigger that names a column or table being changed would
+    /// make SQLite refuse the change.
+    drops: Vec<String>,
+    statements: Vec<String>,
+    create_triggers: Vec<&'s Entity>,
+    repull: bool,
+    summary: Vec<String>,
+    slugs: Vec<String>,
+}
+
+impl<'s> Plan<'s> {
+    fn push(&mut self, statement: String) {
+        self.statements.push(statement);
+    }
+
+    fn drop_triggers(&mut self, entity: &Entity) {
+        for name in trigger_names(entity) {
+            self.drops
+                .push(format!("DROP TRIGGER IF EXISTS {};", quote(&name)));
+        }
+    }
+
+    fn entity(&mut self, old: &Schema, new: &'s Schema, kept: &KeptEntity<'s>) {
+        let (from, to) = (kept.old.table.sql(), kept.new.table.sql());
+        let triggers_changed = triggers(old, kept.old) != triggers(new, kept.new);
+        if triggers_changed {
+            self.drop_triggers(kept.old);
+            self.create_triggers.push(kept.new);
+        }
+        if kept.renamed() {
+            self.push(format!(
+                "ALTER TABLE {} RENAME TO {};",
+                quote(from),
+                quote(to)
+            ));
+            for table in ["_offgen_outbox", "_offgen_conflicts"] {
+                self.push(format!(
+                    "UPDATE {} SET \"entity\" = {} WHERE \"entity\" = {};",
+                    quote(table),
+                    sql_string(to),
+                    sql_string(from)
+                ));
+            }
+            self.summary.push(format!("rename table {from} to {to}"));
+            self.slugs.push(format!("rename_{from}_to_{to}"));
+        }
+        let rebuild = kept.needs_rebuild();
+        if rebuild {
+            self.rebuild(new, kept);
+        } else {
+            self.alter(new, kept);
+        }
+        self.migrate_payloads(new, kept);
+        // Indexes, compared by their statement: a rebuilt table lost all of its own; otherwise
+        // only the ones whose definition changed are dropped and created again.
+        let old_indexes: Vec<(String, String)> = kept
+            .old
+            .indexes
+            .iter()
+            .map(|i| (i.name.clone(), create_index(kept.old, i)))
+            .collect();
+        let new_indexes: Vec<(String, String)> = kept
+            .new
+            .indexes
+            .iter()
+            .map(|i| (i.name.clone(), create_index(kept.new, i)))
+            .collect();
+        if !rebuild {
+            for (name, statement) in &old_indexes {
+                if !new_indexes.iter().any(|(n, s)| n == name && s == statement) {
+                    self.push(format!("DROP INDEX IF EXISTS {};", quote(name)));
+                }
+            }
+        }
+        for (name, statement) in &new_indexes {
+            let existed = old_indexes.iter().any(|(n, _)| n == name);
+            let unchanged = old_indexes.iter().any(|(n, s)| n == name && s == statement);
+            if rebuild || !unchanged {
+                self.push(statement.clone());
+            }
+            if !existed {
+                self.summary.push(format!("create index {name}"));
+                self.slugs.push(format!("index_{to}"));
+            }
+        }
+        if !kept.added.is_empty() {
+            self.repull = true;
+        }
+        if triggers_changed && self.slugs.is_empty() {
+            self.summary
+                .push(format!("recreate the sync triggers of {to}"));
+            self.slugs.push(format!("triggers_{to}"));
+        }
+    }
+
+    /// Renames and additions SQLite's ALTER TABLE can do in place.
+    fn alter(&mut self, new: &Schema, kept: &KeptEntity) {
+        let table = kept.new.table.sql();
+        for field in kept.kept.iter().filter(|f| f.renamed()) {
+            self.push(format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO {};",
+                quote(table),
+                quote(field.old.name.sql()),
+                quote(field.new.name.sql())
+            ));
+            self.summary.push(format!(
+                "rename {table}.{} to {}",
+                field.old.name.sql(),
+                field.new.name.sql()
+            ));
+            self.slugs
+                .push(format!("rename_{table}_{}", field.old.name.sql()));
+        }
+        let all = columns(new, kept.new);
+        for field in &kept.added {
+            let column = all
+                .iter()
+                .find(|c| c.name == field.name.snake)
+                .expect("every field has a column");
+            self.push(format!(
+                "ALTER TABLE {} ADD COLUMN {};",
+                quote(table),
+                column.definition()
+            ));
+            self.summary
+                .push(format!("add {table}.{}", field.name.sql()));
+            self.slugs.push(format!("add_{table}_{}", field.name.sql()));
+        }
+    }
+
+    /// SQLite's table rebuild: a new table with the new definition, the rows copied over with
+    /// their values converted, the old table dropped and the new one renamed into its place.
+    fn rebuild(&mut self, new: &Schema, kept: &KeptEntity) {
+        let table = kept.new.table.sql();
+        let temp = format!("_offgen_new_{table}");
+        let definition = create_table(new, kept.new);
+        let head = format!("CREATE TABLE {} (", quote(table));
+        let temp_head = format!("CREATE TABLE {} (", quote(&temp));
+        self.push(definition.replacen(&head, &temp_head, 1));
+        let mut targets = Vec::new();
+        let mut sources = Vec::new();
+        for column in columns(new, kept.new) {
+            let source = match column.field() {
+                None => Some(quote(&column.name)),
+                Some(field) => kept
+                    .kept
+                    .iter()
+                    .find(|k| k.new.name.snake == field.name.snake)
+                    .map(converted),
+            };
+            if let Some(source) = source {
+                targets.push(quote(&column.name));
+                sources.push(source);
+            }
+        }
+        self.push(format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {};",
+            quote(&temp),
+            targets.join(", "),
+            sources.join(", "),
+            quote(table)
+        ));
+        self.push(format!("DROP TABLE {};", quote(table)));
+        self.push(format!(
+            "ALTER TABLE {} RENAME TO {};",
+            quote(&temp),
+            quote(table)
+        ));
+        let mut changes = Vec::new();
+        for field in &kept.dropped {
+            changes.push(format!("drop {table}.{} (migrate.drop)", field.name.sql()));
+            self.slugs
+                .push(format!("drop_{table}_{}", field.name.sql()));
+        }
+        for field in &kept.added {
+            changes.push(format!("add {table}.{}", field.name.sql()));
+            self.slugs.push(format!("add_{table}_{}", field.name.sql()));
+        }
+        for field in kept
+            .kept
+            .iter()
+            .filter(|f| f.definition_changed() || f.renamed())
+        {
+            let what = match field.conversion {
+                Conversion::Retype => " (migrate.retype)",
+                _ => "",
+            };
+            if field.renamed() {
+                changes.push(format!(
+                    "rename {table}.{} to {}",
+                    field.old.name.sql(),
+                    field.new.name.sql()
+                ));
+            }
+            if field.definition_changed() {
+                changes.push(format!("change {table}.{}{what}", field.new.name.sql()));
+                self.slugs
+                    .push(format!("change_{table}_{}", field.new.name.sql()));
+            }
+        }
+        self.summary
+            .push(format!("rebuild {table}: {}", changes.join(", ")));
+    }
+
+    /// Queued writes and kept conflicts follow the columns. An entry never sent holds only the
+    /// names of the fields it changed (its payload is made from the migrated row when first
+    /// claimed), so only those names move; an entry already sent holds its payload, whose keys
+    /// of dropped fields go, renamed keys move, and converted values are taken from the row.
+    fn migrate_payloads(&mut self, new: &Schema, kept: &KeptEntity) {
+        let table = kept.new.table.sql();
+        let entity = sql_string(table);
+        let outbox = quote("_offgen_outbox");
+        for field in &kept.dropped {
+            self.push(format!(
+                "UPDATE {outbox} SET \"changed\" = replace(\"changed\", {}, ',') WHERE \"entity\" = {entity} AND \"changed\" IS NOT NULL;",
+                sql_string(&format!(",{},", field.name.json()))
+            ));
+        }
+        for field in kept
+            .kept
+            .iter()
+            .filter(|f| f.old.name.json() != f.new.name.json())
+        {
+            self.push(format!(
+                "UPDATE {outbox} SET \"changed\" = replace(\"changed\", {}, {}) WHERE \"entity\" = {entity} AND \"changed\" IS NOT NULL;",
+                sql_string(&format!(",{},", field.old.name.json())),
+                sql_string(&format!(",{},", field.new.name.json()))
+            ));
+        }
+        let all = columns(new, kept.new);
+        for (target, column) in [
+            ("_offgen_outbox", "payload"),
+            ("_offgen_conflicts", "local_payload"),
+        ] {
+            let (target, column) = (quote(target), quote(column));
+            let present = format!("\"entity\" = {entity} AND {column} IS NOT NULL");
+            for field in &kept.dropped {
+                self.push(format!(
+                    "UPDATE {target} SET {column} = json_remove({column}, {}) WHERE {present};",
+                    wire::path(field.name.json())
+                ));
+            }
+            for field in kept
+                .kept
+                .iter()
+                .filter(|f| f.old.name.json() != f.new.name.json())
+            {
+                let (old_key, new_key) = (
+                    wire::path(field.old.name.json()),
+                    wire::path(field.new.name.json()),
+                );
+                self.push(format!(
+                    "UPDATE {target} SET {column} = json_set(json_remove({column}, {old_key}), {new_key}, {column} -> {old_key}) \
+                     WHERE {present} AND json_type({column}, {old_key}) IS NOT NULL;"
+                ));
+            }
+            for field in kept
+                .kept
+                .iter()
+                .filter(|f| f.conversion != Conversion::Same || f.fills_nulls())
+            {
+                let key = wire::path(field.new.name.json());
+                let col = all
+                    .iter()
+                    .find(|c| c.name == field.new.name.snake)
+                    .expect("every field has a column");
+                let value = wire::encode(col, &quote(table));
+                self.push(format!(
+                    "UPDATE {target} SET {column} = json_set({column}, {key}, (SELECT {value} FROM {t} WHERE {t}.\"id\" = {target}.\"row_id\")) \
+                     WHERE {present} AND json_type({column}, {key}) IS NOT NULL;",
+                    t = quote(table)
+                ));
+            }
+        }
+    }
+}
+
+/// The SELECT expression giving a kept field's new value from its old column. Values that do
+/// not convert (or removed enum values) become the field's default, or NULL; NULLs that were
+/// already there stay NULL unless the field became required, when they take the default.
+fn converted(field: &KeptField) -> String {
+    let old = quote(field.old.name.sql());
+    let mut expr = match field.conversion {
+        Conversion::Same => old.clone(),
+        Conversion::Widen => match (&field.old.ty, &field.new.ty) {
+            (FieldType::Int, FieldType::Real) => format!("CAST({old} AS REAL)"),
+            _ => old.clone(),
+        },
+        Conversion::Retype => retyped(&old, &field.old.ty, &field.new.ty),
+    };
+    if !field.removed_values.is_empty() {
+        let removed: Vec<String> = field.removed_values.iter().map(|v| sql_string(v)).collect();
+        expr = format!(
+            "CASE WHEN {old} IN ({}) THEN NULL ELSE {expr} END",
+            removed.join(", ")
+        );
+    }
+    let may_lose = field.conversion == Conversion::Retype || !field.removed_values.is_empty();
+    let default = field
+        .new
+        .default
+        .as_ref()
+        .map(|d| match default_literal(d) {
+            ColumnDefault::Literal { sql, .. } => sql,
+            ColumnDefault::Expression(e) => format!("({e})"),
+        });
+    match default {
+        Some(d) if !field.new.nullable && (may_lose || field.fills_nulls()) => {
+            format!("coalesce({expr}, {d})")
+        }
+        Some(d) if may_lose => {
+            format!("CASE WHEN {old} IS NULL THEN NULL ELSE coalesce({expr}, {d}) END")
+        }
+        _ => expr,
+    }
+}
+
+/// Converts a value of type `from` to `to`; NULL where it does not convert.
+fn retyped(value: &str, from: &FieldType, to: &FieldType) -> String {
+    use FieldType::*;
+    match (from, to) {
+        (_, Text) => format!("CAST({value} AS TEXT)"),
+        (_, Int) => format!(
+            "CASE WHEN CAST({value} AS TEXT) GLOB '-[0-9]*' OR CAST({value} AS TEXT) GLOB '[0-9]*' THEN CAST({value} AS INTEGER) END"
+        ),
+        (_, Real) => format!("CAST({value} AS REAL)"),
+        (_, Bool) => format!(
+            "CASE WHEN {value} IS NULL THEN NULL WHEN CAST({value} AS INTEGER) <> 0 THEN 1 ELSE 0 END"
+        ),
+        (Int, DateTime) => value.to_owned(),
+        (_, DateTime) => format!("CAST((julianday({value}) - 2440587.5) * 86400000 AS INTEGER)"),
+        (DateTime, Date) => format!("date({value} / 1000, 'unixepoch')"),
+        (_, Date) => format!("date({value})"),
+        (_, Uuid) => format!(
+            "CASE WHEN {value} GLOB '[0-9a-fA-F]*-*-*-*-*' AND length({value}) = 36 THEN lower({value}) END"
+        ),
+        (_, Json) => format!("json_quote({value})"),
+        (_, Blob) => format!("CAST({value} AS BLOB)"),
+        (_, Enum { values, .. }) => {
+            let list: Vec<String> = values.iter().map(|v| sql_string(&v.spec)).collect();
+            format!(
+                "CASE WHEN {value} IN ({}) THEN {value} END",
+                list.join(", ")
+            )
+        }
+        (_, Reference { .. }) => format!("CAST({value} AS TEXT)"),
+    }
+}
