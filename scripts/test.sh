@@ -8,9 +8,20 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # shellcheck source=lib/packages.sh
 . scripts/lib/packages.sh
+# shellcheck source=lib/python.sh
+. scripts/lib/python.sh
 # The device SQL is also run by Debian's sqlite3 command line, an independent consumer.
 need_command sqlite3 sqlite3
+need_command python3 python3
 install_needed_packages
+# openapi-spec-validator, for the generated openapi.json.
+ensure_python_tools
+
+# The server tests run on SQLite and on a real PostgreSQL: a throwaway one on loopback,
+# stopped and removed when this script ends, however it ends.
+trap './scripts/pg.sh stop' EXIT
+OFFGEN_TEST_DATABASE_URL="$(./scripts/pg.sh start)"
+export OFFGEN_TEST_DATABASE_URL
 
 echo "== format"
 cargo fmt --all --check

@@ -1,12 +1,13 @@
-//! Reads what the last build left in the output directory: the schema snapshot and the client
-//! migration steps. The next build diffs against the one and appends to the other.
+//! Reads what the last build left in the output directory: the schema snapshot and the device
+//! and server migration steps. The next build diffs against the one and appends to the others.
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::backend::Previous;
 use crate::backend::client::{MIGRATIONS_DIR, Migration};
+use crate::backend::server::{self, Dialect, migrate::ServerStep};
 use crate::backend::snapshot::{self, SNAPSHOT_VERSION, Snapshot};
 use crate::diagnostics::Diagnostic;
 
@@ -38,30 +39,23 @@ pub fn read(out_dir: &Path) -> Result<Previous, Diagnostic> {
         Err(e) => return Err(damaged(&snapshot_path, &e.to_string())),
     }
     let dir = out_dir.join(MIGRATIONS_DIR);
-    let mut names: Vec<String> = match fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".sql"))
-            .collect(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(damaged(&dir, &e.to_string())),
-    };
-    names.sort();
-    for (i, name) in names.iter().enumerate() {
-        let path = dir.join(name);
-        let text = fs::read_to_string(&path).map_err(|e| damaged(&path, &e.to_string()))?;
-        let step = Migration::parse(name, &text).map_err(|e| damaged(&path, &e))?;
-        if step.number as usize != i + 1 {
-            return Err(damaged(
-                &path,
-                &format!(
-                    "expected step {} here; steps must be numbered 1, 2, 3, ... without gaps",
-                    i + 1
-                ),
-            ));
-        }
+    for (i, (path, text)) in numbered_scripts(&dir)?.into_iter().enumerate() {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let step = Migration::parse(&name, &text).map_err(|e| damaged(&path, &e))?;
+        check_number(&path, step.number, i)?;
         previous.migrations.push(step);
+    }
+    for (dialect, steps) in [
+        (Dialect::Sqlite, &mut previous.server_sqlite),
+        (Dialect::Postgres, &mut previous.server_postgres),
+    ] {
+        let server_dir = out_dir.join(server::migrate::dir(dialect));
+        for (i, (path, script)) in numbered_scripts(&server_dir)?.into_iter().enumerate() {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let step = ServerStep::parse(&name, script).map_err(|e| damaged(&path, &e))?;
+            check_number(&path, step.number, i)?;
+            steps.push(step);
+        }
     }
     match (&previous.snapshot, previous.migrations.is_empty()) {
         (Some(_), true) => Err(damaged(
@@ -74,6 +68,41 @@ pub fn read(out_dir: &Path) -> Result<Previous, Diagnostic> {
         )),
         _ => Ok(previous),
     }
+}
+
+/// The `.sql` files of `dir` (none if it does not exist), in name order, with their text.
+fn numbered_scripts(dir: &Path) -> Result<Vec<(PathBuf, String)>, Diagnostic> {
+    let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(damaged(dir, &e.to_string())),
+    };
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = fs::read_to_string(&path).map_err(|e| damaged(&path, &e.to_string()))?;
+            Ok((path, text))
+        })
+        .collect()
+}
+
+/// Steps are numbered 1, 2, 3, ...: a gap means a step was lost.
+fn check_number(path: &Path, number: u32, index: usize) -> Result<(), Diagnostic> {
+    if number as usize == index + 1 {
+        return Ok(());
+    }
+    Err(damaged(
+        path,
+        &format!(
+            "expected step {} here; steps must be numbered 1, 2, 3, ... without gaps",
+            index + 1
+        ),
+    ))
 }
 
 fn damaged(path: &Path, why: &str) -> Diagnostic {

@@ -308,3 +308,25 @@ fn a_refused_change_names_its_way_out_and_writes_nothing() {
     );
     assert_eq!(tree(&tmp.path().join("gen")), before);
 }
+
+#[test]
+fn the_checked_in_example_is_exactly_what_offgen_builds() {
+    // examples/ranger is compiled and served by the workspace's tests: this keeps it the
+    // generator's real output, not a hand-edited copy.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let run = offgen(
+        &[
+            "build",
+            "examples/ranger/offgen.yaml",
+            "--out",
+            "examples/ranger",
+            "--check",
+        ],
+        &root,
+    );
+    assert!(
+        run.status.success(),
+        "examples/ranger is stale; run `cargo run --bin offgen -- build examples/ranger/offgen.yaml --out examples/ranger`\n{}",
+        stderr(&run)
+    );
+}

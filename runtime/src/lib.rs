@@ -1,7 +1,28 @@
 //! Run-time support shared by everything offgen generates.
 //!
-//! `protocol` holds the wire types of `/sync/push` and `/sync/pull`, exactly as the generated
-//! Dart client, the Rust reference client and the generated server exchange them.
+//! - [`protocol`]: the wire types of `/sync/push` and `/sync/pull`.
+//! - [`model`]: the static description of an app that generated code hands to the runtime.
+//! - [`values`]: checking wire values against their fields.
+//! - [`etag`]: entity tags and `If-Match` / `If-None-Match` (RFC 9110).
+//! - [`server`] (feature `server`): the axum + sqlx engine behind generated servers.
 #![deny(missing_docs)]
 
+pub mod etag;
+pub mod model;
 pub mod protocol;
+pub mod values;
+
+/// Re-exported for generated code, so an app's crate needs no serde dependency of its own.
+pub use serde;
+/// Re-exported for generated code.
+pub use serde_json;
+
+/// A generated row type: its entity's description, and (de)serialization in the flat REST
+/// form (`id`, the fields by wire key, `version`, `updatedAt`, `deletedAt`).
+pub trait Syncable: serde::Serialize + serde::de::DeserializeOwned {
+    /// The entity the type stores.
+    const ENTITY: &'static model::EntityDef;
+}
+
+#[cfg(feature = "server")]
+pub mod server;

@@ -113,6 +113,12 @@ pub struct Record {
     pub version: i64,
     /// Whether the row is a tombstone.
     pub deleted: bool,
+    /// Epoch ms of the row's last change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// Epoch ms of the delete, for a tombstone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
     /// Every field, by wire key.
     pub data: Map<String, Value>,
 }

@@ -2,42 +2,98 @@
 
 pub mod client;
 pub mod dart;
+pub mod openapi;
+pub mod server;
 pub mod snapshot;
 
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::Schema;
 use crate::output::FileSet;
 use crate::schema_diff;
+use server::Dialect;
+use server::migrate::ServerStep;
 
 /// What the previous build left in the output directory that this build builds on.
 #[derive(Clone, Debug, Default)]
 pub struct Previous {
     /// `client/schema.json`, if it exists.
     pub snapshot: Option<Schema>,
-    /// The existing client migration steps, in order.
+    /// The existing device migration steps, in order.
     pub migrations: Vec<client::Migration>,
+    /// The existing server steps for SQLite, in order.
+    pub server_sqlite: Vec<ServerStep>,
+    /// The existing server steps for PostgreSQL, in order.
+    pub server_postgres: Vec<ServerStep>,
 }
 
 /// Everything `offgen build` generates for a schema, on top of the previous build: its
-/// migration steps are kept and, if the schema changed, the next one is added. `None` when
-/// the change cannot be migrated (the reasons are in `diags`).
+/// migration steps are kept and, if the schema changed, the next one is added (device and
+/// server steps share their numbers). `None` when the change cannot be migrated (the reasons
+/// are in `diags`).
 pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -> Option<FileSet> {
-    let migrations = match &previous.snapshot {
-        None => vec![client::initial_migration(schema)],
+    let (migrations, sqlite, postgres) = match &previous.snapshot {
+        None => (
+            vec![client::initial_migration(schema)],
+            vec![server::migrate::initial(schema, Dialect::Sqlite)],
+            vec![server::migrate::initial(schema, Dialect::Postgres)],
+        ),
         Some(old) => {
+            let steps = previous.migrations.len();
+            if previous.server_sqlite.len() != steps || previous.server_postgres.len() != steps {
+                diags.push(Diagnostic::error(format!(
+                    "the output holds {steps} device steps but {} SQLite and {} PostgreSQL server steps",
+                    previous.server_sqlite.len(),
+                    previous.server_postgres.len()
+                ))
+                .help("restore client/migrations and server/migrations from version control"));
+                return None;
+            }
             let diff = schema_diff::diff(old, schema, diags);
             if diags.has_errors() {
                 return None;
             }
-            let mut steps = previous.migrations.clone();
-            let next = u32::try_from(steps.len() + 1).expect("fewer than 4 billion steps");
-            steps.extend(client::migrate::next_step(old, schema, &diff, next));
-            steps
+            let mut migrations = previous.migrations.clone();
+            let mut sqlite = previous.server_sqlite.clone();
+            let mut postgres = previous.server_postgres.clone();
+            let number = u32::try_from(steps + 1).expect("fewer than 4 billion steps");
+            let device = client::migrate::next_step(old, schema, &diff, number);
+            let server_sqlite = server::migrate::next(schema, &diff, Dialect::Sqlite);
+            let server_postgres = server::migrate::next(schema, &diff, Dialect::Postgres);
+            if device.is_some() || server_sqlite.is_some() || server_postgres.is_some() {
+                let slug = device.as_ref().map(|d| d.slug.clone()).unwrap_or_else(|| {
+                    let table = server_postgres
+                        .as_ref()
+                        .and_then(|(_, summary)| summary.first())
+                        .map(|s| s.replace(' ', "_"))
+                        .unwrap_or_else(|| "server_schema".to_owned());
+                    format!("server_{table}")
+                });
+                migrations.push(device.unwrap_or_else(|| client::unchanged_step(number, &slug)));
+                for (dialect, next, out) in [
+                    (Dialect::Sqlite, server_sqlite, &mut sqlite),
+                    (Dialect::Postgres, server_postgres, &mut postgres),
+                ] {
+                    out.push(match next {
+                        Some((statements, summary)) => {
+                            server::migrate::step(number, &slug, dialect, &summary, &statements)
+                        }
+                        None => server::migrate::unchanged(number, &slug, dialect),
+                    });
+                }
+            }
+            (migrations, sqlite, postgres)
         }
     };
     let mut files = FileSet::new();
     client::generate(schema, &migrations, &mut files);
     dart::generate(schema, &migrations, &mut files);
+    for (dialect, steps) in [(Dialect::Sqlite, &sqlite), (Dialect::Postgres, &postgres)] {
+        for step in steps.iter() {
+            files.insert(step.path(dialect), step.script.clone());
+        }
+    }
+    server::rust::generate(schema, &sqlite, &mut files);
+    openapi::generate(schema, &mut files);
     snapshot::generate(schema, &mut files);
     Some(files)
 }

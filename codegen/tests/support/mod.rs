@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use offgen_codegen::backend::client::{Migration, sync_sql};
+use offgen_codegen::backend::server::migrate::ServerStep;
 use offgen_codegen::backend::snapshot::Snapshot;
 use offgen_codegen::backend::{self, Previous};
 use offgen_codegen::diagnostics::{Diagnostics, render};
@@ -284,9 +285,20 @@ pub fn revision(n: u32) -> String {
 pub fn previous_of(files: &FileSet) -> Previous {
     let snapshot: Snapshot =
         serde_json::from_str(files.get("client/schema.json").unwrap()).unwrap();
+    let server_steps = |dir: &str| {
+        files
+            .iter()
+            .filter_map(|(path, text)| {
+                let name = path.strip_prefix(dir)?;
+                Some(ServerStep::parse(name, text.to_owned()).unwrap())
+            })
+            .collect()
+    };
     Previous {
         snapshot: Some(snapshot.schema),
         migrations: migrations(files),
+        server_sqlite: server_steps("server/migrations/sqlite/"),
+        server_postgres: server_steps("server/migrations/postgres/"),
     }
 }
 

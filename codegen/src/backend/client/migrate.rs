@@ -367,7 +367,7 @@ impl<'s> Plan<'s> {
 /// The SELECT expression giving a kept field's new value from its old column. Values that do
 /// not convert (or removed enum values) become the field's default, or NULL; NULLs that were
 /// already there stay NULL unless the field became required, when they take the default.
-fn converted(field: &KeptField) -> String {
+pub(crate) fn converted(field: &KeptField) -> String {
     let old = quote(field.old.name.sql());
     let mut expr = match field.conversion {
         Conversion::Same => old.clone(),

@@ -117,6 +117,17 @@ pub fn initial_migration(schema: &crate::model::Schema) -> Migration {
     }
 }
 
+/// A step that changes nothing on the device (the server changed); it keeps the numbering
+/// shared with the server steps.
+pub fn unchanged_step(number: u32, slug: &str) -> Migration {
+    Migration {
+        number,
+        slug: slug.to_owned(),
+        summary: vec!["no change on the device".to_owned()],
+        statements: vec![format!("PRAGMA user_version = {number};")],
+    }
+}
+
 /// Adds the migration files and `client/sync.sql`.
 pub fn generate(schema: &crate::model::Schema, migrations: &[Migration], files: &mut FileSet) {
     for migration in migrations {

@@ -25,14 +25,17 @@ INSERT INTO "_offgen_meta" ("key", "value") VALUES
 ''',
     r'''
 -- The sync queue: one row per local change not yet acknowledged by the server, written by the
--- triggers in the same transaction as the change itself.
+-- triggers in the same transaction as the change itself. A queued update records which fields
+-- changed; its payload (and its mutation id) are made from the row when the entry is first
+-- claimed for a push, and never change after that: a sent mutation may already be applied.
 CREATE TABLE "_offgen_outbox" (
-  "seq" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-  "mutation_id" TEXT NOT NULL,
+  "seq" INTEGER NOT NULL PRIMARY KEY,
+  "mutation_id" TEXT NULL,
   "entity" TEXT NOT NULL,
   "row_id" TEXT NOT NULL,
   "op" TEXT NOT NULL CHECK ("op" IN ('insert', 'update', 'delete')),
-  "payload" TEXT NOT NULL,
+  "changed" TEXT NULL,
+  "payload" TEXT NULL,
   "base_version" INTEGER NULL,
   "created_at" INTEGER NOT NULL,
   "attempts" INTEGER NOT NULL DEFAULT 0,
@@ -42,10 +45,10 @@ CREATE TABLE "_offgen_outbox" (
 );
 ''',
     r'''
-CREATE INDEX "_offgen_outbox_row" ON "_offgen_outbox" ("entity", "row_id", "seq");
+CREATE INDEX "_offgen_outbox_row" ON "_offgen_outbox" ("row_id");
 ''',
     r'''
-CREATE UNIQUE INDEX "_offgen_outbox_mutation" ON "_offgen_outbox" ("mutation_id");
+CREATE UNIQUE INDEX "_offgen_outbox_mutation" ON "_offgen_outbox" ("mutation_id") WHERE "mutation_id" IS NOT NULL;
 ''',
     r'''
 -- Writes the server refused because the row had moved on (conflict policy `version`): the
@@ -181,9 +184,10 @@ END;
 CREATE TRIGGER "_offgen_rangers_insert" AFTER INSERT ON "rangers"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
 BEGIN
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  VALUES (lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'rangers', NEW."id", 'insert', json_object('name', NEW."name", 'badgeNumber', NEW."badge_number", 'station', NEW."station", 'active', CASE NEW."active" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
-  UPDATE "rangers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  -- The payload is the whole row, taken when the entry is first claimed: later writes before
+  -- that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  VALUES ('rangers', NEW."id", 'insert', NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
 END;
 ''',
     r'''
@@ -192,15 +196,16 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
   AND NEW."deleted_at" IS NULL
   AND (OLD."name" IS NOT NEW."name" OR OLD."badge_number" IS NOT NEW."badge_number" OR OLD."station" IS NOT NEW."station" OR OLD."active" IS NOT NEW."active")
 BEGIN
-  -- Fold into the row's newest entry while it is still pending: an insert resends the whole
-  -- row; an update sends every field changed by either write.
-  UPDATE "_offgen_outbox"
-  SET "payload" = CASE "op" WHEN 'insert' THEN json_object('name', NEW."name", 'badgeNumber', NEW."badge_number", 'station', NEW."station", 'active', CASE NEW."active" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END) ELSE json_remove(json_object('name', NEW."name", 'badgeNumber', NEW."badge_number", 'station', NEW."station", 'active', CASE NEW."active" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), CASE WHEN OLD."name" IS NEW."name" AND json_type("payload", '$.name') IS NULL THEN '$.name' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."badge_number" IS NEW."badge_number" AND json_type("payload", '$.badgeNumber') IS NULL THEN '$.badgeNumber' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."station" IS NEW."station" AND json_type("payload", '$.station') IS NULL THEN '$.station' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."active" IS NEW."active" AND json_type("payload", '$.active') IS NULL THEN '$.active' ELSE '$.__offgen_keep__' END) END
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending';
-  -- Otherwise (no entry, or the newest one is already in flight or failed) queue a new update.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'rangers', NEW."id", 'update', json_remove(json_object('name', NEW."name", 'badgeNumber', NEW."badge_number", 'station', NEW."station", 'active', CASE NEW."active" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), CASE WHEN OLD."name" IS NEW."name" THEN '$.name' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."badge_number" IS NEW."badge_number" THEN '$.badgeNumber' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."station" IS NEW."station" THEN '$.station' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."active" IS NEW."active" THEN '$.active' ELSE '$.__offgen_keep__' END), NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending');
+  -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
+  -- the whole row when claimed anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."name" IS NOT NEW."name" AND instr("changed", ',name,') = 0 THEN 'name,' ELSE '' END || CASE WHEN OLD."badge_number" IS NOT NEW."badge_number" AND instr("changed", ',badgeNumber,') = 0 THEN 'badgeNumber,' ELSE '' END || CASE WHEN OLD."station" IS NOT NEW."station" AND instr("changed", ',station,') = 0 THEN 'station,' ELSE '' END || CASE WHEN OLD."active" IS NOT NEW."active" AND instr("changed", ',active,') = 0 THEN 'active,' ELSE '' END
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
+  SELECT 'rangers', NEW."id", 'update', ',' || CASE WHEN OLD."name" IS NOT NEW."name" THEN 'name,' ELSE '' END || CASE WHEN OLD."badge_number" IS NOT NEW."badge_number" THEN 'badgeNumber,' ELSE '' END || CASE WHEN OLD."station" IS NOT NEW."station" THEN 'station,' ELSE '' END || CASE WHEN OLD."active" IS NOT NEW."active" THEN 'active,' ELSE '' END, NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
   UPDATE "rangers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
 END;
 ''',
@@ -209,16 +214,19 @@ CREATE TRIGGER "_offgen_rangers_soft_delete" AFTER UPDATE OF "deleted_at" ON "ra
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
 BEGIN
-  -- A pending update becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "payload" = '{}'
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "op" = 'update';
-  -- No pending entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'rangers', NEW."id", 'delete', '{}', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending');
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  SELECT 'rangers', NEW."id", 'delete', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
   UPDATE "rangers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
-  -- The server never saw a row whose insert is still pending: nothing to send at all.
-  DELETE FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "op" = 'insert';
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
@@ -226,15 +234,34 @@ CREATE TRIGGER "_offgen_rangers_delete" AFTER DELETE ON "rangers"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL
 BEGIN
-  -- A pending update becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "payload" = '{}'
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "op" = 'update';
-  -- No pending entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'rangers', OLD."id", 'delete', '{}', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending');
-  -- The server never saw a row whose insert is still pending: nothing to send at all.
-  DELETE FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "op" = 'insert';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  SELECT 'rangers', OLD."id", 'delete', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_rangers_prepare_send" AFTER UPDATE OF "state" ON "_offgen_outbox"
+WHEN NEW."entity" = 'rangers' AND NEW."state" = 'inflight' AND NEW."payload" IS NULL
+BEGIN
+  -- First claim: fix the mutation's id and payload from the row as it is now. From here on
+  -- the entry never changes, so a retry after a lost response is the very same mutation.
+  UPDATE "_offgen_outbox"
+  SET "mutation_id" = coalesce("mutation_id", lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))),
+    "payload" = CASE NEW."op"
+      WHEN 'delete' THEN '{}'
+      WHEN 'insert' THEN coalesce((SELECT json_object('name', "rangers"."name", 'badgeNumber', "rangers"."badge_number", 'station', "rangers"."station", 'active', CASE "rangers"."active" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END) FROM "rangers" WHERE "rangers"."id" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT json_remove(json_object('name', "rangers"."name", 'badgeNumber', "rangers"."badge_number", 'station', "rangers"."station", 'active', CASE "rangers"."active" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), CASE WHEN instr(NEW."changed", ',name,') = 0 THEN '$.name' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',badgeNumber,') = 0 THEN '$.badgeNumber' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',station,') = 0 THEN '$.station' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',active,') = 0 THEN '$.active' ELSE '$.__offgen_keep__' END) FROM "rangers" WHERE "rangers"."id" = NEW."row_id"), '{}')
+    END
+  WHERE "seq" = NEW."seq";
 END;
 ''',
     r'''
@@ -352,14 +379,16 @@ BEGIN
   UPDATE "_offgen_outbox"
   SET "attempts" = "attempts" + 1,
     "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
-    "last_error" = NEW."error", "inflight_since" = NULL
+    "last_error" = NEW."error",
+    -- The server did not apply it, so it may change again: the next claim takes the row anew.
+    "inflight_since" = NULL, "payload" = NULL
   WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
   -- Conflict: both sides are kept for the user; the entry waits, and so do later writes to the row.
   INSERT OR REPLACE INTO "_offgen_conflicts" ("entity", "row_id", "mutation_id", "op", "server_version", "server_record", "local_payload", "message", "resolution", "created_at")
   SELECT "entity", "row_id", "mutation_id", "op", NEW."version", NEW."record", "payload",
     'conflict: the row changed on the server (now version ' || coalesce(NEW."version", '?') || ')', NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
   FROM "_offgen_outbox" WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
-  UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = 'conflict', "inflight_since" = NULL
+  UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = 'conflict'
   WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
   DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted') AND "mutation_id" = NEW."mutation_id";
   -- The server's record (a resolved conflict, or a write the server merged) is applied like a
@@ -414,9 +443,11 @@ END;
 CREATE TRIGGER "_offgen_patrol_routes_insert" AFTER INSERT ON "patrol_routes"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
 BEGIN
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  VALUES (lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'patrol_routes', NEW."id", 'insert', json_object('name', NEW."name", 'sector', NEW."sector", 'geometry', json(NEW."geometry"), 'lengthKm', NEW."length_km", 'difficulty', NEW."difficulty", 'retired', CASE NEW."retired" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
-  UPDATE "patrol_routes" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  SELECT RAISE(ABORT, 'offgen: patrol_routes.geometry must be valid JSON') WHERE NEW."geometry" IS NOT NULL AND json_valid(NEW."geometry") = 0;
+  -- The payload is the whole row, taken when the entry is first claimed: later writes before
+  -- that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  VALUES ('patrol_routes', NEW."id", 'insert', NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
 END;
 ''',
     r'''
@@ -425,15 +456,17 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
   AND NEW."deleted_at" IS NULL
   AND (OLD."name" IS NOT NEW."name" OR OLD."sector" IS NOT NEW."sector" OR OLD."geometry" IS NOT NEW."geometry" OR OLD."length_km" IS NOT NEW."length_km" OR OLD."difficulty" IS NOT NEW."difficulty" OR OLD."retired" IS NOT NEW."retired")
 BEGIN
-  -- Fold into the row's newest entry while it is still pending: an insert resends the whole
-  -- row; an update sends every field changed by either write.
-  UPDATE "_offgen_outbox"
-  SET "payload" = CASE "op" WHEN 'insert' THEN json_object('name', NEW."name", 'sector', NEW."sector", 'geometry', json(NEW."geometry"), 'lengthKm', NEW."length_km", 'difficulty', NEW."difficulty", 'retired', CASE NEW."retired" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END) ELSE json_remove(json_object('name', NEW."name", 'sector', NEW."sector", 'geometry', json(NEW."geometry"), 'lengthKm', NEW."length_km", 'difficulty', NEW."difficulty", 'retired', CASE NEW."retired" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), CASE WHEN OLD."name" IS NEW."name" AND json_type("payload", '$.name') IS NULL THEN '$.name' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."sector" IS NEW."sector" AND json_type("payload", '$.sector') IS NULL THEN '$.sector' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."geometry" IS NEW."geometry" AND json_type("payload", '$.geometry') IS NULL THEN '$.geometry' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."length_km" IS NEW."length_km" AND json_type("payload", '$.lengthKm') IS NULL THEN '$.lengthKm' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."difficulty" IS NEW."difficulty" AND json_type("payload", '$.difficulty') IS NULL THEN '$.difficulty' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."retired" IS NEW."retired" AND json_type("payload", '$.retired') IS NULL THEN '$.retired' ELSE '$.__offgen_keep__' END) END
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending';
-  -- Otherwise (no entry, or the newest one is already in flight or failed) queue a new update.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'patrol_routes', NEW."id", 'update', json_remove(json_object('name', NEW."name", 'sector', NEW."sector", 'geometry', json(NEW."geometry"), 'lengthKm', NEW."length_km", 'difficulty', NEW."difficulty", 'retired', CASE NEW."retired" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), CASE WHEN OLD."name" IS NEW."name" THEN '$.name' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."sector" IS NEW."sector" THEN '$.sector' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."geometry" IS NEW."geometry" THEN '$.geometry' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."length_km" IS NEW."length_km" THEN '$.lengthKm' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."difficulty" IS NEW."difficulty" THEN '$.difficulty' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."retired" IS NEW."retired" THEN '$.retired' ELSE '$.__offgen_keep__' END), NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending');
+  SELECT RAISE(ABORT, 'offgen: patrol_routes.geometry must be valid JSON') WHERE NEW."geometry" IS NOT NULL AND json_valid(NEW."geometry") = 0;
+  -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
+  -- the whole row when claimed anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."name" IS NOT NEW."name" AND instr("changed", ',name,') = 0 THEN 'name,' ELSE '' END || CASE WHEN OLD."sector" IS NOT NEW."sector" AND instr("changed", ',sector,') = 0 THEN 'sector,' ELSE '' END || CASE WHEN OLD."geometry" IS NOT NEW."geometry" AND instr("changed", ',geometry,') = 0 THEN 'geometry,' ELSE '' END || CASE WHEN OLD."length_km" IS NOT NEW."length_km" AND instr("changed", ',lengthKm,') = 0 THEN 'lengthKm,' ELSE '' END || CASE WHEN OLD."difficulty" IS NOT NEW."difficulty" AND instr("changed", ',difficulty,') = 0 THEN 'difficulty,' ELSE '' END || CASE WHEN OLD."retired" IS NOT NEW."retired" AND instr("changed", ',retired,') = 0 THEN 'retired,' ELSE '' END
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
+  SELECT 'patrol_routes', NEW."id", 'update', ',' || CASE WHEN OLD."name" IS NOT NEW."name" THEN 'name,' ELSE '' END || CASE WHEN OLD."sector" IS NOT NEW."sector" THEN 'sector,' ELSE '' END || CASE WHEN OLD."geometry" IS NOT NEW."geometry" THEN 'geometry,' ELSE '' END || CASE WHEN OLD."length_km" IS NOT NEW."length_km" THEN 'lengthKm,' ELSE '' END || CASE WHEN OLD."difficulty" IS NOT NEW."difficulty" THEN 'difficulty,' ELSE '' END || CASE WHEN OLD."retired" IS NOT NEW."retired" THEN 'retired,' ELSE '' END, NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
   UPDATE "patrol_routes" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
 END;
 ''',
@@ -442,16 +475,19 @@ CREATE TRIGGER "_offgen_patrol_routes_soft_delete" AFTER UPDATE OF "deleted_at" 
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
 BEGIN
-  -- A pending update becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "payload" = '{}'
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "op" = 'update';
-  -- No pending entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'patrol_routes', NEW."id", 'delete', '{}', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending');
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  SELECT 'patrol_routes', NEW."id", 'delete', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
   UPDATE "patrol_routes" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
-  -- The server never saw a row whose insert is still pending: nothing to send at all.
-  DELETE FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "op" = 'insert';
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
@@ -459,15 +495,34 @@ CREATE TRIGGER "_offgen_patrol_routes_delete" AFTER DELETE ON "patrol_routes"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL
 BEGIN
-  -- A pending update becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "payload" = '{}'
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "op" = 'update';
-  -- No pending entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'patrol_routes', OLD."id", 'delete', '{}', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending');
-  -- The server never saw a row whose insert is still pending: nothing to send at all.
-  DELETE FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "op" = 'insert';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  SELECT 'patrol_routes', OLD."id", 'delete', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_patrol_routes_prepare_send" AFTER UPDATE OF "state" ON "_offgen_outbox"
+WHEN NEW."entity" = 'patrol_routes' AND NEW."state" = 'inflight' AND NEW."payload" IS NULL
+BEGIN
+  -- First claim: fix the mutation's id and payload from the row as it is now. From here on
+  -- the entry never changes, so a retry after a lost response is the very same mutation.
+  UPDATE "_offgen_outbox"
+  SET "mutation_id" = coalesce("mutation_id", lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))),
+    "payload" = CASE NEW."op"
+      WHEN 'delete' THEN '{}'
+      WHEN 'insert' THEN coalesce((SELECT json_object('name', "patrol_routes"."name", 'sector', "patrol_routes"."sector", 'geometry', CASE WHEN json_valid("patrol_routes"."geometry") THEN json("patrol_routes"."geometry") END, 'lengthKm', "patrol_routes"."length_km", 'difficulty', "patrol_routes"."difficulty", 'retired', CASE "patrol_routes"."retired" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END) FROM "patrol_routes" WHERE "patrol_routes"."id" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT json_remove(json_object('name', "patrol_routes"."name", 'sector', "patrol_routes"."sector", 'geometry', CASE WHEN json_valid("patrol_routes"."geometry") THEN json("patrol_routes"."geometry") END, 'lengthKm', "patrol_routes"."length_km", 'difficulty', "patrol_routes"."difficulty", 'retired', CASE "patrol_routes"."retired" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), CASE WHEN instr(NEW."changed", ',name,') = 0 THEN '$.name' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',sector,') = 0 THEN '$.sector' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',geometry,') = 0 THEN '$.geometry' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',lengthKm,') = 0 THEN '$.lengthKm' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',difficulty,') = 0 THEN '$.difficulty' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',retired,') = 0 THEN '$.retired' ELSE '$.__offgen_keep__' END) FROM "patrol_routes" WHERE "patrol_routes"."id" = NEW."row_id"), '{}')
+    END
+  WHERE "seq" = NEW."seq";
 END;
 ''',
     r'''
@@ -585,7 +640,9 @@ BEGIN
   UPDATE "_offgen_outbox"
   SET "attempts" = "attempts" + 1,
     "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
-    "last_error" = NEW."error", "inflight_since" = NULL
+    "last_error" = NEW."error",
+    -- The server did not apply it, so it may change again: the next claim takes the row anew.
+    "inflight_since" = NULL, "payload" = NULL
   WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
   DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
   -- The server's record (a resolved conflict, or a write the server merged) is applied like a
@@ -640,9 +697,10 @@ END;
 CREATE TRIGGER "_offgen_observations_insert" AFTER INSERT ON "observations"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
 BEGIN
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  VALUES (lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'observations', NEW."id", 'insert', json_object('ranger', NEW."ranger", 'route', NEW."route", 'kind', NEW."kind", 'species', NEW."species", 'count', NEW."count", 'latitude', NEW."latitude", 'longitude', NEW."longitude", 'accuracyM', NEW."accuracy_m", 'altitudeM', NEW."altitude_m", 'notes', NEW."notes", 'photoPath', NEW."photo_path", 'photoUpload', NEW."photo_upload", 'status', NEW."status", 'recordedAt', NEW."recorded_at", 'modifiedAt', NEW."modified_at"), NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
-  UPDATE "observations" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  -- The payload is the whole row, taken when the entry is first claimed: later writes before
+  -- that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  VALUES ('observations', NEW."id", 'insert', NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
 END;
 ''',
     r'''
@@ -651,15 +709,16 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
   AND NEW."deleted_at" IS NULL
   AND (OLD."ranger" IS NOT NEW."ranger" OR OLD."route" IS NOT NEW."route" OR OLD."kind" IS NOT NEW."kind" OR OLD."species" IS NOT NEW."species" OR OLD."count" IS NOT NEW."count" OR OLD."latitude" IS NOT NEW."latitude" OR OLD."longitude" IS NOT NEW."longitude" OR OLD."accuracy_m" IS NOT NEW."accuracy_m" OR OLD."altitude_m" IS NOT NEW."altitude_m" OR OLD."notes" IS NOT NEW."notes" OR OLD."photo_path" IS NOT NEW."photo_path" OR OLD."photo_upload" IS NOT NEW."photo_upload" OR OLD."status" IS NOT NEW."status" OR OLD."recorded_at" IS NOT NEW."recorded_at" OR OLD."modified_at" IS NOT NEW."modified_at")
 BEGIN
-  -- Fold into the row's newest entry while it is still pending: an insert resends the whole
-  -- row; an update sends every field changed by either write.
-  UPDATE "_offgen_outbox"
-  SET "payload" = CASE "op" WHEN 'insert' THEN json_object('ranger', NEW."ranger", 'route', NEW."route", 'kind', NEW."kind", 'species', NEW."species", 'count', NEW."count", 'latitude', NEW."latitude", 'longitude', NEW."longitude", 'accuracyM', NEW."accuracy_m", 'altitudeM', NEW."altitude_m", 'notes', NEW."notes", 'photoPath', NEW."photo_path", 'photoUpload', NEW."photo_upload", 'status', NEW."status", 'recordedAt', NEW."recorded_at", 'modifiedAt', NEW."modified_at") ELSE json_remove(json_object('ranger', NEW."ranger", 'route', NEW."route", 'kind', NEW."kind", 'species', NEW."species", 'count', NEW."count", 'latitude', NEW."latitude", 'longitude', NEW."longitude", 'accuracyM', NEW."accuracy_m", 'altitudeM', NEW."altitude_m", 'notes', NEW."notes", 'photoPath', NEW."photo_path", 'photoUpload', NEW."photo_upload", 'status', NEW."status", 'recordedAt', NEW."recorded_at", 'modifiedAt', NEW."modified_at"), CASE WHEN OLD."ranger" IS NEW."ranger" AND json_type("payload", '$.ranger') IS NULL THEN '$.ranger' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."route" IS NEW."route" AND json_type("payload", '$.route') IS NULL THEN '$.route' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."kind" IS NEW."kind" AND json_type("payload", '$.kind') IS NULL THEN '$.kind' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."species" IS NEW."species" AND json_type("payload", '$.species') IS NULL THEN '$.species' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."count" IS NEW."count" AND json_type("payload", '$.count') IS NULL THEN '$.count' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."latitude" IS NEW."latitude" AND json_type("payload", '$.latitude') IS NULL THEN '$.latitude' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."longitude" IS NEW."longitude" AND json_type("payload", '$.longitude') IS NULL THEN '$.longitude' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."accuracy_m" IS NEW."accuracy_m" AND json_type("payload", '$.accuracyM') IS NULL THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."altitude_m" IS NEW."altitude_m" AND json_type("payload", '$.altitudeM') IS NULL THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."notes" IS NEW."notes" AND json_type("payload", '$.notes') IS NULL THEN '$.notes' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."photo_path" IS NEW."photo_path" AND json_type("payload", '$.photoPath') IS NULL THEN '$.photoPath' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."photo_upload" IS NEW."photo_upload" AND json_type("payload", '$.photoUpload') IS NULL THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."status" IS NEW."status" AND json_type("payload", '$.status') IS NULL THEN '$.status' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."recorded_at" IS NEW."recorded_at" AND json_type("payload", '$.recordedAt') IS NULL THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."modified_at" IS NEW."modified_at" AND json_type("payload", '$.modifiedAt') IS NULL THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END) END
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending';
-  -- Otherwise (no entry, or the newest one is already in flight or failed) queue a new update.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'observations', NEW."id", 'update', json_remove(json_object('ranger', NEW."ranger", 'route', NEW."route", 'kind', NEW."kind", 'species', NEW."species", 'count', NEW."count", 'latitude', NEW."latitude", 'longitude', NEW."longitude", 'accuracyM', NEW."accuracy_m", 'altitudeM', NEW."altitude_m", 'notes', NEW."notes", 'photoPath', NEW."photo_path", 'photoUpload', NEW."photo_upload", 'status', NEW."status", 'recordedAt', NEW."recorded_at", 'modifiedAt', NEW."modified_at"), CASE WHEN OLD."ranger" IS NEW."ranger" THEN '$.ranger' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."route" IS NEW."route" THEN '$.route' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."kind" IS NEW."kind" THEN '$.kind' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."species" IS NEW."species" THEN '$.species' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."count" IS NEW."count" THEN '$.count' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."latitude" IS NEW."latitude" THEN '$.latitude' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."longitude" IS NEW."longitude" THEN '$.longitude' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."accuracy_m" IS NEW."accuracy_m" THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."altitude_m" IS NEW."altitude_m" THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."notes" IS NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."photo_path" IS NEW."photo_path" THEN '$.photoPath' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."photo_upload" IS NEW."photo_upload" THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."status" IS NEW."status" THEN '$.status' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."recorded_at" IS NEW."recorded_at" THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, CASE WHEN OLD."modified_at" IS NEW."modified_at" THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END), NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending');
+  -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
+  -- the whole row when claimed anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."ranger" IS NOT NEW."ranger" AND instr("changed", ',ranger,') = 0 THEN 'ranger,' ELSE '' END || CASE WHEN OLD."route" IS NOT NEW."route" AND instr("changed", ',route,') = 0 THEN 'route,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" AND instr("changed", ',kind,') = 0 THEN 'kind,' ELSE '' END || CASE WHEN OLD."species" IS NOT NEW."species" AND instr("changed", ',species,') = 0 THEN 'species,' ELSE '' END || CASE WHEN OLD."count" IS NOT NEW."count" AND instr("changed", ',count,') = 0 THEN 'count,' ELSE '' END || CASE WHEN OLD."latitude" IS NOT NEW."latitude" AND instr("changed", ',latitude,') = 0 THEN 'latitude,' ELSE '' END || CASE WHEN OLD."longitude" IS NOT NEW."longitude" AND instr("changed", ',longitude,') = 0 THEN 'longitude,' ELSE '' END || CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" AND instr("changed", ',accuracyM,') = 0 THEN 'accuracyM,' ELSE '' END || CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" AND instr("changed", ',altitudeM,') = 0 THEN 'altitudeM,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" AND instr("changed", ',notes,') = 0 THEN 'notes,' ELSE '' END || CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" AND instr("changed", ',photoPath,') = 0 THEN 'photoPath,' ELSE '' END || CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" AND instr("changed", ',photoUpload,') = 0 THEN 'photoUpload,' ELSE '' END || CASE WHEN OLD."status" IS NOT NEW."status" AND instr("changed", ',status,') = 0 THEN 'status,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" AND instr("changed", ',recordedAt,') = 0 THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" AND instr("changed", ',modifiedAt,') = 0 THEN 'modifiedAt,' ELSE '' END
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
+  SELECT 'observations', NEW."id", 'update', ',' || CASE WHEN OLD."ranger" IS NOT NEW."ranger" THEN 'ranger,' ELSE '' END || CASE WHEN OLD."route" IS NOT NEW."route" THEN 'route,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" THEN 'kind,' ELSE '' END || CASE WHEN OLD."species" IS NOT NEW."species" THEN 'species,' ELSE '' END || CASE WHEN OLD."count" IS NOT NEW."count" THEN 'count,' ELSE '' END || CASE WHEN OLD."latitude" IS NOT NEW."latitude" THEN 'latitude,' ELSE '' END || CASE WHEN OLD."longitude" IS NOT NEW."longitude" THEN 'longitude,' ELSE '' END || CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" THEN 'accuracyM,' ELSE '' END || CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" THEN 'altitudeM,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" THEN 'notes,' ELSE '' END || CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" THEN 'photoPath,' ELSE '' END || CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" THEN 'photoUpload,' ELSE '' END || CASE WHEN OLD."status" IS NOT NEW."status" THEN 'status,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" THEN 'modifiedAt,' ELSE '' END, NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
   UPDATE "observations" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
 END;
 ''',
@@ -668,16 +727,19 @@ CREATE TRIGGER "_offgen_observations_soft_delete" AFTER UPDATE OF "deleted_at" O
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
 BEGIN
-  -- A pending update becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "payload" = '{}'
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "op" = 'update';
-  -- No pending entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'observations', NEW."id", 'delete', '{}', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending');
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  SELECT 'observations', NEW."id", 'delete', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
   UPDATE "observations" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
-  -- The server never saw a row whose insert is still pending: nothing to send at all.
-  DELETE FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "op" = 'insert';
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
@@ -685,15 +747,34 @@ CREATE TRIGGER "_offgen_observations_delete" AFTER DELETE ON "observations"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL
 BEGIN
-  -- A pending update becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "payload" = '{}'
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "op" = 'update';
-  -- No pending entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("mutation_id", "entity", "row_id", "op", "payload", "base_version", "created_at")
-  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), 'observations', OLD."id", 'delete', '{}', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-  WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending');
-  -- The server never saw a row whose insert is still pending: nothing to send at all.
-  DELETE FROM "_offgen_outbox" WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "op" = 'insert';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
+  SELECT 'observations', OLD."id", 'delete', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_prepare_send" AFTER UPDATE OF "state" ON "_offgen_outbox"
+WHEN NEW."entity" = 'observations' AND NEW."state" = 'inflight' AND NEW."payload" IS NULL
+BEGIN
+  -- First claim: fix the mutation's id and payload from the row as it is now. From here on
+  -- the entry never changes, so a retry after a lost response is the very same mutation.
+  UPDATE "_offgen_outbox"
+  SET "mutation_id" = coalesce("mutation_id", lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))),
+    "payload" = CASE NEW."op"
+      WHEN 'delete' THEN '{}'
+      WHEN 'insert' THEN coalesce((SELECT json_object('ranger', "observations"."ranger", 'route', "observations"."route", 'kind', "observations"."kind", 'species', "observations"."species", 'count', "observations"."count", 'latitude', "observations"."latitude", 'longitude', "observations"."longitude", 'accuracyM', "observations"."accuracy_m", 'altitudeM', "observations"."altitude_m", 'notes', "observations"."notes", 'photoPath', "observations"."photo_path", 'photoUpload', "observations"."photo_upload", 'status', "observations"."status", 'recordedAt', "observations"."recorded_at", 'modifiedAt', "observations"."modified_at") FROM "observations" WHERE "observations"."id" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT json_remove(json_object('ranger', "observations"."ranger", 'route', "observations"."route", 'kind', "observations"."kind", 'species', "observations"."species", 'count', "observations"."count", 'latitude', "observations"."latitude", 'longitude', "observations"."longitude", 'accuracyM', "observations"."accuracy_m", 'altitudeM', "observations"."altitude_m", 'notes', "observations"."notes", 'photoPath', "observations"."photo_path", 'photoUpload', "observations"."photo_upload", 'status', "observations"."status", 'recordedAt', "observations"."recorded_at", 'modifiedAt', "observations"."modified_at"), CASE WHEN instr(NEW."changed", ',ranger,') = 0 THEN '$.ranger' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',route,') = 0 THEN '$.route' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',kind,') = 0 THEN '$.kind' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',species,') = 0 THEN '$.species' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',count,') = 0 THEN '$.count' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',latitude,') = 0 THEN '$.latitude' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',longitude,') = 0 THEN '$.longitude' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',accuracyM,') = 0 THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',altitudeM,') = 0 THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',notes,') = 0 THEN '$.notes' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',photoPath,') = 0 THEN '$.photoPath' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',photoUpload,') = 0 THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',status,') = 0 THEN '$.status' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',recordedAt,') = 0 THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',modifiedAt,') = 0 THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END) FROM "observations" WHERE "observations"."id" = NEW."row_id"), '{}')
+    END
+  WHERE "seq" = NEW."seq";
 END;
 ''',
     r'''
@@ -811,7 +892,9 @@ BEGIN
   UPDATE "_offgen_outbox"
   SET "attempts" = "attempts" + 1,
     "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
-    "last_error" = NEW."error", "inflight_since" = NULL
+    "last_error" = NEW."error",
+    -- The server did not apply it, so it may change again: the next claim takes the row anew.
+    "inflight_since" = NULL, "payload" = NULL
   WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
   DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
   -- The server's record (a resolved conflict, or a write the server merged) is applied like a

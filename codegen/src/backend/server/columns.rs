@@ -1,0 +1,226 @@
+//! The server tables' columns, per dialect, and the SQL that moves their values to and from
+//! the wire's JSON (the same encodings as the device: docs/protocol.md).
+
+use crate::backend::client::columns::{quote, sql_string};
+use crate::model::{DefaultValue, Entity, Field, FieldType, Schema};
+
+/// The two SQL dialects the server runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// PostgreSQL cuts identifiers at 63 bytes; generated names longer than that are shortened with
+/// a hash of the full name, so they stay distinct and stable.
+pub fn short_name(full: &str) -> String {
+    const MAX: usize = 63;
+    if full.len() <= MAX {
+        return full.to_owned();
+    }
+    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let hash = format!("{:08x}", hash as u32);
+    format!("{}_{hash}", &full[..MAX - hash.len() - 1])
+}
+
+/// The SQL type of a field.
+pub fn sql_type(ty: &FieldType, dialect: Dialect) -> &'static str {
+    use FieldType::*;
+    match (dialect, ty) {
+        (Dialect::Sqlite, Int | Bool | DateTime) => "INTEGER",
+        (Dialect::Sqlite, Real) => "REAL",
+        (Dialect::Sqlite, Blob) => "BLOB",
+        (Dialect::Sqlite, _) => "TEXT",
+        (Dialect::Postgres, Text | Date | Enum { .. }) => "text",
+        (Dialect::Postgres, Int | DateTime) => "bigint",
+        (Dialect::Postgres, Real) => "double precision",
+        (Dialect::Postgres, Bool) => "boolean",
+        (Dialect::Postgres, Uuid | Reference { .. }) => "uuid",
+        (Dialect::Postgres, Json) => "jsonb",
+        (Dialect::Postgres, Blob) => "bytea",
+    }
+}
+
+/// The name of an enum field's CHECK constraint (PostgreSQL needs it to change the values).
+pub fn enum_check_name(entity: &Entity, field: &Field) -> String {
+    short_name(&format!(
+        "{}_{}_check",
+        entity.table.sql(),
+        field.name.sql()
+    ))
+}
+
+/// The name of a reference field's foreign key constraint (PostgreSQL needs it to change it).
+pub fn fk_name(entity: &Entity, field: &Field) -> String {
+    short_name(&format!("{}_{}_fkey", entity.table.sql(), field.name.sql()))
+}
+
+/// A default as a SQL literal of the column's type.
+pub fn default_sql(value: &DefaultValue, ty: &FieldType, dialect: Dialect) -> String {
+    match (value, dialect) {
+        (DefaultValue::Bool(b), Dialect::Postgres) => {
+            (if *b { "true" } else { "false" }).to_owned()
+        }
+        (DefaultValue::Bool(b), Dialect::Sqlite) => (if *b { "1" } else { "0" }).to_owned(),
+        (DefaultValue::Json(text), Dialect::Postgres) => format!("{}::jsonb", sql_string(text)),
+        (DefaultValue::Uuid(text), Dialect::Postgres) => format!("{}::uuid", sql_string(text)),
+        (DefaultValue::Real(f), _) => crate::backend::client::columns::dart_double(*f),
+        (DefaultValue::Int(i) | DefaultValue::DateTime(i), _) => i.to_string(),
+        (
+            DefaultValue::Text(s)
+            | DefaultValue::Date(s)
+            | DefaultValue::Uuid(s)
+            | DefaultValue::Json(s)
+            | DefaultValue::Enum(s),
+            _,
+        ) => {
+            let _ = ty;
+            sql_string(s)
+        }
+    }
+}
+
+/// A declared field's column definition.
+pub fn field_definition(
+    schema: &Schema,
+    entity: &Entity,
+    field: &Field,
+    dialect: Dialect,
+) -> String {
+    let column = quote(field.name.sql());
+    let mut out = format!("{column} {}", sql_type(&field.ty, dialect));
+    out.push_str(if field.nullable { " NULL" } else { " NOT NULL" });
+    if let Some(default) = &field.default {
+        out.push_str(&format!(
+            " DEFAULT {}",
+            default_sql(default, &field.ty, dialect)
+        ));
+    }
+    match &field.ty {
+        FieldType::Enum { values, .. } => {
+            let list: Vec<String> = values.iter().map(|v| sql_string(&v.spec)).collect();
+            if dialect == Dialect::Postgres {
+                out.push_str(&format!(
+                    " CONSTRAINT {}",
+                    quote(&enum_check_name(entity, field))
+                ));
+            }
+            out.push_str(&format!(" CHECK ({column} IN ({}))", list.join(", ")));
+        }
+        FieldType::Bool if dialect == Dialect::Sqlite => {
+            out.push_str(&format!(" CHECK ({column} IN (0, 1))"))
+        }
+        FieldType::Reference { entity: target } => {
+            if let Some(target) = schema.entity(target) {
+                if dialect == Dialect::Postgres {
+                    out.push_str(&format!(" CONSTRAINT {}", quote(&fk_name(entity, field))));
+                }
+                // Deferred: a batch may insert a row and the row it references in either order.
+                out.push_str(&format!(
+                    " REFERENCES {} (\"id\") DEFERRABLE INITIALLY DEFERRED",
+                    quote(target.table.sql())
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// SQL giving a field's wire value from `row.column`, for building the record's JSON. On
+/// SQLite a SQL value that `json_object` encodes; on PostgreSQL the value's JSON text itself
+/// (`null` for NULL), which [`json_text_object`] concatenates: PostgreSQL's JSON builders look
+/// up every argument's type again for every row, and cost 2.5 times as much (docs/BENCHMARKS.md).
+pub fn to_wire(field: &Field, row: &str, dialect: Dialect) -> String {
+    let value = format!("{row}.{}", quote(field.name.sql()));
+    match dialect {
+        Dialect::Sqlite => match &field.ty {
+            FieldType::Blob => {
+                format!("CASE WHEN {value} IS NULL THEN NULL ELSE lower(hex({value})) END")
+            }
+            FieldType::Bool => {
+                format!("CASE {value} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END")
+            }
+            FieldType::Json => format!("json({value})"),
+            _ => value,
+        },
+        Dialect::Postgres => {
+            let text = match &field.ty {
+                // Their text forms are JSON already; none needs escaping.
+                FieldType::Int | FieldType::DateTime | FieldType::Bool | FieldType::Json => {
+                    format!("{value}::text")
+                }
+                FieldType::Uuid | FieldType::Reference { .. } => {
+                    format!("'\"' || {value}::text || '\"'")
+                }
+                FieldType::Blob => format!("'\"' || encode({value}, 'hex') || '\"'"),
+                // to_json escapes strings, and writes a float that JSON has no number for
+                // (NaN, Infinity) as a string rather than as invalid JSON.
+                FieldType::Real | FieldType::Text | FieldType::Date | FieldType::Enum { .. } => {
+                    format!("to_json({value})::text")
+                }
+            };
+            format!("coalesce({text}, 'null')")
+        }
+    }
+}
+
+/// PostgreSQL: a JSON object's text from `(key, JSON text)` pairs, by concatenation.
+pub fn json_text_object(pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return "'{}'".to_owned();
+    }
+    let mut out = String::new();
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        let key = serde_json::to_string(key).expect("a string always serializes");
+        let lead = if i == 0 { "{" } else { "," };
+        if i > 0 {
+            out.push_str(" || ");
+        }
+        out.push_str(&format!(
+            "{} || {value}",
+            sql_string(&format!("{lead}{key}:"))
+        ));
+    }
+    out.push_str(" || '}'");
+    out
+}
+
+/// SQL giving a column value from a flat JSON record (`r` in PostgreSQL's `jsonb_to_recordset`,
+/// `json_each` row `value` in SQLite), for writes. The runtime checked every value already.
+pub fn from_wire(key: &str, ty: &FieldType, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => {
+            let value = format!("r.{}", quote(key));
+            match ty {
+                FieldType::Blob => format!("decode({value}, 'hex')"),
+                _ => value,
+            }
+        }
+        Dialect::Sqlite => {
+            let at = sql_string(&format!("$.{key}"));
+            match ty {
+                FieldType::Json => format!(
+                    "CASE json_type(j.\"value\", {at}) WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                     WHEN 'text' THEN json_quote(json_extract(j.\"value\", {at})) ELSE json_extract(j.\"value\", {at}) END"
+                ),
+                FieldType::Blob => format!("unhex(json_extract(j.\"value\", {at}))"),
+                _ => format!("json_extract(j.\"value\", {at})"),
+            }
+        }
+    }
+}
+
+/// The record definition of a field in PostgreSQL's `jsonb_to_recordset(...) AS r(...)`.
+pub fn recordset_column(key: &str, ty: &FieldType) -> String {
+    let sql_ty = match ty {
+        // Hex text on the wire; decoded in the SELECT list.
+        FieldType::Blob => "text",
+        other => sql_type(other, Dialect::Postgres),
+    };
+    format!("{} {sql_ty}", quote(key))
+}

@@ -1,0 +1,308 @@
+//! The server's SQL, per dialect: DDL and the statements the runtime engine runs for each
+//! entity. Every statement takes its rows as one JSON parameter and converts wire values in
+//! SQL, so the runtime only ever binds values.
+
+use askama::Template;
+
+use crate::backend::client::columns::{quote, sql_string};
+use crate::backend::server::columns::{
+    Dialect, field_definition, from_wire, json_text_object, recordset_column, short_name, sql_type,
+    to_wire,
+};
+use crate::model::{Entity, FieldType, Index, Schema};
+
+/// The fragments the statement templates put together for one entity.
+pub struct EntityView {
+    table: String,
+    select: String,
+    columns: String,
+    values: String,
+    recordset: String,
+    assignments: String,
+    owner_filter: String,
+    /// The whole wire record of `t` as JSON text, for pulls.
+    record: String,
+}
+
+fn pairs_object(pairs: &[(String, String)], dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => json_text_object(pairs),
+        // The device's builder: chunks chained with json_set, which (unlike json_patch) keeps nulls.
+        Dialect::Sqlite => crate::backend::client::wire::object(pairs),
+    }
+}
+
+impl EntityView {
+    /// `owner_params`: the placeholders of the user id as text and as uuid-or-null.
+    fn new(entity: &Entity, dialect: Dialect, owner_params: (&str, &str)) -> EntityView {
+        let pg = dialect == Dialect::Postgres;
+        let pairs: Vec<(String, String)> = entity
+            .fields
+            .iter()
+            .map(|f| (f.name.json().to_owned(), to_wire(f, "t", dialect)))
+            .collect();
+        let data = pairs_object(&pairs, dialect);
+        let select = if pg {
+            format!(
+                "t.\"id\"::text AS \"id\", t.\"version\", t.\"updated_at\", t.\"deleted_at\", {data} AS \"data\""
+            )
+        } else {
+            format!(
+                "t.\"id\" AS \"id\", t.\"version\", t.\"updated_at\", t.\"deleted_at\", {data} AS \"data\""
+            )
+        };
+        let record = if pg {
+            json_text_object(&[
+                (
+                    "entity".to_owned(),
+                    sql_string(
+                        &serde_json::to_string(entity.table.sql())
+                            .expect("a string always serializes"),
+                    ),
+                ),
+                ("id".to_owned(), "'\"' || t.\"id\"::text || '\"'".to_owned()),
+                ("version".to_owned(), "t.\"version\"::text".to_owned()),
+                (
+                    "deleted".to_owned(),
+                    "(t.\"deleted_at\" IS NOT NULL)::text".to_owned(),
+                ),
+                ("updatedAt".to_owned(), "t.\"updated_at\"::text".to_owned()),
+                (
+                    "deletedAt".to_owned(),
+                    "coalesce(t.\"deleted_at\"::text, 'null')".to_owned(),
+                ),
+                ("data".to_owned(), format!("({data})")),
+            ])
+        } else {
+            let entity_name = sql_string(entity.table.sql());
+            format!(
+                "json_object('entity', {entity_name}, 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), \
+                 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', {data})"
+            )
+        };
+        let mut columns = vec![quote("id")];
+        let mut values = vec![from_wire("id", &FieldType::Uuid, dialect)];
+        let mut recordset = vec![recordset_column("id", &FieldType::Uuid)];
+        let mut assignments = Vec::new();
+        for field in &entity.fields {
+            columns.push(quote(field.name.sql()));
+            values.push(from_wire(field.name.json(), &field.ty, dialect));
+            recordset.push(recordset_column(field.name.json(), &field.ty));
+            assignments.push(format!(
+                "{} = {}",
+                quote(field.name.sql()),
+                from_wire(field.name.json(), &field.ty, dialect)
+            ));
+        }
+        for (column, key) in [
+            ("version", "version"),
+            ("updated_at", "updatedAt"),
+            ("deleted_at", "deletedAt"),
+        ] {
+            columns.push(quote(column));
+            values.push(from_wire(key, &FieldType::Int, dialect));
+            recordset.push(recordset_column(key, &FieldType::Int));
+            assignments.push(format!(
+                "{} = {}",
+                quote(column),
+                from_wire(key, &FieldType::Int, dialect)
+            ));
+        }
+        let (text_param, uuid_param) = owner_params;
+        let owner_filter = match entity.owner.as_ref().and_then(|o| entity.field(o)) {
+            Some(owner) => match (&owner.ty, dialect) {
+                (FieldType::Uuid | FieldType::Reference { .. }, Dialect::Postgres) => {
+                    format!("c.{} = {uuid_param}::uuid", quote(owner.name.sql()))
+                }
+                (FieldType::Uuid | FieldType::Reference { .. }, Dialect::Sqlite) => {
+                    format!("c.{} = {uuid_param}", quote(owner.name.sql()))
+                }
+                _ => format!("c.{} = {text_param}", quote(owner.name.sql())),
+            },
+            // SQLite refuses a parameter no statement names; naming it changes nothing.
+            None if pg => "true".to_owned(),
+            None => format!("{text_param} IS {text_param} AND {uuid_param} IS {uuid_param}"),
+        };
+        EntityView {
+            table: quote(entity.table.sql()),
+            select,
+            columns: columns.join(", "),
+            values: values.join(", "),
+            recordset: recordset.join(", "),
+            assignments: assignments.join(", "),
+            owner_filter,
+            record,
+        }
+    }
+}
+
+macro_rules! statement {
+    ($name:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path, escape = "none")]
+        struct $name<'a> {
+            e: &'a EntityView,
+            pg: bool,
+        }
+    };
+}
+
+statement!(Load, "sql/server/load.sql");
+statement!(Existing, "sql/server/existing.sql");
+statement!(Insert, "sql/server/insert.sql");
+statement!(Update, "sql/server/update.sql");
+statement!(List, "sql/server/list.sql");
+
+#[derive(Template)]
+#[template(path = "sql/server/pull.sql", escape = "none")]
+struct Pull<'a> {
+    entities: &'a [EntityView],
+    pg: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sql/server/create_table.sql", escape = "none")]
+struct CreateTable {
+    table: String,
+    columns: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sql/server/support.sql", escape = "none")]
+struct Support {
+    pg: bool,
+}
+
+fn render(t: &impl Template) -> String {
+    t.render()
+        .expect("server SQL templates only read prepared strings")
+        .trim()
+        .to_owned()
+}
+
+/// The statements of one entity in one dialect.
+pub struct EntityStatements {
+    /// See `offgen_runtime::model::EntitySql::load`.
+    pub load: String,
+    /// See `EntitySql::insert`.
+    pub insert: String,
+    /// See `EntitySql::update`.
+    pub update: String,
+    /// See `EntitySql::existing`.
+    pub existing: String,
+    /// See `EntitySql::list`.
+    pub list: String,
+}
+
+/// The runtime statements of `entity`.
+pub fn entity_statements(entity: &Entity, dialect: Dialect) -> EntityStatements {
+    let pg = dialect == Dialect::Postgres;
+    let list_params = if pg { ("$3", "$4") } else { ("?3", "?4") };
+    let e = EntityView::new(entity, dialect, list_params);
+    EntityStatements {
+        load: render(&Load { e: &e, pg }),
+        insert: render(&Insert { e: &e, pg }),
+        update: render(&Update { e: &e, pg }),
+        existing: render(&Existing { e: &e, pg }),
+        list: render(&List { e: &e, pg }),
+    }
+}
+
+/// The pull statement over every entity.
+pub fn pull_statement(schema: &Schema, dialect: Dialect) -> String {
+    let pg = dialect == Dialect::Postgres;
+    let owner_params = if pg { ("$4", "$5") } else { ("?3", "?4") };
+    let views: Vec<EntityView> = schema
+        .entities
+        .iter()
+        .map(|e| {
+            let mut view = EntityView::new(e, dialect, owner_params);
+            // The outer query names both owner parameters already.
+            if e.owner.is_none() {
+                view.owner_filter = "true".to_owned();
+            }
+            view
+        })
+        .collect();
+    render(&Pull {
+        entities: &views,
+        pg,
+    })
+}
+
+/// Name of the index pulls read an entity's changes by.
+pub fn changes_index_name(entity: &Entity) -> String {
+    short_name(&format!("_offgen_{}_changes", entity.table.sql()))
+}
+
+/// `CREATE TABLE` of an entity, then its indexes.
+pub fn create_entity(schema: &Schema, entity: &Entity, dialect: Dialect) -> Vec<String> {
+    let pg = dialect == Dialect::Postgres;
+    let mut columns = vec![format!(
+        "\"id\" {} NOT NULL PRIMARY KEY",
+        sql_type(&FieldType::Uuid, dialect)
+    )];
+    columns.extend(
+        entity
+            .fields
+            .iter()
+            .map(|f| field_definition(schema, entity, f, dialect)),
+    );
+    let int = sql_type(&FieldType::Int, dialect);
+    columns.push(format!("\"version\" {int} NOT NULL"));
+    columns.push(format!("\"updated_at\" {int} NOT NULL"));
+    columns.push(format!("\"deleted_at\" {int} NULL"));
+    columns.push(format!("\"_offgen_seq\" {int} NOT NULL"));
+    if pg {
+        columns.push("\"_offgen_xid\" xid8 NOT NULL".to_owned());
+    }
+    let mut out = vec![render(&CreateTable {
+        table: quote(entity.table.sql()),
+        columns,
+    })];
+    out.push(changes_index(entity, dialect));
+    out.extend(entity.indexes.iter().map(|i| create_index(entity, i)));
+    out
+}
+
+/// The index pulls read changes by: the owner first where rows are owner-scoped.
+pub fn changes_index(entity: &Entity, dialect: Dialect) -> String {
+    let mut columns = Vec::new();
+    if let Some(owner) = entity.owner.as_ref().and_then(|o| entity.field(o)) {
+        columns.push(quote(owner.name.sql()));
+    }
+    if dialect == Dialect::Postgres {
+        columns.push(quote("_offgen_xid"));
+    }
+    columns.push(quote("_offgen_seq"));
+    format!(
+        "CREATE INDEX {} ON {} ({});",
+        quote(&changes_index_name(entity)),
+        quote(entity.table.sql()),
+        columns.join(", ")
+    )
+}
+
+/// `CREATE [UNIQUE] INDEX` of a spec index (same name on device and server).
+pub fn create_index(entity: &Entity, index: &Index) -> String {
+    let columns: Vec<String> = index
+        .fields
+        .iter()
+        .filter_map(|f| entity.field(f))
+        .map(|f| quote(f.name.sql()))
+        .collect();
+    format!(
+        "CREATE {}INDEX {} ON {} ({});",
+        if index.unique { "UNIQUE " } else { "" },
+        quote(&index.name),
+        quote(entity.table.sql()),
+        columns.join(", ")
+    )
+}
+
+/// The support tables (idempotency, audit, change order).
+pub fn support(dialect: Dialect) -> String {
+    render(&Support {
+        pg: dialect == Dialect::Postgres,
+    })
+}

@@ -1,0 +1,678 @@
+//! The generated ranger server over real HTTP, on SQLite and on PostgreSQL.
+
+mod support;
+
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+use support::*;
+
+async fn problem(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let content_type = response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "errors are problem+json"
+    );
+    (status, response.json().await.unwrap())
+}
+
+on_both!(
+    rest_create_get_update_delete_with_preconditions,
+    |s: Server| async move {
+        let id = uuid(1);
+        let created = s
+        .request(Method::POST, "/v1/patrol_routes", Some(ANA_TOKEN))
+        .json(&json!({"id": id, "name": "Ridge", "sector": "north", "geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(created.headers()[header::ETAG], "\"1\"");
+        assert_eq!(
+            created.headers()[header::LOCATION],
+            format!("/v1/patrol_routes/{id}").as_str()
+        );
+        let body: Value = created.json().await.unwrap();
+        assert_eq!(
+            (body["difficulty"].clone(), body["retired"].clone()),
+            (json!("moderate"), json!(false)),
+            "defaults applied"
+        );
+
+        let again = s
+        .request(Method::POST, "/v1/patrol_routes", Some(ANA_TOKEN))
+        .json(&json!({"id": id, "name": "Ridge", "sector": "north", "geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(
+            again.status(),
+            StatusCode::OK,
+            "creating the same record again is idempotent"
+        );
+        let clash = s
+            .request(Method::POST, "/v1/patrol_routes", Some(ANA_TOKEN))
+            .json(&json!({"id": id, "name": "Other", "sector": "north", "geometry": {}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(clash).await.0, StatusCode::CONFLICT);
+
+        let url = format!("/v1/patrol_routes/{id}");
+        let got = s
+            .request(Method::GET, &url, Some(ANA_TOKEN))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (got.status(), got.headers()[header::ETAG].to_str().unwrap()),
+            (StatusCode::OK, "\"1\"")
+        );
+        let not_modified = s
+            .request(Method::GET, &url, Some(ANA_TOKEN))
+            .header(header::IF_NONE_MATCH, "W/\"1\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+
+        let body = json!({"name": "Ridge trail", "sector": "north", "geometry": {"type": "Point"}, "lengthKm": 4.5});
+        let missing = s
+            .request(Method::PUT, &url, Some(ANA_TOKEN))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(missing).await.0, StatusCode::PRECONDITION_REQUIRED);
+        let malformed = s
+            .request(Method::PUT, &url, Some(ANA_TOKEN))
+            .header(header::IF_MATCH, "1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(malformed).await.0, StatusCode::BAD_REQUEST);
+        let weak = s
+            .request(Method::PUT, &url, Some(ANA_TOKEN))
+            .header(header::IF_MATCH, "W/\"1\"")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            problem(weak).await.0,
+            StatusCode::PRECONDITION_FAILED,
+            "If-Match never matches a weak tag"
+        );
+        let updated = s
+            .request(Method::PUT, &url, Some(ANA_TOKEN))
+            .header(header::IF_MATCH, "\"0\", \"1\"")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                updated.status(),
+                updated.headers()[header::ETAG].to_str().unwrap()
+            ),
+            (StatusCode::OK, "\"2\"")
+        );
+        let stale = s
+            .request(Method::PUT, &url, Some(ANA_TOKEN))
+            .header(header::IF_MATCH, "\"1\"")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, body412) = problem(stale).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+        assert_eq!(
+            (
+                body412["record"]["version"].clone(),
+                body412["record"]["name"].clone()
+            ),
+            (json!(2), json!("Ridge trail"))
+        );
+        assert_eq!(
+            body412["type"],
+            "https://offgen.dev/problems/precondition-failed"
+        );
+
+        let invalid = s
+            .request(Method::PUT, &url, Some(ANA_TOKEN))
+            .header(header::IF_MATCH, "*")
+            .json(&json!({"name": "x", "sector": "n", "geometry": {}, "difficulty": "extreme"}))
+            .send()
+            .await
+            .unwrap();
+        let (status, body422) = problem(invalid).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body422["errors"][0]["field"], "difficulty");
+
+        let deleted = s
+            .request(Method::DELETE, &url, Some(ANA_TOKEN))
+            .header(header::IF_MATCH, "\"2\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            problem(
+                s.request(Method::GET, &url, Some(ANA_TOKEN))
+                    .send()
+                    .await
+                    .unwrap()
+            )
+            .await
+            .0,
+            StatusCode::GONE
+        );
+        let tombstone = s
+            .pulled(BEN_TOKEN, |r| {
+                r["id"] == id.as_str() && r["deleted"] == true
+            })
+            .await;
+        assert_eq!(
+            (tombstone["deleted"].clone(), tombstone["version"].clone()),
+            (json!(true), json!(3))
+        );
+        assert!(tombstone["deletedAt"].is_i64());
+        let unknown = s
+            .request(
+                Method::GET,
+                &format!("/v1/patrol_routes/{}", uuid(99)),
+                Some(ANA_TOKEN),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(unknown).await.0, StatusCode::NOT_FOUND);
+    }
+);
+
+on_both!(
+    a_push_batch_gets_one_result_per_mutation,
+    |s: Server| async move {
+        let results = s
+        .push(
+            ANA_TOKEN,
+            json!([
+                insert("observations", &uuid(10), observation(ANA, 1)),
+                insert("observations", &uuid(11), json!({"ranger": ANA, "kind": "meteor"})),
+                insert("gadgets", &uuid(12), json!({})),
+                insert("observations", "NOT-A-UUID", observation(ANA, 1)),
+                update("observations", &uuid(404), 1, json!({"notes": "x"})),
+                insert("observations", &uuid(13), json!({"ranger": uuid(77), "kind": "fire", "latitude": 0, "longitude": 0, "recordedAt": 1, "modifiedAt": 1})),
+                insert("observations", &uuid(14), observation(ANA, 2)),
+            ]),
+        )
+        .await;
+        let statuses: Vec<&str> = results
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "accepted", "rejected", "rejected", "rejected", "rejected", "rejected", "accepted"
+            ]
+        );
+        let codes: Vec<&str> = results
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["error"]["code"].as_str())
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "invalid-data",
+                "unknown-entity",
+                "invalid-id",
+                "not-found",
+                "invalid-data"
+            ]
+        );
+        assert!(
+            results[1]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("meteor")
+        );
+        assert_eq!(
+            s.count("SELECT count(*) FROM observations").await,
+            2,
+            "one bad item never fails the others"
+        );
+    }
+);
+
+on_both!(
+    the_same_push_twice_changes_nothing_and_answers_the_same,
+    |s: Server| async move {
+        let batch = json!([
+            insert("observations", &uuid(20), observation(ANA, 1)),
+            update("rangers", ANA, 1, json!({"station": "North"}))
+        ]);
+        let first = s.push(ANA_TOKEN, batch.clone()).await;
+        let second = s.push(ANA_TOKEN, batch).await;
+        assert_eq!(first, second);
+        assert_eq!(first[1]["version"], 2);
+        assert_eq!(s.count("SELECT count(*) FROM observations").await, 1);
+        assert_eq!(
+            s.count("SELECT max(version) FROM rangers").await,
+            2,
+            "the update was applied once"
+        );
+    }
+);
+
+on_both!(
+    a_retried_update_after_a_lost_response_is_accepted_not_a_conflict,
+    |s: Server| async move {
+        let id = uuid(30);
+        s.push(
+            ANA_TOKEN,
+            json!([insert("observations", &id, observation(ANA, 1))]),
+        )
+        .await;
+        let edit = update(
+            "observations",
+            &id,
+            1,
+            json!({"notes": "fox", "modifiedAt": 2}),
+        );
+        let first = s.push(ANA_TOKEN, json!([edit.clone()])).await;
+        assert_eq!(first[0]["status"], "accepted");
+        // The response was lost: the device sends the very same mutation again, still based on
+        // version 1 although the row is at version 2 now.
+        let retry = s.push(ANA_TOKEN, json!([edit])).await;
+        assert_eq!(retry, first);
+        assert_eq!(s.count("SELECT count(*) FROM _offgen_audit").await, 0);
+    }
+);
+
+on_both!(
+    every_conflict_policy_decides_and_audits_the_loser,
+    |s: Server| async move {
+        // version (rangers): a stale write is a conflict, nothing is applied or audited.
+        s.push(
+            ANA_TOKEN,
+            json!([update("rangers", ANA, 1, json!({"station": "A"}))]),
+        )
+        .await;
+        let stale = s
+            .push(
+                ANA_TOKEN,
+                json!([update("rangers", ANA, 1, json!({"station": "B"}))]),
+            )
+            .await;
+        assert_eq!(
+            (
+                stale[0]["status"].clone(),
+                stale[0]["record"]["data"]["station"].clone()
+            ),
+            (json!("conflict"), json!("A"))
+        );
+        assert_eq!(s.count("SELECT count(*) FROM _offgen_audit").await, 0);
+
+        // lww (observations): the newer modifiedAt wins, the older loses; both losers are audited.
+        let id = uuid(40);
+        s.push(
+            ANA_TOKEN,
+            json!([insert("observations", &id, observation(ANA, 100))]),
+        )
+        .await;
+        s.push(
+            ANA_TOKEN,
+            json!([update(
+                "observations",
+                &id,
+                1,
+                json!({"notes": "from tablet", "modifiedAt": 200})
+            )]),
+        )
+        .await;
+        let newer = s
+            .push(
+                ANA_TOKEN,
+                json!([update(
+                    "observations",
+                    &id,
+                    1,
+                    json!({"notes": "from phone", "modifiedAt": 300})
+                )]),
+            )
+            .await;
+        assert_eq!(
+            (newer[0]["status"].clone(), newer[0]["version"].clone()),
+            (json!("accepted"), json!(3))
+        );
+        let older = s
+            .push(
+                ANA_TOKEN,
+                json!([update(
+                    "observations",
+                    &id,
+                    1,
+                    json!({"notes": "from watch", "modifiedAt": 150})
+                )]),
+            )
+            .await;
+        assert_eq!(older[0]["status"], "conflict");
+        assert_eq!(older[0]["record"]["data"]["notes"], "from phone");
+        assert_eq!(
+            s.count("SELECT count(*) FROM _offgen_audit WHERE entity = 'observations'")
+                .await,
+            2
+        );
+
+        // server_wins (patrol_routes): the stale write loses and is audited.
+        let route = uuid(41);
+        s.push(
+            ANA_TOKEN,
+            json!([insert(
+                "patrol_routes",
+                &route,
+                json!({"name": "R", "sector": "s", "geometry": {}})
+            )]),
+        )
+        .await;
+        s.push(
+            ANA_TOKEN,
+            json!([update(
+                "patrol_routes",
+                &route,
+                1,
+                json!({"name": "Station's name"})
+            )]),
+        )
+        .await;
+        let lost = s
+            .push(
+                ANA_TOKEN,
+                json!([update(
+                    "patrol_routes",
+                    &route,
+                    1,
+                    json!({"name": "Ranger's name"})
+                )]),
+            )
+            .await;
+        assert_eq!(
+            (
+                lost[0]["status"].clone(),
+                lost[0]["record"]["data"]["name"].clone()
+            ),
+            (json!("conflict"), json!("Station's name"))
+        );
+        assert_eq!(
+            s.count("SELECT count(*) FROM _offgen_audit WHERE entity = 'patrol_routes'")
+                .await,
+            1
+        );
+        let again = s
+            .push(
+                ANA_TOKEN,
+                json!([update(
+                    "patrol_routes",
+                    &route,
+                    1,
+                    json!({"name": "Ranger's name"})
+                )]),
+            )
+            .await;
+        assert_eq!(again[0]["status"], "conflict");
+        assert_eq!(
+            s.count("SELECT count(*) FROM _offgen_audit").await,
+            4,
+            "a new mutation, a new audit row"
+        );
+    }
+);
+
+on_both!(
+    oversized_batches_and_bodies_are_refused_whole_with_413,
+    |s: Server| async move {
+        let many: Vec<Value> = (0..1001)
+            .map(|i| insert("observations", &uuid(1000 + i), observation(ANA, 1)))
+            .collect();
+        let response = s
+            .request(Method::POST, "/sync/push", Some(ANA_TOKEN))
+            .json(&json!({"clientId": "d", "mutations": many}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(response).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        let huge = "x".repeat(9 * 1024 * 1024);
+        let response = s
+        .request(Method::POST, "/sync/push", Some(ANA_TOKEN))
+        .json(&json!({"clientId": "d", "mutations": [insert("observations", &uuid(1), json!({"notes": huge}))]}))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(problem(response).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(s.count("SELECT count(*) FROM observations").await, 0);
+    }
+);
+
+on_both!(
+    malformed_json_and_unknown_keys_are_400_problems,
+    |s: Server| async move {
+        let cases = [
+            "{\"clientId\": \"d\", \"mutations\": [",
+            "{\"clientId\": \"d\", \"mutations\": [], \"extra\": 1}",
+            "{\"clientId\": \"d\", \"mutations\": [{\"mutationId\": \"m\", \"entity\": \"rangers\", \"id\": \"x\", \"op\": \"upsert\"}]}",
+        ];
+        for body in cases {
+            let response = s
+                .request(Method::POST, "/sync/push", Some(ANA_TOKEN))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let (status, detail) = problem(response).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(detail["type"], "https://offgen.dev/problems/bad-request");
+        }
+        let bad_cursor = s
+            .request(Method::GET, "/sync/pull?cursor=garbage", Some(ANA_TOKEN))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(bad_cursor).await.0, StatusCode::BAD_REQUEST);
+    }
+);
+
+on_both!(no_or_unknown_token_is_401, |s: Server| async move {
+    for token in [None, Some("wrong")] {
+        for (method, path) in [
+            (Method::GET, "/sync/pull"),
+            (Method::POST, "/sync/push"),
+            (Method::GET, "/v1/rangers"),
+        ] {
+            let response = s.request(method.clone(), path, token).send().await.unwrap();
+            assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+            assert_eq!(
+                problem(response).await.0,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path}"
+            );
+        }
+    }
+    let health = s
+        .request(Method::GET, "/healthz", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "health checks need no token"
+    );
+});
+
+on_both!(
+    a_user_can_neither_read_nor_write_another_users_rows,
+    |s: Server| async move {
+        let id = uuid(50);
+        s.push(
+            ANA_TOKEN,
+            json!([insert("observations", &id, observation(ANA, 1))]),
+        )
+        .await;
+        // Ben cannot pull it (once Ana can, it is visible to pulls), get it, list it, change or
+        // delete it, nor take it over.
+        s.pulled(ANA_TOKEN, |r| r["id"] == id.as_str()).await;
+        assert!(
+            s.pull_all(BEN_TOKEN)
+                .await
+                .iter()
+                .all(|r| r["id"] != id.as_str())
+        );
+        let url = format!("/v1/observations/{id}");
+        assert_eq!(
+            problem(
+                s.request(Method::GET, &url, Some(BEN_TOKEN))
+                    .send()
+                    .await
+                    .unwrap()
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+        let listed: Value = s
+            .request(Method::GET, "/v1/observations", Some(BEN_TOKEN))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["records"], json!([]));
+        let put = s
+            .request(Method::PUT, &url, Some(BEN_TOKEN))
+            .header(header::IF_MATCH, "*")
+            .json(&observation(BEN, 2))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(put).await.0, StatusCode::PRECONDITION_FAILED);
+        let results = s
+            .push(
+                BEN_TOKEN,
+                json!([
+                    update("observations", &id, 1, json!({"notes": "mine now"})),
+                    delete("observations", &id, 1)
+                ]),
+            )
+            .await;
+        for result in results.as_array().unwrap() {
+            assert_eq!(result["error"]["code"], "not-found");
+        }
+        let forged = s
+            .push(
+                BEN_TOKEN,
+                json!([insert("observations", &uuid(51), observation(ANA, 1))]),
+            )
+            .await;
+        assert_eq!(
+            forged[0]["error"]["code"], "invalid-data",
+            "no inserting rows for someone else"
+        );
+        let taken = s
+            .push(
+                ANA_TOKEN,
+                json!([update("observations", &id, 1, json!({"ranger": BEN}))]),
+            )
+            .await;
+        assert_eq!(
+            taken[0]["error"]["code"], "invalid-data",
+            "no giving rows away"
+        );
+        let row: Value = s
+            .request(Method::GET, &url, Some(ANA_TOKEN))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (row["version"].clone(), row["notes"].clone()),
+            (json!(1), json!(null))
+        );
+    }
+);
+
+on_both!(
+    pulls_page_through_every_change_once_and_tombstones_come_too,
+    |s: Server| async move {
+        let ids: Vec<String> = (0..25).map(|i| uuid(60 + i)).collect();
+        let inserts: Vec<Value> = ids
+            .iter()
+            .map(|id| insert("observations", id, observation(ANA, 1)))
+            .collect();
+        s.push(ANA_TOKEN, json!(inserts)).await;
+        s.push(
+            ANA_TOKEN,
+            json!([
+                delete("observations", &ids[3], 1),
+                update(
+                    "observations",
+                    &ids[4],
+                    1,
+                    json!({"count": 7, "modifiedAt": 2})
+                )
+            ]),
+        )
+        .await;
+        s.pulled(ANA_TOKEN, |r| {
+            r["id"] == ids[4].as_str() && r["version"] == 2
+        })
+        .await;
+        let records = s.pull_all(ANA_TOKEN).await;
+        let observations: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["entity"] == "observations")
+            .collect();
+        assert_eq!(
+            observations.len(),
+            25,
+            "each row once, at its newest version"
+        );
+        let three = observations
+            .iter()
+            .find(|r| r["id"] == ids[3].as_str())
+            .unwrap();
+        assert_eq!(
+            (three["deleted"].clone(), three["version"].clone()),
+            (json!(true), json!(2))
+        );
+        let four = observations
+            .iter()
+            .find(|r| r["id"] == ids[4].as_str())
+            .unwrap();
+        assert_eq!(four["data"]["count"], 7);
+        // The change order: both changed rows come after the untouched ones.
+        let position = |id: &str| observations.iter().position(|r| r["id"] == id).unwrap();
+        assert!(position(&ids[3]) > position(&ids[24]) && position(&ids[4]) > position(&ids[24]));
+        let rangers: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["entity"] == "rangers")
+            .collect();
+        assert_eq!(
+            rangers.len(),
+            2,
+            "entities that are not owner-scoped are pulled by everyone"
+        );
+    }
+);

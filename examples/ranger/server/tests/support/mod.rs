@@ -1,0 +1,232 @@
+//! Starts the generated ranger server on a real port, over a fresh database: a SQLite file, or
+//! a new database on the PostgreSQL server named by `OFFGEN_TEST_DATABASE_URL` (scripts/test.sh
+//! starts one). Every test runs on both.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use offgen_runtime::server::{Database, StaticTokens};
+use ranger_server::{APP, router};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+
+/// Which database a test server runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Ranger ids, which are also the user ids the tokens map to (observations are owner-scoped by
+/// their ranger).
+pub const ANA: &str = "00000000-0000-4000-8000-00000000a0a0";
+pub const BEN: &str = "00000000-0000-4000-8000-00000000b0b0";
+pub const ANA_TOKEN: &str = "ana-token";
+pub const BEN_TOKEN: &str = "ben-token";
+
+/// A lowercase UUID, distinct per `n`.
+pub fn uuid(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// A mutation id unique in this process.
+pub fn mutation_id() -> String {
+    format!(
+        "m-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A running server.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Database,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A server on a fresh, migrated database, with Ana's and Ben's rangers and tokens.
+    pub async fn start(backend: Backend) -> Server {
+        let (url, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                (
+                    format!("sqlite:{}", dir.path().join("ranger.db").display()),
+                    Some(dir),
+                )
+            }
+            Backend::Postgres => (fresh_postgres_database().await, None),
+        };
+        let db = Database::connect(&url).await.unwrap();
+        db.migrate(&APP).await.unwrap();
+        let tokens = StaticTokens::parse(&format!("{ANA}={ANA_TOKEN},{BEN}={BEN_TOKEN}")).unwrap();
+        let app = router(db.clone(), tokens);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            offgen_runtime::server::axum::serve(listener, app)
+                .await
+                .unwrap()
+        });
+        let server = Server {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            backend,
+            _dir: dir,
+        };
+        for (id, name, token) in [(ANA, "Ana", ANA_TOKEN), (BEN, "Ben", BEN_TOKEN)] {
+            let results = server
+                .push(
+                    token,
+                    json!([insert(
+                        "rangers",
+                        id,
+                        json!({"name": name, "badgeNumber": format!("B-{name}")})
+                    )]),
+                )
+                .await;
+            assert_eq!(results[0]["status"], "accepted", "{results}");
+        }
+        server
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Pushes mutations; returns the results array.
+    pub async fn push(&self, token: &str, mutations: Value) -> Value {
+        let response = self
+            .request(Method::POST, "/sync/push", Some(token))
+            .json(&json!({"clientId": "device-1", "mutations": mutations}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()["results"].clone()
+    }
+
+    /// Every record a user pulls from the start, page by page.
+    pub async fn pull_all(&self, token: &str) -> Vec<Value> {
+        let mut cursor = String::new();
+        let mut records = Vec::new();
+        loop {
+            let page: Value = self
+                .request(
+                    Method::GET,
+                    &format!("/sync/pull?cursor={cursor}&limit=7"),
+                    Some(token),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            records.extend(page["records"].as_array().unwrap().iter().cloned());
+            cursor = page["cursor"].as_str().unwrap().to_owned();
+            if !page["hasMore"].as_bool().unwrap() {
+                return records;
+            }
+        }
+    }
+
+    /// The first pulled record matching `wanted`, pulling again until it shows. On PostgreSQL
+    /// a write becomes pullable once every older transaction on the whole server has ended
+    /// (the snapshot's xmin is server-wide), so other tests' transactions can delay it briefly.
+    pub async fn pulled(&self, token: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(found) = self.pull_all(token).await.into_iter().find(|r| wanted(r)) {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the record never became pullable"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A count from SQL run on the server's database.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        match &self.db {
+            Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        }
+    }
+}
+
+/// Creates a database on the test PostgreSQL server; returns its URL.
+async fn fresh_postgres_database() -> String {
+    let admin = std::env::var("OFFGEN_TEST_DATABASE_URL").expect(
+        "OFFGEN_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL",
+    );
+    let name = format!(
+        "offgen_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let pool = sqlx::PgPool::connect(&admin)
+        .await
+        .expect("the test PostgreSQL server answers");
+    let statement = format!("CREATE DATABASE \"{name}\"");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (base, _) = admin.rsplit_once('/').expect("a URL ending in /<database>");
+    format!("{base}/{name}")
+}
+
+/// An insert mutation.
+pub fn insert(entity: &str, id: &str, data: Value) -> Value {
+    json!({"mutationId": mutation_id(), "entity": entity, "id": id, "op": "insert", "data": data})
+}
+
+/// An update mutation.
+pub fn update(entity: &str, id: &str, base: i64, data: Value) -> Value {
+    json!({"mutationId": mutation_id(), "entity": entity, "id": id, "op": "update", "baseVersion": base, "data": data})
+}
+
+/// A delete mutation.
+pub fn delete(entity: &str, id: &str, base: i64) -> Value {
+    json!({"mutationId": mutation_id(), "entity": entity, "id": id, "op": "delete", "baseVersion": base})
+}
+
+/// The data of a new observation by `ranger`.
+pub fn observation(ranger: &str, modified_at: i64) -> Value {
+    json!({"ranger": ranger, "kind": "wildlife", "latitude": -1.25, "longitude": 36.75,
+           "recordedAt": 1_700_000_000_000i64, "modifiedAt": modified_at})
+}
+
+/// Defines one test for each backend.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)(Server::start(Backend::Sqlite).await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)(Server::start(Backend::Postgres).await).await
+            }
+        }
+    };
+}

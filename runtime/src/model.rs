@@ -1,0 +1,149 @@
+//! What generated code tells the runtime about an app: its entities, their fields and the SQL
+//! offgen generated for them. All `'static` data, written by `offgen build` into the server
+//! crate, so nothing is discovered or built at run time.
+
+/// An app: its entities and its server migrations.
+#[derive(Debug)]
+pub struct AppDef {
+    /// The app's name.
+    pub name: &'static str,
+    /// Entities in spec order.
+    pub entities: &'static [&'static EntityDef],
+    /// Server migration steps, per dialect, in order.
+    pub migrations: Dialects<&'static [Migration]>,
+    /// The pull query over every entity, per dialect.
+    pub pull: Dialects<&'static str>,
+}
+
+impl AppDef {
+    /// The entity with this table name (its name on the wire).
+    pub fn entity(&self, table: &str) -> Option<&'static EntityDef> {
+        self.entities.iter().copied().find(|e| e.table == table)
+    }
+}
+
+/// One value per SQL dialect.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialects<T> {
+    /// For SQLite.
+    pub sqlite: T,
+    /// For PostgreSQL.
+    pub postgres: T,
+}
+
+/// A server migration step.
+#[derive(Debug)]
+pub struct Migration {
+    /// Its number, shared with the device step of the same build.
+    pub number: u32,
+    /// `NNNN_<slug>`.
+    pub name: &'static str,
+    /// The statements, as one script.
+    pub sql: &'static str,
+}
+
+/// An entity.
+#[derive(Debug)]
+pub struct EntityDef {
+    /// Table name: the URL segment and the `entity` on the wire.
+    pub table: &'static str,
+    /// The Rust type's name (`Observation`).
+    pub type_name: &'static str,
+    /// Declared fields, in spec order.
+    pub fields: &'static [FieldDef],
+    /// Conflict policy.
+    pub policy: Policy,
+    /// Index in `fields` of the owner field, if rows are owner-scoped.
+    pub owner: Option<usize>,
+    /// The statements offgen generated for this entity, per dialect.
+    pub sql: Dialects<EntitySql>,
+}
+
+impl EntityDef {
+    /// The field with this wire key.
+    pub fn field(&self, key: &str) -> Option<&'static FieldDef> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+
+    /// The owner field, if any.
+    pub fn owner_field(&self) -> Option<&'static FieldDef> {
+        self.owner.map(|i| &self.fields[i])
+    }
+}
+
+/// A declared field.
+#[derive(Debug)]
+pub struct FieldDef {
+    /// Wire (JSON) key.
+    pub key: &'static str,
+    /// SQL column.
+    pub column: &'static str,
+    /// Type.
+    pub kind: Kind,
+    /// Whether null is allowed.
+    pub nullable: bool,
+    /// The default, as JSON text of its wire value.
+    pub default: Option<&'static str>,
+}
+
+/// A field's type, as the server checks values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// String.
+    Text,
+    /// 64-bit integer.
+    Int,
+    /// Finite number.
+    Real,
+    /// Boolean.
+    Bool,
+    /// Epoch milliseconds.
+    DateTime,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// Lowercase hyphenated UUID.
+    Uuid,
+    /// Any JSON value.
+    Json,
+    /// Lowercase hex.
+    Blob,
+    /// One of these strings.
+    Enum(&'static [&'static str]),
+    /// The id of a row of this table.
+    Reference(&'static str),
+}
+
+/// What happens to a write based on a version the row has moved past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// A conflict: nothing applied.
+    Version,
+    /// The larger value of this field (index in `fields`) wins.
+    Lww {
+        /// Index in `fields` of the timestamp compared.
+        field: usize,
+    },
+    /// The row wins.
+    ServerWins,
+    /// Only inserts.
+    AppendOnly,
+}
+
+/// Statements for one entity in one dialect. Each takes its rows as one JSON parameter and
+/// does every type conversion in SQL, so the runtime binds values, never builds SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct EntitySql {
+    /// Param 1: JSON array of ids. Returns `id, version, updated_at, deleted_at, data` (data:
+    /// JSON text of the wire values), locking the rows where the database can.
+    pub load: &'static str,
+    /// Param 1: JSON array of flat records (`id`, `version`, `updatedAt`, `deletedAt`,
+    /// `_seq`, and every field by wire key).
+    pub insert: &'static str,
+    /// Param 1: as `insert`; rewrites every column of the rows with these ids.
+    pub update: &'static str,
+    /// Param 1: JSON array of ids. Returns the ids that exist.
+    pub existing: &'static str,
+    /// Params: after id (`''` for the first page), limit, owner (text), owner (uuid or NULL).
+    /// Returns live rows by id, as `load` does.
+    pub list: &'static str,
+}

@@ -1,0 +1,312 @@
+//! The database behind a server: SQLite (embedded, the default) or PostgreSQL.
+//!
+//! Every statement the engine runs is `'static` SQL from generated code or from this crate;
+//! values are always bound, never spliced into SQL. The two dialects differ only in which
+//! statement text is chosen, so the engine above is written once.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
+
+use crate::model::{AppDef, Dialects};
+
+/// Which SQL dialect a database speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A connection pool to the app's database.
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// An embedded SQLite file.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL server.
+    Postgres(PgPool),
+}
+
+impl Database {
+    /// Connects to `url`: `sqlite:path` (created if missing) or `postgres://...`. PostgreSQL
+    /// connections run with `enable_seqscan = off` (see the comment inside); run your own
+    /// analytical queries on a pool of your own.
+    pub async fn connect(url: &str) -> Result<Database, sqlx::Error> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Every statement the engine runs is an index lookup or an index-ordered scan.
+            // PostgreSQL caches a generic plan per prepared statement; made while a new
+            // table is still small, that plan can be a sequential scan that it keeps using as
+            // the table grows (until autovacuum happens to analyze it), making pushes slower
+            // with every row. Measured: 3x slower pushes after 60,000 rows on a fresh database
+            // (docs/BENCHMARKS.md). Telling the planner to avoid sequential scans on these
+            // connections keeps every plan on its index.
+            let options = PgConnectOptions::from_str(url)?
+                .options([("enable_seqscan", "off"), ("enable_bitmapscan", "off")]);
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Database::Postgres(pool))
+        } else {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("temp_store", "memory");
+            // One writer at a time is SQLite's model; readers run beside it under WAL.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            Ok(Database::Sqlite(pool))
+        }
+    }
+
+    /// Which dialect this database speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Database::Sqlite(_) => Dialect::Sqlite,
+            Database::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        match self {
+            Database::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Database::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+        }
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so it never fails halfway when a reader tries to upgrade.
+    pub(crate) async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Database::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A transaction that only reads.
+    pub(crate) async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Database::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Database::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Applies the app's server migrations this database has not run yet, each in its own
+    /// transaction. On PostgreSQL an advisory lock keeps two servers starting at once from
+    /// running the same step twice.
+    pub async fn migrate(&self, app: &AppDef) -> Result<(), sqlx::Error> {
+        let steps = self.pick(app.migrations);
+        let mut tx = self.begin_write().await?;
+        tx.exec(
+            Dialects {
+                sqlite: "CREATE TABLE IF NOT EXISTS \"_offgen_migrations\" (\"number\" INTEGER NOT NULL PRIMARY KEY, \"name\" TEXT NOT NULL, \"applied_at\" INTEGER NOT NULL)",
+                postgres: "CREATE TABLE IF NOT EXISTS \"_offgen_migrations\" (\"number\" bigint NOT NULL PRIMARY KEY, \"name\" text NOT NULL, \"applied_at\" bigint NOT NULL)",
+            },
+            &[],
+        )
+        .await?;
+        tx.commit().await?;
+        for step in steps {
+            let mut tx = self.begin_write().await?;
+            if let Tx::Postgres(t) = &mut tx {
+                // Any fixed key: it only has to be the same for every offgen server.
+                sqlx::query("SELECT pg_advisory_xact_lock(4242424242)")
+                    .execute(&mut **t)
+                    .await?;
+            }
+            let done = tx
+                .rows(
+                    Dialects {
+                        sqlite: "SELECT \"number\" FROM \"_offgen_migrations\" WHERE \"number\" = ?1",
+                        postgres: "SELECT \"number\" FROM \"_offgen_migrations\" WHERE \"number\" = $1",
+                    },
+                    &[Arg::Int(i64::from(step.number))],
+                )
+                .await?;
+            if done.is_empty() {
+                tx.script(step.sql).await?;
+                tx.exec(
+                    Dialects {
+                        sqlite: "INSERT INTO \"_offgen_migrations\" (\"number\", \"name\", \"applied_at\") VALUES (?1, ?2, ?3)",
+                        postgres: "INSERT INTO \"_offgen_migrations\" (\"number\", \"name\", \"applied_at\") VALUES ($1, $2, $3)",
+                    },
+                    &[Arg::Int(i64::from(step.number)), Arg::Text(step.name.to_owned()), Arg::Int(super::now_ms())],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The value for this database's dialect.
+    pub fn pick<T>(&self, options: Dialects<T>) -> T {
+        match self {
+            Database::Sqlite(_) => options.sqlite,
+            Database::Postgres(_) => options.postgres,
+        }
+    }
+}
+
+/// A bound value.
+#[derive(Clone, Debug)]
+pub(crate) enum Arg {
+    /// Text.
+    Text(String),
+    /// Text or NULL.
+    OptText(Option<String>),
+    /// A 64-bit integer.
+    Int(i64),
+}
+
+/// An open transaction.
+pub(crate) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A result row.
+pub(crate) enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+impl Row {
+    pub fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.try_get(column),
+            Row::Postgres(r) => r.try_get(column),
+        }
+    }
+
+    pub fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.try_get(column),
+            Row::Postgres(r) => r.try_get(column),
+        }
+    }
+
+    pub fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.try_get(column),
+            Row::Postgres(r) => r.try_get(column),
+        }
+    }
+
+    pub fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.try_get(column),
+            Row::Postgres(r) => r.try_get(column),
+        }
+    }
+}
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Text(t) => query.bind(t.clone()),
+                Arg::OptText(t) => query.bind(t.clone()),
+                Arg::Int(i) => query.bind(*i),
+            };
+        }
+        query
+    }};
+}
+
+impl Tx {
+    /// Runs a statement that returns rows.
+    pub async fn rows(
+        &mut self,
+        sql: Dialects<&'static str>,
+        args: &[Arg],
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => {
+                let rows = bind_all!(sqlx::query(sql.sqlite), args)
+                    .fetch_all(&mut **t)
+                    .await?;
+                Ok(rows.into_iter().map(Row::Sqlite).collect())
+            }
+            Tx::Postgres(t) => {
+                let rows = bind_all!(sqlx::query(sql.postgres), args)
+                    .fetch_all(&mut **t)
+                    .await?;
+                Ok(rows.into_iter().map(Row::Postgres).collect())
+            }
+        }
+    }
+
+    /// Runs a statement; returns the rows it changed.
+    pub async fn exec(
+        &mut self,
+        sql: Dialects<&'static str>,
+        args: &[Arg],
+    ) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => Ok(bind_all!(sqlx::query(sql.sqlite), args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected()),
+            Tx::Postgres(t) => Ok(bind_all!(sqlx::query(sql.postgres), args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected()),
+        }
+    }
+
+    /// Runs a script of several statements without parameters (a migration step).
+    pub async fn script(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
+            Tx::Postgres(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
+        }
+    }
+
+    /// Which dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// A constraint the database enforced (unique, foreign key, not null, check): the data was
+/// wrong, not the server. Anything else (connection lost, deadlock) is the server's problem.
+pub(crate) fn constraint_violation(error: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    let code = db.code()?;
+    let is_constraint = match code.as_ref() {
+        // PostgreSQL: class 23, integrity constraint violation.
+        c if c.starts_with("23") => true,
+        // SQLite extended codes: UNIQUE 2067, PRIMARY KEY 1555, FOREIGN KEY 787,
+        // NOT NULL 1299, CHECK 275.
+        "2067" | "1555" | "787" | "1299" | "275" | "19" => true,
+        _ => false,
+    };
+    is_constraint.then(|| db.message().to_owned())
+}

@@ -1,0 +1,190 @@
+//! Errors as `application/problem+json` (RFC 9457), each with a stable `type`.
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// Where the problem types live; clients match on the whole URI.
+const TYPE_BASE: &str = "https://offgen.dev/problems/";
+
+/// An error response.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Last segment of the `type` URI (`precondition-failed`).
+    pub kind: &'static str,
+    /// Short, fixed summary of the type.
+    pub title: &'static str,
+    /// What happened this time.
+    pub detail: String,
+    /// Extension members (`record`, `errors`).
+    pub extensions: Box<Map<String, Value>>,
+    /// Extra response headers (few and rare: a list keeps `Result<_, Problem>` small).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Problem {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            extensions: Box::default(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 400: the request cannot be understood as sent.
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
+    }
+
+    /// 401: no or unknown credentials.
+    pub fn unauthorized(detail: impl Into<String>) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        );
+        p.headers
+            .push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        p
+    }
+
+    /// 404.
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 409: the request contradicts what is stored.
+    pub fn conflict(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// 410: the record was deleted.
+    pub fn gone(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::GONE, "gone", "Gone", detail)
+    }
+
+    /// 412, with the current record (if there is one) so the client can re-merge.
+    pub fn precondition_failed(detail: impl Into<String>, record: Option<Value>) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition failed",
+            detail,
+        );
+        if let Some(record) = record {
+            p.extensions.insert("record".into(), record);
+        }
+        p
+    }
+
+    /// 413.
+    pub fn payload_too_large(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            detail,
+        )
+    }
+
+    /// 422, with one entry per field in error.
+    pub fn invalid_data(
+        detail: impl Into<String>,
+        errors: &[crate::values::FieldError],
+    ) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-data",
+            "Invalid data",
+            detail,
+        );
+        p.extensions.insert("errors".into(), json!(errors));
+        p
+    }
+
+    /// 428: an update or delete without `If-Match`.
+    pub fn precondition_required(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "Precondition required",
+            detail,
+        )
+    }
+
+    /// 500. The detail is kept short: internals are logged, not sent.
+    pub fn internal(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+            detail,
+        )
+    }
+
+    /// 503: the database is unreachable.
+    pub fn unavailable(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
+    }
+
+    /// The body as JSON.
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), json!(format!("{TYPE_BASE}{}", self.kind)));
+        body.insert("title".into(), json!(self.title));
+        body.insert("status".into(), json!(self.status.as_u16()));
+        body.insert("detail".into(), json!(self.detail));
+        body.extend(self.extensions.as_ref().clone());
+        Value::Object(body)
+    }
+}
+
+impl From<sqlx::Error> for Problem {
+    fn from(error: sqlx::Error) -> Problem {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Problem::unavailable("the database cannot be reached")
+            }
+            _ => {
+                eprintln!("offgen: database error: {error}");
+                Problem::internal("the database failed; the error is in the server's log")
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}

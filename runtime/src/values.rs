@@ -1,0 +1,308 @@
+//! Checking wire values against their fields, before anything reaches SQL.
+//!
+//! The generated SQL converts wire values to columns (and back); it relies on these checks, so
+//! a value that passes here always converts, and a bad item is rejected with a message instead
+//! of failing a statement shared with the rest of a batch.
+
+use serde_json::{Map, Value};
+
+use crate::model::{EntityDef, FieldDef, Kind};
+
+/// A problem with one field of a record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The wire key.
+    pub field: String,
+    /// What is wrong, in a sentence.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &str, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether `text` is a UUID in the one form offgen accepts: lowercase, hyphenated.
+pub fn is_canonical_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
+        })
+}
+
+/// Checks one value (not null) against its field's type.
+pub fn check_value(field: &FieldDef, value: &Value) -> Result<(), String> {
+    match (field.kind, value) {
+        (Kind::Text, Value::String(_)) => Ok(()),
+        (Kind::Int | Kind::DateTime, Value::Number(n)) if n.is_i64() => Ok(()),
+        (Kind::Real, Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => Ok(()),
+        (Kind::Bool, Value::Bool(_)) => Ok(()),
+        (Kind::Date, Value::String(s)) if is_date(s) => Ok(()),
+        (Kind::Uuid | Kind::Reference(_), Value::String(s)) if is_canonical_uuid(s) => Ok(()),
+        (Kind::Json, _) => Ok(()),
+        (Kind::Blob, Value::String(s))
+            if s.len() % 2 == 0
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            Ok(())
+        }
+        (Kind::Enum(values), Value::String(s)) if values.contains(&s.as_str()) => Ok(()),
+        (Kind::Enum(values), Value::String(s)) => {
+            Err(format!("`{s}` is not one of {}", values.join(", ")))
+        }
+        (kind, _) => Err(format!("must be {}", expected(kind))),
+    }
+}
+
+fn expected(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "a string",
+        Kind::Int => "an integer",
+        Kind::Real => "a finite number",
+        Kind::Bool => "true or false",
+        Kind::DateTime => "an integer (epoch milliseconds)",
+        Kind::Date => "a date (YYYY-MM-DD)",
+        Kind::Uuid | Kind::Reference(_) => "a lowercase hyphenated UUID",
+        Kind::Json => "JSON",
+        Kind::Blob => "lowercase hex",
+        Kind::Enum(_) => "one of its values",
+    }
+}
+
+/// `YYYY-MM-DD` naming a real calendar day.
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().ok();
+    let (Some(year), Some(month), Some(day)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
+/// Checks one field's value, null included. A JSON `null` in a `json` field is SQL NULL.
+fn check_field(field: &FieldDef, value: &Value) -> Result<(), FieldError> {
+    if value.is_null() {
+        return if field.nullable {
+            Ok(())
+        } else {
+            Err(FieldError::new(field.key, "must not be null"))
+        };
+    }
+    check_value(field, value).map_err(|m| FieldError::new(field.key, m))
+}
+
+/// The complete data of a new row: every field checked; a missing one takes its default, or
+/// null if it may; unknown keys are errors.
+pub fn full_record(
+    entity: &EntityDef,
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let mut errors = unknown_keys(entity, data);
+    let mut out = Map::new();
+    for field in entity.fields {
+        let value = match data.get(field.key) {
+            Some(v) => v.clone(),
+            None => match field.default {
+                Some(default) => serde_json::from_str(default).unwrap_or(Value::Null),
+                None if field.nullable => Value::Null,
+                None => {
+                    errors.push(FieldError::new(field.key, "is required"));
+                    continue;
+                }
+            },
+        };
+        match check_field(field, &value) {
+            Ok(()) => {
+                out.insert(field.key.to_owned(), value);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Changed fields of an update: each checked; at least one; unknown keys are errors.
+pub fn changes(
+    entity: &EntityDef,
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let mut errors = unknown_keys(entity, data);
+    for (key, value) in data {
+        if let Some(field) = entity.field(key)
+            && let Err(e) = check_field(field, value)
+        {
+            errors.push(e);
+        }
+    }
+    if data.is_empty() && errors.is_empty() {
+        errors.push(FieldError::new(
+            "",
+            "an update must change at least one field",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(data.clone())
+    } else {
+        Err(errors)
+    }
+}
+
+fn unknown_keys(entity: &EntityDef, data: &Map<String, Value>) -> Vec<FieldError> {
+    data.keys()
+        .filter(|k| entity.field(k).is_none())
+        .map(|k| FieldError::new(k, format!("is not a field of {}", entity.table)))
+        .collect()
+}
+
+/// One line for a push result's error message.
+pub fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            if e.field.is_empty() {
+                e.message.clone()
+            } else {
+                format!("{} {}", e.field, e.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Dialects, EntitySql, Policy};
+    use serde_json::json;
+
+    const SQL: EntitySql = EntitySql {
+        load: "",
+        insert: "",
+        update: "",
+        existing: "",
+        list: "",
+    };
+    static NOTE: EntityDef = EntityDef {
+        table: "notes",
+        type_name: "Note",
+        fields: &[
+            FieldDef {
+                key: "title",
+                column: "title",
+                kind: Kind::Text,
+                nullable: false,
+                default: None,
+            },
+            FieldDef {
+                key: "stars",
+                column: "stars",
+                kind: Kind::Int,
+                nullable: true,
+                default: None,
+            },
+            FieldDef {
+                key: "mood",
+                column: "mood",
+                kind: Kind::Enum(&["calm", "busy"]),
+                nullable: false,
+                default: Some("\"calm\""),
+            },
+            FieldDef {
+                key: "day",
+                column: "day",
+                kind: Kind::Date,
+                nullable: true,
+                default: None,
+            },
+            FieldDef {
+                key: "raw",
+                column: "raw",
+                kind: Kind::Blob,
+                nullable: true,
+                default: None,
+            },
+            FieldDef {
+                key: "by",
+                column: "by",
+                kind: Kind::Reference("users"),
+                nullable: true,
+                default: None,
+            },
+        ],
+        policy: Policy::Version,
+        owner: None,
+        sql: Dialects {
+            sqlite: SQL,
+            postgres: SQL,
+        },
+    };
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_full_record_takes_defaults_and_nulls_and_refuses_what_is_missing() {
+        let record = full_record(&NOTE, &map(json!({"title": "t"}))).unwrap();
+        assert_eq!(record["mood"], "calm");
+        assert_eq!(record["stars"], Value::Null);
+        let errors = full_record(&NOTE, &map(json!({"stars": 1}))).unwrap_err();
+        assert_eq!(errors, vec![FieldError::new("title", "is required")]);
+    }
+
+    #[test]
+    fn every_kind_refuses_values_of_the_wrong_shape() {
+        let bad = [
+            json!({"title": 1}),
+            json!({"title": "t", "stars": 1.5}),
+            json!({"title": "t", "mood": "angry"}),
+            json!({"title": "t", "day": "2023-02-29"}),
+            json!({"title": "t", "raw": "ABC"}),
+            json!({"title": "t", "by": "123E4567-E89B-12D3-A456-426614174000"}),
+            json!({"title": null}),
+            json!({"title": "t", "colour": "red"}),
+        ];
+        for data in bad {
+            assert!(full_record(&NOTE, &map(data.clone())).is_err(), "{data}");
+        }
+        let good = json!({"title": "t", "stars": -3, "day": "2024-02-29", "raw": "00ff", "by": "123e4567-e89b-12d3-a456-426614174000"});
+        assert!(full_record(&NOTE, &map(good)).is_ok());
+    }
+
+    #[test]
+    fn an_update_checks_only_what_it_changes_and_must_change_something() {
+        assert!(changes(&NOTE, &map(json!({"stars": null}))).is_ok());
+        assert!(changes(&NOTE, &map(json!({"title": null}))).is_err());
+        assert!(changes(&NOTE, &map(json!({}))).is_err());
+    }
+
+    #[test]
+    fn only_lowercase_hyphenated_uuids_are_ids() {
+        assert!(is_canonical_uuid("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(!is_canonical_uuid("123E4567-E89B-12D3-A456-426614174000"));
+        assert!(!is_canonical_uuid("123e4567e89b12d3a456426614174000"));
+        assert!(!is_canonical_uuid("123e4567-e89b-12d3-a456-42661417400"));
+    }
+}

@@ -1,0 +1,38 @@
+# Python tools the tests run as independent checkers, in a virtualenv at target/py (inside the
+# build directory, so `cargo clean` removes it and nothing is installed system-wide).
+# Usage, from the repository root: ensure_python_tools
+#
+# openapi-spec-validator checks the generated openapi.json against the OpenAPI 3.1 schema and
+# resolves every $ref (codegen/tests/openapi.rs runs target/py/bin/openapi-spec-validator).
+
+# Pinned so a new release cannot change what the tests accept; bump deliberately.
+OFFGEN_OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
+
+ensure_python_tools() {
+    local venv="target/py"
+    local want="openapi-spec-validator==${OFFGEN_OPENAPI_SPEC_VALIDATOR_VERSION}"
+    # Debian ships python3 without venv's pip bootstrap (package python3-venv). When
+    # scripts/lib/packages.sh is loaded, install what is missing; otherwise say what to install.
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        if declare -F install_needed_packages >/dev/null; then
+            need_command python3 python3
+            _offgen_missing_packages+=("python3-venv")
+            install_needed_packages
+        fi
+        if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+            echo "error: python3 with venv is needed to install ${want} (Debian: python3-venv)" >&2
+            return 1
+        fi
+    fi
+    if [ ! -x "${venv}/bin/python" ]; then
+        echo "== creating ${venv}"
+        python3 -m venv "${venv}"
+    fi
+    # Installing only when the pinned version is missing keeps repeated runs offline and fast.
+    local installed
+    installed="$("${venv}/bin/python" -m pip show openapi-spec-validator 2>/dev/null || true)"
+    if ! grep -qx "Version: ${OFFGEN_OPENAPI_SPEC_VALIDATOR_VERSION}" <<<"${installed}"; then
+        echo "== installing ${want} into ${venv}"
+        "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${want}"
+    fi
+}

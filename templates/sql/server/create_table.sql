@@ -1,0 +1,5 @@
+CREATE TABLE {{ table }} (
+{%- for column in columns %}
+  {{ column }}{% if !loop.last %},{% endif %}
+{%- endfor %}
+);
