@@ -396,3 +396,52 @@ fn entities_wider_than_sqlite_function_arguments_still_queue_every_field() {
     device.sql("UPDATE wides SET f128 = 5 WHERE id = 'w'");
     assert_eq!(sent_for(&device, "w")["payload"], json!({"f128": 5}));
 }
+
+#[test]
+fn a_real_travels_with_every_digit() {
+    // SQLite's own JSON printing keeps 15 significant digits: a GPS fix would lose its last
+    // ones, and the largest doubles would turn into numbers no JSON reader takes.
+    let device = device();
+    let exact = [
+        -1.2345678901234567,
+        36.71234567890124,
+        0.1,
+        1e-300,
+        123456789012345680.0,
+        f64::MAX,
+    ];
+    for (n, score) in exact.iter().enumerate() {
+        device.sql(&format!(
+            "INSERT INTO visits (id, site, at, score) VALUES ('v{n}', 's1', 1, {score:e})"
+        ));
+    }
+    for (n, score) in exact.iter().enumerate() {
+        let sent = sent_for(&device, &format!("v{n}"))["payload"]["score"].clone();
+        let got = sent
+            .as_f64()
+            .unwrap_or_else(|| panic!("{sent} is not a number"));
+        assert_eq!(
+            got.to_bits(),
+            score.to_bits(),
+            "{score:e} was sent as {sent}"
+        );
+    }
+}
+
+#[test]
+fn an_infinite_real_is_refused_with_the_write() {
+    let device = device();
+    let error =
+        device.sql_err("INSERT INTO visits (id, site, at, score) VALUES ('v1', 's1', 1, 9e999)");
+    assert!(
+        error.contains("visits.score must be a finite number"),
+        "{error}"
+    );
+    insert_visit(&device, "v2");
+    let error = device.sql_err("UPDATE visits SET score = -9e999 WHERE id = 'v2'");
+    assert!(error.contains("must be a finite number"), "{error}");
+    assert_eq!(
+        device.value("SELECT score FROM visits WHERE id = 'v2'"),
+        json!(2.5)
+    );
+}

@@ -38,6 +38,11 @@ pub fn is_canonical_uuid(text: &str) -> bool {
 
 /// Checks one value (not null) against its field's type.
 pub fn check_value(field: &FieldDef, value: &Value) -> Result<(), String> {
+    // PostgreSQL stores no U+0000 in text or jsonb; refused on every database alike, so a
+    // device's write gets the same answer wherever its server runs.
+    if holds_nul(value) {
+        return Err("must not contain the character U+0000".to_owned());
+    }
     match (field.kind, value) {
         (Kind::Text, Value::String(_)) => Ok(()),
         (Kind::Int | Kind::DateTime, Value::Number(n)) if n.is_i64() => Ok(()),
@@ -58,6 +63,15 @@ pub fn check_value(field: &FieldDef, value: &Value) -> Result<(), String> {
             Err(format!("`{s}` is not one of {}", values.join(", ")))
         }
         (kind, _) => Err(format!("must be {}", expected(kind))),
+    }
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
     }
 }
 
@@ -283,6 +297,7 @@ mod tests {
             json!({"title": "t", "by": "123E4567-E89B-12D3-A456-426614174000"}),
             json!({"title": null}),
             json!({"title": "t", "colour": "red"}),
+            json!({"title": "a\u{0}b"}),
         ];
         for data in bad {
             assert!(full_record(&NOTE, &map(data.clone())).is_err(), "{data}");

@@ -106,8 +106,10 @@ impl Database {
 
     /// Applies the app's server migrations this database has not run yet, each in its own
     /// transaction. On PostgreSQL an advisory lock keeps two servers starting at once from
-    /// running the same step twice.
-    pub async fn migrate(&self, app: &AppDef) -> Result<(), sqlx::Error> {
+    /// running the same step twice. A database whose history is not a start of this build's
+    /// (a step this build does not know, from a newer build; or a step of another name) is
+    /// refused untouched: serving it could write rows the schema does not expect.
+    pub async fn migrate(&self, app: &AppDef) -> Result<(), MigrateError> {
         let steps = self.pick(app.migrations);
         let mut tx = self.begin_write().await?;
         tx.exec(
@@ -127,16 +129,37 @@ impl Database {
                     .execute(&mut **t)
                     .await?;
             }
-            let done = tx
+            let applied = tx
                 .rows(
                     Dialects {
-                        sqlite: "SELECT \"number\" FROM \"_offgen_migrations\" WHERE \"number\" = ?1",
-                        postgres: "SELECT \"number\" FROM \"_offgen_migrations\" WHERE \"number\" = $1",
+                        sqlite: "SELECT \"number\", \"name\" FROM \"_offgen_migrations\" ORDER BY \"number\"",
+                        postgres: "SELECT \"number\", \"name\" FROM \"_offgen_migrations\" ORDER BY \"number\"",
                     },
-                    &[Arg::Int(i64::from(step.number))],
+                    &[],
                 )
                 .await?;
-            if done.is_empty() {
+            let mut done = false;
+            for row in &applied {
+                let (number, name) = (row.int("number")?, row.text("name")?);
+                match steps.iter().find(|s| i64::from(s.number) == number) {
+                    Some(known) if known.name == name => done |= known.number == step.number,
+                    Some(known) => {
+                        return Err(MigrateError::History(format!(
+                            "the database ran step {number} as `{name}`, but this build's step {number} is `{}`: \
+                             it was migrated by a build of another spec history",
+                            known.name
+                        )));
+                    }
+                    None => {
+                        return Err(MigrateError::History(format!(
+                            "the database ran step {number} (`{name}`), which this build does not have \
+                             (it knows steps 1 to {}): it was migrated by a newer build; run that build",
+                            steps.len()
+                        )));
+                    }
+                }
+            }
+            if !done {
                 tx.script(step.sql).await?;
                 tx.exec(
                     Dialects {
@@ -158,6 +181,32 @@ impl Database {
             Database::Sqlite(_) => options.sqlite,
             Database::Postgres(_) => options.postgres,
         }
+    }
+}
+
+/// Why [`Database::migrate`] did not bring the database up to date.
+#[derive(Debug)]
+pub enum MigrateError {
+    /// The database failed.
+    Database(sqlx::Error),
+    /// The database's migration history does not belong to this build.
+    History(String),
+}
+
+impl std::fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MigrateError::Database(e) => write!(f, "{e}"),
+            MigrateError::History(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {}
+
+impl From<sqlx::Error> for MigrateError {
+    fn from(e: sqlx::Error) -> MigrateError {
+        MigrateError::Database(e)
     }
 }
 

@@ -29,7 +29,7 @@ pub use axum;
 pub use tokio;
 
 pub use auth::{Authenticate, StaticTokens};
-pub use db::{Database, Dialect};
+pub use db::{Database, Dialect, MigrateError};
 pub use problem::Problem;
 pub use push::{Caller, Mode};
 

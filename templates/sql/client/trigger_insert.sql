@@ -1,7 +1,7 @@
 CREATE TRIGGER "{{ e.trigger_prefix }}_insert" AFTER INSERT ON {{ e.table }}
 WHEN {{ e.guard }}
 BEGIN
-{%- for check in e.json_checks %}
+{%- for check in e.value_checks %}
   {{ check }}
 {%- endfor %}
   -- The payload is the whole row, taken when the entry is first claimed: later writes before

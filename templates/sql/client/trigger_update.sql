@@ -3,7 +3,7 @@ WHEN {{ e.guard }}
   AND NEW."deleted_at" IS NULL
   AND ({{ e.fields_changed }})
 BEGIN
-{%- for check in e.json_checks %}
+{%- for check in e.value_checks %}
   {{ check }}
 {%- endfor %}
   -- Fold into the row's newest entry while it is queued and was never sent: an insert takes

@@ -37,9 +37,10 @@ pub struct EntitySql {
     pub now: &'static str,
     /// See [`MAX_ATTEMPTS`].
     pub max_attempts: &'static str,
-    /// Statements refusing a write whose `json` fields hold invalid JSON (before it is queued:
-    /// a value that cannot be sent would otherwise stop every later push).
-    pub json_checks: Vec<String>,
+    /// Statements refusing a write whose `json` fields hold invalid JSON, or whose `real`
+    /// fields hold an infinity (which JSON has no number for), before it is queued: a value
+    /// that cannot be sent would otherwise stop every later push.
+    pub value_checks: Vec<String>,
     /// `',a,b,'`: the wire keys of the declared fields this update changed.
     pub changed_keys: String,
     /// The keys this update changed that the pending entry's `changed` lacks, as `'a,b,'`.
@@ -148,19 +149,29 @@ impl EntitySql {
             entity.conflict,
             ConflictPolicy::Lww { .. } | ConflictPolicy::ServerWins
         );
-        let json_checks = fields
+        let value_checks = fields
             .iter()
-            .filter(|c| matches!(c.field().map(|f| &f.ty), Some(crate::model::FieldType::Json)))
-            .map(|c| {
-                format!(
-                    "SELECT RAISE(ABORT, {}) WHERE NEW.{col} IS NOT NULL AND json_valid(NEW.{col}) = 0;",
-                    sql_string(&format!("offgen: {}.{} must be valid JSON", table_name, c.name)),
-                    col = quote(&c.name)
-                )
+            .filter_map(|c| {
+                let col = quote(&c.name);
+                let (problem, test) = match c.field().map(|f| &f.ty) {
+                    Some(crate::model::FieldType::Json) => {
+                        ("must be valid JSON", format!("json_valid(NEW.{col}) = 0"))
+                    }
+                    // SQLite keeps no NaN (it stores NULL), but does keep infinities; it
+                    // reads the literal 9e999 as one.
+                    Some(crate::model::FieldType::Real) => {
+                        ("must be a finite number", format!("abs(NEW.{col}) = 9e999"))
+                    }
+                    _ => return None,
+                };
+                Some(format!(
+                    "SELECT RAISE(ABORT, {}) WHERE NEW.{col} IS NOT NULL AND {test};",
+                    sql_string(&format!("offgen: {}.{} {problem}", table_name, c.name)),
+                ))
             })
             .collect();
         EntitySql {
-            json_checks,
+            value_checks,
             table: quote(table_name),
             entity: sql_string(table_name),
             trigger_prefix: format!("_offgen_{table_name}"),

@@ -32,8 +32,28 @@ pub fn encode(column: &Column, row: &str) -> String {
         Some(FieldType::Blob) => {
             format!("CASE WHEN {value} IS NULL THEN NULL ELSE lower(hex({value})) END")
         }
+        Some(FieldType::Real) => real(&value),
         _ => value,
     }
+}
+
+/// A REAL as a JSON number that reads back as the very same double. SQLite's JSON functions
+/// print reals with 15 significant digits, which loses the last digits of a GPS fix
+/// (-1.2345678901234567 would travel as -1.23456789012346), and prints the largest doubles as
+/// numbers beyond the double range, which a JSON reader refuses. So: the shortest of 15, 16
+/// and 17 digits that reads back equal (`!` lets SQLite's printf give 17 digits and always a
+/// decimal point, so the text is valid JSON).
+pub fn real(value: &str) -> String {
+    let digits = |n: u8| format!("printf('%!.{n}g', {value})");
+    format!(
+        "CASE WHEN {value} IS NULL THEN NULL \
+         WHEN CAST({p15} AS REAL) = {value} THEN json({p15}) \
+         WHEN CAST({p16} AS REAL) = {value} THEN json({p16}) \
+         ELSE json({p17}) END",
+        p15 = digits(15),
+        p16 = digits(16),
+        p17 = digits(17),
+    )
 }
 
 /// The column value of wire key `key` in the JSON object `data`.

@@ -142,6 +142,15 @@ pub struct Observation {
     /// Path of the photo on the device.
     #[serde(rename = "photoPath")]
     pub photo_path: Option<String>,
+    /// A small JPEG preview that syncs with the record.
+    #[serde(rename = "thumbnail")]
+    pub thumbnail: Option<String>,
+    /// Shared by the observations of one sighting.
+    #[serde(rename = "sightingId")]
+    pub sighting_id: Option<String>,
+    /// The patrol's calendar day at the station.
+    #[serde(rename = "patrolDay")]
+    pub patrol_day: Option<String>,
     #[serde(rename = "photoUpload")]
     pub photo_upload: ObservationPhotoUpload,
     #[serde(rename = "status")]

@@ -223,6 +223,12 @@ class Observations extends Table {
   TextColumn get notes => text().named('notes').nullable()();
   /// Path of the photo on the device.
   TextColumn get photoPath => text().named('photo_path').nullable()();
+  /// A small JPEG preview that syncs with the record.
+  BlobColumn get thumbnail => blob().named('thumbnail').nullable()();
+  /// Shared by the observations of one sighting.
+  TextColumn get sightingId => text().named('sighting_id').nullable()();
+  /// The patrol's calendar day at the station.
+  TextColumn get patrolDay => text().named('patrol_day').map(const DateTextConverter()).nullable()();
   TextColumn get photoUpload => text().named('photo_upload').withDefault(const Constant('none')).map(const OffgenEnumConverter(ObservationPhotoUpload.values))();
   TextColumn get status => text().named('status').withDefault(const Constant('draft')).map(const OffgenEnumConverter(ObservationStatus.values))();
   IntColumn get recordedAt => integer().named('recorded_at').map(const EpochMillisConverter())();

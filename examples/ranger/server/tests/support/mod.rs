@@ -158,6 +158,15 @@ impl Server {
         }
     }
 
+    /// Runs SQL on the server's database, behind the server's back.
+    pub async fn exec(&self, sql: &'static str) {
+        match &self.db {
+            Database::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+            Database::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+
     /// A count from SQL run on the server's database.
     pub async fn count(&self, sql: &'static str) -> i64 {
         match &self.db {
