@@ -87,7 +87,8 @@ pub struct PushResult {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemError {
-    /// Stable code, e.g. `invalid-data`, `unknown-entity`, `forbidden`.
+    /// Stable code: `invalid-id`, `unknown-entity`, `invalid-data`, `not-found`, `append-only`
+    /// or `invalid-request` (docs/protocol.md).
     pub code: String,
     /// Human-readable explanation.
     pub message: String,

@@ -5,7 +5,7 @@
 //!   idempotency records, version checks, the write) against multi-row `INSERT`s of rows
 //!   just like them, 100 per statement, one transaction each;
 //! - pull: every observation pulled over HTTP in pages of 1,000 against one `SELECT` of the
-//!   same rows.
+//!   same rows, in the same order, read the same way (the owner's change index).
 //!
 //! Run with `scripts/bench.sh` (it starts a throwaway PostgreSQL), or directly with
 //! `OFFGEN_TEST_DATABASE_URL=postgres://... cargo bench -p ranger-server --bench sync`.
@@ -211,20 +211,25 @@ impl Bench {
         }
     }
 
-    /// Selects every observation's columns; returns the time and the row count.
+    /// Selects every column of the ranger's observations in change order; returns the time
+    /// and the row count.
     async fn raw_select_all(&self) -> (Duration, usize) {
         let start = Instant::now();
         let rows = match &self.raw {
             Database::Sqlite(pool) => {
-                sqlx::query("SELECT * FROM observations ORDER BY _offgen_seq")
+                sqlx::query("SELECT * FROM observations WHERE ranger = ?1 ORDER BY _offgen_seq")
+                    .bind(RANGER)
                     .fetch_all(pool)
                     .await
                     .unwrap()
                     .len()
             }
             Database::Postgres(pool) => {
-                sqlx::query("SELECT * FROM observations ORDER BY _offgen_xid, _offgen_seq")
-                    .fetch_all(pool)
+                sqlx::query(
+                    "SELECT * FROM observations WHERE ranger = $1::uuid ORDER BY _offgen_xid, _offgen_seq",
+                )
+                .bind(RANGER)
+                .fetch_all(pool)
                     .await
                     .unwrap()
                     .len()

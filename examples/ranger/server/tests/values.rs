@@ -5,6 +5,7 @@
 
 mod support;
 
+use ranger_server::models::Observation;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::*;
@@ -62,6 +63,12 @@ on_both!(
             .await
             .unwrap();
         assert_same_fields(&sent, &get);
+
+        // The generated row struct reads and writes the same JSON.
+        let typed: Observation = serde_json::from_value(get.clone()).unwrap();
+        assert_eq!(typed.count, i64::MAX);
+        assert_eq!(typed.thumbnail.as_deref(), Some("00ff10abcdef"));
+        assert_eq!(serde_json::to_value(&typed).unwrap(), get);
     }
 );
 
