@@ -163,20 +163,30 @@ async fn a_transaction_that_commits_late_is_still_pulled_and_a_sequence_cursor_w
 async fn concurrent_writers_and_pullers_every_committed_change_pulled_exactly_once() {
     let s = Arc::new(Server::start(Backend::Postgres).await);
     let pool = pool(&s);
-    let writers_done = Arc::new(tokio::sync::Notify::new());
-    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Set once every writer has committed: what each puller must end up with.
+    let written_all: Arc<std::sync::OnceLock<BTreeSet<String>>> = Arc::default();
 
     let mut pullers = Vec::new();
     for _ in 0..3 {
-        let (s, finished) = (Arc::clone(&s), Arc::clone(&finished));
+        let (s, written_all) = (Arc::clone(&s), Arc::clone(&written_all));
         pullers.push(tokio::spawn(async move {
             let mut cursor = String::new();
             let mut seen = Vec::new();
+            let mut deadline = None;
             loop {
-                let done = finished.load(std::sync::atomic::Ordering::SeqCst);
                 drain(&s, &mut cursor, &mut seen).await;
-                if done {
-                    return seen;
+                if let Some(written) = written_all.get() {
+                    // Committed changes become pullable once every older transaction on the
+                    // PostgreSQL server has ended, other tests' included: keep pulling until
+                    // all are here, or give up after 30 s (and the assertions say what is
+                    // missing).
+                    let deadline = *deadline
+                        .get_or_insert_with(|| std::time::Instant::now() + Duration::from_secs(30));
+                    if written.iter().all(|id| seen.contains(id))
+                        || std::time::Instant::now() > deadline
+                    {
+                        return seen;
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -231,8 +241,7 @@ async fn concurrent_writers_and_pullers_every_committed_change_pulled_exactly_on
         written.extend(writer.await.unwrap());
     }
     written.extend(slow.await.unwrap());
-    writers_done.notify_waiters();
-    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    written_all.set(written.clone()).unwrap();
 
     for puller in pullers {
         let seen = puller.await.unwrap();
