@@ -165,7 +165,8 @@ pub fn step(
 }
 
 /// Indexes compared by statement: changed ones go and come back; with `rebuilt`, the old table
-/// took its indexes with it, so all new ones are created.
+/// took its indexes with it, so all new ones are created. The change index is handled here
+/// alone, also when the table was renamed (its name and statement then differ).
 fn indexes(
     old_entity: &Entity,
     new_entity: &Entity,
@@ -214,11 +215,6 @@ fn alter_postgres(new: &Schema, kept: &KeptEntity, out: &mut Vec<String>) {
         out.push(format!(
             "ALTER TABLE {} RENAME TO {table};",
             quote(kept.old.table.sql())
-        ));
-        out.push(format!(
-            "ALTER INDEX IF EXISTS {} RENAME TO {};",
-            quote(&changes_index_name(kept.old)),
-            quote(&changes_index_name(kept.new))
         ));
         for target in ["_offgen_mutations", "_offgen_audit"] {
             out.push(format!(
@@ -398,11 +394,6 @@ fn alter_sqlite(new: &Schema, kept: &KeptEntity, out: &mut Vec<String>) {
             quote(kept.old.table.sql()),
             quote(table)
         ));
-        out.push(format!(
-            "DROP INDEX IF EXISTS {};",
-            quote(&changes_index_name(kept.old))
-        ));
-        out.push(changes_index(kept.new, Dialect::Sqlite));
         for target in ["_offgen_mutations", "_offgen_audit"] {
             out.push(format!(
                 "UPDATE {} SET \"entity\" = {} WHERE \"entity\" = {};",

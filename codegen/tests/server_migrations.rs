@@ -1,0 +1,178 @@
+//! The server's migration steps, applied for real by the runtime's `Database::migrate`, as a
+//! server deployed at each revision of the evolution fixtures would: on SQLite and on
+//! PostgreSQL (`OFFGEN_TEST_DATABASE_URL`, started by scripts/test.sh), with rows written
+//! under the first revision that must come through every later step.
+
+mod support;
+
+use offgen_runtime::model::{AppDef, Dialects, Migration};
+use offgen_runtime::server::tokio;
+use offgen_runtime::server::{Database, Dialect};
+
+const RANGER: &str = "00000000-0000-4000-8000-000000000001";
+const ROUTE: &str = "00000000-0000-4000-8000-000000000002";
+const OTHER: &str = "00000000-0000-4000-8000-000000000003";
+const TRACKS: &str = "00000000-0000-4000-8000-000000000004";
+
+/// The app as a server built from `files` sees it: only its migrations matter here.
+fn app(files: &offgen_codegen::output::FileSet) -> &'static AppDef {
+    let steps = |dialect: &str| -> &'static [Migration] {
+        let prefix = format!("server/migrations/{dialect}/");
+        let steps: Vec<Migration> = files
+            .iter()
+            .filter_map(|(path, sql)| {
+                let name = path.strip_prefix(&prefix)?.strip_suffix(".sql")?;
+                Some(Migration {
+                    number: name[..4].parse().unwrap(),
+                    name: Box::leak(name.to_owned().into_boxed_str()),
+                    sql: Box::leak(sql.to_owned().into_boxed_str()),
+                })
+            })
+            .collect();
+        Box::leak(steps.into_boxed_slice())
+    };
+    Box::leak(Box::new(AppDef {
+        name: "ranger",
+        entities: &[],
+        migrations: Dialects {
+            sqlite: steps("sqlite"),
+            postgres: steps("postgres"),
+        },
+        pull: Dialects {
+            sqlite: "",
+            postgres: "",
+        },
+    }))
+}
+
+async fn exec(db: &Database, sql: &str) -> Result<(), sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db {
+        Database::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        Database::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+    }
+}
+
+/// One text value per row (PostgreSQL values cast to text by the query).
+async fn texts(db: &Database, sql: &str) -> Vec<Option<String>> {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db {
+        Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+        Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+    }
+}
+
+async fn upgrade_through_every_revision(url: &str) {
+    let builds = support::builds(&(1..=4).map(support::revision).collect::<Vec<_>>());
+    let db = Database::connect(url).await.unwrap();
+    let pg = db.dialect() == Dialect::Postgres;
+    let (uuid, xid) = if pg {
+        ("::uuid", ", pg_current_xact_id()")
+    } else {
+        ("", "")
+    };
+    let xid_column = if pg { ", _offgen_xid" } else { "" };
+
+    db.migrate(app(&builds[0])).await.unwrap();
+    exec(
+        &db,
+        &format!(
+            "INSERT INTO rangers (id, name, badge_number, version, updated_at, _offgen_seq{xid_column})
+               VALUES ('{RANGER}'{uuid}, 'Ana', 'B-1', 1, 1, 1{xid});
+             INSERT INTO patrol_routes (id, name, sector, version, updated_at, _offgen_seq{xid_column})
+               VALUES ('{ROUTE}'{uuid}, 'Ridge', NULL, 1, 1, 2{xid});
+             INSERT INTO observations (id, ranger, kind, latitude, longitude, notes, photo_url, count,
+                                       recorded_at, modified_at, version, updated_at, _offgen_seq{xid_column})
+               VALUES ('{OTHER}'{uuid}, '{RANGER}'{uuid}, 'other', -1.25, 36.5, NULL, 'a.jpg', 2, 1, 1, 1, 1, 3{xid}),
+                      ('{TRACKS}'{uuid}, '{RANGER}'{uuid}, 'tracks', -1.5, 36.25, 'prints', NULL, 3, 1, 1, 1, 1, 4{xid});
+             INSERT INTO _offgen_mutations (mutation_id, user_id, client_id, entity, row_id, result, created_at)
+               VALUES ('m1', 'ana', 'd1', 'patrol_routes', '{ROUTE}', NULL, 1);"
+        ),
+    )
+    .await
+    .unwrap();
+
+    // Each later revision's server starts on the database the one before left.
+    for (revision, files) in builds.iter().enumerate().skip(1) {
+        db.migrate(app(files))
+            .await
+            .unwrap_or_else(|e| panic!("revision {}: {e}", revision + 1));
+    }
+
+    let observations = texts(
+        &db,
+        "SELECT kind || '|' || notes || '|' || coalesce(photo_path, '-') || '|' || CAST(count AS TEXT) \
+         || '|' || status || '|' || coalesce(CAST(route AS TEXT), '-') FROM observations ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        observations,
+        [
+            Some("wildlife||a.jpg|2.0|draft|-".to_owned()),
+            Some("tracks|prints|-|3.0|draft|-".to_owned()),
+        ]
+        .map(|s| s.map(|s| if pg { s.replace(".0|", "|") } else { s })),
+        "other folded into the default, notes required, photo renamed, count widened, status added"
+    );
+    assert_eq!(
+        texts(&db, "SELECT name FROM routes").await,
+        [Some("Ridge".to_owned())]
+    );
+    assert_eq!(
+        texts(&db, "SELECT entity FROM _offgen_mutations").await,
+        [Some("routes".to_owned())],
+        "stored results follow the renamed entity"
+    );
+    assert!(
+        exec(&db, "SELECT altitude_m FROM observations")
+            .await
+            .is_err(),
+        "altitude_m is dropped"
+    );
+    let duplicate = exec(
+        &db,
+        &format!(
+            "INSERT INTO rangers (id, name, badge_number, version, updated_at, _offgen_seq{xid_column})
+               VALUES ('00000000-0000-4000-8000-000000000009'{uuid}, 'Ben', 'B-1', 1, 1, 9{xid})"
+        ),
+    )
+    .await;
+    assert!(duplicate.is_err(), "badge numbers became unique");
+    if !pg {
+        assert!(texts(&db, "PRAGMA foreign_key_check").await.is_empty());
+        assert_eq!(
+            texts(&db, "PRAGMA integrity_check").await,
+            [Some("ok".to_owned())]
+        );
+    }
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn every_step_applies_on_sqlite_and_keeps_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    upgrade_through_every_revision(&format!(
+        "sqlite:{}",
+        dir.path().join("server.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn every_step_applies_on_postgres_and_keeps_the_rows() {
+    let admin = std::env::var("OFFGEN_TEST_DATABASE_URL").expect(
+        "OFFGEN_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL",
+    );
+    let name = format!("offgen_server_steps_{}", std::process::id());
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    upgrade_through_every_revision(&format!("{base}/{name}")).await;
+}
