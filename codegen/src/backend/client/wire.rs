@@ -21,8 +21,16 @@ pub fn path(key: &str) -> String {
 
 /// The wire value of `row."column"` (`row` is `NEW` or `OLD`), ready for `json_object`.
 pub fn encode(column: &Column, row: &str) -> String {
-    let value = format!("{row}.{}", quote(&column.name));
-    match column.field().map(|f| &f.ty) {
+    encode_value(
+        column.field().map(|f| &f.ty),
+        format!("{row}.{}", quote(&column.name)),
+    )
+}
+
+/// The wire value of the SQL `value` of a field of type `ty` (`None`: bookkeeping, as is),
+/// ready for `json_object`. The server's SQLite tables store values alike, and use it too.
+pub fn encode_value(ty: Option<&FieldType>, value: String) -> String {
+    match ty {
         Some(FieldType::Bool) => {
             format!("CASE {value} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END")
         }

@@ -132,23 +132,13 @@ pub fn field_definition(
 }
 
 /// SQL giving a field's wire value from `row.column`, for building the record's JSON. On
-/// SQLite a SQL value that `json_object` encodes; on PostgreSQL the value's JSON text itself
+/// SQLite a SQL value that `json_object` encodes, as the device makes it; on PostgreSQL the value's JSON text itself
 /// (`null` for NULL), which [`json_text_object`] concatenates: PostgreSQL's JSON builders look
 /// up every argument's type again for every row, and cost 2.5 times as much (docs/BENCHMARKS.md).
 pub fn to_wire(field: &Field, row: &str, dialect: Dialect) -> String {
     let value = format!("{row}.{}", quote(field.name.sql()));
     match dialect {
-        Dialect::Sqlite => match &field.ty {
-            FieldType::Blob => {
-                format!("CASE WHEN {value} IS NULL THEN NULL ELSE lower(hex({value})) END")
-            }
-            FieldType::Bool => {
-                format!("CASE {value} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END")
-            }
-            FieldType::Json => format!("json({value})"),
-            FieldType::Real => crate::backend::client::wire::real(&value),
-            _ => value,
-        },
+        Dialect::Sqlite => crate::backend::client::wire::encode_value(Some(&field.ty), value),
         Dialect::Postgres => {
             let text = match &field.ty {
                 // Their text forms are JSON already; none needs escaping.
