@@ -159,10 +159,59 @@ async fn every_step_applies_on_sqlite_and_keeps_the_rows() {
 
 #[tokio::test(crate = "offgen_runtime::server::tokio")]
 async fn every_step_applies_on_postgres_and_keeps_the_rows() {
+    upgrade_through_every_revision(&fresh_postgres_database("offgen_server_steps").await).await;
+}
+
+/// Servers starting together on one new database: each step runs once, neither fails.
+async fn migrate_from_two_servers_at_once(url: &str) {
+    let builds = support::builds(&(1..=4).map(support::revision).collect::<Vec<_>>());
+    let app = app(builds.last().unwrap());
+    let (a, b) = (
+        Database::connect(url).await.unwrap(),
+        Database::connect(url).await.unwrap(),
+    );
+    let (ra, rb) = tokio::join!(a.migrate(app), b.migrate(app));
+    ra.unwrap();
+    rb.unwrap();
+    assert_eq!(
+        texts(&a, "SELECT name FROM _offgen_migrations ORDER BY number").await,
+        app.migrations
+            .sqlite
+            .iter()
+            .map(|m| Some(m.name.to_owned()))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn two_servers_migrating_one_sqlite_database_at_once_apply_each_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate_from_two_servers_at_once(&format!(
+        "sqlite:{}",
+        dir.path().join("server.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn two_servers_migrating_one_postgres_database_at_once_apply_each_step_once() {
+    for _ in 0..5 {
+        migrate_from_two_servers_at_once(&fresh_postgres_database("offgen_server_race").await)
+            .await;
+    }
+}
+
+/// A new, empty database on the test PostgreSQL server; its URL.
+async fn fresh_postgres_database(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let admin = std::env::var("OFFGEN_TEST_DATABASE_URL").expect(
         "OFFGEN_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL",
     );
-    let name = format!("offgen_server_steps_{}", std::process::id());
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let pool = sqlx::PgPool::connect(&admin).await.unwrap();
     for statement in [
         format!("DROP DATABASE IF EXISTS {name}"),
@@ -174,5 +223,5 @@ async fn every_step_applies_on_postgres_and_keeps_the_rows() {
             .unwrap();
     }
     let (base, _) = admin.rsplit_once('/').unwrap();
-    upgrade_through_every_revision(&format!("{base}/{name}")).await;
+    format!("{base}/{name}")
 }

@@ -112,6 +112,9 @@ impl Database {
     pub async fn migrate(&self, app: &AppDef) -> Result<(), MigrateError> {
         let steps = self.pick(app.migrations);
         let mut tx = self.begin_write().await?;
+        // Under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a
+        // concurrent one (the loser fails on the catalog's unique index).
+        tx.lock_migrations().await?;
         tx.exec(
             Dialects {
                 sqlite: "CREATE TABLE IF NOT EXISTS \"_offgen_migrations\" (\"number\" INTEGER NOT NULL PRIMARY KEY, \"name\" TEXT NOT NULL, \"applied_at\" INTEGER NOT NULL)",
@@ -123,12 +126,7 @@ impl Database {
         tx.commit().await?;
         for step in steps {
             let mut tx = self.begin_write().await?;
-            if let Tx::Postgres(t) = &mut tx {
-                // Any fixed key: it only has to be the same for every offgen server.
-                sqlx::query("SELECT pg_advisory_xact_lock(4242424242)")
-                    .execute(&mut **t)
-                    .await?;
-            }
+            tx.lock_migrations().await?;
             let applied = tx
                 .rows(
                     Dialects {
@@ -278,6 +276,18 @@ macro_rules! bind_all {
 }
 
 impl Tx {
+    /// Waits until no other server migrates this database (PostgreSQL: a transaction-scoped
+    /// advisory lock; SQLite's write transaction is exclusive already).
+    async fn lock_migrations(&mut self) -> Result<(), sqlx::Error> {
+        if let Tx::Postgres(t) = self {
+            // Any fixed key: it only has to be the same for every offgen server.
+            sqlx::query("SELECT pg_advisory_xact_lock(4242424242)")
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Runs a statement that returns rows.
     pub async fn rows(
         &mut self,
