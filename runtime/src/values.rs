@@ -123,6 +123,28 @@ fn check_field(field: &FieldDef, value: &Value) -> Result<(), FieldError> {
     check_value(field, value).map_err(|m| FieldError::new(field.key, m))
 }
 
+/// The one form of a checked value: a real is a JSON double (`1` and `1.0` are the same value,
+/// and PostgreSQL prints it `1` where SQLite prints `1.0`), so values compare equal, and print
+/// alike, wherever they come from.
+pub fn canonical(field: &FieldDef, value: Value) -> Value {
+    match (field.kind, value) {
+        (Kind::Real, Value::Number(n)) => match n.as_f64() {
+            Some(x) => Value::from(x),
+            None => Value::Number(n),
+        },
+        (_, value) => value,
+    }
+}
+
+/// Every field of `data` (a row as stored) in its [`canonical`] form.
+pub fn canonicalize(entity: &EntityDef, data: &mut Map<String, Value>) {
+    for field in entity.fields.iter().filter(|f| f.kind == Kind::Real) {
+        if let Some(value) = data.get_mut(field.key) {
+            *value = canonical(field, value.take());
+        }
+    }
+}
+
 /// The complete data of a new row: every field checked; a missing one takes its default, or
 /// null if it may; unknown keys are errors.
 pub fn full_record(
@@ -145,7 +167,7 @@ pub fn full_record(
         };
         match check_field(field, &value) {
             Ok(()) => {
-                out.insert(field.key.to_owned(), value);
+                out.insert(field.key.to_owned(), canonical(field, value));
             }
             Err(e) => errors.push(e),
         }
@@ -177,7 +199,9 @@ pub fn changes(
         ));
     }
     if errors.is_empty() {
-        Ok(data.clone())
+        let mut data = data.clone();
+        canonicalize(entity, &mut data);
+        Ok(data)
     } else {
         Err(errors)
     }
@@ -311,6 +335,21 @@ mod tests {
         assert!(changes(&NOTE, &map(json!({"stars": null}))).is_ok());
         assert!(changes(&NOTE, &map(json!({"title": null}))).is_err());
         assert!(changes(&NOTE, &map(json!({}))).is_err());
+    }
+
+    #[test]
+    fn a_real_is_one_double_however_it_is_written() {
+        let field = FieldDef {
+            key: "x",
+            column: "x",
+            kind: Kind::Real,
+            nullable: true,
+            default: None,
+        };
+        assert_eq!(canonical(&field, json!(1)), canonical(&field, json!(1.0)));
+        assert_eq!(canonical(&field, json!(1)).to_string(), "1.0");
+        assert_eq!(canonical(&field, json!(-0.0)).to_string(), "-0.0");
+        assert_eq!(canonical(&field, Value::Null), Value::Null);
     }
 
     #[test]

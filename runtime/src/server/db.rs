@@ -65,6 +65,8 @@ impl Database {
             // One writer at a time is SQLite's model; readers run beside it under WAL.
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                // The engine's SQLite statements convert reals with these (sqlite_reals.rs).
+                .after_connect(|connection, _| Box::pin(super::sqlite_reals::register(connection)))
                 .connect_with(options)
                 .await?;
             Ok(Database::Sqlite(pool))

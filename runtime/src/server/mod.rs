@@ -11,6 +11,7 @@ mod problem;
 mod pull;
 mod push;
 mod rest;
+mod sqlite_reals;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -568,7 +568,7 @@ async fn run_once(
             .await?
         {
             let id = row.text("id")?;
-            state.insert((table, id), Some(stored(&row)?));
+            state.insert((table, id), Some(stored(entity, &row)?));
         }
         for id in ids.iter() {
             state.entry((table, (*id).to_owned())).or_insert(None);
@@ -789,18 +789,20 @@ async fn next_sequence(tx: &mut Tx, count: i64) -> Result<i64, sqlx::Error> {
     Ok(last - count + 1)
 }
 
-/// A row from an entity's `load` or `list` statement.
-pub(crate) fn stored(row: &super::db::Row) -> Result<Stored, sqlx::Error> {
+/// A row of `entity` from its `load` or `list` statement, its values in canonical form.
+pub(crate) fn stored(entity: &EntityDef, row: &super::db::Row) -> Result<Stored, sqlx::Error> {
     let data: Value =
         serde_json::from_str(&row.text("data")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let mut data = match data {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    values::canonicalize(entity, &mut data);
     Ok(Stored {
         version: row.int("version")?,
         updated_at: row.int("updated_at")?,
         deleted_at: row.opt_int("deleted_at")?,
-        data: match data {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        },
+        data,
     })
 }
 

@@ -59,7 +59,7 @@ async fn visible(
     let Some(row) = rows.first() else {
         return Ok(None);
     };
-    let row = stored(row)?;
+    let row = stored(entity, row)?;
     if let Some(owner) = entity.owner_field()
         && row.data.get(owner.key).and_then(Value::as_str) != Some(user)
     {
@@ -145,7 +145,7 @@ pub(crate) async fn list(
     let mut cursor = after;
     for row in rows.iter().take(limit) {
         let id = row.text("id")?;
-        records.push(flat(&id, &stored(row)?));
+        records.push(flat(&id, &stored(entity, row)?));
         cursor = id;
     }
     Ok(

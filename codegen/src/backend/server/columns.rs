@@ -27,12 +27,14 @@ pub fn short_name(full: &str) -> String {
     format!("{}_{hash}", &full[..MAX - hash.len() - 1])
 }
 
-/// The SQL type of a field.
+/// The SQL type of a field. On SQLite a real has no declared type: a column of REAL affinity
+/// stores a whole-numbered double as an integer, and so turns -0.0 into 0. Without a type the
+/// column keeps the double as written (its CHECK, from [`field_definition`], keeps it a real).
 pub fn sql_type(ty: &FieldType, dialect: Dialect) -> &'static str {
     use FieldType::*;
     match (dialect, ty) {
         (Dialect::Sqlite, Int | Bool | DateTime) => "INTEGER",
-        (Dialect::Sqlite, Real) => "REAL",
+        (Dialect::Sqlite, Real) => "",
         (Dialect::Sqlite, Blob) => "BLOB",
         (Dialect::Sqlite, _) => "TEXT",
         (Dialect::Postgres, Text | Date | Enum { .. }) => "text",
@@ -92,7 +94,11 @@ pub fn field_definition(
     dialect: Dialect,
 ) -> String {
     let column = quote(field.name.sql());
-    let mut out = format!("{column} {}", sql_type(&field.ty, dialect));
+    let mut out = column.clone();
+    let ty = sql_type(&field.ty, dialect);
+    if !ty.is_empty() {
+        out.push_str(&format!(" {ty}"));
+    }
     out.push_str(if field.nullable { " NULL" } else { " NOT NULL" });
     if let Some(default) = &field.default {
         out.push_str(&format!(
@@ -114,6 +120,10 @@ pub fn field_definition(
         FieldType::Bool if dialect == Dialect::Sqlite => {
             out.push_str(&format!(" CHECK ({column} IN (0, 1))"))
         }
+        FieldType::Real if dialect == Dialect::Sqlite => out.push_str(&format!(
+            " CHECK (typeof({column}) IN ('real'{}))",
+            if field.nullable { ", 'null'" } else { "" }
+        )),
         FieldType::Reference { entity: target } => {
             if let Some(target) = schema.entity(target) {
                 if dialect == Dialect::Postgres {
@@ -138,6 +148,11 @@ pub fn field_definition(
 pub fn to_wire(field: &Field, row: &str, dialect: Dialect) -> String {
     let value = format!("{row}.{}", quote(field.name.sql()));
     match dialect {
+        // SQLite's own number printing is not exact for every double: the runtime's function
+        // is (offgen-runtime's sqlite_reals.rs).
+        Dialect::Sqlite if field.ty == FieldType::Real => {
+            format!("json(offgen_real_json({value}))")
+        }
         Dialect::Sqlite => crate::backend::client::wire::encode_value(Some(&field.ty), value),
         Dialect::Postgres => {
             let text = match &field.ty {
@@ -205,6 +220,9 @@ pub fn from_wire(key: &str, ty: &FieldType, dialect: Dialect) -> String {
                      WHEN 'text' THEN json_quote(json_extract(j.\"value\", {at})) ELSE json_extract(j.\"value\", {at}) END"
                 ),
                 FieldType::Blob => format!("unhex(json_extract(j.\"value\", {at}))"),
+                // json_extract would read the number with SQLite's parser, which is not exact
+                // for every double; `->` hands over the number's text as the runtime wrote it.
+                FieldType::Real => format!("offgen_real(j.\"value\" -> {at})"),
                 _ => format!("json_extract(j.\"value\", {at})"),
             }
         }
