@@ -4,6 +4,8 @@
 #   scripts/pg.sh start   installs Debian's postgresql if missing, starts a fresh cluster in a
 #                         temporary data dir, and prints the URL of its `postgres` database
 #   scripts/pg.sh stop    stops it and removes the data dir
+#   scripts/pg.sh halt    stops the server but keeps its data (a database outage, for fault tests)
+#   scripts/pg.sh resume  starts a halted server again on the same port and data
 #
 # Port and data dir: OFFGEN_PG_PORT (default 54329), OFFGEN_PG_DIR (default /tmp/offgen-pg).
 set -euo pipefail
@@ -68,8 +70,19 @@ stop() {
     rm -rf "$data"
 }
 
+halt() {
+    # A fast shutdown, as an operator's restart does: sessions are ended with 57P01.
+    (cd /tmp && as_owner "$(bin_dir)/pg_ctl" -D "$data" -m fast -w stop >/dev/null)
+}
+
+resume() {
+    (cd /tmp && as_owner "$(bin_dir)/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 start >/dev/null)
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
-    *) echo "usage: scripts/pg.sh start|stop" >&2; exit 2 ;;
+    halt) halt ;;
+    resume) resume ;;
+    *) echo "usage: scripts/pg.sh start|stop|halt|resume" >&2; exit 2 ;;
 esac

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::diagnostics::{Diagnostic, Severity, render};
 use crate::output::{self, Staleness};
+use crate::scaffold;
 use crate::source::SourceFile;
 
 /// Exit codes, as documented in the README: scripts and CI rely on them.
@@ -321,5 +322,36 @@ fn build(
         summary.unchanged,
         summary.removed.len()
     )?;
+    scaffold_server(dir, &schema.app.snake, out)?;
     Ok(Exit::Ok)
+}
+
+/// Writes the server crate around the generated library, the first time only.
+fn scaffold_server(dir: &Path, app: &str, out: &mut dyn Write) -> io::Result<()> {
+    let (outcome, home) = crate::scaffold::write_once(dir, app)?;
+    let scaffold::Outcome::Written(paths) = outcome else {
+        return Ok(());
+    };
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let crate_dir = dir.join(scaffold::SERVER_DIR);
+    writeln!(
+        out,
+        "wrote the server crate {} ({}): yours to edit, never overwritten; run it with `cargo run --manifest-path {}`",
+        crate_dir.display(),
+        paths.join(", "),
+        crate_dir.join("Cargo.toml").display()
+    )?;
+    if let scaffold::Home::Workspace(manifest) | scaffold::Home::WorkspaceWithRuntime(manifest) =
+        home
+    {
+        writeln!(
+            out,
+            "note: {} is inside the Cargo workspace of {}: it must be one of that workspace's members",
+            crate_dir.display(),
+            manifest.display()
+        )?;
+    }
+    Ok(())
 }

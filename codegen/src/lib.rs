@@ -12,6 +12,7 @@ pub mod frontend;
 pub mod model;
 pub mod output;
 pub mod previous;
+pub mod scaffold;
 pub mod schema_diff;
 pub mod source;
 pub mod spec_format;

@@ -330,3 +330,126 @@ fn the_checked_in_example_is_exactly_what_offgen_builds() {
         stderr(&run)
     );
 }
+
+#[test]
+fn the_first_build_writes_a_server_crate_that_later_builds_never_touch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = example_spec();
+    let spec = spec.to_str().unwrap();
+    let first = offgen(&["build", spec, "--out", "gen"], tmp.path());
+    assert!(first.status.success(), "{}", stderr(&first));
+    let said = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        said.contains("wrote the server crate") && said.contains("never overwritten"),
+        "{said}"
+    );
+    let manifest = tmp.path().join("gen/server/Cargo.toml");
+    let main = tmp.path().join("gen/server/src/main.rs");
+    let text = fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("name = \"ranger-server\""), "{text}");
+    // Outside any workspace the crate is a workspace of its own, depending on this checkout's
+    // runtime by path.
+    let runtime = text
+        .split("path = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a path dependency");
+    assert!(
+        tmp.path()
+            .join("gen/server")
+            .join(runtime)
+            .join("Cargo.toml")
+            .is_file(),
+        "{text}"
+    );
+    assert!(text.contains("\n[workspace]"), "{text}");
+    assert!(
+        fs::read_to_string(&main)
+            .unwrap()
+            .contains("offgen_runtime::server::serve::main(&ranger_server::APP")
+    );
+    // Cargo itself reads the manifest (no dependency resolution: that would be a cold build).
+    let metadata = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(metadata.status.success(), "{}", stderr(&metadata));
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout).unwrap();
+    assert_eq!(metadata["packages"][0]["name"], "ranger-server");
+    let targets: Vec<&str> = metadata["packages"][0]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        targets.contains(&"ranger_server") && targets.contains(&"ranger-server"),
+        "{targets:?}"
+    );
+
+    // The crate is the team's now: edited, it survives every later build, and `--check`
+    // neither reports nor needs it.
+    fs::write(&main, "fn main() { /* ours */ }\n").unwrap();
+    fs::write(&manifest, format!("{text}\n# ours\n")).unwrap();
+    let again = offgen(&["build", spec, "--out", "gen"], tmp.path());
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("server crate"));
+    assert_eq!(
+        fs::read_to_string(&main).unwrap(),
+        "fn main() { /* ours */ }\n"
+    );
+    assert!(fs::read_to_string(&manifest).unwrap().ends_with("# ours\n"));
+    let check = offgen(&["build", spec, "--out", "gen", "--check"], tmp.path());
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+
+    // A team that deleted main.rs (a library-only crate) keeps it that way: with its
+    // Cargo.toml there, nothing is written.
+    fs::remove_file(&main).unwrap();
+    assert!(
+        offgen(&["build", spec, "--out", "gen"], tmp.path())
+            .status
+            .success()
+    );
+    assert!(!main.exists());
+}
+
+#[test]
+fn the_example_server_is_the_scaffold() {
+    // examples/ranger/server is compiled and served by the workspace's tests (its binary is
+    // killed and restarted by the fault tests): so is the crate `offgen build` writes.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ranger");
+    let files = offgen_codegen::scaffold::files(
+        "ranger",
+        &offgen_codegen::scaffold::Home::WorkspaceWithRuntime("Cargo.toml".into()),
+        None,
+    )
+    .unwrap();
+    let (_, manifest) = &files[0];
+    let (_, main) = &files[1];
+    assert_eq!(
+        &fs::read_to_string(root.join("server/src/main.rs")).unwrap(),
+        main,
+        "the example's main.rs is the scaffold's, unchanged"
+    );
+    let example = fs::read_to_string(root.join("server/Cargo.toml")).unwrap();
+    assert!(
+        example.starts_with(manifest.as_str()),
+        "the example's Cargo.toml is the scaffold's plus its test dependencies:\n{manifest}"
+    );
+    // The build, run on the example, recognises its crate and leaves it alone.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("server");
+    fs::create_dir_all(copy.join("src")).unwrap();
+    fs::write(copy.join("Cargo.toml"), &example).unwrap();
+    let (outcome, _) = offgen_codegen::scaffold::write_once(tmp.path(), "ranger").unwrap();
+    assert_eq!(outcome, offgen_codegen::scaffold::Outcome::Kept);
+    assert!(!copy.join("src/main.rs").exists());
+}

@@ -1,6 +1,7 @@
 //! Who is calling: `Authorization: Bearer <token>`, checked by a pluggable [`Authenticate`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
 
@@ -42,6 +43,21 @@ impl Authenticate for StaticTokens {
     }
 }
 
+/// The authentication the environment configures: `OFFGEN_TOKENS` (`user=token` pairs).
+pub(crate) fn from_env() -> Result<Arc<dyn Authenticate>, String> {
+    let Some(tokens) = std::env::var("OFFGEN_TOKENS")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return Err(
+            "no way to authenticate devices: set OFFGEN_TOKENS to user=token pairs, e.g. OFFGEN_TOKENS=ana=s3cret"
+                .to_owned(),
+        );
+    };
+    let tokens = StaticTokens::parse(&tokens).map_err(|e| format!("OFFGEN_TOKENS: {e}"))?;
+    Ok(Arc::new(tokens))
+}
+
 /// The caller's user id, or 401.
 pub(crate) fn user(headers: &HeaderMap, auth: &dyn Authenticate) -> Result<String, Problem> {
     let value = headers
@@ -55,8 +71,12 @@ pub(crate) fn user(headers: &HeaderMap, auth: &dyn Authenticate) -> Result<Strin
         .or_else(|| text.strip_prefix("bearer "))
         .map(str::trim)
         .ok_or_else(|| Problem::unauthorized("only Bearer tokens are accepted"))?;
-    auth.authenticate(token)
-        .ok_or_else(|| Problem::unauthorized("unknown token"))
+    let user = auth
+        .authenticate(token)
+        .ok_or_else(|| Problem::unauthorized("unknown token"))?;
+    // Every later log line of this request says whose it is.
+    tracing::Span::current().record("user", user.as_str());
+    Ok(user)
 }
 
 #[cfg(test)]

@@ -33,11 +33,35 @@ pub enum Database {
     Postgres(PgPool),
 }
 
+/// How many connections a [`Database`] keeps and how long a request waits for one.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    /// The most connections open at once.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection (or for the database to accept a new
+    /// one) before it is answered 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> PoolOptions {
+        PoolOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 impl Database {
-    /// Connects to `url`: `sqlite:path` (created if missing) or `postgres://...`. PostgreSQL
-    /// connections run with `enable_seqscan = off` (see the comment inside); run your own
-    /// analytical queries on a pool of your own.
+    /// Connects to `url` with the default [`PoolOptions`]: `sqlite:path` (created if missing)
+    /// or `postgres://...`. PostgreSQL connections run with `enable_seqscan = off` (see the
+    /// comment inside); run your own analytical queries on a pool of your own.
     pub async fn connect(url: &str) -> Result<Database, sqlx::Error> {
+        Database::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// [`Database::connect`] with chosen pool options.
+    pub async fn connect_with(url: &str, pool: PoolOptions) -> Result<Database, sqlx::Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // Every statement the engine runs is an index lookup or an index-ordered scan.
             // PostgreSQL caches a generic plan per prepared statement; made while a new
@@ -48,9 +72,11 @@ impl Database {
             // connections keeps every plan on its index.
             let options = PgConnectOptions::from_str(url)?
                 .options([("enable_seqscan", "off"), ("enable_bitmapscan", "off")]);
+            // Connections are checked before use (sqlx's default), so after a database restart
+            // the dead ones are replaced instead of failing the requests that draw them.
             let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                .max_connections(pool.max_connections)
+                .acquire_timeout(pool.acquire_timeout)
                 .connect_with(options)
                 .await?;
             Ok(Database::Postgres(pool))
@@ -64,7 +90,8 @@ impl Database {
                 .pragma("temp_store", "memory");
             // One writer at a time is SQLite's model; readers run beside it under WAL.
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(pool.max_connections.min(8))
+                .acquire_timeout(pool.acquire_timeout)
                 // The engine's SQLite statements convert reals with these (sqlite_reals.rs).
                 .after_connect(|connection, _| Box::pin(super::sqlite_reals::register(connection)))
                 .connect_with(options)
@@ -81,11 +108,28 @@ impl Database {
         }
     }
 
-    /// Whether the database answers.
-    pub async fn ping(&self) -> bool {
+    /// Idle connections and all connections held by the pool.
+    pub(crate) fn pool_state(&self) -> (usize, u32) {
         match self {
-            Database::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
-            Database::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.is_ok(),
+            Database::Sqlite(p) => (p.num_idle(), p.size()),
+            Database::Postgres(p) => (p.num_idle(), p.size()),
+        }
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite(p) => p.close().await,
+            Database::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Runs a trivial statement on a pooled connection: the database answers, and a
+    /// connection can be had.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Database::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+            Database::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
         }
     }
 
@@ -370,4 +414,50 @@ pub(crate) fn constraint_violation(error: &sqlx::Error) -> Option<String> {
         _ => false,
     };
     is_constraint.then(|| db.message().to_owned())
+}
+
+/// Whether `error` means the database cannot serve right now (down, restarting, failing over,
+/// overloaded, briefly locked) rather than that the request or the server is wrong. Such
+/// errors are answered 503 with `Retry-After`: the device keeps its queue and tries again, and
+/// nothing it sent is set aside.
+pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                postgres_unavailable(pg.code())
+            } else if let Some(code) = db.code() {
+                code.parse::<i32>().is_ok_and(sqlite_unavailable)
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs (its manual's Appendix A) that a later retry can get past.
+fn postgres_unavailable(code: &str) -> bool {
+    // 08: connection exception; 53: insufficient resources (too many connections, out of
+    // memory, disk full); 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+    // now (starting up or shutting down), 57014 statement cancelled (a timeout or an
+    // operator); 40001 serialization failure and 40P01 deadlock; 55P03 lock not available;
+    // 25006 read-only transaction (connected to a standby during a failover); 58030 I/O error.
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "57014" | "40001" | "40P01" | "55P03" | "25006" | "58030"
+        )
+}
+
+/// SQLite result codes (the primary code is the extended code's low byte) a retry can get
+/// past: 5 BUSY (another writer outlasted the busy timeout), 6 LOCKED, 10 IOERR, 13 FULL
+/// (disk full), 14 CANTOPEN.
+fn sqlite_unavailable(extended: i32) -> bool {
+    matches!(extended & 0xff, 5 | 6 | 10 | 13 | 14)
 }

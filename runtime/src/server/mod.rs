@@ -2,19 +2,24 @@
 //!
 //! Generated code describes the app (its [`AppDef`](crate::model::AppDef), with the SQL offgen
 //! generated) and calls [`router`]; everything else (the protocol, conflict policies,
-//! idempotency, audit, preconditions, limits) is here, written once.
+//! idempotency, audit, preconditions, limits) is here, written once. [`serve`] runs a whole
+//! server process around it, configured from the environment.
 
 mod auth;
 mod body;
+mod config;
 mod db;
+mod metrics;
+mod middleware;
 mod problem;
 mod pull;
 mod push;
 mod rest;
+pub mod serve;
 mod sqlite_reals;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
@@ -30,20 +35,26 @@ pub use axum;
 pub use tokio;
 
 pub use auth::{Authenticate, StaticTokens};
-pub use db::{Database, Dialect, MigrateError};
+pub use config::Settings;
+pub use db::{Database, Dialect, MigrateError, PoolOptions};
 pub use problem::Problem;
 pub use push::{Caller, Mode};
 
 use crate::model::AppDef;
 use crate::protocol::{PushRequest, PushResponse};
 
-/// Request limits. Exceeding one answers 413 for the whole request.
+/// Request limits. A body or batch too large answers 413 for the whole request; a request
+/// beyond the concurrency limit or past the timeout answers 503 with `Retry-After`.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Most mutations in one push.
     pub max_batch: usize,
+    /// Most requests answered at once (`/metrics` not counted).
+    pub max_in_flight: usize,
+    /// How long a request may take, receiving its body included.
+    pub request_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -51,6 +62,9 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 1000,
+            max_in_flight: 256,
+            // A full 8 MiB batch over a slow field link takes a while to arrive.
+            request_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -62,6 +76,7 @@ pub(crate) struct Shared {
     auth: Arc<dyn Authenticate>,
     limits: Limits,
     openapi: &'static str,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// Epoch milliseconds now.
@@ -90,12 +105,25 @@ pub fn router_with_limits(
     openapi: &'static str,
     limits: Limits,
 ) -> Router {
+    build_router(app, db, Arc::new(auth), openapi, limits)
+}
+
+/// The routes over an already shared authentication.
+pub(crate) fn build_router(
+    app: &'static AppDef,
+    db: Database,
+    auth: Arc<dyn Authenticate>,
+    openapi: &'static str,
+    limits: Limits,
+) -> Router {
+    let metrics = Arc::new(metrics::Metrics::default());
     let shared = Arc::new(Shared {
         app,
         db,
-        auth: Arc::new(auth),
+        auth,
         limits,
         openapi,
+        metrics: metrics.clone(),
     });
     let mut router = Router::new()
         .route("/healthz", get(health))
@@ -128,7 +156,7 @@ pub fn router_with_limits(
                 }),
             );
     }
-    router
+    let router = router
         .fallback(|| async { Problem::not_found("no such endpoint; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             let mut p =
@@ -136,14 +164,44 @@ pub fn router_with_limits(
             p.status = StatusCode::METHOD_NOT_ALLOWED;
             p
         })
-        .with_state(shared)
+        .with_state(shared.clone());
+    let router = middleware::guard(
+        router,
+        metrics.clone(),
+        limits.max_in_flight,
+        limits.request_timeout,
+    );
+    // Outside the concurrency limit: a saturated server is exactly when its metrics matter.
+    let router = router.route("/metrics", get(metrics_handler).with_state(shared));
+    middleware::observe(router, metrics)
 }
 
+async fn metrics_handler(State(shared): State<Arc<Shared>>) -> Response {
+    let text = shared.metrics.render(shared.app, &shared.db).await;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+/// How long `/healthz` waits for the database. Probes (load balancers, Kubernetes) give up
+/// after a second or so; an answer after that is no answer, so health says 503 in time.
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(300);
+
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    if shared.db.ping().await {
-        axum::Json(json!({ "status": "ok" })).into_response()
-    } else {
-        Problem::unavailable("the database does not answer").into_response()
+    match tokio::time::timeout(HEALTH_TIMEOUT, shared.db.ping()).await {
+        Ok(Ok(())) => axum::Json(json!({ "status": "ok" })).into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "health check: the database failed");
+            Problem::unavailable("the database does not answer").into_response()
+        }
+        Err(_) => Problem::unavailable(format!(
+            "the database did not answer within {} ms",
+            HEALTH_TIMEOUT.as_millis()
+        ))
+        .into_response(),
     }
 }
 
@@ -185,6 +243,7 @@ async fn push_handler(
         Mode::Policy,
     )
     .await?;
+    shared.metrics.push_results(&results);
     Ok(axum::Json(PushResponse { results }).into_response())
 }
 

@@ -7,6 +7,10 @@ use serde_json::{Map, Value, json};
 /// Where the problem types live; clients match on the whole URI.
 const TYPE_BASE: &str = "https://offgen.dev/problems/";
 
+/// `Retry-After` of a 503, in seconds: long enough for a database restart or failover to
+/// progress, short enough that devices catch up soon after.
+const RETRY_AFTER_SECS: &str = "2";
+
 /// An error response.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -138,14 +142,19 @@ impl Problem {
         )
     }
 
-    /// 503: the database is unreachable.
+    /// 503: the database is unreachable or overloaded for now, with `Retry-After`.
     pub fn unavailable(detail: impl Into<String>) -> Problem {
-        Problem::new(
+        let mut p = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Service unavailable",
             detail,
-        )
+        );
+        p.headers.push((
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        ));
+        p
     }
 
     /// The body as JSON.
@@ -162,14 +171,12 @@ impl Problem {
 
 impl From<sqlx::Error> for Problem {
     fn from(error: sqlx::Error) -> Problem {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Problem::unavailable("the database cannot be reached")
-            }
-            _ => {
-                eprintln!("offgen: database error: {error}");
-                Problem::internal("the database failed; the error is in the server's log")
-            }
+        if super::db::is_unavailable(&error) {
+            tracing::warn!(error = %error, "database unavailable");
+            Problem::unavailable("the database cannot serve right now; try again")
+        } else {
+            tracing::error!(error = %error, "database error");
+            Problem::internal("the database failed; the error is in the server's log")
         }
     }
 }
