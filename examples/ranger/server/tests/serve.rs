@@ -345,11 +345,30 @@ async fn every_log_line_of_a_request_carries_its_id_and_metrics_count_what_happe
         ),
         ("offgen_idempotency_records", 1.0),
         ("offgen_database_up", 1.0),
-        ("offgen_pull_lag_seconds", 0.0),
     ] {
         assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
     }
     assert!(sample(&text, "offgen_idempotency_oldest_age_seconds").unwrap() < 60.0);
+
+    // A transaction that holds an id holds back what devices can pull: the lag shows it.
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut long = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *long)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let text = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lag = sample(&text, "offgen_pull_lag_seconds").unwrap();
+    assert!(lag >= 1.2, "{lag}");
+    long.rollback().await.unwrap();
 
     // Every line written while answering a request is inside its span, with its id; the
     // answer's line says the status, and the user once authenticated.
