@@ -1,0 +1,113 @@
+//! Writing a decided batch: the rows (per entity, one insert and one update statement), the
+//! audit entries and the idempotency records.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use super::Caller;
+use super::decide::Decision;
+use super::load::State;
+use super::order::next_sequence;
+use super::prepare::Item;
+use super::sql::{AUDIT, KEEP_RESULTS};
+use crate::model::EntityDef;
+use crate::protocol::Op;
+use crate::server::db::{Arg, Tx};
+
+/// Writes the batch's outcome: rows (per entity: one insert and one update statement), audit
+/// entries, and the idempotency records.
+pub(super) async fn apply(
+    tx: &mut Tx,
+    caller: Caller<'_>,
+    decisions: &[(&Item, Decision)],
+    state: &State<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    // The final state of every row written, once, in the order first written.
+    let mut rows: Vec<(&'static EntityDef, &str, bool)> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut created: HashSet<(&str, &str)> = HashSet::new();
+    for (item, decision) in decisions {
+        if decision.write.is_some() {
+            if item.mutation.op == Op::Insert {
+                created.insert((item.entity.table, item.mutation.id.as_str()));
+            }
+            if seen.insert((item.entity.table, item.mutation.id.as_str())) {
+                rows.push((
+                    item.entity,
+                    &item.mutation.id,
+                    created.contains(&(item.entity.table, item.mutation.id.as_str())),
+                ));
+            }
+        }
+    }
+    let mut seq = next_sequence(tx, rows.len() as i64).await?;
+    // Grouped per entity in the order entities first appear in the batch: the device's queue
+    // order, so a pull lists a ranger before the observation that references it.
+    let mut inserts: Vec<(&EntityDef, Vec<Value>)> = Vec::new();
+    let mut updates: Vec<(&EntityDef, Vec<Value>)> = Vec::new();
+    for (entity, id, is_new) in &rows {
+        let Some(Some(row)) = state.get(&(entity.table, (*id).to_owned())) else {
+            continue;
+        };
+        let mut flat = row.data.clone();
+        flat.insert("id".into(), json!(id));
+        flat.insert("version".into(), json!(row.version));
+        flat.insert("updatedAt".into(), json!(row.updated_at));
+        flat.insert("deletedAt".into(), json!(row.deleted_at));
+        flat.insert("_seq".into(), json!(seq));
+        seq += 1;
+        let target = if *is_new { &mut inserts } else { &mut updates };
+        match target.iter_mut().find(|(e, _)| e.table == entity.table) {
+            Some((_, records)) => records.push(Value::Object(flat)),
+            None => target.push((entity, vec![Value::Object(flat)])),
+        }
+    }
+    for (entity, records) in inserts {
+        tx.exec(
+            entity.sql.map(|s| s.insert),
+            &[Arg::Text(Value::Array(records).to_string())],
+        )
+        .await?;
+    }
+    for (entity, records) in updates {
+        tx.exec(
+            entity.sql.map(|s| s.update),
+            &[Arg::Text(Value::Array(records).to_string())],
+        )
+        .await?;
+    }
+    let audits: Vec<Value> = decisions
+        .iter()
+        .filter_map(|(item, d)| {
+            d.audit.as_ref().map(|a| {
+                json!({
+                    "entity": item.entity.table, "rowId": item.mutation.id, "mutationId": item.mutation.mutation_id,
+                    "userId": caller.user, "clientId": caller.client_id, "reason": a.reason,
+                    "losingData": a.losing, "winningVersion": a.winning_version, "createdAt": now,
+                })
+            })
+        })
+        .collect();
+    if !audits.is_empty() {
+        tx.exec(AUDIT, &[Arg::Text(Value::Array(audits).to_string())])
+            .await?;
+    }
+    let kept: Vec<Value> = decisions
+        .iter()
+        .filter(|(_, d)| d.keep_result)
+        .map(|(item, d)| {
+            json!({
+                "mutationId": item.mutation.mutation_id, "userId": caller.user, "clientId": caller.client_id,
+                "entity": item.entity.table, "rowId": item.mutation.id,
+                "result": serde_json::to_string(&d.result).unwrap_or_default(), "createdAt": now,
+            })
+        })
+        .collect();
+    if !kept.is_empty() {
+        tx.exec(KEEP_RESULTS, &[Arg::Text(Value::Array(kept).to_string())])
+            .await?;
+    }
+    Ok(())
+}

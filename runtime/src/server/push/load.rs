@@ -1,0 +1,171 @@
+//! What a batch reads before it is decided: the results of mutations seen before, the rows
+//! it touches, and whether the rows its references name exist.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::Caller;
+use super::decide::Stored;
+use super::prepare::{Item, rejected};
+use super::sql::{LOCK, STORED};
+use crate::model::{AppDef, EntityDef, Kind};
+use crate::protocol::{Op, PushResult};
+use crate::server::db::{Arg, Dialect, Row, Tx};
+use crate::values;
+
+/// The current state of the rows a batch touches, by (table, id): `None` for no row.
+pub(super) type State<'a> = HashMap<(&'a str, String), Option<Stored>>;
+
+/// Locks the batch's mutation ids, then splits it: the results of mutations seen before (in
+/// the batch's terms: index and result), and the items still to decide.
+pub(super) async fn stored_results<'i>(
+    tx: &mut Tx,
+    caller: Caller<'_>,
+    items: &'i [Item],
+) -> Result<(Vec<(usize, PushResult)>, Vec<&'i Item>), sqlx::Error> {
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|i| i.mutation.mutation_id.as_str())
+        .collect();
+    // One transaction at a time per mutation id: a retry arriving while the first attempt is
+    // still running waits for it, then finds its result. (SQLite runs one writer at a time.)
+    if tx.dialect() == Dialect::Postgres {
+        tx.rows(LOCK, &[json_arg(&ids)]).await?;
+    }
+    // A statement of its own, after the locks: under READ COMMITTED it sees what the
+    // transactions it waited for committed.
+    let mut stored_results = HashMap::new();
+    for row in tx.rows(STORED, &[json_arg(&ids)]).await? {
+        stored_results.insert(
+            row.text("mutation_id")?,
+            (row.text("user_id")?, row.opt_text("result")?),
+        );
+    }
+    let mut out = Vec::new();
+    for item in items
+        .iter()
+        .filter(|i| stored_results.contains_key(&i.mutation.mutation_id))
+    {
+        let answer = match stored_results.get(&item.mutation.mutation_id) {
+            Some((user, Some(result))) if user == caller.user => serde_json::from_str(result).ok(),
+            _ => None,
+        };
+        let result = answer.unwrap_or_else(|| {
+            rejected(
+                &item.mutation,
+                "invalid-request",
+                "this mutationId belongs to another mutation",
+            )
+        });
+        out.push((item.index, result));
+    }
+    let todo: Vec<&Item> = items
+        .iter()
+        .filter(|i| !stored_results.contains_key(&i.mutation.mutation_id))
+        .collect();
+    Ok((out, todo))
+}
+
+/// The current rows of the items, per entity, locked where the database can.
+pub(super) async fn rows<'i>(tx: &mut Tx, items: &[&'i Item]) -> Result<State<'i>, sqlx::Error> {
+    let mut state: State = HashMap::new();
+    let mut by_entity: BTreeMap<&str, (&'static EntityDef, Vec<&str>)> = BTreeMap::new();
+    for item in items {
+        by_entity
+            .entry(item.entity.table)
+            .or_insert((item.entity, Vec::new()))
+            .1
+            .push(&item.mutation.id);
+    }
+    for (table, (entity, ids)) in &mut by_entity {
+        ids.sort_unstable();
+        ids.dedup();
+        for row in tx
+            .rows(entity.sql.map(|s| s.load), &[json_arg(ids)])
+            .await?
+        {
+            let id = row.text("id")?;
+            state.insert((table, id), Some(stored(entity, &row)?));
+        }
+        for id in ids.iter() {
+            state.entry((table, (*id).to_owned())).or_insert(None);
+        }
+    }
+    Ok(state)
+}
+
+/// Items whose references name rows that exist neither in the database nor among the
+/// batch's inserts, with the reason.
+pub(super) async fn missing_references(
+    app: &'static AppDef,
+    tx: &mut Tx,
+    items: &[&Item],
+) -> Result<HashMap<usize, String>, sqlx::Error> {
+    let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let inserted: HashSet<(&str, &str)> = items
+        .iter()
+        .filter(|i| i.mutation.op == Op::Insert)
+        .map(|i| (i.entity.table, i.mutation.id.as_str()))
+        .collect();
+    for item in items {
+        for field in item.entity.fields {
+            if let Kind::Reference(target) = field.kind
+                && let Some(id) = item.data.get(field.key).and_then(Value::as_str)
+                && !inserted.contains(&(target, id))
+            {
+                wanted.entry(target).or_default().push(id);
+            }
+        }
+    }
+    let mut existing: HashSet<(&str, String)> = HashSet::new();
+    for (target, ids) in &wanted {
+        let Some(entity) = app.entity(target) else {
+            continue;
+        };
+        for row in tx
+            .rows(entity.sql.map(|s| s.existing), &[json_arg(ids)])
+            .await?
+        {
+            existing.insert((target, row.text("id")?));
+        }
+    }
+    let mut missing = HashMap::new();
+    for item in items {
+        for field in item.entity.fields {
+            if let Kind::Reference(target) = field.kind
+                && let Some(id) = item.data.get(field.key).and_then(Value::as_str)
+                && !inserted.contains(&(target, id))
+                && !existing.contains(&(target, id.to_owned()))
+            {
+                missing.insert(
+                    item.index,
+                    format!("{} refers to {id}, which is no {target} row", field.key),
+                );
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// A row of `entity` from its `load` or `list` statement, its values in canonical form.
+pub(crate) fn stored(entity: &EntityDef, row: &Row) -> Result<Stored, sqlx::Error> {
+    let data: Value =
+        serde_json::from_str(&row.text("data")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let mut data = match data {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    values::canonicalize(entity, &mut data);
+    Ok(Stored {
+        version: row.int("version")?,
+        updated_at: row.int("updated_at")?,
+        deleted_at: row.opt_int("deleted_at")?,
+        data,
+    })
+}
+
+/// A JSON array of strings, as one bound parameter.
+pub(crate) fn json_arg(values: &[&str]) -> Arg {
+    Arg::Text(Value::from(values.to_vec()).to_string())
+}

@@ -1,0 +1,213 @@
+//! `POST /sync/push`: applying a batch of device mutations.
+//!
+//! A batch runs as one transaction of set-based statements (one per entity and kind of write,
+//! each taking its rows as one JSON parameter), so its cost hardly grows with its size. Should
+//! the database refuse that transaction (a unique index, two servers racing on one new id), the
+//! batch is replayed one mutation per transaction, so only the offending mutation is rejected.
+//!
+//! Idempotency: a batch first locks its mutation ids (PostgreSQL advisory locks; SQLite runs
+//! one writer at a time), so a retry arriving while the first attempt runs waits for it, and
+//! then looks for their stored results. A mutation that changed the database keeps its result
+//! in `_offgen_mutations`, in the same transaction as the change; one that changed nothing
+//! (rejected, or a `version` conflict) keeps nothing and is evaluated anew if it comes again.
+//!
+//! The engine in steps, one module each: [`prepare`] checks mutations without the database;
+//! [`load`] reads what a batch needs (stored results, current rows, referenced rows);
+//! [`decide`] applies the conflict policies, purely; [`apply`] writes the outcome; [`order`]
+//! gives writes their place in the change stream; [`sql`] holds the engine's own statements.
+
+mod apply;
+mod decide;
+mod load;
+mod order;
+mod prepare;
+mod sql;
+
+use std::collections::HashMap;
+
+use super::db::{Database, constraint_violation};
+use super::problem::Problem;
+use crate::model::AppDef;
+use crate::protocol::{Mutation, PushResult};
+
+pub use decide::Stored;
+pub(crate) use load::{json_arg, stored};
+
+use decide::{Decision, decide, reject_decision};
+use prepare::{Item, prepare, rejected};
+
+/// Who sends the batch.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    /// The authenticated user.
+    pub user: &'a str,
+    /// The device's id from the request.
+    pub client_id: &'a str,
+}
+
+/// How stale writes are judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// By the entity's conflict policy (device pushes).
+    Policy,
+    /// Always a conflict (REST writes with `If-Match`: the client named the version it changes).
+    Strict,
+}
+
+/// Applies a batch; one result per mutation, in order.
+pub async fn push(
+    app: &'static AppDef,
+    db: &Database,
+    caller: Caller<'_>,
+    mutations: Vec<Mutation>,
+    mode: Mode,
+) -> Result<Vec<PushResult>, Problem> {
+    let mut results: Vec<Option<PushResult>> = vec![None; mutations.len()];
+    let mut items = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut duplicates = Vec::new();
+    for (index, mutation) in mutations.into_iter().enumerate() {
+        // The same mutation twice in one batch: answered like the first.
+        if let Some(first) = seen.get(&mutation.mutation_id) {
+            duplicates.push((index, *first));
+            continue;
+        }
+        seen.insert(mutation.mutation_id.clone(), index);
+        match prepare(app, caller, index, mutation) {
+            Ok(item) => items.push(item),
+            Err(result) => results[index] = Some(result),
+        }
+    }
+    if !items.is_empty() {
+        let decided = match run(app, db, caller, &items, mode).await {
+            Ok(decided) => decided,
+            Err(Failure::Retry) => one_by_one(app, db, caller, &items, mode).await?,
+            Err(Failure::Database(e)) => return Err(e.into()),
+        };
+        for (index, result) in decided {
+            results[index] = Some(result);
+        }
+    }
+    for (index, first) in duplicates {
+        results[index] = results[first].clone();
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every mutation is answered"))
+        .collect())
+}
+
+/// Why a transaction did not go through.
+enum Failure {
+    /// The database refused the data, or two transactions collided: try again item by item.
+    Retry,
+    /// The database itself failed.
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Failure {
+        if constraint_violation(&error).is_some() || is_transient(&error) {
+            Failure::Retry
+        } else {
+            Failure::Database(error)
+        }
+    }
+}
+
+/// PostgreSQL serialization failure and deadlock: retrying helps.
+fn is_transient(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")))
+}
+
+async fn one_by_one(
+    app: &'static AppDef,
+    db: &Database,
+    caller: Caller<'_>,
+    items: &[Item],
+    mode: Mode,
+) -> Result<Vec<(usize, PushResult)>, Problem> {
+    let mut out = Vec::new();
+    for item in items {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match run_once(app, db, caller, std::slice::from_ref(item), mode).await {
+                Ok(decided) => {
+                    out.extend(decided);
+                    break;
+                }
+                Err(error) => {
+                    if let Some(message) = constraint_violation(&error) {
+                        out.push((
+                            item.index,
+                            rejected(&item.mutation, "invalid-data", message),
+                        ));
+                        break;
+                    }
+                    if !(is_transient(&error) && attempts < 5) {
+                        return Err(error.into());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn run(
+    app: &'static AppDef,
+    db: &Database,
+    caller: Caller<'_>,
+    items: &[Item],
+    mode: Mode,
+) -> Result<Vec<(usize, PushResult)>, Failure> {
+    run_once(app, db, caller, items, mode)
+        .await
+        .map_err(Failure::from)
+}
+
+/// One attempt at `items` in one transaction: stored results first, then the rows and
+/// references, the decisions in batch order (each seeing the ones before), and the writes.
+async fn run_once(
+    app: &'static AppDef,
+    db: &Database,
+    caller: Caller<'_>,
+    items: &[Item],
+    mode: Mode,
+) -> Result<Vec<(usize, PushResult)>, sqlx::Error> {
+    let now = super::now_ms();
+    let mut tx = db.begin_write().await?;
+    let (mut out, todo) = load::stored_results(&mut tx, caller, items).await?;
+    let mut state = load::rows(&mut tx, &todo).await?;
+    let missing = load::missing_references(app, &mut tx, &todo).await?;
+
+    let mut decisions: Vec<(&Item, Decision)> = Vec::new();
+    for item in todo.iter().copied() {
+        let key = (item.entity.table, item.mutation.id.clone());
+        if let Some(reason) = missing.get(&item.index) {
+            decisions.push((item, reject_decision(&item.mutation, reason)));
+            continue;
+        }
+        let decision = decide(
+            item,
+            state.get(&key).and_then(Option::as_ref),
+            caller,
+            mode,
+            now,
+        );
+        if let Some(write) = &decision.write {
+            state.insert(key, Some(write.clone()));
+        }
+        decisions.push((item, decision));
+    }
+
+    apply::apply(&mut tx, caller, &decisions, &state, now).await?;
+    tx.commit().await?;
+    out.extend(
+        decisions
+            .into_iter()
+            .map(|(item, d)| (item.index, d.result)),
+    );
+    Ok(out)
+}

@@ -1,0 +1,109 @@
+//! The checks a mutation passes before the database is read: its entity, id and values.
+
+use serde_json::{Map, Value};
+
+use super::Caller;
+use crate::model::{AppDef, EntityDef};
+use crate::protocol::{ItemError, Mutation, Op, PushResult, PushStatus};
+use crate::values;
+
+/// A mutation that passed the checks that need no database.
+#[derive(Clone, Debug)]
+pub(super) struct Item {
+    pub(super) index: usize,
+    pub(super) mutation: Mutation,
+    pub(super) entity: &'static EntityDef,
+    /// Insert: the whole record; update: the changed fields; delete: empty.
+    pub(super) data: Map<String, Value>,
+}
+
+pub(super) fn rejected(mutation: &Mutation, code: &str, message: impl Into<String>) -> PushResult {
+    PushResult {
+        mutation_id: mutation.mutation_id.clone(),
+        id: mutation.id.clone(),
+        status: PushStatus::Rejected,
+        version: None,
+        record: None,
+        error: Some(ItemError {
+            code: code.to_owned(),
+            message: message.into(),
+        }),
+    }
+}
+
+/// Checks a mutation without the database: its entity, id, and values. An insert into an
+/// owner-scoped entity that leaves the owner out gets the caller's id.
+#[allow(
+    clippy::result_large_err,
+    reason = "the rejection is the item's result, stored as it is"
+)]
+pub(super) fn prepare(
+    app: &AppDef,
+    caller: Caller,
+    index: usize,
+    mut mutation: Mutation,
+) -> Result<Item, PushResult> {
+    if mutation.mutation_id.is_empty() || mutation.mutation_id.len() > 128 {
+        return Err(rejected(
+            &mutation,
+            "invalid-request",
+            "mutationId must be 1 to 128 characters",
+        ));
+    }
+    let Some(entity) = app.entity(&mutation.entity) else {
+        let known: Vec<&str> = app.entities.iter().map(|e| e.table).collect();
+        let message = format!(
+            "no entity `{}` (known: {})",
+            mutation.entity,
+            known.join(", ")
+        );
+        return Err(rejected(&mutation, "unknown-entity", message));
+    };
+    if !values::is_canonical_uuid(&mutation.id) {
+        return Err(rejected(
+            &mutation,
+            "invalid-id",
+            "ids are lowercase hyphenated UUIDs",
+        ));
+    }
+    let data = match mutation.op {
+        Op::Insert => {
+            if let Some(owner) = entity.owner_field() {
+                mutation
+                    .data
+                    .entry(owner.key)
+                    .or_insert_with(|| Value::String(caller.user.to_owned()));
+            }
+            values::full_record(entity, &mutation.data)
+        }
+        Op::Update if mutation.base_version.is_none() => {
+            return Err(rejected(
+                &mutation,
+                "invalid-request",
+                "an update needs baseVersion",
+            ));
+        }
+        Op::Update => values::changes(entity, &mutation.data),
+        Op::Delete if mutation.base_version.is_none() => {
+            return Err(rejected(
+                &mutation,
+                "invalid-request",
+                "a delete needs baseVersion",
+            ));
+        }
+        Op::Delete => Ok(Map::new()),
+    };
+    match data {
+        Ok(data) => Ok(Item {
+            index,
+            entity,
+            data,
+            mutation,
+        }),
+        Err(errors) => Err(rejected(
+            &mutation,
+            "invalid-data",
+            values::describe(&errors),
+        )),
+    }
+}
