@@ -516,10 +516,19 @@ fn responses_follow_the_protocol() {
             let collection = format!("/v1/{}", entity.table.sql());
             let item = format!("{collection}/{{id}}");
             check(&collection, "get", &["200", "400", "401", "500", "503"]);
+            // Owner-scoped: a write naming another user, or over their id, is a 404.
+            let owned: &[&str] = if entity.owner.is_some() {
+                &["404"]
+            } else {
+                &[]
+            };
+            let with_owned = |statuses: &[&'static str]| -> Vec<&'static str> {
+                statuses.iter().chain(owned).copied().collect()
+            };
             check(
                 &collection,
                 "post",
-                &["200", "201", "400", "401", "409", "422", "500", "503"],
+                &with_owned(&["200", "201", "400", "401", "409", "422", "500", "503"]),
             );
             check(
                 &item,
@@ -529,7 +538,7 @@ fn responses_follow_the_protocol() {
             check(
                 &item,
                 "put",
-                &["200", "400", "401", "412", "422", "428", "500", "503"],
+                &with_owned(&["200", "400", "401", "412", "422", "428", "500", "503"]),
             );
             check(
                 &item,

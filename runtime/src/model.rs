@@ -141,7 +141,9 @@ pub struct EntitySql {
     pub insert: &'static str,
     /// Param 1: as `insert`; rewrites every column of the rows with these ids.
     pub update: &'static str,
-    /// Param 1: JSON array of ids. Returns the ids that exist.
+    /// Params: JSON array of ids, owner (text), owner (uuid or NULL). Returns the ids that
+    /// exist and, for an owner-scoped entity, belong to that owner (another user's row does
+    /// not exist for a reference).
     pub existing: &'static str,
     /// Params: after id (`''` for the first page), limit, owner (text), owner (uuid or NULL).
     /// Returns live rows by id, as `load` does.

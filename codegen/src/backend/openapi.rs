@@ -225,9 +225,7 @@ fn collection_path(entity: &Entity, names: &EntityNames) -> Value {
             "tags": [entity.name.pascal],
             "operationId": format!("create{}", entity.name.pascal),
             "summary": format!("Create one `{table}` record, with an id made by the client."),
-            "description": "Posting the same id again with the same fields answers 200 with the \
-                            record (so a retry is safe); with other fields, 409. `version`, \
-                            `updatedAt` and `deletedAt` are ignored.",
+            "description": create_description(entity),
             "requestBody": json_body(schema_ref(&names.create)),
             "responses": Responses::new()
                 .with("201", with_headers(
@@ -239,10 +237,38 @@ fn collection_path(entity: &Entity, names: &EntityNames) -> Value {
                     &["ETag"],
                 ))
                 .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &CONFLICT, &INVALID_DATA])
+                .problems(owner_scoped(entity))
                 .server_errors()
                 .into_value(),
         },
     })
+}
+
+fn create_description(entity: &Entity) -> String {
+    let mut text = "Posting the same id again with the same fields answers 200 with the record \
+                    (so a retry is safe); with other fields, 409. `version`, `updatedAt` and \
+                    `deletedAt` are ignored."
+        .to_owned();
+    if let Some(owner) = &entity.owner {
+        let key = entity
+            .field(owner)
+            .map_or(owner.as_str(), |f| f.name.json());
+        text.push_str(&format!(
+            " `{key}` is the caller's user id (filled in when left out); naming another user, \
+             or posting the id of another user's record, answers 404."
+        ));
+    }
+    text
+}
+
+/// On an owner-scoped entity a write naming another user as owner, or over another user's
+/// id, answers 404 (docs/protocol.md, owner scoping).
+fn owner_scoped(entity: &Entity) -> &'static [&'static ProblemKind] {
+    if entity.owner.is_some() {
+        &[&NOT_FOUND]
+    } else {
+        &[]
+    }
 }
 
 /// `/v1/<table>/{id}`: read, replace, delete. PUT and DELETE compare versions strictly whatever
@@ -283,6 +309,7 @@ fn item_path(entity: &Entity, names: &EntityNames) -> Value {
                 ))
                 .with("412", precondition_failed(names))
                 .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &INVALID_DATA, &PRECONDITION_REQUIRED])
+                .problems(owner_scoped(entity))
                 .server_errors()
                 .into_value(),
         },
@@ -437,7 +464,8 @@ const NOT_FOUND: ProblemKind = ProblemKind {
     status: 404,
     slug: "not-found",
     component: "NotFound",
-    when: "No such record (records of other users are not revealed either).",
+    when: "No such record (records of other users are not revealed either), or a write \
+           naming another user as a record's owner.",
 };
 const CONFLICT: ProblemKind = ProblemKind {
     status: 409,

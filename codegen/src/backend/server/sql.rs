@@ -199,11 +199,14 @@ pub fn entity_statements(entity: &Entity, dialect: Dialect) -> EntityStatements 
     let pg = dialect == Dialect::Postgres;
     let list_params = if pg { ("$3", "$4") } else { ("?3", "?4") };
     let e = EntityView::new(entity, dialect, list_params);
+    // Only the caller's rows exist for a reference to an owner-scoped entity.
+    let existing_params = if pg { ("$2", "$3") } else { ("?2", "?3") };
+    let existing = EntityView::new(entity, dialect, existing_params);
     EntityStatements {
         load: render(&Load { e: &e, pg }),
         insert: render(&Insert { e: &e, pg }),
         update: render(&Update { e: &e, pg }),
-        existing: render(&Existing { e: &e, pg }),
+        existing: render(&Existing { e: &existing, pg }),
         list: render(&List { e: &e, pg }),
     }
 }

@@ -519,36 +519,144 @@ on_both!(no_or_unknown_token_is_401, |s: Server| async move {
     );
 });
 
+/// A response as text with the ids and mutation ids it names replaced, to compare answers
+/// about different rows.
+fn without(text: &str, ids: &[&str]) -> String {
+    let mut text = text.to_owned();
+    for id in ids {
+        text = text.replace(id, "<id>");
+    }
+    text
+}
+
+/// A push result without its mutation id, and with `id` replaced.
+fn answer(result: &Value, id: &str) -> String {
+    let mut result = result.clone();
+    result["mutationId"] = json!("<m>");
+    without(&result.to_string(), &[id])
+}
+
 on_both!(
-    a_user_can_neither_read_nor_write_another_users_rows,
+    another_users_row_looks_exactly_like_a_missing_one_on_every_path,
     |s: Server| async move {
-        let id = uuid(50);
+        let (theirs, gone, missing) = (uuid(50), uuid(52), uuid(59));
+        let mut private = observation(ANA, 1);
+        private["notes"] = json!("Ana's private notes");
         s.push(
             ANA_TOKEN,
-            json!([insert("observations", &id, observation(ANA, 1))]),
+            json!([
+                insert("observations", &theirs, private.clone()),
+                insert("observations", &gone, observation(ANA, 1)),
+            ]),
         )
         .await;
-        // Ben cannot pull it (once Ana can, it is visible to pulls), get it, list it, change or
-        // delete it, nor take it over.
-        s.pulled(ANA_TOKEN, |r| r["id"] == id.as_str()).await;
-        assert!(
-            s.pull_all(BEN_TOKEN)
-                .await
-                .iter()
-                .all(|r| r["id"] != id.as_str())
-        );
-        let url = format!("/v1/observations/{id}");
-        assert_eq!(
-            problem(
-                s.request(Method::GET, &url, Some(BEN_TOKEN))
-                    .send()
-                    .await
-                    .unwrap()
+        s.push(ANA_TOKEN, json!([delete("observations", &gone, 1)]))
+            .await;
+        s.pulled(ANA_TOKEN, |r| {
+            r["id"] == gone.as_str() && r["deleted"] == true
+        })
+        .await;
+
+        // Push: updates and deletes of Ana's rows, live or deleted, get what a missing row
+        // gets; inserts over her ids and inserts naming her are refused as not-found, with
+        // none of her data.
+        for target in [&theirs, &gone] {
+            for (mine, probe) in [
+                (
+                    update("observations", target, 1, json!({"notes": "mine now"})),
+                    update("observations", &missing, 1, json!({"notes": "mine now"})),
+                ),
+                (
+                    delete("observations", target, 1),
+                    delete("observations", &missing, 1),
+                ),
+            ] {
+                let results = s.push(BEN_TOKEN, json!([mine, probe])).await;
+                assert_eq!(
+                    answer(&results[0], target),
+                    answer(&results[1], &missing),
+                    "{results}"
+                );
+                assert_eq!(results[0]["error"]["code"], "not-found");
+            }
+        }
+        let takeover = s
+            .push(
+                BEN_TOKEN,
+                json!([
+                    insert("observations", &theirs, observation(BEN, 9)),
+                    insert("observations", &gone, observation(BEN, 9)),
+                    insert("observations", &uuid(51), observation(ANA, 1)),
+                ]),
             )
-            .await
-            .0,
-            StatusCode::NOT_FOUND
+            .await;
+        for result in takeover.as_array().unwrap() {
+            assert_eq!(
+                (result["status"].clone(), result["error"]["code"].clone()),
+                (json!("rejected"), json!("not-found")),
+                "{takeover}"
+            );
+            assert!(result.get("record").is_none() && result.get("version").is_none());
+        }
+        assert_eq!(
+            answer(&takeover[0], &theirs),
+            answer(&takeover[1], &gone),
+            "a live row and a tombstone look alike"
         );
+        assert!(!takeover.to_string().contains("private"), "{takeover}");
+        let given_away = s
+            .push(
+                ANA_TOKEN,
+                json!([update("observations", &theirs, 1, json!({"ranger": BEN}))]),
+            )
+            .await;
+        assert_eq!(
+            given_away[0]["error"]["code"], "not-found",
+            "no giving rows away"
+        );
+
+        // REST: the same refusals, and reads and writes that answer as for a missing id.
+        for body in [
+            json!({"id": theirs, "ranger": BEN, "kind": "fire", "latitude": 0.0, "longitude": 0.0, "recordedAt": 1, "modifiedAt": 1}),
+            json!({"id": uuid(53), "ranger": ANA, "kind": "fire", "latitude": 0.0, "longitude": 0.0, "recordedAt": 1, "modifiedAt": 1}),
+        ] {
+            let created = s
+                .request(Method::POST, "/v1/observations", Some(BEN_TOKEN))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let (status, detail) = problem(created).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{detail}");
+            assert!(!detail.to_string().contains("private"), "{detail}");
+        }
+        for target in [&theirs, &gone] {
+            for (method, if_match) in [
+                (Method::GET, None),
+                (Method::PUT, Some("*")),
+                (Method::PUT, Some("\"1\"")),
+                (Method::DELETE, Some("*")),
+            ] {
+                let mut answers = Vec::new();
+                for id in [target, &missing] {
+                    let mut request = s.request(
+                        method.clone(),
+                        &format!("/v1/observations/{id}"),
+                        Some(BEN_TOKEN),
+                    );
+                    if let Some(tag) = if_match {
+                        request = request
+                            .header(header::IF_MATCH, tag)
+                            .json(&observation(BEN, 2));
+                    }
+                    let response = request.send().await.unwrap();
+                    let status = response.status();
+                    let text = response.text().await.unwrap();
+                    answers.push((status, without(&text, &[target, &missing])));
+                }
+                assert_eq!(answers[0], answers[1], "{method} {target}");
+            }
+        }
         let listed: Value = s
             .request(Method::GET, "/v1/observations", Some(BEN_TOKEN))
             .send()
@@ -558,48 +666,23 @@ on_both!(
             .await
             .unwrap();
         assert_eq!(listed["records"], json!([]));
-        let put = s
-            .request(Method::PUT, &url, Some(BEN_TOKEN))
-            .header(header::IF_MATCH, "*")
-            .json(&observation(BEN, 2))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(problem(put).await.0, StatusCode::PRECONDITION_FAILED);
-        let results = s
-            .push(
-                BEN_TOKEN,
-                json!([
-                    update("observations", &id, 1, json!({"notes": "mine now"})),
-                    delete("observations", &id, 1)
-                ]),
-            )
-            .await;
-        for result in results.as_array().unwrap() {
-            assert_eq!(result["error"]["code"], "not-found");
-        }
-        let forged = s
-            .push(
-                BEN_TOKEN,
-                json!([insert("observations", &uuid(51), observation(ANA, 1))]),
-            )
-            .await;
-        assert_eq!(
-            forged[0]["error"]["code"], "invalid-data",
-            "no inserting rows for someone else"
+
+        // Pull: neither her rows nor her tombstones.
+        assert!(
+            s.pull_all(BEN_TOKEN)
+                .await
+                .iter()
+                .all(|r| r["entity"] != "observations"),
+            "Ben pulls no observation of Ana's"
         );
-        let taken = s
-            .push(
-                ANA_TOKEN,
-                json!([update("observations", &id, 1, json!({"ranger": BEN}))]),
-            )
-            .await;
-        assert_eq!(
-            taken[0]["error"]["code"], "invalid-data",
-            "no giving rows away"
-        );
+
+        // Nothing of hers changed, and nothing was kept of the attempts.
         let row: Value = s
-            .request(Method::GET, &url, Some(ANA_TOKEN))
+            .request(
+                Method::GET,
+                &format!("/v1/observations/{theirs}"),
+                Some(ANA_TOKEN),
+            )
             .send()
             .await
             .unwrap()
@@ -607,9 +690,15 @@ on_both!(
             .await
             .unwrap();
         assert_eq!(
-            (row["version"].clone(), row["notes"].clone()),
-            (json!(1), json!(null))
+            (
+                row["version"].clone(),
+                row["notes"].clone(),
+                row["ranger"].clone()
+            ),
+            (json!(1), json!("Ana's private notes"), json!(ANA))
         );
+        assert_eq!(s.count("SELECT count(*) FROM _offgen_audit").await, 0);
+        assert_eq!(s.count("SELECT count(*) FROM observations").await, 2);
     }
 );
 

@@ -101,18 +101,33 @@ pub(super) fn decide(
         keep_result: false,
     };
     let owner_key = entity.owner_field().map(|f| f.key);
+    // Owner scoping: another user's row looks like a missing one, and is never shown. Naming
+    // another user as owner is refused the same way, `not-found`, whatever that user holds.
+    let theirs = |row: &Stored| owner_key.is_some() && row.owner(entity) != Some(caller.user);
+    let foreign_owner = |owner: &str| {
+        nothing(rejected(
+            m,
+            "not-found",
+            format!("{owner} must be your own user id"),
+        ))
+    };
 
     if m.op == Op::Insert {
         if let Some(owner) = owner_key
             && item.data.get(owner).and_then(Value::as_str) != Some(caller.user)
         {
-            return nothing(rejected(
-                m,
-                "invalid-data",
-                format!("{owner} must be your own user id"),
-            ));
+            return foreign_owner(owner);
         }
         return match current {
+            // An insert cannot hide that the id is in use, but it says no more than that.
+            Some(row) if theirs(row) => nothing(rejected(
+                m,
+                "not-found",
+                format!(
+                    "{} row {} cannot be created: the id is in use",
+                    entity.table, m.id
+                ),
+            )),
             // The id is taken: never overwrite, whatever the policy.
             Some(row) => nothing(conflict(row)),
             None => accepted(
@@ -134,7 +149,7 @@ pub(super) fn decide(
             format!("no {} row {}", entity.table, m.id),
         ));
     };
-    if owner_key.is_some() && row.owner(entity) != Some(caller.user) {
+    if theirs(row) {
         // Another user's row looks exactly like a missing one.
         return nothing(rejected(
             m,
@@ -153,11 +168,7 @@ pub(super) fn decide(
         && let Some(value) = item.data.get(owner)
         && value.as_str() != Some(caller.user)
     {
-        return nothing(rejected(
-            m,
-            "invalid-data",
-            format!("{owner} must stay your own user id"),
-        ));
+        return foreign_owner(owner);
     }
     if row.deleted_at.is_some() {
         // Deleting a deleted row changes nothing and is what was asked; anything else is a
@@ -493,7 +504,7 @@ mod tests {
             Mode::Policy,
             9,
         );
-        assert_eq!(d.result.error.unwrap().code, "invalid-data");
+        assert_eq!(d.result.error.unwrap().code, "not-found");
         let d = decide(
             &item(
                 e,
@@ -506,7 +517,25 @@ mod tests {
             Mode::Policy,
             9,
         );
-        assert_eq!(d.result.error.unwrap().code, "invalid-data");
+        assert_eq!(d.result.error.unwrap().code, "not-found");
+        // An insert over their id: refused, and nothing of their row in the answer.
+        let d = decide(
+            &item(
+                e,
+                Op::Insert,
+                None,
+                json!({"owner": "me", "note": null, "modifiedAt": 1}),
+            ),
+            Some(&row(3, json!({"owner": "them", "note": "private"}))),
+            ME,
+            Mode::Policy,
+            9,
+        );
+        assert_eq!(
+            (d.result.status, d.result.error.unwrap().code.as_str()),
+            (PushStatus::Rejected, "not-found")
+        );
+        assert!(d.result.record.is_none() && d.result.version.is_none() && d.write.is_none());
     }
 
     #[test]

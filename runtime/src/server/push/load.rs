@@ -95,17 +95,27 @@ pub(super) async fn rows<'i>(tx: &mut Tx, items: &[&'i Item]) -> Result<State<'i
     Ok(state)
 }
 
-/// Items whose references name rows that exist neither in the database nor among the
-/// batch's inserts, with the reason.
+/// Items whose references name rows that exist neither among the caller's rows (another
+/// user's owner-scoped row does not exist for them) nor among the batch's inserts of new ids,
+/// with the reason.
 pub(super) async fn missing_references(
     app: &'static AppDef,
     tx: &mut Tx,
+    caller: Caller<'_>,
     items: &[&Item],
+    state: &State<'_>,
 ) -> Result<HashMap<usize, String>, sqlx::Error> {
     let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    // An insert over an id in use is never applied: a reference to it must find the row.
     let inserted: HashSet<(&str, &str)> = items
         .iter()
         .filter(|i| i.mutation.op == Op::Insert)
+        .filter(|i| {
+            matches!(
+                state.get(&(i.entity.table, i.mutation.id.clone())),
+                Some(None)
+            )
+        })
         .map(|i| (i.entity.table, i.mutation.id.as_str()))
         .collect();
     for item in items {
@@ -123,10 +133,12 @@ pub(super) async fn missing_references(
         let Some(entity) = app.entity(target) else {
             continue;
         };
-        for row in tx
-            .rows(entity.sql.map(|s| s.existing), &[json_arg(ids)])
-            .await?
-        {
+        let owner = [
+            json_arg(ids),
+            Arg::Text(caller.user.to_owned()),
+            Arg::OptText(values::is_canonical_uuid(caller.user).then(|| caller.user.to_owned())),
+        ];
+        for row in tx.rows(entity.sql.map(|s| s.existing), &owner).await? {
             existing.insert((target, row.text("id")?));
         }
     }

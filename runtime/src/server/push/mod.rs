@@ -180,7 +180,7 @@ async fn run_once(
     let mut tx = db.begin_write().await?;
     let (mut out, todo) = load::stored_results(&mut tx, caller, items).await?;
     let mut state = load::rows(&mut tx, &todo).await?;
-    let missing = load::missing_references(app, &mut tx, &todo).await?;
+    let missing = load::missing_references(app, &mut tx, caller, &todo, &state).await?;
 
     let mut decisions: Vec<(&Item, Decision)> = Vec::new();
     for item in todo.iter().copied() {

@@ -1,0 +1,297 @@
+//! The runtime engine serving apps built from small specs in the test, over real HTTP, on
+//! SQLite and on PostgreSQL (`OFFGEN_TEST_DATABASE_URL`, started by scripts/test.sh): what the
+//! ranger example cannot show, such as a reference to an owner-scoped entity.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use offgen_codegen::backend::server::Dialect;
+use offgen_codegen::backend::server::migrate;
+use offgen_codegen::backend::server::sql::{entity_statements, pull_statement};
+use offgen_codegen::load_yaml_spec;
+use offgen_codegen::model::{ConflictPolicy, DefaultValue, FieldType, Schema};
+use offgen_codegen::source::SourceFile;
+use offgen_runtime::model::{
+    AppDef, Dialects, EntityDef, EntitySql, FieldDef, Kind, Migration, Policy,
+};
+use offgen_runtime::server::{Database, StaticTokens, router, tokio};
+use serde_json::{Value, json};
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// The app a generated server crate would describe for `spec`, built at run time.
+fn app(spec: &str) -> &'static AppDef {
+    let schema: Schema = load_yaml_spec(&SourceFile::new("offgen.yaml", spec)).unwrap();
+    let table_of = |name: &str| schema.entity(name).unwrap().table.sql().to_owned();
+    let entities: Vec<&'static EntityDef> = schema
+        .entities
+        .iter()
+        .map(|entity| {
+            let fields: Vec<FieldDef> = entity
+                .fields
+                .iter()
+                .map(|f| FieldDef {
+                    key: leak(f.name.json().to_owned()),
+                    column: leak(f.name.sql().to_owned()),
+                    kind: match &f.ty {
+                        FieldType::Text => Kind::Text,
+                        FieldType::Int => Kind::Int,
+                        FieldType::Real => Kind::Real,
+                        FieldType::Bool => Kind::Bool,
+                        FieldType::DateTime => Kind::DateTime,
+                        FieldType::Date => Kind::Date,
+                        FieldType::Uuid => Kind::Uuid,
+                        FieldType::Json => Kind::Json,
+                        FieldType::Blob => Kind::Blob,
+                        FieldType::Enum { values, .. } => Kind::Enum(Box::leak(
+                            values.iter().map(|v| leak(v.spec.clone())).collect(),
+                        )),
+                        FieldType::Reference { entity } => Kind::Reference(leak(table_of(entity))),
+                    },
+                    nullable: f.nullable,
+                    default: f.default.as_ref().map(|d| {
+                        leak(match d {
+                            DefaultValue::Int(i) => i.to_string(),
+                            DefaultValue::Bool(b) => b.to_string(),
+                            DefaultValue::Text(t) | DefaultValue::Enum(t) => json!(t).to_string(),
+                            other => panic!("this harness does not take the default {other:?}"),
+                        })
+                    }),
+                })
+                .collect();
+            let index = |spec: &str| entity.fields.iter().position(|f| f.name.spec == spec);
+            let sql = |dialect| {
+                let s = entity_statements(entity, dialect);
+                EntitySql {
+                    load: leak(s.load),
+                    insert: leak(s.insert),
+                    update: leak(s.update),
+                    existing: leak(s.existing),
+                    list: leak(s.list),
+                }
+            };
+            &*Box::leak(Box::new(EntityDef {
+                table: leak(entity.table.sql().to_owned()),
+                type_name: leak(entity.name.pascal.clone()),
+                fields: Box::leak(fields.into_boxed_slice()),
+                policy: match &entity.conflict {
+                    ConflictPolicy::Version => Policy::Version,
+                    ConflictPolicy::Lww { by } => Policy::Lww {
+                        field: index(by).unwrap(),
+                    },
+                    ConflictPolicy::ServerWins => Policy::ServerWins,
+                    ConflictPolicy::AppendOnly => Policy::AppendOnly,
+                },
+                owner: entity.owner.as_deref().and_then(index),
+                sql: Dialects {
+                    sqlite: sql(Dialect::Sqlite),
+                    postgres: sql(Dialect::Postgres),
+                },
+            }))
+        })
+        .collect();
+    let step = |dialect| -> &'static [Migration] {
+        let step = migrate::initial(&schema, dialect);
+        Box::leak(Box::new([Migration {
+            number: step.number,
+            name: leak(step.name()),
+            sql: leak(step.script),
+        }]))
+    };
+    Box::leak(Box::new(AppDef {
+        name: leak(schema.app.spec.clone()),
+        entities: Box::leak(entities.into_boxed_slice()),
+        migrations: Dialects {
+            sqlite: step(Dialect::Sqlite),
+            postgres: step(Dialect::Postgres),
+        },
+        pull: Dialects {
+            sqlite: leak(pull_statement(&schema, Dialect::Sqlite)),
+            postgres: leak(pull_statement(&schema, Dialect::Postgres)),
+        },
+    }))
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// A running server for `spec` on a fresh database; `users` are `(id, token)`.
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    async fn start(spec: &str, postgres: bool, users: &[(&str, &str)]) -> Server {
+        let (url, dir) = if postgres {
+            let admin = std::env::var("OFFGEN_TEST_DATABASE_URL")
+                .expect("OFFGEN_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh");
+            let name = format!(
+                "offgen_engine_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            (
+                format!("{}/{name}", admin.rsplit_once('/').unwrap().0),
+                None,
+            )
+        } else {
+            let dir = tempfile::tempdir().unwrap();
+            (
+                format!("sqlite:{}", dir.path().join("app.db").display()),
+                Some(dir),
+            )
+        };
+        let app = app(spec);
+        let db = Database::connect(&url).await.unwrap();
+        db.migrate(app).await.unwrap();
+        let tokens: Vec<String> = users
+            .iter()
+            .map(|(user, token)| format!("{user}={token}"))
+            .collect();
+        let routes = router(
+            app,
+            db,
+            StaticTokens::parse(&tokens.join(",")).unwrap(),
+            "{}",
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            offgen_runtime::server::axum::serve(listener, routes)
+                .await
+                .unwrap()
+        });
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    async fn push(&self, token: &str, mutations: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/sync/push", self.base))
+            .bearer_auth(token)
+            .json(&json!({"clientId": "device", "mutations": mutations}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["results"].clone()
+    }
+}
+
+fn insert(entity: &str, id: &str, data: Value) -> Value {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    json!({"mutationId": format!("m{n}"), "entity": entity, "id": id, "op": "insert", "data": data})
+}
+
+fn uuid(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// Notes and their comments, each owned by their author.
+const NOTES: &str = "
+offgen: 1
+app: notes
+entities:
+  Author:
+    fields:
+      name: text
+  Note:
+    owner: author
+    fields:
+      author: Author
+      body: text
+  Comment:
+    owner: author
+    fields:
+      author: Author
+      note: Note
+      body: text
+";
+
+const ANA: &str = "00000000-0000-4000-8000-00000000a0a0";
+const BEN: &str = "00000000-0000-4000-8000-00000000b0b0";
+
+/// A reference to another user's owner-scoped row is answered as one to a missing row: the
+/// row stays invisible, and no one links their rows to it.
+async fn a_reference_to_another_users_row_finds_no_row(postgres: bool) {
+    let s = Server::start(NOTES, postgres, &[(ANA, "ana"), (BEN, "ben")]).await;
+    for (user, token) in [(ANA, "ana"), (BEN, "ben")] {
+        let r = s
+            .push(
+                token,
+                json!([insert("authors", user, json!({"name": token}))]),
+            )
+            .await;
+        assert_eq!(r[0]["status"], "accepted", "{r}");
+    }
+    let (anas, missing) = (uuid(1), uuid(9));
+    let r = s
+        .push(
+            "ana",
+            json!([insert(
+                "notes",
+                &anas,
+                json!({"author": ANA, "body": "private"})
+            )]),
+        )
+        .await;
+    assert_eq!(r[0]["status"], "accepted", "{r}");
+    let comment = |id: u64, note: &str| {
+        insert(
+            "comments",
+            &uuid(id),
+            json!({"author": BEN, "note": note, "body": "hi"}),
+        )
+    };
+    let results = s
+        .push(
+            "ben",
+            json!([
+                comment(10, &anas),
+                comment(11, &missing),
+                // Ben's insert over Ana's id is refused; a comment on it must not slip through.
+                insert("notes", &anas, json!({"author": BEN, "body": "mine"})),
+                comment(12, &anas),
+            ]),
+        )
+        .await;
+    let error = |i: usize, id: &str| results[i]["error"].to_string().replace(id, "<id>");
+    assert_eq!(error(0, &anas), error(1, &missing), "{results}");
+    assert_eq!(error(3, &anas), error(1, &missing), "{results}");
+    assert_eq!(results[0]["error"]["code"], "invalid-data");
+    assert_eq!(results[2]["error"]["code"], "not-found");
+    // Ana may comment on her own note.
+    let own = s
+        .push(
+            "ana",
+            json!([insert(
+                "comments",
+                &uuid(13),
+                json!({"author": ANA, "note": anas, "body": "mine"})
+            )]),
+        )
+        .await;
+    assert_eq!(own[0]["status"], "accepted", "{own}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_to_another_users_row_finds_no_row_sqlite() {
+    a_reference_to_another_users_row_finds_no_row(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_to_another_users_row_finds_no_row_postgres() {
+    a_reference_to_another_users_row_finds_no_row(true).await;
+}
