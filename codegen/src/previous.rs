@@ -41,7 +41,7 @@ pub fn read(out_dir: &Path) -> Result<Previous, Diagnostic> {
     let dir = out_dir.join(MIGRATIONS_DIR);
     for (i, (path, text)) in numbered_scripts(&dir)?.into_iter().enumerate() {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let step = Migration::parse(&name, &text).map_err(|e| damaged(&path, &e))?;
+        let step = Migration::parse(&name, &text).map_err(|e| damaged(&path, &e.message))?;
         check_number(&path, step.number, i)?;
         previous.migrations.push(step);
     }

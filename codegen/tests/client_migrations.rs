@@ -101,7 +101,7 @@ fn a_device_with_a_week_of_unsynced_work_upgrades_through_every_revision() {
         })
         .collect();
     device.push_results(json!(results));
-    device.run("release_inflight", &[]);
+    device.run("release_inflight", &[(":claim", &support::CLAIM)]);
     device.claim(1); // o2's update is in flight again when the upgrade happens
     let before = device.outbox();
     assert_eq!(before.len(), 5, "{before:#?}");
@@ -218,7 +218,7 @@ fn a_device_with_a_week_of_unsynced_work_upgrades_through_every_revision() {
         o2_entries.last().unwrap().changed.as_deref(),
         Some(",route,")
     );
-    device.run("recover_stale_inflight", &[(":stale_before", &i64::MAX)]);
+    device.run("recover_inflight", &[]);
     device.run(
         "resolve_conflict",
         &[

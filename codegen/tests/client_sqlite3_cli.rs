@@ -65,7 +65,8 @@ fn migrate(db: &Path, files: &FileSet) {
 /// A named statement of the build's sync.sql, ready to run.
 fn statement(files: &FileSet, name: &str) -> String {
     let sync = files.get("client/sync.sql").unwrap();
-    let found = offgen_codegen::backend::client::sync_sql::parse(sync)
+    let found = offgen_runtime::scripts::parse_sync_sql(sync)
+        .unwrap()
         .into_iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("no statement {name}"));
@@ -91,8 +92,8 @@ fn every_step_applies_on_an_empty_database() {
     assert_eq!(out[0], json!([{"user_version": 1}]));
     assert_eq!(
         out[1],
-        json!([{"triggers": 42}]),
-        "14 triggers for each of 3 entities"
+        json!([{"triggers": 48}]),
+        "16 triggers for each of 3 entities"
     );
 }
 
@@ -116,8 +117,12 @@ fn writes_queue_and_the_sync_statements_run_under_the_command_line_too() {
          UPDATE observations SET notes = 'lion tracks', count = 2 WHERE id = 'o1';
          SELECT entity, row_id, op FROM _offgen_outbox ORDER BY seq;
 .parameter set :now 1000
-.parameter set :limit 10\n",
+.parameter set :limit 10
+.parameter set :max_bytes 1000000
+.parameter set :claim 7\n",
     );
+    script.push_str(&statement(&files, "prepare_batch"));
+    script.push_str(&statement(&files, "set_aside_oversized"));
     script.push_str(&statement(&files, "claim_batch"));
     script.push_str(&statement(&files, "claimed_entries"));
     let out = results(&sqlite3(&db, &script));
@@ -141,6 +146,7 @@ fn writes_queue_and_the_sync_statements_run_under_the_command_line_too() {
                  "longitude": 0.25, "accuracyM": 3.5, "altitudeM": null, "notes": null, "photoPath": null,
                  "photoUpload": "none", "status": "final", "recordedAt": 1, "modifiedAt": 2}}]);
     let mut script = text_param(":results", &Value::Array(accepted).to_string());
+    script.push_str(".parameter set :now 2000\n");
     script.push_str(&statement(&files, "apply_push_results"));
     script.push_str("BEGIN;\n");
     script.push_str(&text_param(":records", &pulled.to_string()));
@@ -189,7 +195,7 @@ fn a_database_with_rows_and_queued_writes_upgrades_through_every_revision_under_
 .parameter set :now 1
 .parameter set :limit 10
 {}SELECT entity, json(payload) AS payload FROM _offgen_outbox WHERE row_id = 'o1';",
-        statement(&builds[3], "claim_batch")
+        statement(&builds[3], "prepare_batch")
     );
     let out = results(&sqlite3(&db, &script));
     assert_eq!(out[0], json!([{"user_version": 4}]));

@@ -108,7 +108,7 @@ fn a_lost_response_is_harmless_the_retry_sends_the_same_mutation() {
     note(&device, "a", "1");
     let first = device.claim(10);
     // No response: the client releases the batch (or the app dies and recovers on start).
-    device.run("release_inflight", &[]);
+    device.run("release_inflight", &[(":claim", &support::CLAIM)]);
     let second = device.claim(10);
     assert_eq!(first[0]["mutation_id"], second[0]["mutation_id"]);
     assert_eq!(
@@ -119,14 +119,20 @@ fn a_lost_response_is_harmless_the_retry_sends_the_same_mutation() {
 }
 
 #[test]
-fn stale_in_flight_entries_return_to_the_queue_on_recovery() {
+fn entries_a_killed_sync_left_in_flight_return_to_the_queue_unchanged() {
     let device = Device::new(SPEC);
     note(&device, "a", "1");
-    device.run("claim_batch", &[(":now", &100i64), (":limit", &10i64)]);
-    device.run("recover_stale_inflight", &[(":stale_before", &50i64)]);
-    assert_eq!(device.outbox()[0].state, "inflight", "not stale yet");
-    device.run("recover_stale_inflight", &[(":stale_before", &100i64)]);
-    assert_eq!(device.outbox()[0].state, "pending");
+    let sent = device.claim(10);
+    assert_eq!(device.status("notes", "a"), "syncing");
+    // The app dies here; the next sync takes the lease and recovers first.
+    device.run("recover_inflight", &[]);
+    let entry = &device.outbox()[0];
+    assert_eq!(entry.state, "pending");
+    assert_eq!(
+        entry.mutation_id.as_deref(),
+        sent[0]["mutation_id"].as_str(),
+        "the same mutation: the server may have applied it"
+    );
     assert_eq!(device.status("notes", "a"), "pending");
 }
 
@@ -348,7 +354,7 @@ fn results_for_entries_no_longer_in_flight_are_ignored() {
     note(&device, "a", "1");
     device.claim(10);
     let entry = device.outbox()[0].clone();
-    device.run("release_inflight", &[]);
+    device.run("release_inflight", &[(":claim", &support::CLAIM)]);
     device.push_results(json!([accepted(&entry, 1)]));
     assert_eq!(
         device.outbox().len(),

@@ -4,12 +4,15 @@
 //! - [`model`]: the static description of an app that generated code hands to the runtime.
 //! - [`values`]: checking wire values against their fields.
 //! - [`etag`]: entity tags and `If-Match` / `If-None-Match` (RFC 9110).
+//! - [`scripts`]: the device SQL files `offgen build` writes (migration steps, `sync.sql`), read back.
 //! - [`server`] (feature `server`): the axum + sqlx engine behind generated servers.
+//! - [`client`] (feature `client`): the reference sync client over rusqlite.
 #![deny(missing_docs)]
 
 pub mod etag;
 pub mod model;
 pub mod protocol;
+pub mod scripts;
 pub mod values;
 
 /// Re-exported for generated code, so an app's crate needs no serde dependency of its own.
@@ -26,3 +29,6 @@ pub trait Syncable: serde::Serialize + serde::de::DeserializeOwned {
 
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(feature = "client")]
+pub mod client;

@@ -48,6 +48,13 @@ pub struct Mutation {
     /// The fields written (all of them for an insert, the changed ones for an update).
     #[serde(default)]
     pub data: Map<String, Value>,
+    /// When the device wrote this change (epoch ms, on its server-corrected clock): the time
+    /// lww compares, for every field of `data` without one in `field_stamps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<i64>,
+    /// An update's own time for each changed field (wire key -> epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_stamps: Option<Map<String, Value>>,
 }
 
 /// The outcome of one mutation.

@@ -348,7 +348,7 @@ pub fn normalize(sql: &str) -> String {
 
 pub fn sqlite_master(device: &Device) -> BTreeMap<String, String> {
     let mut stmt = device
-        .conn
+        .conn()
         .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")
         .unwrap();
     stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -493,7 +493,7 @@ pub fn statement_name(statement: &str) -> String {
         .collect();
     let at = words
         .iter()
-        .position(|w| matches!(*w, "TABLE" | "INDEX" | "TRIGGER"))
+        .position(|w| matches!(*w, "TABLE" | "INDEX" | "TRIGGER" | "VIEW"))
         .unwrap();
     words[at + 1].to_owned()
 }

@@ -1,11 +1,9 @@
-//! A simulated device for tests: a real SQLite database (rusqlite, bundled) built by the
-//! generated migrations, driven by the generated `sync.sql` statements, exactly as a client
-//! would run them.
+//! A device for tests: the runtime's reference client `Device` (a real SQLite database built
+//! by the generated migrations), plus helpers that run the generated `sync.sql` statements one
+//! by one, exactly as the client's loop runs them, so each step can be looked at.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-
-use offgen_codegen::backend::client::{Migration, sync_sql};
+use offgen_codegen::backend::client::{Migration, migration_path};
 use offgen_codegen::backend::server::migrate::ServerStep;
 use offgen_codegen::backend::snapshot::Snapshot;
 use offgen_codegen::backend::{self, Previous};
@@ -14,8 +12,9 @@ use offgen_codegen::load_yaml_spec;
 use offgen_codegen::model::Schema;
 use offgen_codegen::output::FileSet;
 use offgen_codegen::source::SourceFile;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, ToSql};
+use offgen_runtime::client::rusqlite::types::Value as SqlValue;
+use offgen_runtime::client::rusqlite::{Connection, ToSql};
+use offgen_runtime::client::{self, ClientSchema};
 use serde_json::Value;
 
 /// The forest-ranger example spec.
@@ -50,8 +49,25 @@ pub fn migrations(files: &FileSet) -> Vec<Migration> {
         .collect()
 }
 
-/// One outbox entry, with its payload parsed. Mutation id and payload exist from the entry's
-/// first claim on.
+/// The client schema of a build, as the reference client reads it.
+pub fn client_schema(files: &FileSet) -> ClientSchema {
+    let steps = migrations(files);
+    let texts: Vec<(String, String)> = steps
+        .iter()
+        .map(|m| {
+            let path = migration_path(m);
+            (m.file_name(), files.get(&path).unwrap().to_owned())
+        })
+        .collect();
+    ClientSchema::from_texts(
+        texts.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+        files.get("client/sync.sql").expect("a build has sync.sql"),
+    )
+    .unwrap()
+}
+
+/// One outbox entry, with its payload parsed. Mutation id and payload exist once the entry
+/// was prepared for a push.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub seq: i64,
@@ -67,10 +83,15 @@ pub struct Entry {
     pub last_error: Option<String>,
 }
 
+/// The claim id the helpers claim with.
+pub const CLAIM: &str = "test-claim";
+
+/// A time after every retry delay: the helpers claim at it unless a test sets another.
+pub const LATER: i64 = 1 << 50;
+
 /// A device database and the sync statements of its build.
 pub struct Device {
-    pub conn: Connection,
-    pub statements: BTreeMap<String, String>,
+    pub device: client::Device,
 }
 
 impl Device {
@@ -81,52 +102,39 @@ impl Device {
 
     /// A fresh device for a build.
     pub fn from_build(files: &FileSet) -> Device {
-        let conn = Connection::open_in_memory().unwrap();
-        let mut device = Device {
-            conn,
-            statements: BTreeMap::new(),
-        };
-        device.upgrade(files);
-        device
+        Device {
+            device: client::Device::open_in_memory(&client_schema(files)).unwrap(),
+        }
     }
 
     /// Applies the build's steps this database has not run yet (by `user_version`), each in
-    /// one transaction, and takes the build's sync statements.
+    /// one transaction, and takes the build's sync statements: what the client does when an
+    /// app update brings a newer schema.
     pub fn upgrade(&mut self, files: &FileSet) {
-        let current: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        self.conn
-            .execute_batch("PRAGMA foreign_keys = OFF")
-            .unwrap();
-        for step in migrations(files) {
-            if i64::from(step.number) <= current {
-                continue;
-            }
-            let tx = self.conn.transaction().unwrap();
-            for statement in &step.statements {
-                tx.execute_batch(statement)
-                    .unwrap_or_else(|e| panic!("step {} failed: {e}\n{statement}", step.number));
-            }
-            tx.commit().unwrap();
-        }
-        let sync = files.get("client/sync.sql").expect("a build has sync.sql");
-        self.statements = sync_sql::parse(sync)
-            .into_iter()
-            .map(|s| (s.name, s.sql))
-            .collect();
+        let placeholder = client::Device::open_in_memory(&self.device.schema().clone()).unwrap();
+        let conn = std::mem::replace(&mut self.device, placeholder).into_connection();
+        self.device = client::Device::with_connection(conn, &client_schema(files))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    fn statement(&self, name: &str) -> &str {
-        self.statements
-            .get(name)
+    /// The database.
+    pub fn conn(&self) -> &Connection {
+        self.device.connection()
+    }
+
+    fn statement(&self, name: &str) -> String {
+        self.device
+            .schema()
+            .statement(name)
             .unwrap_or_else(|| panic!("sync.sql has no statement `{name}`"))
+            .sql
+            .clone()
     }
 
     /// Runs a named statement; returns its rows as JSON objects.
     pub fn run(&self, name: &str, params: &[(&str, &dyn ToSql)]) -> Vec<Value> {
-        let mut stmt = self.conn.prepare(self.statement(name)).unwrap();
+        let sql = self.statement(name);
+        let mut stmt = self.conn().prepare(&sql).unwrap();
         let columns: Vec<String> = stmt
             .column_names()
             .iter()
@@ -146,14 +154,14 @@ impl Device {
 
     /// Runs plain SQL (the app's own writes).
     pub fn sql(&self, sql: &str) {
-        self.conn
+        self.conn()
             .execute_batch(sql)
             .unwrap_or_else(|e| panic!("{e}\n{sql}"));
     }
 
     /// Runs plain SQL that must fail; returns the error text.
     pub fn sql_err(&self, sql: &str) -> String {
-        self.conn
+        self.conn()
             .execute_batch(sql)
             .expect_err("the write must be refused")
             .to_string()
@@ -161,7 +169,7 @@ impl Device {
 
     /// One value of a query.
     pub fn value(&self, sql: &str) -> Value {
-        self.conn
+        self.conn()
             .query_row(sql, [], |r| r.get::<_, SqlValue>(0))
             .map(to_json)
             .unwrap_or_else(|e| panic!("{e}\n{sql}"))
@@ -170,7 +178,7 @@ impl Device {
     /// The outbox, oldest first.
     pub fn outbox(&self) -> Vec<Entry> {
         let mut stmt = self
-            .conn
+            .conn()
             .prepare("SELECT seq, mutation_id, entity, row_id, op, changed, payload, base_version, state, attempts, last_error FROM _offgen_outbox ORDER BY seq")
             .unwrap();
         stmt.query_map([], |r| {
@@ -197,7 +205,7 @@ impl Device {
 
     /// `sync_status` of a row.
     pub fn status(&self, table: &str, id: &str) -> String {
-        self.conn
+        self.conn()
             .query_row(
                 &format!("SELECT sync_status FROM \"{table}\" WHERE id = ?1"),
                 [id],
@@ -206,44 +214,78 @@ impl Device {
             .unwrap()
     }
 
-    /// Claims a batch like a client about to push; returns every entry in flight, as sent.
-    pub fn claim(&self, limit: i64) -> Vec<Value> {
-        self.run("claim_batch", &[(":now", &1_000i64), (":limit", &limit)]);
-        self.run("claimed_entries", &[])
+    /// Prepares and claims a batch at time `now` like a client about to push (no byte limit
+    /// to speak of); returns every entry of the claim, as sent.
+    pub fn claim_at(&self, now: i64, limit: i64) -> Vec<Value> {
+        let max_bytes = i64::MAX / 2;
+        self.run("prepare_batch", &[(":now", &now), (":limit", &limit)]);
+        self.run("set_aside_oversized", &[(":max_bytes", &max_bytes)]);
+        self.run(
+            "claim_batch",
+            &[
+                (":now", &now),
+                (":limit", &limit),
+                (":max_bytes", &max_bytes),
+                (":claim", &CLAIM),
+            ],
+        );
+        self.run("claimed_entries", &[(":claim", &CLAIM)])
             .into_iter()
             .map(|mut e| {
-                let payload = e["payload"]
-                    .as_str()
-                    .map(|p| serde_json::from_str::<Value>(p).unwrap());
-                e["payload"] = payload.unwrap_or(Value::Null);
+                for key in ["payload", "field_stamps"] {
+                    let parsed = e[key]
+                        .as_str()
+                        .map(|p| serde_json::from_str::<Value>(p).unwrap());
+                    e[key] = parsed.unwrap_or(Value::Null);
+                }
                 e
             })
             .collect()
+    }
+
+    /// [`Device::claim_at`] at a time past every retry delay.
+    pub fn claim(&self, limit: i64) -> Vec<Value> {
+        self.claim_at(LATER, limit)
     }
 
     /// What the next push sends for each row: claims everything claimable, then returns the
     /// claimed entries to the queue as if the push had failed in transit.
     pub fn sent(&self) -> Vec<Value> {
         let sent = self.claim(100_000);
-        self.run("release_inflight", &[]);
+        self.run("release_inflight", &[(":claim", &CLAIM)]);
         sent
     }
 
-    /// Hands push results to SQL like a client that got a response.
-    pub fn push_results(&self, results: Value) {
+    /// Hands push results to SQL like a client that got a response at time `now`.
+    pub fn push_results_at(&self, now: i64, results: Value) {
         let text = results.to_string();
-        self.run("apply_push_results", &[(":results", &text)]);
+        self.run("apply_push_results", &[(":results", &text), (":now", &now)]);
         self.run("clear_push_results", &[]);
     }
 
-    /// Applies a pull page like a client, in one transaction.
+    /// [`Device::push_results_at`] at time 1,000.
+    pub fn push_results(&self, results: Value) {
+        self.push_results_at(1_000, results)
+    }
+
+    /// Applies a pull page like the client, in one transaction: the page, then the records
+    /// waiting for a unique clash again, then the cursor.
     pub fn pull(&self, records: Value, cursor: &str) {
         let text = records.to_string();
-        self.conn.execute_batch("BEGIN").unwrap();
+        self.conn().execute_batch("BEGIN").unwrap();
         self.run("apply_pulled_records", &[(":records", &text)]);
+        let held: Vec<String> = self
+            .run("take_clashes", &[])
+            .into_iter()
+            .map(|r| r["records"].as_str().unwrap().to_owned())
+            .collect();
+        self.run("clear_clashes", &[]);
+        for held in &held {
+            self.run("apply_pulled_records", &[(":records", held)]);
+        }
         self.run("clear_inbox", &[]);
         self.run("set_pull_cursor", &[(":cursor", &cursor)]);
-        self.conn.execute_batch("COMMIT").unwrap();
+        self.conn().execute_batch("COMMIT").unwrap();
     }
 
     /// Count of rows of a query.
@@ -253,13 +295,7 @@ impl Device {
 }
 
 fn to_json(value: SqlValue) -> Value {
-    match value {
-        SqlValue::Null => Value::Null,
-        SqlValue::Integer(i) => Value::from(i),
-        SqlValue::Real(f) => serde_json::json!(f),
-        SqlValue::Text(t) => Value::String(t),
-        SqlValue::Blob(b) => Value::String(b.iter().map(|x| format!("{x:02x}")).collect()),
-    }
+    client::sql_to_json(value)
 }
 
 /// An accepted push result for an entry in flight.

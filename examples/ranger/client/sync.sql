@@ -9,88 +9,169 @@
 --
 -- Everything else happens in triggers: local writes queue themselves in `_offgen_outbox`,
 -- rows show their state in `sync_status`, and records handed to `_offgen_inbox` or results
--- handed to `_offgen_push_results` are applied by per-entity triggers.
+-- handed to `_offgen_push_results` are applied by per-entity triggers. Times are epoch
+-- milliseconds of the device's clock, `now()` below: read it with device_now().
 --
--- The algorithm (each numbered step in one transaction; times are epoch milliseconds):
+-- One sync (each numbered step in one transaction):
 --
---   On start:  recover_stale_inflight(:stale_before = now)   -- a killed app leaves entries in flight
---   Push:      1. claim_batch(:now, :limit), then claimed_entries() -> entries; send them with get_client_id() as
---                 POST /sync/push {clientId, mutations: [{mutationId, entity, id: row_id, op,
---                 baseVersion: base_version, data: payload}]}
---              2a. got a response: apply_push_results(:results = the response's `results` array),
---                 then clear_push_results()
---              2b. no response (no network, timeout, 5xx, 401): release_inflight(); retry later
---                 with backoff. Transport failures never count as attempts. A lost response is
---                 harmless: the entries are sent again with the same mutation ids, and the
---                 server answers with its first result.
---              Repeat while claim_batch returns entries.
---   Pull:      1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
---              2. apply_pulled_records(:records = the page's `records` array),
---                 unknown_pulled_records() (log them), clear_inbox(),
---                 set_pull_cursor(:cursor = the page's `cursor`), all in one transaction
---              Repeat while hasMore.
---   App:       sync_stats(:now), list_failed(), retry_failed(:seq), discard_failed(:seq),
---              list_conflicts(), resolve_conflict(:entity, :row_id, :resolution)
+--   Start:  1. acquire_sync_lease(:holder, :now, :until); no row changed: another sync holds
+--              this database, so stop (one sync at a time, also across processes and isolates).
+--              Renew it the same way before each request; release_sync_lease(:holder) at the end.
+--           2. recover_inflight(): entries a killed sync left in flight go back to the queue.
+--   Push:   1. prepare_batch(:now, :limit), set_aside_oversized(:max_bytes),
+--              claim_batch(:now, :limit, :max_bytes, :claim), then claimed_entries(:claim) -> entries.
+--           2. POST /sync/push {clientId: get_client_id(), mutations: [{mutationId, entity,
+--              id: row_id, op, baseVersion: base_version, data: payload, stamp, fieldStamps:
+--              field_stamps}]} (keys whose value is null are left out).
+--           3a. 200: apply_push_results(:results, :now), clear_push_results(),
+--              set_clock(:server_time = the response's serverTime, :now).
+--           3b. 413 with more than one entry: release_inflight(:claim); halve :limit and
+--              :max_bytes and go to 1. With one entry: set_aside_claimed(:claim, :error).
+--           3c. no answer, or any other status (401, 403, 429, 5xx, ...): release_inflight(:claim)
+--              and end this sync; try again later with backoff. Transport failures and refused
+--              requests never count as attempts. A lost response is harmless: the entries go
+--              again with the same mutation ids, and the server answers with its first result.
+--           Repeat while claim_batch claims entries.
+--   Pull:   1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
+--           2. 200: apply_pulled_records(:records = the page's `records`), then take_clashes()
+--              -> held, clear_clashes(), apply_pulled_records(:records = held) (records waiting
+--              for a unique clash are tried again after every page), unknown_pulled_records()
+--              (log them), clear_inbox(), set_pull_cursor(:cursor), set_clock(:server_time, :now).
+--           Repeat while hasMore. Then set_last_synced(:now).
+--   App:    sync_stats(:now), list_failed(), retry_failed(:seq), discard_failed(:seq),
+--           list_conflicts(), resolve_conflict(:entity, :row_id, :resolution), list_clashes(),
+--           list_notices(), dismiss_notice(:id), dismiss_all_notices()
+
+-- name: device_now
+-- The device's clock (epoch ms): the system clock, or fixed_clock_ms where one is set.
+-- returns: now
+SELECT "local_ms" AS "now" FROM "_offgen_now";
 
 -- name: get_client_id
 -- This device's id for push requests, made when the database was created.
 -- returns: client_id
 SELECT "value" AS "client_id" FROM "_offgen_meta" WHERE "key" = 'client_id';
 
--- name: recover_stale_inflight
--- Returns entries claimed before :stale_before to the queue (crash recovery). On start every
--- in-flight entry is stale: pass the current time. They keep their mutation id and payload:
--- the server may have applied them, and a retry must be the same mutation.
--- params: :stale_before
-UPDATE "_offgen_outbox" SET "state" = 'pending'
-WHERE "state" = 'inflight' AND "inflight_since" <= :stale_before;
+-- name: acquire_sync_lease
+-- Takes the sync lease for :holder until :until, if it is free, expired, or already held by
+-- :holder (a renewal). Changes one row when taken, none when another sync holds it.
+-- params: :holder, :now, :until
+INSERT INTO "_offgen_meta" ("key", "value") VALUES ('sync_lease', :holder || ' ' || :until)
+ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"
+WHERE "value" = ''
+  OR substr("value", 1, instr("value", ' ') - 1) = :holder
+  OR CAST(substr("value", instr("value", ' ') + 1) AS INTEGER) < :now;
 
--- name: claim_batch
--- Claims up to :limit queued entries, oldest first, marking them in flight; on its first claim
--- an entry gets its mutation id and payload (from the row as it is now). Only a row's oldest
--- entry is claimable: later writes to a row wait until the server has answered the earlier one
--- (and an entry set aside as failed, or in conflict, holds back only its own row's writes).
+-- name: release_sync_lease
+-- params: :holder
+UPDATE "_offgen_meta" SET "value" = ''
+WHERE "key" = 'sync_lease' AND substr("value", 1, instr("value", ' ') - 1) = :holder;
+
+-- name: recover_inflight
+-- Run under the lease, before anything else: entries still in flight were sent by a sync that
+-- did not finish (the app was killed). They go back to the queue with their mutation id and
+-- payload: the server may have applied them, and a retry must be the same mutation.
+UPDATE "_offgen_outbox" SET "state" = 'pending', "claim_id" = NULL WHERE "state" = 'inflight';
+
+-- name: prepare_batch
+-- Gives up to :limit entries that are due (queued, the oldest of their row, past their retry
+-- delay) their mutation id and payload, taken from the row as it is now; from then on the
+-- entry never changes. Only a row's oldest entry is due: later writes to a row wait until the
+-- server has answered the earlier one (an entry set aside as failed, or in conflict, holds back
+-- only its own row's writes).
 -- params: :now, :limit
-UPDATE "_offgen_outbox" SET "state" = 'inflight', "inflight_since" = :now
+UPDATE "_offgen_outbox" SET "mutation_id" = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))
 WHERE "seq" IN (
   SELECT o."seq" FROM "_offgen_outbox" AS o
-  WHERE o."state" = 'pending'
+  WHERE o."state" = 'pending' AND o."mutation_id" IS NULL
+    AND (o."next_attempt_at" IS NULL OR o."next_attempt_at" <= :now)
     AND NOT EXISTS (
       SELECT 1 FROM "_offgen_outbox" AS e
       WHERE e."row_id" = o."row_id" AND e."entity" = o."entity" AND e."seq" < o."seq")
   ORDER BY o."seq"
   LIMIT :limit);
 
+-- name: set_aside_oversized
+-- Entries whose mutation alone exceeds :max_bytes can never be sent: they are set aside as
+-- failed (never blocking other rows), with the reason, for the app to show.
+-- params: :max_bytes
+UPDATE "_offgen_outbox"
+SET "state" = 'failed',
+  "last_error" = 'too-large: this change takes ' || (length(CAST("payload" AS BLOB)) + coalesce(length("field_stamps"), 0) + 256) || ' bytes in a push, which may hold at most ' || :max_bytes
+WHERE "state" = 'pending' AND "payload" IS NOT NULL
+  AND length(CAST("payload" AS BLOB)) + coalesce(length("field_stamps"), 0) + 256 > :max_bytes;
+
+-- name: claim_batch
+-- Claims for :claim, oldest first, the due entries prepared by prepare_batch, as many as fit
+-- in :limit entries and :max_bytes, marking them in flight.
+-- params: :now, :limit, :max_bytes, :claim
+UPDATE "_offgen_outbox" SET "state" = 'inflight', "inflight_since" = :now, "claim_id" = :claim
+WHERE "seq" IN (
+  SELECT "seq" FROM (
+    SELECT o."seq", sum(length(CAST(o."payload" AS BLOB)) + coalesce(length(o."field_stamps"), 0) + 256) OVER (ORDER BY o."seq") AS "total"
+    FROM "_offgen_outbox" AS o
+    WHERE o."state" = 'pending' AND o."payload" IS NOT NULL
+      AND (o."next_attempt_at" IS NULL OR o."next_attempt_at" <= :now)
+      AND NOT EXISTS (
+        SELECT 1 FROM "_offgen_outbox" AS e
+        WHERE e."row_id" = o."row_id" AND e."entity" = o."entity" AND e."seq" < o."seq")
+    ORDER BY o."seq"
+    LIMIT :limit)
+  WHERE "total" <= :max_bytes);
+
 -- name: claimed_entries
--- The entries claim_batch marked in flight, in queue order: the mutations to send.
--- returns: seq, mutation_id, entity, row_id, op, payload, base_version, attempts
-SELECT "seq", "mutation_id", "entity", "row_id", "op", "payload", "base_version", "attempts"
-FROM "_offgen_outbox" WHERE "state" = 'inflight' ORDER BY "seq";
+-- The entries claimed for :claim, in queue order: the mutations to send.
+-- params: :claim
+-- returns: seq, mutation_id, entity, row_id, op, payload, base_version, stamp, field_stamps, attempts
+SELECT "seq", "mutation_id", "entity", "row_id", "op", "payload", "base_version", "stamp", "field_stamps", "attempts"
+FROM "_offgen_outbox" WHERE "state" = 'inflight' AND "claim_id" = :claim ORDER BY "seq";
 
 -- name: release_inflight
--- The push got no answer: every in-flight entry goes back to the queue, attempts unchanged,
--- and, as the server may have applied it, unchanged in every other way too.
-UPDATE "_offgen_outbox" SET "state" = 'pending' WHERE "state" = 'inflight';
+-- The push got no answer: the claim's entries go back to the queue, attempts unchanged, and,
+-- as the server may have applied them, unchanged in every other way too.
+-- params: :claim
+UPDATE "_offgen_outbox" SET "state" = 'pending', "claim_id" = NULL
+WHERE "state" = 'inflight' AND "claim_id" = :claim;
+
+-- name: set_aside_claimed
+-- The server refused the claim as too large (413) although it held one entry: it is set aside
+-- as failed with :error.
+-- params: :claim, :error
+UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = :error, "claim_id" = NULL
+WHERE "state" = 'inflight' AND "claim_id" = :claim;
 
 -- name: apply_push_results
 -- Applies a push response's results. Accepted: the entry is done and the row takes the new
--- version. Rejected: retried until max_attempts, then failed. Conflict: for `version` entities
--- kept in _offgen_conflicts for the app; for `lww` and `server_wins` entities the server
--- already decided, and its record is applied. Results for entries no longer in flight are
--- ignored (they are sent again, and the server answers again).
--- params: :results (the JSON array of the response's `results`)
-INSERT INTO "_offgen_push_results" ("mutation_id", "status", "version", "record", "error")
+-- version (and, where the server merged, its record). Rejected: sent again as a new mutation
+-- after a delay that doubles with each attempt, then set aside as failed after max_attempts.
+-- Conflict: for `version` entities kept in _offgen_conflicts for the app; for `lww` and
+-- `server_wins` entities the server already decided: its record is applied and a notice
+-- keeps what this device wrote. Results for entries no longer in flight are ignored (they
+-- are sent again, and the server answers again).
+-- params: :results (the JSON array of the response's `results`), :now
+INSERT INTO "_offgen_push_results" ("mutation_id", "status", "version", "record", "error", "overridden", "received_at")
 SELECT json_extract("value", '$.mutationId'), json_extract("value", '$.status'),
   json_extract("value", '$.version'), json_extract("value", '$.record'),
   CASE WHEN json_type("value", '$.error') IS NULL THEN NULL
     ELSE coalesce(json_extract("value", '$.error.code'), 'error') || ': ' || coalesce(json_extract("value", '$.error.message'), '')
-  END
+  END,
+  json_extract("value", '$.overridden'), :now
 FROM json_each(:results)
 ORDER BY "key";
 
 -- name: clear_push_results
 -- Removes results that matched no in-flight entry.
 DELETE FROM "_offgen_push_results";
+
+-- name: set_clock
+-- Learns the server's clock from a response's serverTime: edit times are stamped in server
+-- time from then on, and never behind anything this device has seen.
+-- params: :server_time, :now
+INSERT INTO "_offgen_meta" ("key", "value") VALUES ('clock_offset_ms', CAST(:server_time - :now AS TEXT)),
+  ('lww_clock', CAST(:server_time AS TEXT))
+ON CONFLICT ("key") DO UPDATE SET "value" = CASE "key"
+  WHEN 'lww_clock' THEN CAST(max(CAST("value" AS INTEGER), CAST(excluded."value" AS INTEGER)) AS TEXT)
+  ELSE excluded."value" END;
 
 -- name: get_pull_cursor
 -- Where the next pull starts ('' before the first pull; reset to '' by migrations that add
@@ -99,16 +180,27 @@ DELETE FROM "_offgen_push_results";
 SELECT "value" AS "cursor" FROM "_offgen_meta" WHERE "key" = 'pull_cursor';
 
 -- name: apply_pulled_records
--- Applies a pull page's records. A row with local writes still queued, or in conflict, keeps
--- its local values (its queued write reaches the server later and is resolved there); a
--- tombstone marks a row deleted and never creates one.
--- params: :records (the JSON array of the page's `records`)
+-- Applies server records. A row with local writes still queued, or in conflict, keeps its
+-- local values (its queued write reaches the server later and is resolved there); a tombstone
+-- marks a row deleted and never creates one; a record whose unique value another local row
+-- holds waits in _offgen_clashes.
+-- params: :records (a JSON array of records, as a pull page's `records`)
 INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
 SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_extract("value", '$.version'),
   coalesce(json_extract("value", '$.deleted'), 0), json_extract("value", '$.updatedAt'),
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key";
+
+-- name: take_clashes
+-- The records waiting for a unique clash, as a JSON array of records, to apply again.
+-- returns: records
+SELECT coalesce(json_group_array(json_object('entity', "entity", 'id', "id", 'version', "version",
+  'deleted', "deleted", 'updatedAt', "updated_at", 'deletedAt', "deleted_at", 'data', json("data"))), '[]') AS "records"
+FROM (SELECT * FROM "_offgen_clashes" ORDER BY "created_at", "entity", "id");
+
+-- name: clear_clashes
+DELETE FROM "_offgen_clashes";
 
 -- name: unknown_pulled_records
 -- Records of the last page that no table of this schema takes (a newer server): for the log.
@@ -122,19 +214,31 @@ DELETE FROM "_offgen_inbox";
 -- params: :cursor
 UPDATE "_offgen_meta" SET "value" = :cursor WHERE "key" = 'pull_cursor';
 
--- name: sync_stats
--- Queue depth (queued or in flight), its oldest entry's age, and what needs the user.
+-- name: set_last_synced
+-- A sync pushed everything it could and pulled to the end.
 -- params: :now
--- returns: queue_depth, oldest_pending_age_ms, failed, conflicts
+INSERT INTO "_offgen_meta" ("key", "value") VALUES ('last_synced_at', CAST(:now AS TEXT))
+ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value";
+
+-- name: sync_stats
+-- For a status badge: queue depth (queued or in flight), its oldest entry's age, when the next
+-- held-back entry is due, what needs the user, and when this device last synced.
+-- params: :now
+-- returns: queue_depth, oldest_pending_age_ms, next_attempt_at, failed, conflicts, clashes, notices, last_synced_at
 SELECT
   (SELECT count(*) FROM "_offgen_outbox" WHERE "state" IN ('pending', 'inflight')) AS "queue_depth",
   (SELECT :now - min("created_at") FROM "_offgen_outbox" WHERE "state" IN ('pending', 'inflight')) AS "oldest_pending_age_ms",
+  (SELECT min("next_attempt_at") FROM "_offgen_outbox" WHERE "state" = 'pending' AND "next_attempt_at" > :now) AS "next_attempt_at",
   (SELECT count(*) FROM "_offgen_outbox" AS o WHERE o."state" = 'failed'
      AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."mutation_id" = o."mutation_id")) AS "failed",
-  (SELECT count(*) FROM "_offgen_conflicts") AS "conflicts";
+  (SELECT count(*) FROM "_offgen_conflicts") AS "conflicts",
+  (SELECT count(*) FROM "_offgen_clashes") AS "clashes",
+  (SELECT count(*) FROM "_offgen_notices") AS "notices",
+  (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'last_synced_at' AND "value" <> '') AS "last_synced_at";
 
 -- name: list_failed
--- Entries the server rejected max_attempts times. They hold back later writes to their row.
+-- Entries set aside: rejected max_attempts times, or too large to send. They hold back later
+-- writes to their row.
 -- returns: seq, entity, row_id, op, payload, attempts, last_error, created_at
 SELECT o."seq", o."entity", o."row_id", o."op", o."payload", o."attempts", o."last_error", o."created_at"
 FROM "_offgen_outbox" AS o
@@ -143,9 +247,11 @@ WHERE o."state" = 'failed'
 ORDER BY o."seq";
 
 -- name: retry_failed
--- Queues a failed entry again with fresh attempts (after the cause was fixed on the server).
+-- Queues a failed entry again with fresh attempts (after the cause was fixed); it is prepared
+-- anew, so changes made to the row meanwhile go with it.
 -- params: :seq
-UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL
+UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL, "next_attempt_at" = NULL,
+  "mutation_id" = NULL, "payload" = NULL
 WHERE "seq" = :seq AND "state" = 'failed'
   AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."mutation_id" = "_offgen_outbox"."mutation_id");
 
@@ -168,3 +274,25 @@ FROM "_offgen_conflicts" ORDER BY "created_at", "entity", "row_id";
 -- params: :entity, :row_id, :resolution
 UPDATE "_offgen_conflicts" SET "resolution" = :resolution
 WHERE "entity" = :entity AND "row_id" = :row_id;
+
+-- name: list_clashes
+-- Server records waiting because a local row (local_row_id) holds one of their unique values.
+-- The clash ends when the local row changes that value or is deleted (its write goes to the
+-- server as usual), or when the server's row changes; each pull tries again.
+-- returns: entity, id, version, data, local_row_id, message, created_at
+SELECT "entity", "id", "version", "data", "local_row_id", "message", "created_at"
+FROM "_offgen_clashes" ORDER BY "created_at", "entity", "id";
+
+-- name: list_notices
+-- Local changes the server replaced with newer ones or its own (lww, server_wins): what this
+-- device wrote, and the server's record it now shows.
+-- returns: id, entity, row_id, op, local_payload, server_record, overridden, message, created_at
+SELECT "id", "entity", "row_id", "op", "local_payload", "server_record", "overridden", "message", "created_at"
+FROM "_offgen_notices" ORDER BY "id";
+
+-- name: dismiss_notice
+-- params: :id
+DELETE FROM "_offgen_notices" WHERE "id" = :id;
+
+-- name: dismiss_all_notices
+DELETE FROM "_offgen_notices";

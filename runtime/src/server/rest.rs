@@ -225,6 +225,8 @@ pub(crate) async fn create(
         op: Op::Insert,
         base_version: None,
         data: full.clone(),
+        stamp: None,
+        field_stamps: None,
     };
     let result = push(shared.app, &shared.db, caller, vec![mutation], Mode::Strict)
         .await?
@@ -318,6 +320,8 @@ async fn write(
         op,
         base_version: Some(base),
         data,
+        stamp: None,
+        field_stamps: None,
     };
     let result = push(shared.app, &shared.db, caller, vec![mutation], Mode::Strict)
         .await?

@@ -5,5 +5,7 @@ CREATE TABLE "_offgen_push_results" (
   "status" TEXT NOT NULL,
   "version" INTEGER NULL,
   "record" TEXT NULL,
-  "error" TEXT NULL
+  "error" TEXT NULL,
+  "overridden" TEXT NULL,
+  "received_at" INTEGER NOT NULL
 );

@@ -3,12 +3,37 @@ WHEN NEW."entity" = {{ e.entity }}
 BEGIN
   -- Silence this table's queue triggers while the server's row is written.
   UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+{%- if !e.uniques.is_empty() %}
+  -- A newer version of a record that waits for a clash replaces it (and may clash no more).
+  DELETE FROM "_offgen_clashes" WHERE "entity" = {{ e.entity }} AND "id" = NEW."id" AND "version" <= NEW."version";
+{%- for unique in e.uniques %}
+  -- {{ unique.fields }} must be unique. A local tombstone the server already has gives way
+  -- (nothing of it is still to be sent); any other local row holding these values keeps them,
+  -- and the record waits in _offgen_clashes while the local row shows the clash.
+  DELETE FROM {{ e.table }}
+  WHERE NEW."deleted" = 0 AND "id" <> NEW."id" AND "deleted_at" IS NOT NULL AND {{ unique.matches }}
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" AS o WHERE o."entity" = {{ e.entity }} AND o."row_id" = {{ e.table }}."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."entity" = {{ e.entity }} AND c."row_id" = {{ e.table }}."id");
+  INSERT OR IGNORE INTO "_offgen_clashes" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data", "local_row_id", "message", "created_at")
+  SELECT {{ e.entity }}, NEW."id", NEW."version", NEW."deleted", NEW."updated_at", NEW."deleted_at", NEW."data", {{ e.table }}."id",
+    {{ unique.message }} || NEW."id", {{ e.now }}
+  FROM {{ e.table }}
+  WHERE NEW."deleted" = 0 AND {{ e.table }}."id" <> NEW."id" AND {{ unique.matches }}
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM {{ e.table }} AS mine WHERE mine."id" = NEW."id" AND mine."version" > NEW."version")
+  LIMIT 1;
+{%- endfor %}
+{%- endif %}
   -- A row with local writes still queued, or in conflict, keeps its local values.
   INSERT INTO {{ e.table }} ({{ e.column_list }})
   SELECT {{ e.decoded_values }}
   WHERE NEW."deleted" = 0
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id")
     AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id")
+{%- if !e.uniques.is_empty() %}
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = {{ e.entity }} AND "id" = NEW."id")
+{%- endif %}
   ON CONFLICT ("id") DO UPDATE SET {{ e.upsert_assignments }}
   WHERE excluded."version" >= {{ e.table }}."version";
   -- A tombstone only marks a row this device has; it never creates one.

@@ -2,19 +2,22 @@ CREATE TRIGGER "{{ e.trigger_prefix }}_{{ suffix }}" {{ event }} ON {{ e.table }
 WHEN {{ e.guard }}
   AND {{ condition }}
 BEGIN
+{%- if e.stamps %}
+  {{ e.tick }}
+{%- endif %}
   -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = {{ last_entry }} AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL{% if e.stamps %}, "stamp" = {{ e.stamp }}, "field_stamps" = NULL{% endif %}
+  WHERE "seq" = {{ last_entry }} AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT {{ e.entity }}, {{ row }}."id", 'delete', {{ row }}."version", {{ e.now }}
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", {% if e.stamps %}"stamp", {% endif %}"created_at")
+  SELECT {{ e.entity }}, {{ row }}."id", 'delete', {{ row }}."version", {% if e.stamps %}{{ e.stamp }}, {% endif %}{{ e.now }}
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = {{ last_entry }} AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = {{ last_entry }} AND "state" = 'pending' AND "mutation_id" IS NULL);
 {%- if row == "NEW" %}
   UPDATE {{ e.table }} SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
 {%- endif %}
   -- The server never saw a row whose insert was never sent: nothing to send at all.
   DELETE FROM "_offgen_outbox"
-  WHERE "seq" = {{ last_entry }} AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+  WHERE "seq" = {{ last_entry }} AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
 END;

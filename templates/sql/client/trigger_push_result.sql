@@ -10,23 +10,26 @@ BEGIN
   UPDATE {{ e.table }} SET "version" = NEW."version"
   WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
     AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
-  -- Rejected: retried until the attempts run out, then set aside as failed, never blocking
-  -- the entries of other rows.
-  UPDATE "_offgen_outbox"
-  SET "attempts" = "attempts" + 1,
-    "state" = CASE WHEN "attempts" + 1 >= {{ e.max_attempts }} THEN 'failed' ELSE 'pending' END,
-    "last_error" = NEW."error",
-    -- The server did not apply it, so it may change again: the next claim takes the row anew.
-    "inflight_since" = NULL, "payload" = NULL
-  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
 {%- if e.keeps_conflicts %}
   -- Conflict: both sides are kept for the user; the entry waits, and so do later writes to the row.
   INSERT OR REPLACE INTO "_offgen_conflicts" ("entity", "row_id", "mutation_id", "op", "server_version", "server_record", "local_payload", "message", "resolution", "created_at")
   SELECT "entity", "row_id", "mutation_id", "op", NEW."version", NEW."record", "payload",
-    'conflict: the row changed on the server (now version ' || coalesce(NEW."version", '?') || ')', NULL, {{ e.now }}
+    'conflict: the row changed on the server (now version ' || coalesce(NEW."version", '?') || ')', NULL, NEW."received_at"
   FROM "_offgen_outbox" WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
   UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = 'conflict'
   WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
+{%- else %}
+  -- The server decided against this device's change on its own (all of it, or some fields):
+  -- the row takes the server's outcome below, and a notice keeps what was written here.
+  INSERT INTO "_offgen_notices" ("entity", "row_id", "mutation_id", "op", "local_payload", "server_record", "overridden", "message", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", coalesce("payload", '{}'), NEW."record", NEW."overridden",
+    CASE WHEN NEW."status" = 'conflict' THEN {{ e.lost_message }}
+      ELSE 'newer changes on the server replaced these values written here: ' || (SELECT group_concat("value", ', ') FROM json_each(NEW."overridden"))
+    END,
+    NEW."received_at"
+  FROM "_offgen_outbox"
+  WHERE "mutation_id" = NEW."mutation_id"
+    AND (NEW."status" = 'conflict' OR (NEW."status" = 'accepted' AND json_array_length(coalesce(NEW."overridden", '[]')) > 0));
 {%- endif %}
   DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ({{ e.done_statuses }}) AND "mutation_id" = NEW."mutation_id";
   -- The server's record (a resolved conflict, or a write the server merged) is applied like a
@@ -36,5 +39,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ({{ e.done_statuses }}) AND NEW."record" IS NOT NULL;
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= {{ e.max_attempts }} THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + ({{ e.retry_base }} << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
   DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
 END;

@@ -6,15 +6,24 @@ BEGIN
 {%- for check in e.value_checks %}
   {{ check }}
 {%- endfor %}
+{%- if e.stamps %}
+  {{ e.tick }}
+{%- endif %}
   -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
-  -- the whole row when claimed anyway; an update adds the fields this write changed.
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
   UPDATE "_offgen_outbox" SET "changed" = "changed" || {{ e.new_changed_keys }}
-  WHERE "seq" = {{ e.last_entry_new }} AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+{%- if e.stamps %},
+    "stamp" = {{ e.stamp }}, "field_stamps" = {{ e.folded_field_stamps }}
+{%- endif %}
+  WHERE "seq" = {{ e.last_entry_new }} AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
-  SELECT {{ e.entity }}, NEW."id", 'update', {{ e.changed_keys }}, NEW."version", {{ e.now }}
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", {% if e.stamps %}"stamp", "field_stamps", {% endif %}"created_at")
+  SELECT {{ e.entity }}, NEW."id", 'update', {{ e.changed_keys }}, NEW."version", {% if e.stamps %}{{ e.stamp }}, {{ e.new_field_stamps }}, {% endif %}{{ e.now }}
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = {{ e.last_entry_new }} AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = {{ e.last_entry_new }} AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = {{ e.last_entry_new }} AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
   UPDATE {{ e.table }} SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
 END;

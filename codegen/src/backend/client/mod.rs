@@ -7,89 +7,18 @@ pub mod statements;
 pub mod sync_sql;
 pub mod wire;
 
-use crate::output::{FileSet, GENERATED_MARKER};
+use crate::output::FileSet;
 
-/// One migration step.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Migration {
-    /// Its number, from 1; the device's `PRAGMA user_version` after it ran.
-    pub number: u32,
-    /// The file name's words after the number (`init`, `add_observations_altitude_m`).
-    pub slug: String,
-    /// What it does, one line each.
-    pub summary: Vec<String>,
-    /// The statements, in order; the last sets `user_version`.
-    pub statements: Vec<String>,
-}
+/// One migration step. The type, its file format and its reader live in the runtime, which
+/// executes the steps on devices: the generator and the client share one definition.
+pub use offgen_runtime::scripts::MigrationStep as Migration;
 
 /// Directory of the migration files inside the output directory.
 pub const MIGRATIONS_DIR: &str = "client/migrations";
 
-impl Migration {
-    /// `client/migrations/0001_init.sql`.
-    pub fn path(&self) -> String {
-        format!("{MIGRATIONS_DIR}/{:04}_{}.sql", self.number, self.slug)
-    }
-
-    /// `0001 init: <summary>` for comments.
-    pub fn title(&self) -> String {
-        format!("{:04} {}", self.number, self.slug)
-    }
-
-    /// The file: a header saying what the step does and how to run it, then the statements,
-    /// separated by blank lines (statements never contain one, so the file can be read back).
-    pub fn render(&self) -> String {
-        let mut text = format!(
-            "-- {GENERATED_MARKER}. Do not edit: the next build adds a new step instead.\n"
-        );
-        text.push_str(&format!("-- Client migration {:04}:\n", self.number));
-        for line in &self.summary {
-            text.push_str(&format!("--   {line}\n"));
-        }
-        text.push_str("-- Run the steps in order, each once, in one transaction, with PRAGMA foreign_keys = OFF.\n");
-        for statement in &self.statements {
-            debug_assert!(
-                !statement.contains("\n\n"),
-                "a statement holds a blank line:\n{statement}"
-            );
-            text.push('\n');
-            text.push_str(statement);
-            text.push('\n');
-        }
-        text
-    }
-
-    /// Reads back a file written by [`Migration::render`].
-    pub fn parse(file_name: &str, text: &str) -> Result<Migration, String> {
-        let stem = file_name
-            .strip_suffix(".sql")
-            .ok_or_else(|| format!("{file_name}: not a .sql file"))?;
-        let (number, slug) = stem
-            .split_once('_')
-            .ok_or_else(|| format!("{file_name}: expected NNNN_<slug>.sql"))?;
-        let number: u32 = number
-            .parse()
-            .map_err(|_| format!("{file_name}: expected NNNN_<slug>.sql"))?;
-        let (header, body) = text
-            .split_once("\n\n")
-            .ok_or_else(|| format!("{file_name}: no statements"))?;
-        let summary = header
-            .lines()
-            .filter_map(|l| l.strip_prefix("--   "))
-            .map(str::to_owned)
-            .collect();
-        let statements = body
-            .split("\n\n")
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        Ok(Migration {
-            number,
-            slug: slug.to_owned(),
-            summary,
-            statements,
-        })
-    }
+/// `client/migrations/0001_init.sql`: where a step is written.
+pub fn migration_path(step: &Migration) -> String {
+    format!("{MIGRATIONS_DIR}/{}", step.file_name())
 }
 
 /// The first step: support tables, then every entity's table and indexes, then the triggers.
@@ -131,7 +60,7 @@ pub fn unchanged_step(number: u32, slug: &str) -> Migration {
 /// Adds the migration files and `client/sync.sql`.
 pub fn generate(schema: &crate::model::Schema, migrations: &[Migration], files: &mut FileSet) {
     for migration in migrations {
-        files.insert(migration.path(), migration.render());
+        files.insert(migration_path(migration), migration.render());
     }
     files.insert("client/sync.sql", sync_sql::render(schema));
 }

@@ -21,6 +21,42 @@ pub const UUID_V4: &str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2))
 /// How many times a rejected entry is sent before it is set aside as failed.
 pub const MAX_ATTEMPTS: &str = "CAST(coalesce((SELECT \"value\" FROM \"_offgen_meta\" WHERE \"key\" = 'max_attempts'), '5') AS INTEGER)";
 
+/// The delay before a rejected entry's first retry; it doubles with each further attempt.
+pub const RETRY_BASE: &str = "CAST(coalesce((SELECT \"value\" FROM \"_offgen_meta\" WHERE \"key\" = 'retry_base_ms'), '60000') AS INTEGER)";
+
+/// The device's own clock, epoch ms (the `_offgen_now` view: the system clock, or a fixed one).
+pub const LOCAL_NOW: &str = "(SELECT \"local_ms\" FROM \"_offgen_now\")";
+
+/// Advances the device's edit clock for lww entities: past its last stamp, and at least the
+/// server-corrected time. Every stamp is then later than every earlier one of this device,
+/// whatever its system clock does, and later than anything it has pulled.
+pub const TICK: &str = "UPDATE \"_offgen_meta\" SET \"value\" = CAST(max(CAST(\"value\" AS INTEGER) + 1, (SELECT \"server_ms\" FROM \"_offgen_now\")) AS TEXT) WHERE \"key\" = 'lww_clock';";
+
+/// The stamp [`TICK`] just issued.
+pub const STAMP: &str =
+    "(SELECT CAST(\"value\" AS INTEGER) FROM \"_offgen_meta\" WHERE \"key\" = 'lww_clock')";
+
+/// Bytes a queued entry takes in a push request: its payload, its field stamps, and the
+/// mutation's envelope (ids, entity, op, version: well under this).
+pub fn entry_bytes(alias: &str) -> String {
+    format!(
+        "length(CAST({alias}\"payload\" AS BLOB)) + coalesce(length({alias}\"field_stamps\"), 0) + {ENVELOPE_BYTES}"
+    )
+}
+
+/// An upper bound of a mutation's JSON besides its payload and field stamps.
+pub const ENVELOPE_BYTES: usize = 256;
+
+/// A unique index, as the pull trigger checks it.
+pub struct UniqueSql {
+    /// The wire keys, for comments.
+    pub fields: String,
+    /// SQL condition: a row of the table holds the pulled record's (`NEW."data"`) values.
+    pub matches: String,
+    /// The start of the local row's `sync_error` (a SQL string); the server row's id follows.
+    pub message: String,
+}
+
 /// Everything the trigger templates of one entity need, prepared once.
 pub struct EntitySql {
     /// The quoted table name.
@@ -33,10 +69,26 @@ pub struct EntitySql {
     pub guard: &'static str,
     /// See [`UUID_V4`].
     pub uuid: &'static str,
-    /// Epoch milliseconds now.
+    /// Epoch milliseconds now, on the device's clock.
     pub now: &'static str,
     /// See [`MAX_ATTEMPTS`].
     pub max_attempts: &'static str,
+    /// See [`RETRY_BASE`].
+    pub retry_base: &'static str,
+    /// Whether entries carry edit stamps (lww entities: the server compares them per field).
+    pub stamps: bool,
+    /// See [`TICK`].
+    pub tick: &'static str,
+    /// See [`STAMP`].
+    pub stamp: &'static str,
+    /// The pending entry's `field_stamps` with this update's changed fields stamped.
+    pub folded_field_stamps: String,
+    /// `field_stamps` of a new update entry: its changed fields, stamped.
+    pub new_field_stamps: String,
+    /// The entity's unique indexes, for clashes with pulled records.
+    pub uniques: Vec<UniqueSql>,
+    /// The notice of a change the server decided against entirely (as a SQL string).
+    pub lost_message: String,
     /// Statements refusing a write whose `json` fields hold invalid JSON, or whose `real`
     /// fields hold an infinity (which JSON has no number for), before it is queued: a value
     /// that cannot be sent would otherwise stop every later push.
@@ -132,7 +184,7 @@ impl EntitySql {
             .map(|c| match c.name.as_str() {
                 "id" => "NEW.\"id\"".to_owned(),
                 "version" => "NEW.\"version\"".to_owned(),
-                "updated_at" => format!("coalesce(NEW.\"updated_at\", {})", super::columns::NOW_MS),
+                "updated_at" => format!("coalesce(NEW.\"updated_at\", {LOCAL_NOW})"),
                 "deleted_at" => "NULL".to_owned(),
                 "sync_status" => "'synced'".to_owned(),
                 "sync_error" => "NULL".to_owned(),
@@ -145,6 +197,63 @@ impl EntitySql {
             .map(|c| format!("{0} = excluded.{0}", quote(&c.name)))
             .collect::<Vec<_>>()
             .join(", ");
+        let stamp_paths = |target: &str| {
+            let pairs: Vec<(String, String)> = fields
+                .iter()
+                .map(|c| {
+                    (
+                        format!(
+                            "CASE WHEN {} THEN {} ELSE {NO_SUCH_PATH} END",
+                            changed(c),
+                            wire::path(&c.dart)
+                        ),
+                        STAMP.to_owned(),
+                    )
+                })
+                .collect();
+            wire::remove(
+                wire::set(target.to_owned(), &pairs),
+                &[NO_SUCH_PATH.to_owned()],
+            )
+        };
+        let uniques = entity
+            .indexes
+            .iter()
+            .filter(|index| index.unique)
+            .map(|index| {
+                let cols: Vec<&Column> = index
+                    .fields
+                    .iter()
+                    .filter_map(|f| {
+                        fields
+                            .iter()
+                            .copied()
+                            .find(|c| c.field().is_some_and(|x| &x.name.spec == f))
+                    })
+                    .collect();
+                let keys: Vec<&str> = cols.iter().map(|c| c.dart.as_str()).collect();
+                UniqueSql {
+                    fields: keys.join(", "),
+                    matches: cols
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{}.{} = {}",
+                                quote(table_name),
+                                quote(&c.name),
+                                wire::decode(c, "NEW.\"data\"")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" AND "),
+                    message: sql_string(&format!(
+                        "unique: {} {} already taken on the server by {table_name} row ",
+                        keys.join(", "),
+                        if keys.len() == 1 { "is" } else { "are" }
+                    )),
+                }
+            })
+            .collect();
         let auto_resolves = matches!(
             entity.conflict,
             ConflictPolicy::Lww { .. } | ConflictPolicy::ServerWins
@@ -177,8 +286,21 @@ impl EntitySql {
             trigger_prefix: format!("_offgen_{table_name}"),
             guard: GUARD,
             uuid: UUID_V4,
-            now: super::columns::NOW_MS,
+            now: LOCAL_NOW,
             max_attempts: MAX_ATTEMPTS,
+            retry_base: RETRY_BASE,
+            stamps: matches!(entity.conflict, ConflictPolicy::Lww { .. }),
+            tick: TICK,
+            stamp: STAMP,
+            folded_field_stamps: stamp_paths("coalesce(\"field_stamps\", '{}')"),
+            new_field_stamps: stamp_paths("'{}'"),
+            uniques,
+            lost_message: sql_string(match entity.conflict {
+                ConflictPolicy::ServerWins => {
+                    "server_wins: the server kept its own version of this row; the change made here was not applied"
+                }
+                _ => "lww: newer changes on the server replaced the change made here",
+            }),
             changed_keys: format!("',' || {}", changed_keys.join(" || ")),
             new_changed_keys: new_changed_keys.join(" || "),
             changed_payload: wire::remove(row_payload.clone(), &unchanged_paths),
@@ -261,6 +383,8 @@ struct StatusTrigger<'a> {
     event: &'a str,
     source: &'a str,
     row: &'a str,
+    /// The column of `source` that holds the entity row's id.
+    row_key: &'a str,
 }
 
 macro_rules! static_template {
@@ -276,6 +400,9 @@ static_template!(OutboxTable, "sql/client/table_outbox.sql");
 static_template!(ConflictsTable, "sql/client/table_conflicts.sql");
 static_template!(InboxTable, "sql/client/table_inbox.sql");
 static_template!(PushResultsTable, "sql/client/table_push_results.sql");
+static_template!(NoticesTable, "sql/client/table_notices.sql");
+static_template!(ClashesTable, "sql/client/table_clashes.sql");
+static_template!(NowView, "sql/client/view_now.sql");
 
 #[derive(Template)]
 #[template(path = "sql/client/meta_defaults.sql", escape = "none")]
@@ -323,12 +450,16 @@ pub fn support_tables() -> Vec<String> {
     vec![
         render(&MetaTable),
         render(&MetaDefaults { uuid: UUID_V4 }),
+        render(&NowView),
         render(&OutboxTable),
         "CREATE INDEX \"_offgen_outbox_row\" ON \"_offgen_outbox\" (\"row_id\");".to_owned(),
         "CREATE UNIQUE INDEX \"_offgen_outbox_mutation\" ON \"_offgen_outbox\" (\"mutation_id\") WHERE \"mutation_id\" IS NOT NULL;".to_owned(),
         render(&ConflictsTable),
         render(&InboxTable),
         render(&PushResultsTable),
+        render(&NoticesTable),
+        render(&ClashesTable),
+        "CREATE INDEX \"_offgen_clashes_local_row\" ON \"_offgen_clashes\" (\"local_row_id\");".to_owned(),
     ]
 }
 
@@ -346,6 +477,8 @@ pub fn trigger_names(entity: &Entity) -> Vec<String> {
         "status_on_dequeue",
         "status_on_conflict",
         "status_on_resolve",
+        "status_on_clash",
+        "status_on_clash_gone",
         "apply_remote",
         "push_result",
         "resolve_conflict",
@@ -361,12 +494,18 @@ pub fn triggers(schema: &Schema, entity: &Entity) -> Vec<String> {
     let soft_delete = "OLD.\"deleted_at\" IS NULL AND NEW.\"deleted_at\" IS NOT NULL";
     let hard_delete = "OLD.\"deleted_at\" IS NULL";
     let status = |suffix, event, source, row| {
+        let row_key = if source == "\"_offgen_clashes\"" {
+            "local_row_id"
+        } else {
+            "row_id"
+        };
         render(&StatusTrigger {
             e: &e,
             suffix,
             event,
             source,
             row,
+            row_key,
         })
     };
     vec![
@@ -400,6 +539,8 @@ pub fn triggers(schema: &Schema, entity: &Entity) -> Vec<String> {
         status("on_dequeue", "DELETE", "\"_offgen_outbox\"", "OLD"),
         status("on_conflict", "INSERT", "\"_offgen_conflicts\"", "NEW"),
         status("on_resolve", "DELETE", "\"_offgen_conflicts\"", "OLD"),
+        status("on_clash", "INSERT", "\"_offgen_clashes\"", "NEW"),
+        status("on_clash_gone", "DELETE", "\"_offgen_clashes\"", "OLD"),
         render(&ApplyRemote { e: &e }),
         render(&PushResult { e: &e }),
         render(&ResolveConflict { e: &e }),

@@ -2,6 +2,9 @@
 
 use askama::Template;
 
+use offgen_runtime::scripts::{SyncStatement, parse_sync_sql};
+
+use crate::backend::client::statements;
 use crate::model::Schema;
 use crate::output::GENERATED_MARKER;
 
@@ -11,6 +14,9 @@ struct SyncSql<'a> {
     marker: &'a str,
     app: &'a str,
     entities: String,
+    uuid: &'a str,
+    entry_bytes: String,
+    entry_bytes_o: String,
 }
 
 /// The text of `client/sync.sql`.
@@ -25,6 +31,9 @@ pub fn render(schema: &Schema) -> String {
         marker: GENERATED_MARKER,
         app: &schema.app.spec,
         entities,
+        uuid: statements::UUID_V4,
+        entry_bytes: statements::entry_bytes(""),
+        entry_bytes_o: statements::entry_bytes("o."),
     }
     .render()
     .expect("sync.sql only reads prepared strings");
@@ -34,55 +43,8 @@ pub fn render(schema: &Schema) -> String {
     text
 }
 
-/// One named statement.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NamedStatement {
-    /// Its `-- name:`.
-    pub name: String,
-    /// Its first comment line.
-    pub summary: String,
-    /// The SQL, without the trailing `;`.
-    pub sql: String,
-}
-
-/// The statements of `sync.sql`, in file order: each starts at a `-- name:` line; its comment
-/// lines describe it and the other lines are the statement.
-pub fn parse(text: &str) -> Vec<NamedStatement> {
-    let mut out: Vec<NamedStatement> = Vec::new();
-    let mut current: Option<(String, Vec<String>, Vec<&str>)> = None;
-    let finish = |current: Option<(String, Vec<String>, Vec<&str>)>,
-                  out: &mut Vec<NamedStatement>| {
-        if let Some((name, comments, lines)) = current {
-            let sql = lines
-                .join("\n")
-                .trim()
-                .trim_end_matches(';')
-                .trim_end()
-                .to_owned();
-            let summary = comments
-                .iter()
-                .find(|c| !c.starts_with("params:") && !c.starts_with("returns:"))
-                .cloned()
-                .unwrap_or_default();
-            out.push(NamedStatement { name, summary, sql });
-        }
-    };
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix("-- name: ") {
-            finish(current.take(), &mut out);
-            current = Some((name.trim().to_owned(), Vec::new(), Vec::new()));
-        } else if let Some((_, comments, lines)) = current.as_mut() {
-            match line.strip_prefix("--") {
-                Some(comment) if lines.is_empty() => comments.push(comment.trim().to_owned()),
-                _ => lines.push(line),
-            }
-        }
-    }
-    finish(current, &mut out);
-    out
-}
-
-/// The named statements of this schema's `sync.sql`.
-pub fn named_statements(schema: &Schema) -> Vec<NamedStatement> {
-    parse(&render(schema))
+/// The named statements of this schema's `sync.sql`, read back by the runtime's parser (the one
+/// the client runs them with).
+pub fn named_statements(schema: &Schema) -> Vec<SyncStatement> {
+    parse_sync_sql(&render(schema)).expect("sync.sql as rendered is readable")
 }

@@ -100,6 +100,14 @@ pub fn object(pairs: &[(String, String)]) -> String {
     expr
 }
 
+/// `json_set(target, path, value, ...)` over `(path, value)` pairs (both SQL expressions),
+/// chunked past the argument limit.
+pub fn set(target: String, pairs: &[(String, String)]) -> String {
+    pairs.chunks(PAIRS_PER_CALL).fold(target, |expr, chunk| {
+        format!("json_set({expr}, {})", join_pairs(chunk.iter().cloned()))
+    })
+}
+
 /// `json_remove(target, paths...)`, chunked past the argument limit.
 pub fn remove(target: String, paths: &[String]) -> String {
     paths

@@ -9,8 +9,9 @@ const List<List<String>> clientMigrations = [
   // 0001 init
   [
     r'''
--- Sync state that must survive restarts: the pull cursor, this device's id, the attempt limit,
--- and the flag that silences the queue triggers while a server change is being applied.
+-- Sync state that must survive restarts: this device's id, the pull cursor, the attempt limit
+-- and retry delay, the clock correction learned from the server, the sync lease, and the flag
+-- that silences the queue triggers while a server change is being applied.
 CREATE TABLE "_offgen_meta" (
   "key" TEXT NOT NULL PRIMARY KEY,
   "value" TEXT NOT NULL
@@ -21,13 +22,31 @@ INSERT INTO "_offgen_meta" ("key", "value") VALUES
   ('applying_remote', '0'),
   ('pull_cursor', ''),
   ('client_id', lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))),
-  ('max_attempts', '5');
+  ('max_attempts', '5'),
+  ('retry_base_ms', '60000'),
+  ('clock_offset_ms', '0'),
+  ('lww_clock', '0'),
+  ('sync_lease', ''),
+  ('last_synced_at', '');
+''',
+    r'''
+-- The device's clock, read by every trigger and statement that needs the time: `local_ms` is
+-- this device's own clock (epoch ms), `server_ms` the same corrected by the offset the client
+-- learns from each server response, so that edit times of different devices compare fairly.
+-- `fixed_clock_ms` in _offgen_meta, when present, replaces the system clock (simulations and
+-- tests run on a clock of their own).
+CREATE VIEW "_offgen_now" AS SELECT
+  coalesce((SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'fixed_clock_ms'), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) AS "local_ms",
+  coalesce((SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'fixed_clock_ms'), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
+    + coalesce((SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'clock_offset_ms'), 0) AS "server_ms";
 ''',
     r'''
 -- The sync queue: one row per local change not yet acknowledged by the server, written by the
 -- triggers in the same transaction as the change itself. A queued update records which fields
--- changed; its payload (and its mutation id) are made from the row when the entry is first
--- claimed for a push, and never change after that: a sent mutation may already be applied.
+-- changed; its mutation id and payload are made from the row when the entry is prepared for a
+-- push, and never change after that: a sent mutation may already be applied. `stamp` and
+-- `field_stamps` (lww entities) are the edit times the server compares; `next_attempt_at`
+-- holds a rejected entry back for its retry delay; `claim_id` names the sync that sent it.
 CREATE TABLE "_offgen_outbox" (
   "seq" INTEGER NOT NULL PRIMARY KEY,
   "mutation_id" TEXT NULL,
@@ -37,10 +56,14 @@ CREATE TABLE "_offgen_outbox" (
   "changed" TEXT NULL,
   "payload" TEXT NULL,
   "base_version" INTEGER NULL,
+  "stamp" INTEGER NULL,
+  "field_stamps" TEXT NULL,
   "created_at" INTEGER NOT NULL,
   "attempts" INTEGER NOT NULL DEFAULT 0,
+  "next_attempt_at" INTEGER NULL,
   "state" TEXT NOT NULL DEFAULT 'pending' CHECK ("state" IN ('pending', 'inflight', 'failed')),
   "last_error" TEXT NULL,
+  "claim_id" TEXT NULL,
   "inflight_since" INTEGER NULL
 );
 ''',
@@ -88,8 +111,49 @@ CREATE TABLE "_offgen_push_results" (
   "status" TEXT NOT NULL,
   "version" INTEGER NULL,
   "record" TEXT NULL,
-  "error" TEXT NULL
+  "error" TEXT NULL,
+  "overridden" TEXT NULL,
+  "received_at" INTEGER NOT NULL
 );
+''',
+    r'''
+-- Local changes the server decided against on its own (`lww` and `server_wins` entities): the
+-- row already shows the server's outcome, and this keeps what this device had written, for the
+-- app to show until the user dismisses it.
+CREATE TABLE "_offgen_notices" (
+  "id" INTEGER NOT NULL PRIMARY KEY,
+  "entity" TEXT NOT NULL,
+  "row_id" TEXT NOT NULL,
+  "mutation_id" TEXT NOT NULL,
+  "op" TEXT NOT NULL,
+  "local_payload" TEXT NOT NULL,
+  "server_record" TEXT NULL,
+  "overridden" TEXT NULL,
+  "message" TEXT NOT NULL,
+  "created_at" INTEGER NOT NULL
+);
+''',
+    r'''
+-- Pulled records that could not be applied because another local row holds one of their unique
+-- values (say a ranger created here with a badge number the server gave someone else). The
+-- record waits here, the local row shows `conflict` with the reason, and the pull goes on; each
+-- pull tries the waiting records again, so the clash ends when either row changes.
+CREATE TABLE "_offgen_clashes" (
+  "entity" TEXT NOT NULL,
+  "id" TEXT NOT NULL,
+  "version" INTEGER NOT NULL,
+  "deleted" INTEGER NOT NULL,
+  "updated_at" INTEGER NULL,
+  "deleted_at" INTEGER NULL,
+  "data" TEXT NOT NULL,
+  "local_row_id" TEXT NOT NULL,
+  "message" TEXT NOT NULL,
+  "created_at" INTEGER NOT NULL,
+  PRIMARY KEY ("entity", "id")
+);
+''',
+    r'''
+CREATE INDEX "_offgen_clashes_local_row" ON "_offgen_clashes" ("local_row_id");
 ''',
     r'''
 CREATE TABLE "rangers" (
@@ -187,10 +251,10 @@ END;
 CREATE TRIGGER "_offgen_rangers_insert" AFTER INSERT ON "rangers"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
 BEGIN
-  -- The payload is the whole row, taken when the entry is first claimed: later writes before
-  -- that are in it without any work here. (A new row is `pending` by its column default.)
+  -- The payload is the whole row, taken when the entry is prepared for a push: later writes
+  -- before that are in it without any work here. (A new row is `pending` by its column default.)
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  VALUES ('rangers', NEW."id", 'insert', NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+  VALUES ('rangers', NEW."id", 'insert', NULL, (SELECT "local_ms" FROM "_offgen_now"));
 END;
 ''',
     r'''
@@ -200,15 +264,18 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
   AND (OLD."name" IS NOT NEW."name" OR OLD."badge_number" IS NOT NEW."badge_number" OR OLD."station" IS NOT NEW."station" OR OLD."active" IS NOT NEW."active")
 BEGIN
   -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
-  -- the whole row when claimed anyway; an update adds the fields this write changed.
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
   UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."name" IS NOT NEW."name" AND instr("changed", ',name,') = 0 THEN 'name,' ELSE '' END || CASE WHEN OLD."badge_number" IS NOT NEW."badge_number" AND instr("changed", ',badgeNumber,') = 0 THEN 'badgeNumber,' ELSE '' END || CASE WHEN OLD."station" IS NOT NEW."station" AND instr("changed", ',station,') = 0 THEN 'station,' ELSE '' END || CASE WHEN OLD."active" IS NOT NEW."active" AND instr("changed", ',active,') = 0 THEN 'active,' ELSE '' END
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
-  SELECT 'rangers', NEW."id", 'update', ',' || CASE WHEN OLD."name" IS NOT NEW."name" THEN 'name,' ELSE '' END || CASE WHEN OLD."badge_number" IS NOT NEW."badge_number" THEN 'badgeNumber,' ELSE '' END || CASE WHEN OLD."station" IS NOT NEW."station" THEN 'station,' ELSE '' END || CASE WHEN OLD."active" IS NOT NEW."active" THEN 'active,' ELSE '' END, NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  SELECT 'rangers', NEW."id", 'update', ',' || CASE WHEN OLD."name" IS NOT NEW."name" THEN 'name,' ELSE '' END || CASE WHEN OLD."badge_number" IS NOT NEW."badge_number" THEN 'badgeNumber,' ELSE '' END || CASE WHEN OLD."station" IS NOT NEW."station" THEN 'station,' ELSE '' END || CASE WHEN OLD."active" IS NOT NEW."active" THEN 'active,' ELSE '' END, NEW."version", (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
   UPDATE "rangers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
 END;
 ''',
@@ -219,17 +286,17 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
 BEGIN
   -- A queued update that was never sent becomes the delete.
   UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- No such entry to fold into: queue the delete.
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'rangers', NEW."id", 'delete', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  SELECT 'rangers', NEW."id", 'delete', NEW."version", (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
   UPDATE "rangers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
   -- The server never saw a row whose insert was never sent: nothing to send at all.
   DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
@@ -239,27 +306,26 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
 BEGIN
   -- A queued update that was never sent becomes the delete.
   UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- No such entry to fold into: queue the delete.
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'rangers', OLD."id", 'delete', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  SELECT 'rangers', OLD."id", 'delete', OLD."version", (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
   -- The server never saw a row whose insert was never sent: nothing to send at all.
   DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
-CREATE TRIGGER "_offgen_rangers_prepare_send" AFTER UPDATE OF "state" ON "_offgen_outbox"
-WHEN NEW."entity" = 'rangers' AND NEW."state" = 'inflight' AND NEW."payload" IS NULL
+CREATE TRIGGER "_offgen_rangers_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
+WHEN NEW."entity" = 'rangers' AND OLD."mutation_id" IS NULL AND NEW."mutation_id" IS NOT NULL
 BEGIN
-  -- First claim: fix the mutation's id and payload from the row as it is now. From here on
+  -- The entry got its mutation id: fix its payload from the row as it is now. From here on
   -- the entry never changes, so a retry after a lost response is the very same mutation.
   UPDATE "_offgen_outbox"
-  SET "mutation_id" = coalesce("mutation_id", lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))),
-    "payload" = CASE NEW."op"
+  SET "payload" = CASE NEW."op"
       WHEN 'delete' THEN '{}'
       WHEN 'insert' THEN coalesce((SELECT json_object('name', "rangers"."name", 'badgeNumber', "rangers"."badge_number", 'station', "rangers"."station", 'active', CASE "rangers"."active" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END) FROM "rangers" WHERE "rangers"."id" = NEW."row_id"), '{}')
       ELSE coalesce((SELECT json_remove(json_object('name', "rangers"."name", 'badgeNumber', "rangers"."badge_number", 'station', "rangers"."station", 'active', CASE "rangers"."active" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), CASE WHEN instr(NEW."changed", ',name,') = 0 THEN '$.name' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',badgeNumber,') = 0 THEN '$.badgeNumber' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',station,') = 0 THEN '$.station' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',active,') = 0 THEN '$.active' ELSE '$.__offgen_keep__' END) FROM "rangers" WHERE "rangers"."id" = NEW."row_id"), '{}')
@@ -274,6 +340,7 @@ BEGIN
   UPDATE "rangers"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = NEW."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id") THEN 'pending'
@@ -281,6 +348,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = NEW."row_id";
 END;
@@ -292,6 +360,7 @@ BEGIN
   UPDATE "rangers"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = OLD."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id") THEN 'pending'
@@ -299,6 +368,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = OLD."row_id";
 END;
@@ -310,6 +380,7 @@ BEGIN
   UPDATE "rangers"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = NEW."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id") THEN 'pending'
@@ -317,6 +388,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = NEW."row_id";
 END;
@@ -328,6 +400,7 @@ BEGIN
   UPDATE "rangers"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = OLD."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id") THEN 'pending'
@@ -335,8 +408,49 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_rangers_status_on_clash" AFTER INSERT ON "_offgen_clashes"
+WHEN NEW."entity" = 'rangers'
+BEGIN
+  UPDATE "rangers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = NEW."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_rangers_status_on_clash_gone" AFTER DELETE ON "_offgen_clashes"
+WHEN OLD."entity" = 'rangers'
+BEGIN
+  UPDATE "rangers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = OLD."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "local_row_id" = OLD."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = OLD."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."local_row_id";
 END;
 ''',
     r'''
@@ -345,17 +459,36 @@ WHEN NEW."entity" = 'rangers'
 BEGIN
   -- Silence this table's queue triggers while the server's row is written.
   UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+  -- A newer version of a record that waits for a clash replaces it (and may clash no more).
+  DELETE FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "id" = NEW."id" AND "version" <= NEW."version";
+  -- badgeNumber must be unique. A local tombstone the server already has gives way
+  -- (nothing of it is still to be sent); any other local row holding these values keeps them,
+  -- and the record waits in _offgen_clashes while the local row shows the clash.
+  DELETE FROM "rangers"
+  WHERE NEW."deleted" = 0 AND "id" <> NEW."id" AND "deleted_at" IS NOT NULL AND "rangers"."badge_number" = json_extract(NEW."data", '$.badgeNumber')
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" AS o WHERE o."entity" = 'rangers' AND o."row_id" = "rangers"."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."entity" = 'rangers' AND c."row_id" = "rangers"."id");
+  INSERT OR IGNORE INTO "_offgen_clashes" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data", "local_row_id", "message", "created_at")
+  SELECT 'rangers', NEW."id", NEW."version", NEW."deleted", NEW."updated_at", NEW."deleted_at", NEW."data", "rangers"."id",
+    'unique: badgeNumber is already taken on the server by rangers row ' || NEW."id", (SELECT "local_ms" FROM "_offgen_now")
+  FROM "rangers"
+  WHERE NEW."deleted" = 0 AND "rangers"."id" <> NEW."id" AND "rangers"."badge_number" = json_extract(NEW."data", '$.badgeNumber')
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "rangers" AS mine WHERE mine."id" = NEW."id" AND mine."version" > NEW."version")
+  LIMIT 1;
   -- A row with local writes still queued, or in conflict, keeps its local values.
   INSERT INTO "rangers" ("id", "name", "badge_number", "station", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
-  SELECT NEW."id", json_extract(NEW."data", '$.name'), json_extract(NEW."data", '$.badgeNumber'), json_extract(NEW."data", '$.station'), json_extract(NEW."data", '$.active'), NEW."version", coalesce(NEW."updated_at", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)), NULL, 'synced', NULL
+  SELECT NEW."id", json_extract(NEW."data", '$.name'), json_extract(NEW."data", '$.badgeNumber'), json_extract(NEW."data", '$.station'), json_extract(NEW."data", '$.active'), NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL
   WHERE NEW."deleted" = 0
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id")
     AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "id" = NEW."id")
   ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "badge_number" = excluded."badge_number", "station" = excluded."station", "active" = excluded."active", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
   WHERE excluded."version" >= "rangers"."version";
   -- A tombstone only marks a row this device has; it never creates one.
   UPDATE "rangers"
-  SET "deleted_at" = coalesce(NEW."deleted_at", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)), "version" = NEW."version",
+  SET "deleted_at" = coalesce(NEW."deleted_at", (SELECT "local_ms" FROM "_offgen_now")), "version" = NEW."version",
     "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
   WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = NEW."id")
@@ -377,19 +510,10 @@ BEGIN
   UPDATE "rangers" SET "version" = NEW."version"
   WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
     AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
-  -- Rejected: retried until the attempts run out, then set aside as failed, never blocking
-  -- the entries of other rows.
-  UPDATE "_offgen_outbox"
-  SET "attempts" = "attempts" + 1,
-    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
-    "last_error" = NEW."error",
-    -- The server did not apply it, so it may change again: the next claim takes the row anew.
-    "inflight_since" = NULL, "payload" = NULL
-  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
   -- Conflict: both sides are kept for the user; the entry waits, and so do later writes to the row.
   INSERT OR REPLACE INTO "_offgen_conflicts" ("entity", "row_id", "mutation_id", "op", "server_version", "server_record", "local_payload", "message", "resolution", "created_at")
   SELECT "entity", "row_id", "mutation_id", "op", NEW."version", NEW."record", "payload",
-    'conflict: the row changed on the server (now version ' || coalesce(NEW."version", '?') || ')', NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+    'conflict: the row changed on the server (now version ' || coalesce(NEW."version", '?') || ')', NULL, NEW."received_at"
   FROM "_offgen_outbox" WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
   UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = 'conflict'
   WHERE NEW."status" = 'conflict' AND "mutation_id" = NEW."mutation_id";
@@ -401,6 +525,16 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted') AND NEW."record" IS NOT NULL;
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'retry_base_ms'), '60000') AS INTEGER) << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
   DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
 END;
 ''',
@@ -448,10 +582,10 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
 BEGIN
   SELECT RAISE(ABORT, 'offgen: patrol_routes.geometry must be valid JSON') WHERE NEW."geometry" IS NOT NULL AND json_valid(NEW."geometry") = 0;
   SELECT RAISE(ABORT, 'offgen: patrol_routes.length_km must be a finite number') WHERE NEW."length_km" IS NOT NULL AND abs(NEW."length_km") = 9e999;
-  -- The payload is the whole row, taken when the entry is first claimed: later writes before
-  -- that are in it without any work here. (A new row is `pending` by its column default.)
+  -- The payload is the whole row, taken when the entry is prepared for a push: later writes
+  -- before that are in it without any work here. (A new row is `pending` by its column default.)
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  VALUES ('patrol_routes', NEW."id", 'insert', NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+  VALUES ('patrol_routes', NEW."id", 'insert', NULL, (SELECT "local_ms" FROM "_offgen_now"));
 END;
 ''',
     r'''
@@ -463,15 +597,18 @@ BEGIN
   SELECT RAISE(ABORT, 'offgen: patrol_routes.geometry must be valid JSON') WHERE NEW."geometry" IS NOT NULL AND json_valid(NEW."geometry") = 0;
   SELECT RAISE(ABORT, 'offgen: patrol_routes.length_km must be a finite number') WHERE NEW."length_km" IS NOT NULL AND abs(NEW."length_km") = 9e999;
   -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
-  -- the whole row when claimed anyway; an update adds the fields this write changed.
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
   UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."name" IS NOT NEW."name" AND instr("changed", ',name,') = 0 THEN 'name,' ELSE '' END || CASE WHEN OLD."sector" IS NOT NEW."sector" AND instr("changed", ',sector,') = 0 THEN 'sector,' ELSE '' END || CASE WHEN OLD."geometry" IS NOT NEW."geometry" AND instr("changed", ',geometry,') = 0 THEN 'geometry,' ELSE '' END || CASE WHEN OLD."length_km" IS NOT NEW."length_km" AND instr("changed", ',lengthKm,') = 0 THEN 'lengthKm,' ELSE '' END || CASE WHEN OLD."difficulty" IS NOT NEW."difficulty" AND instr("changed", ',difficulty,') = 0 THEN 'difficulty,' ELSE '' END || CASE WHEN OLD."retired" IS NOT NEW."retired" AND instr("changed", ',retired,') = 0 THEN 'retired,' ELSE '' END
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
-  SELECT 'patrol_routes', NEW."id", 'update', ',' || CASE WHEN OLD."name" IS NOT NEW."name" THEN 'name,' ELSE '' END || CASE WHEN OLD."sector" IS NOT NEW."sector" THEN 'sector,' ELSE '' END || CASE WHEN OLD."geometry" IS NOT NEW."geometry" THEN 'geometry,' ELSE '' END || CASE WHEN OLD."length_km" IS NOT NEW."length_km" THEN 'lengthKm,' ELSE '' END || CASE WHEN OLD."difficulty" IS NOT NEW."difficulty" THEN 'difficulty,' ELSE '' END || CASE WHEN OLD."retired" IS NOT NEW."retired" THEN 'retired,' ELSE '' END, NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  SELECT 'patrol_routes', NEW."id", 'update', ',' || CASE WHEN OLD."name" IS NOT NEW."name" THEN 'name,' ELSE '' END || CASE WHEN OLD."sector" IS NOT NEW."sector" THEN 'sector,' ELSE '' END || CASE WHEN OLD."geometry" IS NOT NEW."geometry" THEN 'geometry,' ELSE '' END || CASE WHEN OLD."length_km" IS NOT NEW."length_km" THEN 'lengthKm,' ELSE '' END || CASE WHEN OLD."difficulty" IS NOT NEW."difficulty" THEN 'difficulty,' ELSE '' END || CASE WHEN OLD."retired" IS NOT NEW."retired" THEN 'retired,' ELSE '' END, NEW."version", (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
   UPDATE "patrol_routes" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
 END;
 ''',
@@ -482,17 +619,17 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
 BEGIN
   -- A queued update that was never sent becomes the delete.
   UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- No such entry to fold into: queue the delete.
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'patrol_routes', NEW."id", 'delete', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  SELECT 'patrol_routes', NEW."id", 'delete', NEW."version", (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
   UPDATE "patrol_routes" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
   -- The server never saw a row whose insert was never sent: nothing to send at all.
   DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
@@ -502,27 +639,26 @@ WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote
 BEGIN
   -- A queued update that was never sent becomes the delete.
   UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- No such entry to fold into: queue the delete.
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'patrol_routes', OLD."id", 'delete', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  SELECT 'patrol_routes', OLD."id", 'delete', OLD."version", (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
   -- The server never saw a row whose insert was never sent: nothing to send at all.
   DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
-CREATE TRIGGER "_offgen_patrol_routes_prepare_send" AFTER UPDATE OF "state" ON "_offgen_outbox"
-WHEN NEW."entity" = 'patrol_routes' AND NEW."state" = 'inflight' AND NEW."payload" IS NULL
+CREATE TRIGGER "_offgen_patrol_routes_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
+WHEN NEW."entity" = 'patrol_routes' AND OLD."mutation_id" IS NULL AND NEW."mutation_id" IS NOT NULL
 BEGIN
-  -- First claim: fix the mutation's id and payload from the row as it is now. From here on
+  -- The entry got its mutation id: fix its payload from the row as it is now. From here on
   -- the entry never changes, so a retry after a lost response is the very same mutation.
   UPDATE "_offgen_outbox"
-  SET "mutation_id" = coalesce("mutation_id", lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))),
-    "payload" = CASE NEW."op"
+  SET "payload" = CASE NEW."op"
       WHEN 'delete' THEN '{}'
       WHEN 'insert' THEN coalesce((SELECT json_object('name', "patrol_routes"."name", 'sector', "patrol_routes"."sector", 'geometry', CASE WHEN json_valid("patrol_routes"."geometry") THEN json("patrol_routes"."geometry") END, 'lengthKm', CASE WHEN "patrol_routes"."length_km" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "patrol_routes"."length_km") AS REAL) = "patrol_routes"."length_km" THEN json(printf('%!.15g', "patrol_routes"."length_km")) WHEN CAST(printf('%!.16g', "patrol_routes"."length_km") AS REAL) = "patrol_routes"."length_km" THEN json(printf('%!.16g', "patrol_routes"."length_km")) ELSE json(printf('%!.17g', "patrol_routes"."length_km")) END, 'difficulty', "patrol_routes"."difficulty", 'retired', CASE "patrol_routes"."retired" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END) FROM "patrol_routes" WHERE "patrol_routes"."id" = NEW."row_id"), '{}')
       ELSE coalesce((SELECT json_remove(json_object('name', "patrol_routes"."name", 'sector', "patrol_routes"."sector", 'geometry', CASE WHEN json_valid("patrol_routes"."geometry") THEN json("patrol_routes"."geometry") END, 'lengthKm', CASE WHEN "patrol_routes"."length_km" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "patrol_routes"."length_km") AS REAL) = "patrol_routes"."length_km" THEN json(printf('%!.15g', "patrol_routes"."length_km")) WHEN CAST(printf('%!.16g', "patrol_routes"."length_km") AS REAL) = "patrol_routes"."length_km" THEN json(printf('%!.16g', "patrol_routes"."length_km")) ELSE json(printf('%!.17g', "patrol_routes"."length_km")) END, 'difficulty', "patrol_routes"."difficulty", 'retired', CASE "patrol_routes"."retired" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END), CASE WHEN instr(NEW."changed", ',name,') = 0 THEN '$.name' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',sector,') = 0 THEN '$.sector' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',geometry,') = 0 THEN '$.geometry' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',lengthKm,') = 0 THEN '$.lengthKm' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',difficulty,') = 0 THEN '$.difficulty' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',retired,') = 0 THEN '$.retired' ELSE '$.__offgen_keep__' END) FROM "patrol_routes" WHERE "patrol_routes"."id" = NEW."row_id"), '{}')
@@ -537,6 +673,7 @@ BEGIN
   UPDATE "patrol_routes"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = NEW."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id") THEN 'pending'
@@ -544,6 +681,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = NEW."row_id";
 END;
@@ -555,6 +693,7 @@ BEGIN
   UPDATE "patrol_routes"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = OLD."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id") THEN 'pending'
@@ -562,6 +701,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = OLD."row_id";
 END;
@@ -573,6 +713,7 @@ BEGIN
   UPDATE "patrol_routes"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = NEW."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id") THEN 'pending'
@@ -580,6 +721,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = NEW."row_id";
 END;
@@ -591,6 +733,7 @@ BEGIN
   UPDATE "patrol_routes"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = OLD."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id") THEN 'pending'
@@ -598,8 +741,49 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_patrol_routes_status_on_clash" AFTER INSERT ON "_offgen_clashes"
+WHEN NEW."entity" = 'patrol_routes'
+BEGIN
+  UPDATE "patrol_routes"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = NEW."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_patrol_routes_status_on_clash_gone" AFTER DELETE ON "_offgen_clashes"
+WHEN OLD."entity" = 'patrol_routes'
+BEGIN
+  UPDATE "patrol_routes"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "local_row_id" = OLD."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = OLD."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."local_row_id";
 END;
 ''',
     r'''
@@ -608,17 +792,36 @@ WHEN NEW."entity" = 'patrol_routes'
 BEGIN
   -- Silence this table's queue triggers while the server's row is written.
   UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+  -- A newer version of a record that waits for a clash replaces it (and may clash no more).
+  DELETE FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "id" = NEW."id" AND "version" <= NEW."version";
+  -- sector, name must be unique. A local tombstone the server already has gives way
+  -- (nothing of it is still to be sent); any other local row holding these values keeps them,
+  -- and the record waits in _offgen_clashes while the local row shows the clash.
+  DELETE FROM "patrol_routes"
+  WHERE NEW."deleted" = 0 AND "id" <> NEW."id" AND "deleted_at" IS NOT NULL AND "patrol_routes"."sector" = json_extract(NEW."data", '$.sector') AND "patrol_routes"."name" = json_extract(NEW."data", '$.name')
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" AS o WHERE o."entity" = 'patrol_routes' AND o."row_id" = "patrol_routes"."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."entity" = 'patrol_routes' AND c."row_id" = "patrol_routes"."id");
+  INSERT OR IGNORE INTO "_offgen_clashes" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data", "local_row_id", "message", "created_at")
+  SELECT 'patrol_routes', NEW."id", NEW."version", NEW."deleted", NEW."updated_at", NEW."deleted_at", NEW."data", "patrol_routes"."id",
+    'unique: sector, name are already taken on the server by patrol_routes row ' || NEW."id", (SELECT "local_ms" FROM "_offgen_now")
+  FROM "patrol_routes"
+  WHERE NEW."deleted" = 0 AND "patrol_routes"."id" <> NEW."id" AND "patrol_routes"."sector" = json_extract(NEW."data", '$.sector') AND "patrol_routes"."name" = json_extract(NEW."data", '$.name')
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "patrol_routes" AS mine WHERE mine."id" = NEW."id" AND mine."version" > NEW."version")
+  LIMIT 1;
   -- A row with local writes still queued, or in conflict, keeps its local values.
   INSERT INTO "patrol_routes" ("id", "name", "sector", "geometry", "length_km", "difficulty", "retired", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
-  SELECT NEW."id", json_extract(NEW."data", '$.name'), json_extract(NEW."data", '$.sector'), CASE json_type(NEW."data", '$.geometry') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(NEW."data", '$.geometry')) ELSE json_extract(NEW."data", '$.geometry') END, json_extract(NEW."data", '$.lengthKm'), json_extract(NEW."data", '$.difficulty'), json_extract(NEW."data", '$.retired'), NEW."version", coalesce(NEW."updated_at", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)), NULL, 'synced', NULL
+  SELECT NEW."id", json_extract(NEW."data", '$.name'), json_extract(NEW."data", '$.sector'), CASE json_type(NEW."data", '$.geometry') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(NEW."data", '$.geometry')) ELSE json_extract(NEW."data", '$.geometry') END, json_extract(NEW."data", '$.lengthKm'), json_extract(NEW."data", '$.difficulty'), json_extract(NEW."data", '$.retired'), NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL
   WHERE NEW."deleted" = 0
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id")
     AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "id" = NEW."id")
   ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "sector" = excluded."sector", "geometry" = excluded."geometry", "length_km" = excluded."length_km", "difficulty" = excluded."difficulty", "retired" = excluded."retired", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
   WHERE excluded."version" >= "patrol_routes"."version";
   -- A tombstone only marks a row this device has; it never creates one.
   UPDATE "patrol_routes"
-  SET "deleted_at" = coalesce(NEW."deleted_at", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)), "version" = NEW."version",
+  SET "deleted_at" = coalesce(NEW."deleted_at", (SELECT "local_ms" FROM "_offgen_now")), "version" = NEW."version",
     "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
   WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = NEW."id")
@@ -640,15 +843,17 @@ BEGIN
   UPDATE "patrol_routes" SET "version" = NEW."version"
   WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
     AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
-  -- Rejected: retried until the attempts run out, then set aside as failed, never blocking
-  -- the entries of other rows.
-  UPDATE "_offgen_outbox"
-  SET "attempts" = "attempts" + 1,
-    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
-    "last_error" = NEW."error",
-    -- The server did not apply it, so it may change again: the next claim takes the row anew.
-    "inflight_since" = NULL, "payload" = NULL
-  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
+  -- The server decided against this device's change on its own (all of it, or some fields):
+  -- the row takes the server's outcome below, and a notice keeps what was written here.
+  INSERT INTO "_offgen_notices" ("entity", "row_id", "mutation_id", "op", "local_payload", "server_record", "overridden", "message", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", coalesce("payload", '{}'), NEW."record", NEW."overridden",
+    CASE WHEN NEW."status" = 'conflict' THEN 'server_wins: the server kept its own version of this row; the change made here was not applied'
+      ELSE 'newer changes on the server replaced these values written here: ' || (SELECT group_concat("value", ', ') FROM json_each(NEW."overridden"))
+    END,
+    NEW."received_at"
+  FROM "_offgen_outbox"
+  WHERE "mutation_id" = NEW."mutation_id"
+    AND (NEW."status" = 'conflict' OR (NEW."status" = 'accepted' AND json_array_length(coalesce(NEW."overridden", '[]')) > 0));
   DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
   -- The server's record (a resolved conflict, or a write the server merged) is applied like a
   -- pulled one, so it never overwrites later local writes.
@@ -657,6 +862,16 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'retry_base_ms'), '60000') AS INTEGER) << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
   DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
 END;
 ''',
@@ -706,10 +921,11 @@ BEGIN
   SELECT RAISE(ABORT, 'offgen: observations.longitude must be a finite number') WHERE NEW."longitude" IS NOT NULL AND abs(NEW."longitude") = 9e999;
   SELECT RAISE(ABORT, 'offgen: observations.accuracy_m must be a finite number') WHERE NEW."accuracy_m" IS NOT NULL AND abs(NEW."accuracy_m") = 9e999;
   SELECT RAISE(ABORT, 'offgen: observations.altitude_m must be a finite number') WHERE NEW."altitude_m" IS NOT NULL AND abs(NEW."altitude_m") = 9e999;
-  -- The payload is the whole row, taken when the entry is first claimed: later writes before
-  -- that are in it without any work here. (A new row is `pending` by its column default.)
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  VALUES ('observations', NEW."id", 'insert', NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- The payload is the whole row, taken when the entry is prepared for a push: later writes
+  -- before that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  VALUES ('observations', NEW."id", 'insert', NULL, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now"));
 END;
 ''',
     r'''
@@ -722,16 +938,21 @@ BEGIN
   SELECT RAISE(ABORT, 'offgen: observations.longitude must be a finite number') WHERE NEW."longitude" IS NOT NULL AND abs(NEW."longitude") = 9e999;
   SELECT RAISE(ABORT, 'offgen: observations.accuracy_m must be a finite number') WHERE NEW."accuracy_m" IS NOT NULL AND abs(NEW."accuracy_m") = 9e999;
   SELECT RAISE(ABORT, 'offgen: observations.altitude_m must be a finite number') WHERE NEW."altitude_m" IS NOT NULL AND abs(NEW."altitude_m") = 9e999;
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
   -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
-  -- the whole row when claimed anyway; an update adds the fields this write changed.
-  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."ranger" IS NOT NEW."ranger" AND instr("changed", ',ranger,') = 0 THEN 'ranger,' ELSE '' END || CASE WHEN OLD."route" IS NOT NEW."route" AND instr("changed", ',route,') = 0 THEN 'route,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" AND instr("changed", ',kind,') = 0 THEN 'kind,' ELSE '' END || CASE WHEN OLD."species" IS NOT NEW."species" AND instr("changed", ',species,') = 0 THEN 'species,' ELSE '' END || CASE WHEN OLD."count" IS NOT NEW."count" AND instr("changed", ',count,') = 0 THEN 'count,' ELSE '' END || CASE WHEN OLD."latitude" IS NOT NEW."latitude" AND instr("changed", ',latitude,') = 0 THEN 'latitude,' ELSE '' END || CASE WHEN OLD."longitude" IS NOT NEW."longitude" AND instr("changed", ',longitude,') = 0 THEN 'longitude,' ELSE '' END || CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" AND instr("changed", ',accuracyM,') = 0 THEN 'accuracyM,' ELSE '' END || CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" AND instr("changed", ',altitudeM,') = 0 THEN 'altitudeM,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" AND instr("changed", ',notes,') = 0 THEN 'notes,' ELSE '' END || CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" AND instr("changed", ',photoPath,') = 0 THEN 'photoPath,' ELSE '' END || CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" AND instr("changed", ',thumbnail,') = 0 THEN 'thumbnail,' ELSE '' END || CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" AND instr("changed", ',sightingId,') = 0 THEN 'sightingId,' ELSE '' END || CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" AND instr("changed", ',patrolDay,') = 0 THEN 'patrolDay,' ELSE '' END || CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" AND instr("changed", ',photoUpload,') = 0 THEN 'photoUpload,' ELSE '' END || CASE WHEN OLD."status" IS NOT NEW."status" AND instr("changed", ',status,') = 0 THEN 'status,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" AND instr("changed", ',recordedAt,') = 0 THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" AND instr("changed", ',modifiedAt,') = 0 THEN 'modifiedAt,' ELSE '' END
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."ranger" IS NOT NEW."ranger" AND instr("changed", ',ranger,') = 0 THEN 'ranger,' ELSE '' END || CASE WHEN OLD."route" IS NOT NEW."route" AND instr("changed", ',route,') = 0 THEN 'route,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" AND instr("changed", ',kind,') = 0 THEN 'kind,' ELSE '' END || CASE WHEN OLD."species" IS NOT NEW."species" AND instr("changed", ',species,') = 0 THEN 'species,' ELSE '' END || CASE WHEN OLD."count" IS NOT NEW."count" AND instr("changed", ',count,') = 0 THEN 'count,' ELSE '' END || CASE WHEN OLD."latitude" IS NOT NEW."latitude" AND instr("changed", ',latitude,') = 0 THEN 'latitude,' ELSE '' END || CASE WHEN OLD."longitude" IS NOT NEW."longitude" AND instr("changed", ',longitude,') = 0 THEN 'longitude,' ELSE '' END || CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" AND instr("changed", ',accuracyM,') = 0 THEN 'accuracyM,' ELSE '' END || CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" AND instr("changed", ',altitudeM,') = 0 THEN 'altitudeM,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" AND instr("changed", ',notes,') = 0 THEN 'notes,' ELSE '' END || CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" AND instr("changed", ',photoPath,') = 0 THEN 'photoPath,' ELSE '' END || CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" AND instr("changed", ',thumbnail,') = 0 THEN 'thumbnail,' ELSE '' END || CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" AND instr("changed", ',sightingId,') = 0 THEN 'sightingId,' ELSE '' END || CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" AND instr("changed", ',patrolDay,') = 0 THEN 'patrolDay,' ELSE '' END || CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" AND instr("changed", ',photoUpload,') = 0 THEN 'photoUpload,' ELSE '' END || CASE WHEN OLD."status" IS NOT NEW."status" AND instr("changed", ',status,') = 0 THEN 'status,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" AND instr("changed", ',recordedAt,') = 0 THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" AND instr("changed", ',modifiedAt,') = 0 THEN 'modifiedAt,' ELSE '' END,
+    "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = json_remove(json_set(coalesce("field_stamps", '{}'), CASE WHEN OLD."ranger" IS NOT NEW."ranger" THEN '$.ranger' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."route" IS NOT NEW."route" THEN '$.route' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."kind" IS NOT NEW."kind" THEN '$.kind' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."species" IS NOT NEW."species" THEN '$.species' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."count" IS NOT NEW."count" THEN '$.count' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."latitude" IS NOT NEW."latitude" THEN '$.latitude' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."longitude" IS NOT NEW."longitude" THEN '$.longitude' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."notes" IS NOT NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" THEN '$.photoPath' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" THEN '$.thumbnail' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" THEN '$.sightingId' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" THEN '$.patrolDay' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."status" IS NOT NEW."status" THEN '$.status' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__')
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
-  SELECT 'observations', NEW."id", 'update', ',' || CASE WHEN OLD."ranger" IS NOT NEW."ranger" THEN 'ranger,' ELSE '' END || CASE WHEN OLD."route" IS NOT NEW."route" THEN 'route,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" THEN 'kind,' ELSE '' END || CASE WHEN OLD."species" IS NOT NEW."species" THEN 'species,' ELSE '' END || CASE WHEN OLD."count" IS NOT NEW."count" THEN 'count,' ELSE '' END || CASE WHEN OLD."latitude" IS NOT NEW."latitude" THEN 'latitude,' ELSE '' END || CASE WHEN OLD."longitude" IS NOT NEW."longitude" THEN 'longitude,' ELSE '' END || CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" THEN 'accuracyM,' ELSE '' END || CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" THEN 'altitudeM,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" THEN 'notes,' ELSE '' END || CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" THEN 'photoPath,' ELSE '' END || CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" THEN 'thumbnail,' ELSE '' END || CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" THEN 'sightingId,' ELSE '' END || CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" THEN 'patrolDay,' ELSE '' END || CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" THEN 'photoUpload,' ELSE '' END || CASE WHEN OLD."status" IS NOT NEW."status" THEN 'status,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" THEN 'modifiedAt,' ELSE '' END, NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "stamp", "field_stamps", "created_at")
+  SELECT 'observations', NEW."id", 'update', ',' || CASE WHEN OLD."ranger" IS NOT NEW."ranger" THEN 'ranger,' ELSE '' END || CASE WHEN OLD."route" IS NOT NEW."route" THEN 'route,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" THEN 'kind,' ELSE '' END || CASE WHEN OLD."species" IS NOT NEW."species" THEN 'species,' ELSE '' END || CASE WHEN OLD."count" IS NOT NEW."count" THEN 'count,' ELSE '' END || CASE WHEN OLD."latitude" IS NOT NEW."latitude" THEN 'latitude,' ELSE '' END || CASE WHEN OLD."longitude" IS NOT NEW."longitude" THEN 'longitude,' ELSE '' END || CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" THEN 'accuracyM,' ELSE '' END || CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" THEN 'altitudeM,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" THEN 'notes,' ELSE '' END || CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" THEN 'photoPath,' ELSE '' END || CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" THEN 'thumbnail,' ELSE '' END || CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" THEN 'sightingId,' ELSE '' END || CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" THEN 'patrolDay,' ELSE '' END || CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" THEN 'photoUpload,' ELSE '' END || CASE WHEN OLD."status" IS NOT NEW."status" THEN 'status,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" THEN 'modifiedAt,' ELSE '' END, NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), json_remove(json_set('{}', CASE WHEN OLD."ranger" IS NOT NEW."ranger" THEN '$.ranger' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."route" IS NOT NEW."route" THEN '$.route' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."kind" IS NOT NEW."kind" THEN '$.kind' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."species" IS NOT NEW."species" THEN '$.species' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."count" IS NOT NEW."count" THEN '$.count' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."latitude" IS NOT NEW."latitude" THEN '$.latitude' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."longitude" IS NOT NEW."longitude" THEN '$.longitude' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."notes" IS NOT NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" THEN '$.photoPath' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" THEN '$.thumbnail' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" THEN '$.sightingId' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" THEN '$.patrolDay' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."status" IS NOT NEW."status" THEN '$.status' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__'), (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
   UPDATE "observations" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
 END;
 ''',
@@ -740,19 +961,20 @@ CREATE TRIGGER "_offgen_observations_soft_delete" AFTER UPDATE OF "deleted_at" O
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
 BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
   -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'observations', NEW."id", 'delete', NEW."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'observations', NEW."id", 'delete', NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
   UPDATE "observations" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
   -- The server never saw a row whose insert was never sent: nothing to send at all.
   DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
@@ -760,29 +982,29 @@ CREATE TRIGGER "_offgen_observations_delete" AFTER DELETE ON "observations"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL
 BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
   -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'update';
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
   -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'observations', OLD."id", 'delete', OLD."version", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'observations', OLD."id", 'delete', OLD."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL);
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
   -- The server never saw a row whose insert was never sent: nothing to send at all.
   DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "inflight_since" IS NULL AND "op" = 'insert';
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
 END;
 ''',
     r'''
-CREATE TRIGGER "_offgen_observations_prepare_send" AFTER UPDATE OF "state" ON "_offgen_outbox"
-WHEN NEW."entity" = 'observations' AND NEW."state" = 'inflight' AND NEW."payload" IS NULL
+CREATE TRIGGER "_offgen_observations_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
+WHEN NEW."entity" = 'observations' AND OLD."mutation_id" IS NULL AND NEW."mutation_id" IS NOT NULL
 BEGIN
-  -- First claim: fix the mutation's id and payload from the row as it is now. From here on
+  -- The entry got its mutation id: fix its payload from the row as it is now. From here on
   -- the entry never changes, so a retry after a lost response is the very same mutation.
   UPDATE "_offgen_outbox"
-  SET "mutation_id" = coalesce("mutation_id", lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))),
-    "payload" = CASE NEW."op"
+  SET "payload" = CASE NEW."op"
       WHEN 'delete' THEN '{}'
       WHEN 'insert' THEN coalesce((SELECT json_object('ranger', "observations"."ranger", 'route', "observations"."route", 'kind', "observations"."kind", 'species', "observations"."species", 'count', "observations"."count", 'latitude', CASE WHEN "observations"."latitude" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "observations"."latitude") AS REAL) = "observations"."latitude" THEN json(printf('%!.15g', "observations"."latitude")) WHEN CAST(printf('%!.16g', "observations"."latitude") AS REAL) = "observations"."latitude" THEN json(printf('%!.16g', "observations"."latitude")) ELSE json(printf('%!.17g', "observations"."latitude")) END, 'longitude', CASE WHEN "observations"."longitude" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "observations"."longitude") AS REAL) = "observations"."longitude" THEN json(printf('%!.15g', "observations"."longitude")) WHEN CAST(printf('%!.16g', "observations"."longitude") AS REAL) = "observations"."longitude" THEN json(printf('%!.16g', "observations"."longitude")) ELSE json(printf('%!.17g', "observations"."longitude")) END, 'accuracyM', CASE WHEN "observations"."accuracy_m" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "observations"."accuracy_m") AS REAL) = "observations"."accuracy_m" THEN json(printf('%!.15g', "observations"."accuracy_m")) WHEN CAST(printf('%!.16g', "observations"."accuracy_m") AS REAL) = "observations"."accuracy_m" THEN json(printf('%!.16g', "observations"."accuracy_m")) ELSE json(printf('%!.17g', "observations"."accuracy_m")) END, 'altitudeM', CASE WHEN "observations"."altitude_m" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "observations"."altitude_m") AS REAL) = "observations"."altitude_m" THEN json(printf('%!.15g', "observations"."altitude_m")) WHEN CAST(printf('%!.16g', "observations"."altitude_m") AS REAL) = "observations"."altitude_m" THEN json(printf('%!.16g', "observations"."altitude_m")) ELSE json(printf('%!.17g', "observations"."altitude_m")) END, 'notes', "observations"."notes", 'photoPath', "observations"."photo_path", 'thumbnail', CASE WHEN "observations"."thumbnail" IS NULL THEN NULL ELSE lower(hex("observations"."thumbnail")) END, 'sightingId', "observations"."sighting_id", 'patrolDay', "observations"."patrol_day", 'photoUpload', "observations"."photo_upload", 'status', "observations"."status", 'recordedAt', "observations"."recorded_at", 'modifiedAt', "observations"."modified_at") FROM "observations" WHERE "observations"."id" = NEW."row_id"), '{}')
       ELSE coalesce((SELECT json_remove(json_object('ranger', "observations"."ranger", 'route', "observations"."route", 'kind', "observations"."kind", 'species', "observations"."species", 'count', "observations"."count", 'latitude', CASE WHEN "observations"."latitude" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "observations"."latitude") AS REAL) = "observations"."latitude" THEN json(printf('%!.15g', "observations"."latitude")) WHEN CAST(printf('%!.16g', "observations"."latitude") AS REAL) = "observations"."latitude" THEN json(printf('%!.16g', "observations"."latitude")) ELSE json(printf('%!.17g', "observations"."latitude")) END, 'longitude', CASE WHEN "observations"."longitude" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "observations"."longitude") AS REAL) = "observations"."longitude" THEN json(printf('%!.15g', "observations"."longitude")) WHEN CAST(printf('%!.16g', "observations"."longitude") AS REAL) = "observations"."longitude" THEN json(printf('%!.16g', "observations"."longitude")) ELSE json(printf('%!.17g', "observations"."longitude")) END, 'accuracyM', CASE WHEN "observations"."accuracy_m" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "observations"."accuracy_m") AS REAL) = "observations"."accuracy_m" THEN json(printf('%!.15g', "observations"."accuracy_m")) WHEN CAST(printf('%!.16g', "observations"."accuracy_m") AS REAL) = "observations"."accuracy_m" THEN json(printf('%!.16g', "observations"."accuracy_m")) ELSE json(printf('%!.17g', "observations"."accuracy_m")) END, 'altitudeM', CASE WHEN "observations"."altitude_m" IS NULL THEN NULL WHEN CAST(printf('%!.15g', "observations"."altitude_m") AS REAL) = "observations"."altitude_m" THEN json(printf('%!.15g', "observations"."altitude_m")) WHEN CAST(printf('%!.16g', "observations"."altitude_m") AS REAL) = "observations"."altitude_m" THEN json(printf('%!.16g', "observations"."altitude_m")) ELSE json(printf('%!.17g', "observations"."altitude_m")) END, 'notes', "observations"."notes", 'photoPath', "observations"."photo_path", 'thumbnail', CASE WHEN "observations"."thumbnail" IS NULL THEN NULL ELSE lower(hex("observations"."thumbnail")) END, 'sightingId', "observations"."sighting_id", 'patrolDay', "observations"."patrol_day", 'photoUpload', "observations"."photo_upload", 'status', "observations"."status", 'recordedAt', "observations"."recorded_at", 'modifiedAt', "observations"."modified_at"), CASE WHEN instr(NEW."changed", ',ranger,') = 0 THEN '$.ranger' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',route,') = 0 THEN '$.route' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',kind,') = 0 THEN '$.kind' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',species,') = 0 THEN '$.species' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',count,') = 0 THEN '$.count' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',latitude,') = 0 THEN '$.latitude' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',longitude,') = 0 THEN '$.longitude' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',accuracyM,') = 0 THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',altitudeM,') = 0 THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',notes,') = 0 THEN '$.notes' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',photoPath,') = 0 THEN '$.photoPath' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',thumbnail,') = 0 THEN '$.thumbnail' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',sightingId,') = 0 THEN '$.sightingId' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',patrolDay,') = 0 THEN '$.patrolDay' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',photoUpload,') = 0 THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',status,') = 0 THEN '$.status' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',recordedAt,') = 0 THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',modifiedAt,') = 0 THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END) FROM "observations" WHERE "observations"."id" = NEW."row_id"), '{}')
@@ -797,6 +1019,7 @@ BEGIN
   UPDATE "observations"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id") THEN 'pending'
@@ -804,6 +1027,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = NEW."row_id";
 END;
@@ -815,6 +1039,7 @@ BEGIN
   UPDATE "observations"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id") THEN 'pending'
@@ -822,6 +1047,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = OLD."row_id";
 END;
@@ -833,6 +1059,7 @@ BEGIN
   UPDATE "observations"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id") THEN 'pending'
@@ -840,6 +1067,7 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = NEW."row_id";
 END;
@@ -851,6 +1079,7 @@ BEGIN
   UPDATE "observations"
   SET "sync_status" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."row_id") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id") THEN 'pending'
@@ -858,8 +1087,49 @@ BEGIN
     END,
     "sync_error" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
   WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_status_on_clash" AFTER INSERT ON "_offgen_clashes"
+WHEN NEW."entity" = 'observations'
+BEGIN
+  UPDATE "observations"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_status_on_clash_gone" AFTER DELETE ON "_offgen_clashes"
+WHEN OLD."entity" = 'observations'
+BEGIN
+  UPDATE "observations"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."local_row_id";
 END;
 ''',
     r'''
@@ -870,7 +1140,7 @@ BEGIN
   UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
   -- A row with local writes still queued, or in conflict, keeps its local values.
   INSERT INTO "observations" ("id", "ranger", "route", "kind", "species", "count", "latitude", "longitude", "accuracy_m", "altitude_m", "notes", "photo_path", "thumbnail", "sighting_id", "patrol_day", "photo_upload", "status", "recorded_at", "modified_at", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
-  SELECT NEW."id", json_extract(NEW."data", '$.ranger'), json_extract(NEW."data", '$.route'), json_extract(NEW."data", '$.kind'), json_extract(NEW."data", '$.species'), json_extract(NEW."data", '$.count'), json_extract(NEW."data", '$.latitude'), json_extract(NEW."data", '$.longitude'), json_extract(NEW."data", '$.accuracyM'), json_extract(NEW."data", '$.altitudeM'), json_extract(NEW."data", '$.notes'), json_extract(NEW."data", '$.photoPath'), unhex(json_extract(NEW."data", '$.thumbnail')), json_extract(NEW."data", '$.sightingId'), json_extract(NEW."data", '$.patrolDay'), json_extract(NEW."data", '$.photoUpload'), json_extract(NEW."data", '$.status'), json_extract(NEW."data", '$.recordedAt'), json_extract(NEW."data", '$.modifiedAt'), NEW."version", coalesce(NEW."updated_at", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)), NULL, 'synced', NULL
+  SELECT NEW."id", json_extract(NEW."data", '$.ranger'), json_extract(NEW."data", '$.route'), json_extract(NEW."data", '$.kind'), json_extract(NEW."data", '$.species'), json_extract(NEW."data", '$.count'), json_extract(NEW."data", '$.latitude'), json_extract(NEW."data", '$.longitude'), json_extract(NEW."data", '$.accuracyM'), json_extract(NEW."data", '$.altitudeM'), json_extract(NEW."data", '$.notes'), json_extract(NEW."data", '$.photoPath'), unhex(json_extract(NEW."data", '$.thumbnail')), json_extract(NEW."data", '$.sightingId'), json_extract(NEW."data", '$.patrolDay'), json_extract(NEW."data", '$.photoUpload'), json_extract(NEW."data", '$.status'), json_extract(NEW."data", '$.recordedAt'), json_extract(NEW."data", '$.modifiedAt'), NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL
   WHERE NEW."deleted" = 0
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id")
     AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."id")
@@ -878,7 +1148,7 @@ BEGIN
   WHERE excluded."version" >= "observations"."version";
   -- A tombstone only marks a row this device has; it never creates one.
   UPDATE "observations"
-  SET "deleted_at" = coalesce(NEW."deleted_at", CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)), "version" = NEW."version",
+  SET "deleted_at" = coalesce(NEW."deleted_at", (SELECT "local_ms" FROM "_offgen_now")), "version" = NEW."version",
     "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
   WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id")
@@ -900,15 +1170,17 @@ BEGIN
   UPDATE "observations" SET "version" = NEW."version"
   WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
     AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
-  -- Rejected: retried until the attempts run out, then set aside as failed, never blocking
-  -- the entries of other rows.
-  UPDATE "_offgen_outbox"
-  SET "attempts" = "attempts" + 1,
-    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
-    "last_error" = NEW."error",
-    -- The server did not apply it, so it may change again: the next claim takes the row anew.
-    "inflight_since" = NULL, "payload" = NULL
-  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
+  -- The server decided against this device's change on its own (all of it, or some fields):
+  -- the row takes the server's outcome below, and a notice keeps what was written here.
+  INSERT INTO "_offgen_notices" ("entity", "row_id", "mutation_id", "op", "local_payload", "server_record", "overridden", "message", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", coalesce("payload", '{}'), NEW."record", NEW."overridden",
+    CASE WHEN NEW."status" = 'conflict' THEN 'lww: newer changes on the server replaced the change made here'
+      ELSE 'newer changes on the server replaced these values written here: ' || (SELECT group_concat("value", ', ') FROM json_each(NEW."overridden"))
+    END,
+    NEW."received_at"
+  FROM "_offgen_outbox"
+  WHERE "mutation_id" = NEW."mutation_id"
+    AND (NEW."status" = 'conflict' OR (NEW."status" = 'accepted' AND json_array_length(coalesce(NEW."overridden", '[]')) > 0));
   DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
   -- The server's record (a resolved conflict, or a write the server merged) is applied like a
   -- pulled one, so it never overwrites later local writes.
@@ -917,6 +1189,16 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'retry_base_ms'), '60000') AS INTEGER) << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
   DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
 END;
 ''',
@@ -951,23 +1233,43 @@ PRAGMA user_version = 1;
 /// The named statements of client/sync.sql.
 abstract final class SyncSql {
 
+  /// The device's clock (epoch ms): the system clock, or fixed_clock_ms where one is set.
+  static const String deviceNow = r'''
+SELECT "local_ms" AS "now" FROM "_offgen_now"
+''';
+
   /// This device's id for push requests, made when the database was created.
   static const String getClientId = r'''
 SELECT "value" AS "client_id" FROM "_offgen_meta" WHERE "key" = 'client_id'
 ''';
 
-  /// Returns entries claimed before :stale_before to the queue (crash recovery). On start every
-  static const String recoverStaleInflight = r'''
-UPDATE "_offgen_outbox" SET "state" = 'pending'
-WHERE "state" = 'inflight' AND "inflight_since" <= :stale_before
+  /// Takes the sync lease for :holder until :until, if it is free, expired, or already held by
+  static const String acquireSyncLease = r'''
+INSERT INTO "_offgen_meta" ("key", "value") VALUES ('sync_lease', :holder || ' ' || :until)
+ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"
+WHERE "value" = ''
+  OR substr("value", 1, instr("value", ' ') - 1) = :holder
+  OR CAST(substr("value", instr("value", ' ') + 1) AS INTEGER) < :now
 ''';
 
-  /// Claims up to :limit queued entries, oldest first, marking them in flight; on its first claim
-  static const String claimBatch = r'''
-UPDATE "_offgen_outbox" SET "state" = 'inflight', "inflight_since" = :now
+  /// 
+  static const String releaseSyncLease = r'''
+UPDATE "_offgen_meta" SET "value" = ''
+WHERE "key" = 'sync_lease' AND substr("value", 1, instr("value", ' ') - 1) = :holder
+''';
+
+  /// Run under the lease, before anything else: entries still in flight were sent by a sync that
+  static const String recoverInflight = r'''
+UPDATE "_offgen_outbox" SET "state" = 'pending', "claim_id" = NULL WHERE "state" = 'inflight'
+''';
+
+  /// Gives up to :limit entries that are due (queued, the oldest of their row, past their retry
+  static const String prepareBatch = r'''
+UPDATE "_offgen_outbox" SET "mutation_id" = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))
 WHERE "seq" IN (
   SELECT o."seq" FROM "_offgen_outbox" AS o
-  WHERE o."state" = 'pending'
+  WHERE o."state" = 'pending' AND o."mutation_id" IS NULL
+    AND (o."next_attempt_at" IS NULL OR o."next_attempt_at" <= :now)
     AND NOT EXISTS (
       SELECT 1 FROM "_offgen_outbox" AS e
       WHERE e."row_id" = o."row_id" AND e."entity" = o."entity" AND e."seq" < o."seq")
@@ -975,25 +1277,59 @@ WHERE "seq" IN (
   LIMIT :limit)
 ''';
 
-  /// The entries claim_batch marked in flight, in queue order: the mutations to send.
-  static const String claimedEntries = r'''
-SELECT "seq", "mutation_id", "entity", "row_id", "op", "payload", "base_version", "attempts"
-FROM "_offgen_outbox" WHERE "state" = 'inflight' ORDER BY "seq"
+  /// Entries whose mutation alone exceeds :max_bytes can never be sent: they are set aside as
+  static const String setAsideOversized = r'''
+UPDATE "_offgen_outbox"
+SET "state" = 'failed',
+  "last_error" = 'too-large: this change takes ' || (length(CAST("payload" AS BLOB)) + coalesce(length("field_stamps"), 0) + 256) || ' bytes in a push, which may hold at most ' || :max_bytes
+WHERE "state" = 'pending' AND "payload" IS NOT NULL
+  AND length(CAST("payload" AS BLOB)) + coalesce(length("field_stamps"), 0) + 256 > :max_bytes
 ''';
 
-  /// The push got no answer: every in-flight entry goes back to the queue, attempts unchanged,
+  /// Claims for :claim, oldest first, the due entries prepared by prepare_batch, as many as fit
+  static const String claimBatch = r'''
+UPDATE "_offgen_outbox" SET "state" = 'inflight', "inflight_since" = :now, "claim_id" = :claim
+WHERE "seq" IN (
+  SELECT "seq" FROM (
+    SELECT o."seq", sum(length(CAST(o."payload" AS BLOB)) + coalesce(length(o."field_stamps"), 0) + 256) OVER (ORDER BY o."seq") AS "total"
+    FROM "_offgen_outbox" AS o
+    WHERE o."state" = 'pending' AND o."payload" IS NOT NULL
+      AND (o."next_attempt_at" IS NULL OR o."next_attempt_at" <= :now)
+      AND NOT EXISTS (
+        SELECT 1 FROM "_offgen_outbox" AS e
+        WHERE e."row_id" = o."row_id" AND e."entity" = o."entity" AND e."seq" < o."seq")
+    ORDER BY o."seq"
+    LIMIT :limit)
+  WHERE "total" <= :max_bytes)
+''';
+
+  /// The entries claimed for :claim, in queue order: the mutations to send.
+  static const String claimedEntries = r'''
+SELECT "seq", "mutation_id", "entity", "row_id", "op", "payload", "base_version", "stamp", "field_stamps", "attempts"
+FROM "_offgen_outbox" WHERE "state" = 'inflight' AND "claim_id" = :claim ORDER BY "seq"
+''';
+
+  /// The push got no answer: the claim's entries go back to the queue, attempts unchanged, and,
   static const String releaseInflight = r'''
-UPDATE "_offgen_outbox" SET "state" = 'pending' WHERE "state" = 'inflight'
+UPDATE "_offgen_outbox" SET "state" = 'pending', "claim_id" = NULL
+WHERE "state" = 'inflight' AND "claim_id" = :claim
+''';
+
+  /// The server refused the claim as too large (413) although it held one entry: it is set aside
+  static const String setAsideClaimed = r'''
+UPDATE "_offgen_outbox" SET "state" = 'failed', "last_error" = :error, "claim_id" = NULL
+WHERE "state" = 'inflight' AND "claim_id" = :claim
 ''';
 
   /// Applies a push response's results. Accepted: the entry is done and the row takes the new
   static const String applyPushResults = r'''
-INSERT INTO "_offgen_push_results" ("mutation_id", "status", "version", "record", "error")
+INSERT INTO "_offgen_push_results" ("mutation_id", "status", "version", "record", "error", "overridden", "received_at")
 SELECT json_extract("value", '$.mutationId'), json_extract("value", '$.status'),
   json_extract("value", '$.version'), json_extract("value", '$.record'),
   CASE WHEN json_type("value", '$.error') IS NULL THEN NULL
     ELSE coalesce(json_extract("value", '$.error.code'), 'error') || ': ' || coalesce(json_extract("value", '$.error.message'), '')
-  END
+  END,
+  json_extract("value", '$.overridden'), :now
 FROM json_each(:results)
 ORDER BY "key"
 ''';
@@ -1003,12 +1339,21 @@ ORDER BY "key"
 DELETE FROM "_offgen_push_results"
 ''';
 
+  /// Learns the server's clock from a response's serverTime: edit times are stamped in server
+  static const String setClock = r'''
+INSERT INTO "_offgen_meta" ("key", "value") VALUES ('clock_offset_ms', CAST(:server_time - :now AS TEXT)),
+  ('lww_clock', CAST(:server_time AS TEXT))
+ON CONFLICT ("key") DO UPDATE SET "value" = CASE "key"
+  WHEN 'lww_clock' THEN CAST(max(CAST("value" AS INTEGER), CAST(excluded."value" AS INTEGER)) AS TEXT)
+  ELSE excluded."value" END
+''';
+
   /// Where the next pull starts ('' before the first pull; reset to '' by migrations that add
   static const String getPullCursor = r'''
 SELECT "value" AS "cursor" FROM "_offgen_meta" WHERE "key" = 'pull_cursor'
 ''';
 
-  /// Applies a pull page's records. A row with local writes still queued, or in conflict, keeps
+  /// Applies server records. A row with local writes still queued, or in conflict, keeps its
   static const String applyPulledRecords = r'''
 INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
 SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_extract("value", '$.version'),
@@ -1016,6 +1361,18 @@ SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_ex
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key"
+''';
+
+  /// The records waiting for a unique clash, as a JSON array of records, to apply again.
+  static const String takeClashes = r'''
+SELECT coalesce(json_group_array(json_object('entity', "entity", 'id', "id", 'version', "version",
+  'deleted', "deleted", 'updatedAt', "updated_at", 'deletedAt', "deleted_at", 'data', json("data"))), '[]') AS "records"
+FROM (SELECT * FROM "_offgen_clashes" ORDER BY "created_at", "entity", "id")
+''';
+
+  /// 
+  static const String clearClashes = r'''
+DELETE FROM "_offgen_clashes"
 ''';
 
   /// Records of the last page that no table of this schema takes (a newer server): for the log.
@@ -1033,17 +1390,27 @@ DELETE FROM "_offgen_inbox"
 UPDATE "_offgen_meta" SET "value" = :cursor WHERE "key" = 'pull_cursor'
 ''';
 
-  /// Queue depth (queued or in flight), its oldest entry's age, and what needs the user.
+  /// A sync pushed everything it could and pulled to the end.
+  static const String setLastSynced = r'''
+INSERT INTO "_offgen_meta" ("key", "value") VALUES ('last_synced_at', CAST(:now AS TEXT))
+ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"
+''';
+
+  /// For a status badge: queue depth (queued or in flight), its oldest entry's age, when the next
   static const String syncStats = r'''
 SELECT
   (SELECT count(*) FROM "_offgen_outbox" WHERE "state" IN ('pending', 'inflight')) AS "queue_depth",
   (SELECT :now - min("created_at") FROM "_offgen_outbox" WHERE "state" IN ('pending', 'inflight')) AS "oldest_pending_age_ms",
+  (SELECT min("next_attempt_at") FROM "_offgen_outbox" WHERE "state" = 'pending' AND "next_attempt_at" > :now) AS "next_attempt_at",
   (SELECT count(*) FROM "_offgen_outbox" AS o WHERE o."state" = 'failed'
      AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."mutation_id" = o."mutation_id")) AS "failed",
-  (SELECT count(*) FROM "_offgen_conflicts") AS "conflicts"
+  (SELECT count(*) FROM "_offgen_conflicts") AS "conflicts",
+  (SELECT count(*) FROM "_offgen_clashes") AS "clashes",
+  (SELECT count(*) FROM "_offgen_notices") AS "notices",
+  (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'last_synced_at' AND "value" <> '') AS "last_synced_at"
 ''';
 
-  /// Entries the server rejected max_attempts times. They hold back later writes to their row.
+  /// Entries set aside: rejected max_attempts times, or too large to send. They hold back later
   static const String listFailed = r'''
 SELECT o."seq", o."entity", o."row_id", o."op", o."payload", o."attempts", o."last_error", o."created_at"
 FROM "_offgen_outbox" AS o
@@ -1052,9 +1419,10 @@ WHERE o."state" = 'failed'
 ORDER BY o."seq"
 ''';
 
-  /// Queues a failed entry again with fresh attempts (after the cause was fixed on the server).
+  /// Queues a failed entry again with fresh attempts (after the cause was fixed); it is prepared
   static const String retryFailed = r'''
-UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL
+UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL, "next_attempt_at" = NULL,
+  "mutation_id" = NULL, "payload" = NULL
 WHERE "seq" = :seq AND "state" = 'failed'
   AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."mutation_id" = "_offgen_outbox"."mutation_id")
 ''';
@@ -1076,5 +1444,27 @@ FROM "_offgen_conflicts" ORDER BY "created_at", "entity", "row_id"
   static const String resolveConflict = r'''
 UPDATE "_offgen_conflicts" SET "resolution" = :resolution
 WHERE "entity" = :entity AND "row_id" = :row_id
+''';
+
+  /// Server records waiting because a local row (local_row_id) holds one of their unique values.
+  static const String listClashes = r'''
+SELECT "entity", "id", "version", "data", "local_row_id", "message", "created_at"
+FROM "_offgen_clashes" ORDER BY "created_at", "entity", "id"
+''';
+
+  /// Local changes the server replaced with newer ones or its own (lww, server_wins): what this
+  static const String listNotices = r'''
+SELECT "id", "entity", "row_id", "op", "local_payload", "server_record", "overridden", "message", "created_at"
+FROM "_offgen_notices" ORDER BY "id"
+''';
+
+  /// 
+  static const String dismissNotice = r'''
+DELETE FROM "_offgen_notices" WHERE "id" = :id
+''';
+
+  /// 
+  static const String dismissAllNotices = r'''
+DELETE FROM "_offgen_notices"
 ''';
 }

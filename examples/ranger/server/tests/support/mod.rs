@@ -3,6 +3,8 @@
 //! starts one). Every test runs on both.
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use offgen_runtime::server::{Database, StaticTokens};

@@ -1,0 +1,336 @@
+//! Devices for end-to-end tests: databases built from the example's generated migrations
+//! (`examples/ranger/client`), driven by the reference client over real HTTP on loopback
+//! against a [`Server`], with transports that lose, cut or refuse requests on cue.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use offgen_runtime::client::rusqlite::types::Value as SqlValue;
+use offgen_runtime::client::{
+    ClientSchema, Device, HttpTransport, Request, Response, SyncClient, SyncError, SyncOptions,
+    SyncReport, Transport, TransportError,
+};
+use offgen_runtime::model::{EntityDef, Kind};
+use ranger_server::APP;
+use serde_json::{Map, Value, json};
+
+use super::{Backend, Server};
+
+/// The example's device schema, as `offgen build` wrote it.
+pub fn schema() -> ClientSchema {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../client");
+    ClientSchema::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A server on its own runtime, so that tests drive the (blocking) client from their own
+/// thread as an app would.
+pub struct Env {
+    pub rt: tokio::runtime::Runtime,
+    pub server: Server,
+}
+
+impl Env {
+    /// A fresh server on `backend`.
+    pub fn start(backend: Backend) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(Server::start(backend));
+        Env { rt, server }
+    }
+
+    /// Every record `token`'s user pulls, by (entity, id).
+    pub fn server_state(&self, token: &str) -> BTreeMap<(String, String), Value> {
+        self.rt
+            .block_on(self.server.pull_all(token))
+            .into_iter()
+            .map(|r| {
+                let key = (
+                    r["entity"].as_str().unwrap().to_owned(),
+                    r["id"].as_str().unwrap().to_owned(),
+                );
+                (key, comparable(&r))
+            })
+            .collect()
+    }
+
+    /// A count from SQL on the server's database.
+    pub fn server_count(&self, sql: &'static str) -> i64 {
+        self.rt.block_on(self.server.count(sql))
+    }
+}
+
+/// What is compared of a record: version, tombstone, and (for live rows) the fields.
+fn comparable(record: &Value) -> Value {
+    let deleted = record["deleted"].as_bool().unwrap_or(false);
+    json!({
+        "version": record["version"],
+        "deleted": deleted,
+        "data": if deleted { Value::Null } else { record["data"].clone() },
+    })
+}
+
+/// What a transport does with the next request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Nothing: the request goes through.
+    Pass,
+    /// The request never reaches the server.
+    LoseRequest,
+    /// The server handles the request, and its response is lost.
+    LoseResponse,
+    /// The server answers 503 without seeing the request.
+    Unavailable,
+    /// The server handles the request, and the app dies before it reads the response (the
+    /// transport panics; the test catches the unwind and drops the device unfinished).
+    Crash,
+}
+
+/// HTTP to the test server, with a queue of faults for the next requests, and a log.
+#[derive(Clone)]
+pub struct FaultyHttp {
+    inner: HttpTransport,
+    plan: Arc<Mutex<VecDeque<Fault>>>,
+    log: Arc<Mutex<Vec<(String, Fault, Option<u16>)>>>,
+}
+
+impl FaultyHttp {
+    pub fn new(base: &str) -> FaultyHttp {
+        FaultyHttp {
+            inner: HttpTransport::new(base),
+            plan: Arc::default(),
+            log: Arc::default(),
+        }
+    }
+
+    /// The next requests meet these faults, in order (then everything passes).
+    pub fn plan(&self, faults: &[Fault]) {
+        self.plan.lock().unwrap().extend(faults.iter().copied());
+    }
+
+    /// (path, fault, status) of every request so far.
+    pub fn log(&self) -> Vec<(String, Fault, Option<u16>)> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Transport for FaultyHttp {
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        let fault = self.plan.lock().unwrap().pop_front().unwrap_or(Fault::Pass);
+        let path = request.path.clone();
+        let outcome = match fault {
+            Fault::Pass => self.inner.send(request),
+            Fault::LoseRequest => Err(TransportError {
+                message: "request lost".into(),
+            }),
+            Fault::LoseResponse => self.inner.send(request).and(Err(TransportError {
+                message: "response lost".into(),
+            })),
+            Fault::Crash => {
+                let _ = self.inner.send(request);
+                panic!("the app was killed mid-sync");
+            }
+            Fault::Unavailable => Ok(Response {
+                status: 503,
+                headers: vec![("Retry-After".into(), "7".into())],
+                body: br#"{"type":"https://offgen.dev/problems/unavailable","status":503}"#
+                    .to_vec(),
+            }),
+        };
+        self.log
+            .lock()
+            .unwrap()
+            .push((path, fault, outcome.as_ref().ok().map(|r| r.status)));
+        outcome
+    }
+}
+
+/// A phone: a device database and a sync client for one user.
+pub struct Phone {
+    pub device: Device,
+    pub client: SyncClient<FaultyHttp>,
+    pub net: FaultyHttp,
+}
+
+impl Phone {
+    /// A fresh in-memory device of `token`'s user.
+    pub fn new(env: &Env, token: &str) -> Phone {
+        Phone::with_device(env, token, Device::open_in_memory(&schema()).unwrap())
+    }
+
+    /// A phone around an existing device database.
+    pub fn with_device(env: &Env, token: &str, device: Device) -> Phone {
+        let net = FaultyHttp::new(&env.server.base);
+        let token = token.to_owned();
+        let client = SyncClient::new(net.clone(), move || Some(token.clone()));
+        Phone {
+            device,
+            client,
+            net,
+        }
+    }
+
+    /// The same phone with other sync options.
+    pub fn with_options(self, options: SyncOptions) -> Phone {
+        let Phone {
+            device,
+            client,
+            net,
+        } = self;
+        Phone {
+            device,
+            client: client.with_options(options),
+            net,
+        }
+    }
+
+    /// One sync.
+    pub fn sync(&mut self) -> Result<SyncReport, SyncError> {
+        self.client.sync(&mut self.device)
+    }
+
+    /// Syncs, panicking on failure.
+    pub fn synced(&mut self) -> SyncReport {
+        self.sync().unwrap_or_else(|e| panic!("sync failed: {e}"))
+    }
+
+    /// The app's own SQL.
+    pub fn sql(&self, sql: &str) {
+        self.device
+            .connection()
+            .execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    }
+
+    /// One value of a query.
+    pub fn value(&self, sql: &str) -> Value {
+        self.device
+            .connection()
+            .query_row(sql, [], |r| r.get::<_, SqlValue>(0))
+            .map(offgen_runtime::client::sql_to_json)
+            .unwrap_or_else(|e| panic!("{e}\n{sql}"))
+    }
+
+    /// `sync_status` of a row.
+    pub fn status(&self, table: &str, id: &str) -> String {
+        self.value(&format!(
+            "SELECT sync_status FROM \"{table}\" WHERE id = '{id}'"
+        ))
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+    }
+
+    /// Queue entries.
+    pub fn queued(&self) -> i64 {
+        self.value("SELECT count(*) FROM _offgen_outbox")
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Every row of every entity, in the form [`Env::server_state`] gives, by (entity, id).
+    pub fn state(&self) -> BTreeMap<(String, String), Value> {
+        let mut out = BTreeMap::new();
+        for entity in APP.entities {
+            for (id, row) in rows(&self.device, entity) {
+                out.insert((entity.table.to_owned(), id), row);
+            }
+        }
+        out
+    }
+}
+
+/// A device table's rows as wire records (version, tombstone, fields by wire key).
+fn rows(device: &Device, entity: &EntityDef) -> Vec<(String, Value)> {
+    let columns: Vec<String> = entity
+        .fields
+        .iter()
+        .map(|f| format!("\"{}\"", f.column))
+        .collect();
+    let sql = format!(
+        "SELECT id, version, deleted_at IS NOT NULL, {} FROM \"{}\" ORDER BY id",
+        columns.join(", "),
+        entity.table
+    );
+    let conn = device.connection();
+    let mut statement = conn.prepare(&sql).unwrap();
+    let mut rows = statement.query([]).unwrap();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        let id: String = row.get(0).unwrap();
+        let version: i64 = row.get(1).unwrap();
+        let deleted: bool = row.get(2).unwrap();
+        let mut data = Map::new();
+        for (i, field) in entity.fields.iter().enumerate() {
+            let value: SqlValue = row.get(3 + i).unwrap();
+            data.insert(field.key.to_owned(), wire_value(field.kind, value));
+        }
+        out.push((
+            id,
+            json!({
+                "version": version,
+                "deleted": deleted,
+                "data": if deleted { Value::Null } else { Value::Object(data) },
+            }),
+        ));
+    }
+    out
+}
+
+/// A device column value as the wire carries it (docs/protocol.md).
+fn wire_value(kind: Kind, value: SqlValue) -> Value {
+    match (kind, value) {
+        (_, SqlValue::Null) => Value::Null,
+        (Kind::Bool, SqlValue::Integer(i)) => Value::Bool(i != 0),
+        (Kind::Json, SqlValue::Text(t)) => serde_json::from_str(&t).unwrap(),
+        (_, other) => offgen_runtime::client::sql_to_json(other),
+    }
+}
+
+/// Asserts that a device holds exactly what the server serves its user (rows of entities the
+/// user can see, with versions, tombstones and values). A row the device deleted outright
+/// (`DELETE`) is a tombstone on the server and absent on the device, which is the same.
+pub fn assert_converged(env: &Env, phone: &Phone, token: &str) {
+    let mut server = env.server_state(token);
+    let mut device = phone.state();
+    // A row deleted outright on the device is a tombstone on the server; a row created and
+    // deleted before it was ever sent is a local tombstone the server never saw.
+    server.retain(|key, record| device.contains_key(key) || record["deleted"] != true);
+    device.retain(|key, record| server.contains_key(key) || record["deleted"] != true);
+    let only_server: Vec<_> = server.keys().filter(|k| !device.contains_key(*k)).collect();
+    let only_device: Vec<_> = device.keys().filter(|k| !server.contains_key(*k)).collect();
+    assert!(
+        only_server.is_empty() && only_device.is_empty(),
+        "{} rows only on the server (first: {:?}); {} only on the device (first: {:?})",
+        only_server.len(),
+        only_server.first(),
+        only_device.len(),
+        only_device.first()
+    );
+    for (key, expected) in &server {
+        assert_eq!(&device[key], expected, "row {key:?} differs");
+    }
+}
+
+/// Defines one end-to-end test for each backend.
+#[macro_export]
+macro_rules! e2e {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                ($body)(Env::start(Backend::Sqlite))
+            }
+
+            #[test]
+            fn postgres() {
+                ($body)(Env::start(Backend::Postgres))
+            }
+        }
+    };
+}
