@@ -348,6 +348,8 @@ mod tests {
                 op,
                 base_version: base,
                 data: Map::new(),
+                stamp: None,
+                field_stamps: None,
             },
             entity,
             data: data.as_object().unwrap().clone(),
