@@ -69,7 +69,7 @@ e2e!(a_week_offline_converges_in_one_sync, |env: Env| {
             .execute(offgen_runtime::client::rusqlite::params![
                 id(n),
                 ANA,
-                -1.2863890000000001 + n as f64 * 1e-7,
+                -1.286_389 + n as f64 * 1.000_000_1e-7,
                 format!("note {n}")
             ])
             .unwrap();

@@ -89,12 +89,15 @@ pub enum Fault {
     Crash,
 }
 
+/// One request as a [`FaultyHttp`] saw it: path, fault, and the status if one came back.
+pub type Sent = (String, Fault, Option<u16>);
+
 /// HTTP to the test server, with a queue of faults for the next requests, and a log.
 #[derive(Clone)]
 pub struct FaultyHttp {
     inner: HttpTransport,
     plan: Arc<Mutex<VecDeque<Fault>>>,
-    log: Arc<Mutex<Vec<(String, Fault, Option<u16>)>>>,
+    log: Arc<Mutex<Vec<Sent>>>,
 }
 
 impl FaultyHttp {
@@ -112,7 +115,7 @@ impl FaultyHttp {
     }
 
     /// (path, fault, status) of every request so far.
-    pub fn log(&self) -> Vec<(String, Fault, Option<u16>)> {
+    pub fn log(&self) -> Vec<Sent> {
         self.log.lock().unwrap().clone()
     }
 }
