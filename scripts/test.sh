@@ -12,6 +12,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 . scripts/lib/python.sh
 # The device SQL is also run by Debian's sqlite3 command line, an independent consumer.
 need_command sqlite3 sqlite3
+# ...with the device's real-conversion functions from a C extension the tests build.
+need_command cc gcc
+need_path /usr/include/sqlite3ext.h libsqlite3-dev
 need_command python3 python3
 install_needed_packages
 # openapi-spec-validator, for the generated openapi.json.

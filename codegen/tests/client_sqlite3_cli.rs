@@ -1,17 +1,46 @@
 //! The generated device SQL, run by a second, independent consumer: Debian's `sqlite3` command
-//! line (a different SQLite build than rusqlite's, and older: 3.40 on Debian 12).
-//! `scripts/test.sh` installs it; without it these tests fail and say so.
+//! line (a different SQLite build than rusqlite's, and older: 3.40 on Debian 12), with the two
+//! real-conversion functions the clients register loaded from a C extension of our own
+//! (`fixtures/sqlite_ext`, over the C library's printf and strtod). `scripts/test.sh` installs
+//! the command line and SQLite's headers; without them these tests fail and say so.
 
 mod support;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use offgen_codegen::output::FileSet;
 use serde_json::{Value, json};
 
+/// The extension with `offgen_real_json` and `offgen_real`, built once per test run.
+fn extension() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sqlite_ext/offgen_reals.c");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("offgen_reals_{}.so", std::process::id()));
+        let status = Command::new("cc")
+            .args(["-shared", "-fPIC", "-O2", "-o"])
+            .arg(&out)
+            .arg(&source)
+            .arg("-lm")
+            .status()
+            .expect("a C compiler (cc) is needed to build the SQLite extension");
+        assert!(
+            status.success(),
+            "building {} failed: SQLite's headers are needed (run scripts/test.sh, or apt-get install libsqlite3-dev)",
+            source.display()
+        );
+        out
+    })
+}
+
 fn sqlite3(db: &Path, script: &str) -> String {
+    let script = format!(
+        ".load {} sqlite3_offgenreals_init\n{script}",
+        extension().display()
+    );
     let mut child = Command::new("sqlite3")
         .args(["-bail", "-json"])
         .arg(db)

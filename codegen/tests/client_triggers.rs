@@ -397,35 +397,112 @@ fn entities_wider_than_sqlite_function_arguments_still_queue_every_field() {
     assert_eq!(sent_for(&device, "w")["payload"], json!({"f128": 5}));
 }
 
-#[test]
-fn a_real_travels_with_every_digit() {
-    // SQLite's own JSON printing keeps 15 significant digits: a GPS fix would lose its last
-    // ones, and the largest doubles would turn into numbers no JSON reader takes.
-    let device = device();
-    let exact = [
+/// Doubles for the property tests: the edges, GPS fixes, and random bit patterns (every
+/// exponent, subnormals included) from a fixed seed, so a failure is reproducible.
+fn doubles() -> Vec<f64> {
+    let mut out = vec![
         -1.2345678901234567,
         36.71234567890124,
         0.1,
         1e-300,
+        5e-324,
+        f64::from_bits(0x000f_ffff_ffff_ffff),
         123456789012345680.0,
         f64::MAX,
+        f64::MIN,
+        1.9995240456382673e-09,
     ];
-    for (n, score) in exact.iter().enumerate() {
-        device.sql(&format!(
-            "INSERT INTO visits (id, site, at, score) VALUES ('v{n}', 's1', 1, {score:e})"
-        ));
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    while out.len() < 3_000 {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let x = f64::from_bits(state.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        if x.is_finite() && x != 0.0 {
+            out.push(x);
+        }
     }
-    for (n, score) in exact.iter().enumerate() {
-        let sent = sent_for(&device, &format!("v{n}"))["payload"]["score"].clone();
-        let got = sent
-            .as_f64()
-            .unwrap_or_else(|| panic!("{sent} is not a number"));
+    out
+}
+
+#[test]
+fn every_finite_double_is_sent_bit_for_bit() {
+    // SQLite's own number printing keeps 15 digits in its JSON functions, and its printf is
+    // not correctly rounded for large and small exponents: the payload is made with the
+    // runtime's exact conversion. Values are bound as doubles, as an app writes them (a SQL
+    // literal is parsed by SQLite, which is not exact either).
+    let device = device();
+    let values = doubles();
+    for (n, score) in values.iter().enumerate() {
+        device
+            .conn()
+            .execute(
+                "INSERT INTO visits (id, site, at, score) VALUES (?1, 's1', 1, ?2)",
+                offgen_runtime::client::rusqlite::params![format!("v{n}"), score],
+            )
+            .unwrap();
+    }
+    let sent = device.sent();
+    assert_eq!(sent.len(), values.len() + 1);
+    for (n, score) in values.iter().enumerate() {
+        let entry = sent
+            .iter()
+            .find(|e| e["row_id"] == format!("v{n}"))
+            .unwrap();
+        let got = entry["payload"]["score"].as_f64().unwrap();
         assert_eq!(
             got.to_bits(),
             score.to_bits(),
-            "{score:e} was sent as {sent}"
+            "{score:e} was sent as {got:e}"
         );
     }
+}
+
+#[test]
+fn every_finite_double_is_pulled_bit_for_bit() {
+    let device = device();
+    let values = doubles();
+    let records: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(n, score)| {
+            json!({"entity": "visits", "id": format!("p{n}"), "version": 1, "deleted": false,
+                   "data": {"site": "s1", "at": 1, "score": score, "count": 0, "done": false, "status": "open"}})
+        })
+        .collect();
+    device.pull(json!(records), "c1");
+    for (n, score) in values.iter().enumerate() {
+        let got: f64 = device
+            .conn()
+            .query_row(
+                "SELECT score FROM visits WHERE id = ?1",
+                [format!("p{n}")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            got.to_bits(),
+            score.to_bits(),
+            "{score:e} was stored as {got:e}"
+        );
+    }
+}
+
+#[test]
+fn negative_zero_is_zero_on_a_device() {
+    // A REAL column keeps a whole-number double as an integer, and -0.0 as 0: SQLite's
+    // storage, which Drift's tables share. The device sends and stores 0 (docs/protocol.md).
+    let device = device();
+    device
+        .conn()
+        .execute(
+            "INSERT INTO visits (id, site, at, score) VALUES ('z', 's1', 1, ?1)",
+            [-0.0f64],
+        )
+        .unwrap();
+    let sent = sent_for(&device, "z")["payload"]["score"].as_f64().unwrap();
+    assert_eq!(sent, 0.0);
 }
 
 #[test]

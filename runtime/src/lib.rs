@@ -4,6 +4,7 @@
 //! - [`model`]: the static description of an app that generated code hands to the runtime.
 //! - [`values`]: checking wire values against their fields.
 //! - [`etag`]: entity tags and `If-Match` / `If-None-Match` (RFC 9110).
+//! - [`reals`]: doubles as JSON numbers, exactly (SQLite's own conversions are not).
 //! - [`scripts`]: the device SQL files `offgen build` writes (migration steps, `sync.sql`), read back.
 //! - [`server`] (feature `server`): the axum + sqlx engine behind generated servers.
 //! - [`client`] (feature `client`): the reference sync client over rusqlite.
@@ -12,6 +13,7 @@
 pub mod etag;
 pub mod model;
 pub mod protocol;
+pub mod reals;
 pub mod scripts;
 pub mod values;
 

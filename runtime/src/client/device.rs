@@ -167,6 +167,7 @@ impl Device {
         // The queue triggers make SQLite keep a statement journal; in a temporary file it costs
         // several times the write itself (docs/BENCHMARKS.md).
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        super::reals::register(&conn)?;
         let mut device = Device {
             conn,
             schema: schema.clone(),

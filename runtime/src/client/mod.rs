@@ -37,6 +37,7 @@
 //! ```
 
 mod device;
+mod reals;
 mod schema;
 mod sync;
 mod transport;

@@ -85,8 +85,8 @@ fn json_number(argument: Argument) -> Answer {
         // Only written behind the engine's back (the column's CHECK refuses it): an integer's
         // text is its exact JSON number.
         Argument::Integer(i) => Answer::Text(i.to_string()),
-        Argument::Real(x) if x.is_finite() => match serde_json::Number::from_f64(x) {
-            Some(number) => Answer::Text(number.to_string()),
+        Argument::Real(x) if x.is_finite() => match crate::reals::to_json_number(x) {
+            Some(number) => Answer::Text(number),
             None => Answer::Error(c"offgen_real_json: not a finite number"),
         },
         Argument::Real(_) => Answer::Error(c"offgen_real_json: a stored real is not finite"),
@@ -101,10 +101,12 @@ fn parse_number(argument: Argument) -> Answer {
     match argument {
         Argument::Null => Answer::Null,
         Argument::Text(b"null") => Answer::Null,
-        Argument::Text(text) => match std::str::from_utf8(text).map(str::parse::<f64>) {
-            // Rust's parser also takes `inf` and `NaN`, which are no JSON numbers.
-            Ok(Ok(x)) if x.is_finite() => Answer::Real(x),
-            _ => Answer::Error(c"offgen_real: not a finite JSON number"),
+        Argument::Text(text) => match std::str::from_utf8(text)
+            .ok()
+            .and_then(crate::reals::from_json_number)
+        {
+            Some(x) => Answer::Real(x),
+            None => Answer::Error(c"offgen_real: not a finite JSON number"),
         },
         Argument::Real(x) => Answer::Real(x),
         Argument::Integer(i) => Answer::Real(i as f64),

@@ -45,23 +45,13 @@ pub fn encode_value(ty: Option<&FieldType>, value: String) -> String {
     }
 }
 
-/// A REAL as a JSON number that reads back as the very same double. SQLite's JSON functions
-/// print reals with 15 significant digits, which loses the last digits of a GPS fix
-/// (-1.2345678901234567 would travel as -1.23456789012346), and prints the largest doubles as
-/// numbers beyond the double range, which a JSON reader refuses. So: the shortest of 15, 16
-/// and 17 digits that reads back equal (`!` lets SQLite's printf give 17 digits and always a
-/// decimal point, so the text is valid JSON).
+/// A REAL as the shortest JSON number that reads back as the very same double. SQLite's own
+/// number printing (its JSON functions keep 15 digits; `printf` is not correctly rounded for
+/// large and small exponents) changes some doubles, so the conversion is the runtime's SQL
+/// function `offgen_real_json`, registered on every device and server connection
+/// (offgen-runtime's `reals`). `json()` makes the number text a JSON value for `json_object`.
 pub fn real(value: &str) -> String {
-    let digits = |n: u8| format!("printf('%!.{n}g', {value})");
-    format!(
-        "CASE WHEN {value} IS NULL THEN NULL \
-         WHEN CAST({p15} AS REAL) = {value} THEN json({p15}) \
-         WHEN CAST({p16} AS REAL) = {value} THEN json({p16}) \
-         ELSE json({p17}) END",
-        p15 = digits(15),
-        p16 = digits(16),
-        p17 = digits(17),
-    )
+    format!("json(offgen_real_json({value}))")
 }
 
 /// The column value of wire key `key` in the JSON object `data`.
@@ -79,6 +69,9 @@ pub fn decode(column: &Column, data: &str) -> String {
              ELSE json_extract({data}, {at}) END"
         ),
         FieldType::Blob => format!("unhex(json_extract({data}, {at}))"),
+        // `->` gives the number's own text, which `offgen_real` reads exactly (SQLite's
+        // `json_extract` does not, for large and small exponents).
+        FieldType::Real => format!("offgen_real({data} -> {at})"),
         _ => format!("json_extract({data}, {at})"),
     }
 }

@@ -148,11 +148,6 @@ pub fn field_definition(
 pub fn to_wire(field: &Field, row: &str, dialect: Dialect) -> String {
     let value = format!("{row}.{}", quote(field.name.sql()));
     match dialect {
-        // SQLite's own number printing is not exact for every double: the runtime's function
-        // is (offgen-runtime's sqlite_reals.rs).
-        Dialect::Sqlite if field.ty == FieldType::Real => {
-            format!("json(offgen_real_json({value}))")
-        }
         Dialect::Sqlite => crate::backend::client::wire::encode_value(Some(&field.ty), value),
         Dialect::Postgres => {
             let text = match &field.ty {
