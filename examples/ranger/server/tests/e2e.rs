@@ -703,3 +703,59 @@ e2e!(one_sync_at_a_time_per_database, |env: Env| {
         "untouched"
     );
 });
+
+e2e!(
+    another_rangers_observations_stay_out_of_reach,
+    |env: Env| {
+        let mut ana = Phone::new(&env, ANA_TOKEN);
+        let secret = uuid(900);
+        add_observation(&ana, &secret, "den site: keep private");
+        ana.synced();
+        // Ben's device learned the id somehow and writes over it, as an insert and as an update.
+        let mut ben = Phone::new(&env, BEN_TOKEN);
+        ben.synced();
+        assert_eq!(
+            ben.value("SELECT count(*) FROM observations"),
+            json!(0),
+            "nothing of Ana's pulled"
+        );
+        ben.sql(&format!(
+        "INSERT INTO observations (id, ranger, kind, latitude, longitude, notes, recorded_at, modified_at)
+         VALUES ('{secret}', '{BEN}', 'other', 0, 0, 'mine now', 1, 1)"
+    ));
+        let report = ben.synced();
+        assert_eq!((report.rejected, report.conflicts), (1, 0), "{report:?}");
+        let error = ben.value(&format!(
+            "SELECT sync_error FROM observations WHERE id = '{secret}'"
+        ));
+        assert_eq!(
+            ben.status("observations", &secret),
+            "pending",
+            "retried later, like any rejection"
+        );
+        let row = ben.value(&format!(
+            "SELECT notes FROM observations WHERE id = '{secret}'"
+        ));
+        assert_eq!(
+            row,
+            json!("mine now"),
+            "Ana's record never reached Ben's device"
+        );
+        let last_error = ben.value("SELECT last_error FROM _offgen_outbox");
+        assert!(
+            last_error.as_str().unwrap().starts_with("not-found"),
+            "{last_error} / {error}"
+        );
+        assert!(!last_error.as_str().unwrap().contains("den site"));
+        // Ana's row is untouched, and her devices still see only what she wrote.
+        let mut tablet = Phone::new(&env, ANA_TOKEN);
+        tablet.synced();
+        assert_eq!(
+            tablet.value(&format!(
+                "SELECT notes FROM observations WHERE id = '{secret}'"
+            )),
+            json!("den site: keep private")
+        );
+        assert_converged(&env, &tablet, ANA_TOKEN);
+    }
+);
