@@ -514,3 +514,58 @@ fn every_device_gets_its_own_client_id() {
     assert_eq!(a.as_str().unwrap().len(), 36);
     assert_ne!(a, b);
 }
+
+#[test]
+fn a_pulled_record_lacking_fields_blanks_nothing_and_new_rows_take_defaults() {
+    // A server on another schema step sends records without the fields it does not know.
+    let device = Device::new(
+        r#"
+offgen: 1
+app: field
+entities:
+  Visit:
+    fields:
+      notes: text?
+      count: { type: int, default: 3 }
+      done: { type: bool, default: false }
+"#,
+    );
+    let visit = |id: &str, version: i64, data: Value| record("visits", id, version, data);
+    device.pull(
+        json!([visit(
+            "a",
+            1,
+            json!({"notes": "seen", "count": 5, "done": true})
+        )]),
+        "c1",
+    );
+    device.pull(
+        json!([
+            visit("a", 2, json!({"count": 6})),
+            visit("b", 1, json!({"notes": "new"})),
+            visit("c", 1, json!({"notes": null, "count": 1, "done": false}))
+        ]),
+        "c2",
+    );
+    let row = |id: &str| {
+        device.value(&format!(
+            "SELECT json_array(notes, count, done, version) FROM visits WHERE id = '{id}'"
+        ))
+    };
+    assert_eq!(
+        row("a"),
+        json!("[\"seen\",6,1,2]"),
+        "absent keys keep the device's values"
+    );
+    assert_eq!(
+        row("b"),
+        json!("[\"new\",3,0,1]"),
+        "a new row takes the column defaults"
+    );
+    assert_eq!(
+        row("c"),
+        json!("[null,1,0,1]"),
+        "a null that is sent is a null"
+    );
+    assert!(device.outbox().is_empty());
+}

@@ -6,7 +6,7 @@
 
 use askama::Template;
 
-use crate::backend::client::columns::{Column, columns, quote, sql_string};
+use crate::backend::client::columns::{Column, ColumnDefault, columns, quote, sql_string};
 use crate::backend::client::wire::{self, NO_SUCH_PATH};
 use crate::model::{ConflictPolicy, Entity, Index, Schema};
 
@@ -188,13 +188,37 @@ impl EntitySql {
                 "deleted_at" => "NULL".to_owned(),
                 "sync_status" => "'synced'".to_owned(),
                 "sync_error" => "NULL".to_owned(),
-                _ => wire::decode(c, "NEW.\"data\""),
+                _ => {
+                    // A key the record lacks (a server on another schema step) takes the
+                    // column's default on a new row, never NULL: a NOT NULL column with a
+                    // default must not fail the page.
+                    let default = match &c.default {
+                        Some(ColumnDefault::Literal { sql, .. }) => sql.clone(),
+                        Some(ColumnDefault::Expression(expr)) => format!("({expr})"),
+                        None => "NULL".to_owned(),
+                    };
+                    format!(
+                        "CASE WHEN json_type(NEW.\"data\", {}) IS NULL THEN {default} ELSE {} END",
+                        wire::path(&c.dart),
+                        wire::decode(c, "NEW.\"data\"")
+                    )
+                }
             })
             .collect();
+        // On a row the device has, a key the record lacks keeps the device's value: an older
+        // server does not send a field it does not know, and that is no reason to blank it.
         let upsert_assignments = all
             .iter()
             .filter(|c| c.name != "id")
-            .map(|c| format!("{0} = excluded.{0}", quote(&c.name)))
+            .map(|c| match c.field() {
+                Some(_) => format!(
+                    "{0} = CASE WHEN json_type(NEW.\"data\", {1}) IS NULL THEN {2}.{0} ELSE excluded.{0} END",
+                    quote(&c.name),
+                    wire::path(&c.dart),
+                    quote(table_name)
+                ),
+                None => format!("{0} = excluded.{0}", quote(&c.name)),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let stamp_paths = |target: &str| {
