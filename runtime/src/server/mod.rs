@@ -9,6 +9,7 @@ mod auth;
 mod body;
 mod config;
 mod db;
+mod jwt;
 mod metrics;
 mod middleware;
 mod problem;
@@ -34,7 +35,7 @@ pub use axum;
 /// Re-exported for the same reason.
 pub use tokio;
 
-pub use auth::{Authenticate, StaticTokens};
+pub use auth::{Authenticate, Identity, Jwt, StaticTokens, require_admin};
 pub use config::Settings;
 pub use db::{Database, Dialect, MigrateError, PoolOptions};
 pub use problem::Problem;

@@ -68,6 +68,11 @@ impl Problem {
         p
     }
 
+    /// 403: authenticated, but not allowed (an admin endpoint, a user who is not an admin).
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
     /// 404.
     pub fn not_found(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)

@@ -167,7 +167,8 @@ async fn serve_arc(
         }
     };
     pruning.abort();
-    db.close().await;
+    // Requests cut off at the grace period may still hold connections: do not wait for them.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), db.close()).await;
     if outcome.is_ok() {
         tracing::info!("stopped");
     }
