@@ -290,6 +290,35 @@ async fn a_database_outage_is_503_with_health_on_time_and_the_server_recovers_by
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(probe(&client, &server.base).await.0, Some(StatusCode::OK));
 
+    // Before the outage, on this cluster of the test's own (a transaction holding an id holds
+    // back pulls server-wide, so not on the suite's shared one): such a transaction shows in
+    // the pull lag.
+    let scrape = || async {
+        client
+            .get(format!("{}/metrics", server.base))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        sample(&scrape().await, "offgen_pull_lag_seconds"),
+        Some(0.0)
+    );
+    let long = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut long = long.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *long)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let lag = sample(&scrape().await, "offgen_pull_lag_seconds").unwrap();
+    assert!(lag >= 1.1, "{lag}");
+    long.rollback().await.unwrap();
+
     // A push in flight when the database shuts down: held on a row lock, then the shutdown
     // ends its session with 57P01 (admin shutdown).
     let holder = sqlx::PgPool::connect(&url).await.unwrap();
@@ -348,16 +377,7 @@ async fn a_database_outage_is_503_with_health_on_time_and_the_server_recovers_by
         .await
         .unwrap();
     assert_unavailable(pull.status(), pull.headers());
-    let metrics = client
-        .get(format!("{}/metrics", server.base))
-        .timeout(Duration::from_secs(1))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(sample(&metrics, "offgen_database_up"), Some(0.0));
+    assert_eq!(sample(&scrape().await, "offgen_database_up"), Some(0.0));
 
     // The database is back: health says so at once, and the same server serves again.
     cluster.resume();

@@ -46,8 +46,10 @@ impl Held {
         if url.starts_with("postgres") {
             let pool = sqlx::PgPool::connect(url).await.unwrap();
             let mut tx = pool.begin().await.unwrap();
-            sqlx::query("SELECT 1 FROM rangers WHERE id = $1::uuid FOR UPDATE")
-                .bind(ANA)
+            // A table lock, not a row lock: it blocks the push's `FOR UPDATE` without giving
+            // this transaction an id, which would hold back every other test's pulls on the
+            // shared PostgreSQL server (pull visibility is server-wide).
+            sqlx::query("LOCK TABLE rangers IN EXCLUSIVE MODE")
                 .execute(&mut *tx)
                 .await
                 .unwrap();
@@ -349,26 +351,6 @@ async fn every_log_line_of_a_request_carries_its_id_and_metrics_count_what_happe
         assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
     }
     assert!(sample(&text, "offgen_idempotency_oldest_age_seconds").unwrap() < 60.0);
-
-    // A transaction that holds an id holds back what devices can pull: the lag shows it.
-    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-    let mut long = pool.begin().await.unwrap();
-    sqlx::query("SELECT pg_current_xact_id()")
-        .execute(&mut *long)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let text = client
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let lag = sample(&text, "offgen_pull_lag_seconds").unwrap();
-    assert!(lag >= 1.2, "{lag}");
-    long.rollback().await.unwrap();
 
     // Every line written while answering a request is inside its span, with its id; the
     // answer's line says the status, and the user once authenticated.
