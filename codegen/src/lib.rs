@@ -9,6 +9,7 @@ pub mod backend;
 pub mod cli;
 pub mod diagnostics;
 pub mod frontend;
+pub mod history;
 pub mod model;
 pub mod output;
 pub mod previous;

@@ -8,6 +8,20 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The request header in which a client names its schema step (its device database's
+/// migration step) on every push and pull, so that a server serves each app version in its
+/// own shape (docs/protocol.md, *Schema steps*). Without it, a request is taken as the
+/// server's own step.
+pub const SCHEMA_STEP_HEADER: &str = "offgen-schema-step";
+
+/// Problem `type` of a push from a client whose schema step is newer than the server's: its
+/// changes wait on the device, uncounted, until the server is upgraded.
+pub const SCHEMA_AHEAD_PROBLEM: &str = "https://offgen.dev/problems/schema-ahead";
+
+/// Problem `type` of a request from a client older than the oldest step the server still
+/// serves: the app must be updated before it can sync again.
+pub const UPGRADE_REQUIRED_PROBLEM: &str = "https://offgen.dev/problems/upgrade-required";
+
 /// A batch of mutations from one device.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -7,6 +7,7 @@ pub mod server;
 pub mod snapshot;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::history::{self, PastStep};
 use crate::model::Schema;
 use crate::output::FileSet;
 use crate::schema_diff;
@@ -24,6 +25,8 @@ pub struct Previous {
     pub server_sqlite: Vec<ServerStep>,
     /// The existing server steps for PostgreSQL, in order.
     pub server_postgres: Vec<ServerStep>,
+    /// The wire at each earlier step (from the snapshot), oldest first.
+    pub history: Vec<PastStep>,
 }
 
 /// Everything `offgen build` generates for a schema, on top of the previous build: its
@@ -31,11 +34,12 @@ pub struct Previous {
 /// server steps share their numbers). `None` when the change cannot be migrated (the reasons
 /// are in `diags`).
 pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -> Option<FileSet> {
-    let (migrations, sqlite, postgres) = match &previous.snapshot {
+    let (migrations, sqlite, postgres, past) = match &previous.snapshot {
         None => (
             vec![client::initial_migration(schema)],
             vec![server::migrate::initial(schema, Dialect::Sqlite)],
             vec![server::migrate::initial(schema, Dialect::Postgres)],
+            previous.history.clone(),
         ),
         Some(old) => {
             let steps = previous.migrations.len();
@@ -55,11 +59,16 @@ pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -
             let mut migrations = previous.migrations.clone();
             let mut sqlite = previous.server_sqlite.clone();
             let mut postgres = previous.server_postgres.clone();
+            let mut past = previous.history.clone();
             let number = u32::try_from(steps + 1).expect("fewer than 4 billion steps");
             let device = client::migrate::next_step(old, schema, &diff, number);
             let server_sqlite = server::migrate::next(schema, &diff, Dialect::Sqlite);
             let server_postgres = server::migrate::next(schema, &diff, Dialect::Postgres);
             if device.is_some() || server_sqlite.is_some() || server_postgres.is_some() {
+                // The step that ends here is history now: how its apps named things, and
+                // what each name became, for serving them after the upgrade.
+                let ended = u32::try_from(steps).expect("fewer than 4 billion steps");
+                past.push(history::past_step(old, &diff, ended));
                 let slug = device.as_ref().map(|d| d.slug.clone()).unwrap_or_else(|| {
                     let table = server_postgres
                         .as_ref()
@@ -81,7 +90,7 @@ pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -
                     });
                 }
             }
-            (migrations, sqlite, postgres)
+            (migrations, sqlite, postgres, past)
         }
     };
     let mut files = FileSet::new();
@@ -94,6 +103,6 @@ pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -
     }
     server::rust::generate(schema, &sqlite, &mut files);
     openapi::generate(schema, &mut files);
-    snapshot::generate(schema, &mut files);
+    snapshot::generate(schema, &past, &mut files);
     Some(files)
 }

@@ -4,8 +4,6 @@
 #![allow(dead_code)]
 
 use offgen_codegen::backend::client::{Migration, migration_path};
-use offgen_codegen::backend::server::migrate::ServerStep;
-use offgen_codegen::backend::snapshot::Snapshot;
 use offgen_codegen::backend::{self, Previous};
 use offgen_codegen::diagnostics::{Diagnostics, render};
 use offgen_codegen::load_yaml_spec;
@@ -319,23 +317,8 @@ pub fn revision(n: u32) -> String {
 
 /// What the next build would read back from the output directory of `files`.
 pub fn previous_of(files: &FileSet) -> Previous {
-    let snapshot: Snapshot =
-        serde_json::from_str(files.get("client/schema.json").unwrap()).unwrap();
-    let server_steps = |dir: &str| {
-        files
-            .iter()
-            .filter_map(|(path, text)| {
-                let name = path.strip_prefix(dir)?;
-                Some(ServerStep::parse(name, text.to_owned()).unwrap())
-            })
-            .collect()
-    };
-    Previous {
-        snapshot: Some(snapshot.schema),
-        migrations: migrations(files),
-        server_sqlite: server_steps("server/migrations/sqlite/"),
-        server_postgres: server_steps("server/migrations/postgres/"),
-    }
+    offgen_codegen::previous::from_files(files, std::path::Path::new("out"))
+        .unwrap_or_else(|d| panic!("{}", d.message))
 }
 
 /// Builds `spec` on top of `previous`: the files, or the rendered problems.

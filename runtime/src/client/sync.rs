@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use super::transport::{Method, Request, Response, Transport, TransportError};
 use super::{ClientError, Device};
+use crate::protocol::{SCHEMA_AHEAD_PROBLEM, SCHEMA_STEP_HEADER, UPGRADE_REQUIRED_PROBLEM};
 
 /// How a sync sizes its requests.
 #[derive(Clone, Debug)]
@@ -65,6 +66,12 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// HTTP requests made (answered or not).
     pub requests: u64,
+    /// The server runs an older schema step than this app: the changes wait on the device,
+    /// uncounted, and go through by themselves once the server is upgraded. Pulls go on
+    /// meanwhile (in the server's shape; fields it does not send keep their values).
+    pub server_behind: bool,
+    /// The server's schema step, when it said (with `server_behind`).
+    pub server_step: Option<u64>,
 }
 
 /// Why a sync stopped early. Whatever it did before is in `report` and committed: a sync can
@@ -113,6 +120,15 @@ impl SyncError {
                 status: 401 | 403,
                 ..
             }
+        )
+    }
+
+    /// Whether the server no longer serves this app's schema step: the app must be updated
+    /// (its queued changes stay on the device and migrate with it).
+    pub fn is_upgrade_required(&self) -> bool {
+        matches!(
+            &self.kind,
+            SyncErrorKind::Refused { problem: Some(p), .. } if p == UPGRADE_REQUIRED_PROBLEM
         )
     }
 }
@@ -228,6 +244,8 @@ struct ProblemBody {
     problem: Option<String>,
     #[serde(default)]
     detail: Option<String>,
+    #[serde(default, rename = "serverStep")]
+    server_step: Option<u64>,
 }
 
 /// One sync in progress: the device, its lease and what it did so far.
@@ -377,6 +395,16 @@ impl<T: Transport> Run<'_, '_, T> {
                     self.release(&claim)?;
                     limit = (entries.len() / 2).max(1);
                     max_bytes = (max_bytes / 2).max(1024);
+                }
+                409 if problem_type(&response).as_deref() == Some(SCHEMA_AHEAD_PROBLEM) => {
+                    // The server does not know this app's schema step yet: nothing is
+                    // counted against the changes; they wait for the server's upgrade.
+                    self.release(&claim)?;
+                    self.report.server_behind = true;
+                    self.report.server_step = serde_json::from_slice::<ProblemBody>(&response.body)
+                        .ok()
+                        .and_then(|p| p.server_step);
+                    return Ok(());
                 }
                 413 => {
                     let error = format!(
@@ -584,6 +612,8 @@ impl<T: Transport> Run<'_, '_, T> {
         if method == Method::Post {
             headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
         }
+        let step = self.device.schema().step().to_string();
+        headers.push((SCHEMA_STEP_HEADER.to_owned(), step));
         if let Some(token) = (self.client.token)() {
             headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
         }
@@ -634,6 +664,12 @@ fn response_len(entries: &[Claimed]) -> usize {
         .iter()
         .map(|e| e.payload.len() + e.field_stamps.as_ref().map_or(0, String::len))
         .sum()
+}
+
+fn problem_type(response: &Response) -> Option<String> {
+    serde_json::from_slice::<ProblemBody>(&response.body)
+        .ok()
+        .and_then(|p| p.problem)
 }
 
 fn refused(response: &Response) -> SyncErrorKind {
