@@ -97,6 +97,14 @@ impl StaticTokens {
         })
     }
 
+    /// One token, for one purpose (the metrics scraper's).
+    pub(crate) fn single(token: String) -> StaticTokens {
+        StaticTokens {
+            digests: vec![(digest(&token), "metrics".to_owned())],
+            admins: HashSet::new(),
+        }
+    }
+
     /// The same tokens, with `users` (comma-separated user ids) as admins.
     pub fn with_admins(mut self, users: &str) -> StaticTokens {
         self.admins = admin_list(users);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{Limits, PoolOptions};
 
 /// How the server runs: where it listens, its database, its limits and its schedules.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
     /// `OFFGEN_ADDR`: the address to listen on.
     pub addr: String,
@@ -27,6 +27,27 @@ pub struct Settings {
     pub limits: Limits,
     /// `OFFGEN_DB_MAX_CONNECTIONS` and `OFFGEN_DB_ACQUIRE_TIMEOUT_SECS`.
     pub pool: PoolOptions,
+    /// `OFFGEN_METRICS_TOKEN`: the bearer token `/metrics` asks for; open when unset.
+    pub metrics_token: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The database password and the metrics token stay out of any log.
+        f.debug_struct("Settings")
+            .field("addr", &self.addr)
+            .field("database_url", &self.database_for_logs())
+            .field("idempotency_days", &self.idempotency_days)
+            .field("prune_interval", &self.prune_interval)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("limits", &self.limits)
+            .field("pool", &self.pool)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "(set)"),
+            )
+            .finish()
+    }
 }
 
 impl Settings {
@@ -88,6 +109,7 @@ impl Settings {
                     1..=600,
                 )?),
             },
+            metrics_token: vars.opt("OFFGEN_METRICS_TOKEN"),
         })
     }
 

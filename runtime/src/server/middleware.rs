@@ -100,7 +100,8 @@ async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
     metrics.request(&route, method.as_str(), status.as_u16(), elapsed);
     let ms = elapsed.as_secs_f64() * 1000.0;
     // Probes and scrapes come every few seconds: logged only when asked for (debug).
-    let routine = matches!(route.as_str(), "/healthz" | "/metrics") && status.is_success();
+    let routine =
+        matches!(route.as_str(), "/healthz" | "/livez" | "/metrics") && status.is_success();
     if status.is_server_error() {
         tracing::warn!(status = status.as_u16(), ms, "answered");
     } else if routine {

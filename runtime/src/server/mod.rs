@@ -78,6 +78,8 @@ pub(crate) struct Shared {
     limits: Limits,
     openapi: &'static str,
     metrics: Arc<metrics::Metrics>,
+    /// The token `/metrics` asks for, when one is configured.
+    metrics_token: Option<StaticTokens>,
 }
 
 /// Epoch milliseconds now.
@@ -106,7 +108,7 @@ pub fn router_with_limits(
     openapi: &'static str,
     limits: Limits,
 ) -> Router {
-    build_router(app, db, Arc::new(auth), openapi, limits)
+    build_router(app, db, Arc::new(auth), openapi, limits, None)
 }
 
 /// The routes over an already shared authentication.
@@ -116,6 +118,7 @@ pub(crate) fn build_router(
     auth: Arc<dyn Authenticate>,
     openapi: &'static str,
     limits: Limits,
+    metrics_token: Option<String>,
 ) -> Router {
     let metrics = Arc::new(metrics::Metrics::default());
     let shared = Arc::new(Shared {
@@ -125,6 +128,7 @@ pub(crate) fn build_router(
         limits,
         openapi,
         metrics: metrics.clone(),
+        metrics_token: metrics_token.map(StaticTokens::single),
     });
     let mut router = Router::new()
         .route("/healthz", get(health))
@@ -172,12 +176,23 @@ pub(crate) fn build_router(
         limits.max_in_flight,
         limits.request_timeout,
     );
-    // Outside the concurrency limit: a saturated server is exactly when its metrics matter.
-    let router = router.route("/metrics", get(metrics_handler).with_state(shared));
+    // Outside the concurrency limit: a saturated server is exactly when its metrics matter,
+    // and when an orchestrator must not take it for dead.
+    let router = router
+        .route("/metrics", get(metrics_handler).with_state(shared))
+        .route(
+            "/livez",
+            get(|| async { axum::Json(json!({ "status": "alive" })) }),
+        );
     middleware::observe(router, metrics)
 }
 
-async fn metrics_handler(State(shared): State<Arc<Shared>>) -> Response {
+async fn metrics_handler(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(token) = &shared.metrics_token
+        && let Err(problem) = auth::user(&headers, token)
+    {
+        return problem.into_response();
+    }
     let text = shared.metrics.render(shared.app, &shared.db).await;
     let mut response = text.into_response();
     response.headers_mut().insert(

@@ -135,7 +135,14 @@ async fn serve_arc(
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::Failed(format!("cannot listen on {}: {e}", settings.addr)))?;
-    let router = super::build_router(app, db.clone(), auth, openapi, settings.limits);
+    let router = super::build_router(
+        app,
+        db.clone(),
+        auth,
+        openapi,
+        settings.limits,
+        settings.metrics_token.clone(),
+    );
     tracing::info!(app = app.name, addr = %addr, database = %database, "listening");
 
     let (stop, stopped) = watch::channel(());
@@ -155,12 +162,19 @@ async fn serve_arc(
                 "shutting down: no new connections; waiting for the requests in flight"
             );
             let _ = stop.send(());
-            match tokio::time::timeout(settings.shutdown_grace, &mut serving).await {
-                Ok(served) => served.map_err(|e| ServeError::Failed(format!("serving failed: {e}"))),
-                Err(_) => {
-                    // A push cut off here is rolled back with its connection; the device
-                    // sends it again, and idempotency makes that safe.
-                    tracing::warn!("requests still running after the grace period were cut off");
+            tokio::select! {
+                served = tokio::time::timeout(settings.shutdown_grace, &mut serving) => match served {
+                    Ok(served) => served.map_err(|e| ServeError::Failed(format!("serving failed: {e}"))),
+                    Err(_) => {
+                        // A push cut off here is rolled back with its connection; the device
+                        // sends it again, and idempotency makes that safe.
+                        tracing::warn!("requests still running after the grace period were cut off");
+                        Ok(())
+                    }
+                },
+                // A second signal: the operator does not want to wait.
+                () = shutdown_requested() => {
+                    tracing::warn!("asked again: requests still running were cut off");
                     Ok(())
                 }
             }

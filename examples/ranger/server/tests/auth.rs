@@ -169,3 +169,38 @@ fn rotated_jwk() -> Value {
     let text = std::fs::read_to_string(format!("{FIXTURES}/other-public.jwk.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
+
+#[tokio::test]
+async fn a_pem_public_key_verifies_tokens_and_refuses_others() {
+    let db = TestDatabase::sqlite();
+    let server = Process::start(&[
+        ("DATABASE_URL", &db.url),
+        (
+            "OFFGEN_JWT_PUBLIC_KEY_FILE",
+            &format!("{FIXTURES}/idp-public.pem"),
+        ),
+        ("OFFGEN_JWT_ALGORITHMS", "RS256"),
+    ]);
+    let client = reqwest::Client::new();
+    let good = signed("any", "idp-private.pem", claims(ANA, 300));
+    assert_eq!(
+        pull(&client, &server.base, &good).await.status(),
+        StatusCode::OK
+    );
+    let foreign = signed("any", "other-private.pem", claims(ANA, 300));
+    assert_401(pull(&client, &server.base, &foreign).await, "another key").await;
+    // The same claims as an HMAC token "signed" with the public key's bytes: the classic
+    // algorithm confusion, refused because only RS256 fits the key.
+    let pem = std::fs::read(format!("{FIXTURES}/idp-public.pem")).unwrap();
+    let confused = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(ANA, 300),
+        &EncodingKey::from_secret(&pem).unwrap(),
+    )
+    .unwrap();
+    assert_401(
+        pull(&client, &server.base, &confused).await,
+        "HS256 with the public key",
+    )
+    .await;
+}

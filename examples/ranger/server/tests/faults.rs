@@ -378,6 +378,13 @@ async fn a_database_outage_is_503_with_health_on_time_and_the_server_recovers_by
         .unwrap();
     assert_unavailable(pull.status(), pull.headers());
     assert_eq!(sample(&scrape().await, "offgen_database_up"), Some(0.0));
+    // Alive all the same: an orchestrator must not restart a server for its database.
+    let live = client
+        .get(format!("{}/livez", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
 
     // The database is back: health says so at once, and the same server serves again.
     cluster.resume();

@@ -398,6 +398,7 @@ async fn a_full_server_turns_requests_away_and_a_slow_one_is_cut_off_with_503() 
         ("OFFGEN_TOKENS", &tokens),
         ("OFFGEN_MAX_IN_FLIGHT", "1"),
         ("OFFGEN_REQUEST_TIMEOUT_SECS", "1"),
+        ("OFFGEN_METRICS_TOKEN", "scrape-token"),
     ]);
     let client = reqwest::Client::new();
     assert_eq!(
@@ -430,9 +431,27 @@ async fn a_full_server_turns_requests_away_and_a_slow_one_is_cut_off_with_503() 
         turned_away.headers()["content-type"],
         "application/problem+json"
     );
-    // /metrics is outside the limit: a saturated server is when it is needed.
+    // /metrics and /livez are outside the limit: a saturated server is when metrics are
+    // needed, and it must not be taken for dead.
+    let live = client
+        .get(format!("{}/livez", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let unauthorized = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unauthorized.headers()["content-type"],
+        "application/problem+json"
+    );
     let metrics = client
         .get(format!("{}/metrics", server.base))
+        .bearer_auth("scrape-token")
         .send()
         .await
         .unwrap();
@@ -463,6 +482,7 @@ async fn a_full_server_turns_requests_away_and_a_slow_one_is_cut_off_with_503() 
     assert_eq!(again["results"][0]["version"], 2, "{again}");
     let text = client
         .get(format!("{}/metrics", server.base))
+        .bearer_auth("scrape-token")
         .send()
         .await
         .unwrap()
@@ -474,4 +494,43 @@ async fn a_full_server_turns_requests_away_and_a_slow_one_is_cut_off_with_503() 
         sample(&text, "offgen_http_request_timeouts_total"),
         Some(1.0)
     );
+}
+
+#[tokio::test]
+async fn a_second_signal_cuts_the_grace_period_short() {
+    let db = TestDatabase::sqlite();
+    let tokens = tokens(0);
+    let mut server = Process::start(&[("DATABASE_URL", &db.url), ("OFFGEN_TOKENS", &tokens)]);
+    let client = reqwest::Client::new();
+    assert_eq!(
+        push(&client, &server.base, json!([ranger_insert("m-1")]))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let held = Held::take(&db.url).await;
+    let in_flight = tokio::spawn({
+        let (client, base) = (client.clone(), server.base.clone());
+        async move { push(&client, &base, json!([update_ranger("m-2", 1, "x")])).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(server.running(), "the first signal waits (30 s by default)");
+    let asked_again = Instant::now();
+    server.terminate();
+    let exit = server
+        .wait(Duration::from_secs(3))
+        .expect("the second signal ends it");
+    assert!(asked_again.elapsed() < Duration::from_secs(2));
+    assert!(exit.success(), "{exit:?}");
+    drop(held);
+    // The cut-off push got no answer; nothing of it was applied.
+    let _ = in_flight.await;
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let name: String = sqlx::query_scalar("SELECT name FROM rangers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(name, "Ana");
 }
