@@ -232,8 +232,9 @@ fn check(spec: &Path, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Ex
         Ok(file) => file,
         Err(exit) => return Ok(exit),
     };
-    match crate::load_yaml_spec(&file) {
-        Ok(schema) => {
+    match crate::read_yaml_spec(&file) {
+        Ok((schema, warnings)) => {
+            report(&file, &warnings, err)?;
             let fields: usize = schema.entities.iter().map(|e| e.fields.len()).sum();
             writeln!(
                 out,
@@ -261,14 +262,15 @@ fn build(
         Ok(file) => file,
         Err(exit) => return Ok(exit),
     };
-    let schema = match crate::load_yaml_spec(&file) {
-        Ok(schema) => schema,
+    let (schema, warnings) = match crate::read_yaml_spec(&file) {
+        Ok(read) => read,
         Err(diagnostics) => {
             report(&file, &diagnostics, err)?;
             writeln!(err, "nothing was written")?;
             return Ok(Exit::Failed);
         }
     };
+    report(&file, &warnings, err)?;
     let previous = match crate::previous::read(dir) {
         Ok(previous) => previous,
         Err(problem) => {

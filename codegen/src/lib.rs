@@ -27,11 +27,17 @@ use source::SourceFile;
 
 /// Reads and validates a YAML spec. On failure, every problem found, in source order.
 pub fn load_yaml_spec(file: &SourceFile) -> Result<Schema, Vec<Diagnostic>> {
+    read_yaml_spec(file).map(|(schema, _warnings)| schema)
+}
+
+/// [`load_yaml_spec`], keeping the warnings of a spec that is accepted (in source order), for
+/// the CLI to show.
+pub fn read_yaml_spec(file: &SourceFile) -> Result<(Schema, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut diags = Diagnostics::new();
     let schema = frontend::yaml::read(file, &mut diags)
         .and_then(|draft| validate::validate(&draft, &mut diags));
     match schema {
-        Some(schema) if !diags.has_errors() => Ok(schema),
+        Some(schema) if !diags.has_errors() => Ok((schema, diags.into_sorted())),
         _ => Err(diags.into_sorted()),
     }
 }

@@ -453,3 +453,23 @@ fn the_example_server_is_the_scaffold() {
     assert_eq!(outcome, offgen_codegen::scaffold::Outcome::Kept);
     assert!(!copy.join("src/main.rs").exists());
 }
+
+#[test]
+fn check_and_build_show_the_warnings_of_a_spec_they_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("offgen.yaml");
+    fs::write(
+        &spec,
+        "offgen: 1\napp: notes\nentities:\n  Note:\n    conflict: { policy: lww, by: editedAt }\n    fields: { body: text, editedAt: datetime }\n",
+    )
+    .unwrap();
+    for args in [&["check"][..], &["build", "--out", "out"][..]] {
+        let out = offgen(args, dir.path());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("`by` is ignored") && stderr(&out).contains("offgen.yaml:5:"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

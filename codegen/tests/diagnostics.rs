@@ -130,3 +130,34 @@ fn a_problem_position_counts_characters_not_bytes() {
     let rendered = render(&file, &load_yaml_spec(&file).unwrap_err());
     assert!(rendered.contains("offgen.yaml:6:22"), "{rendered}");
 }
+
+/// `by:` named lww's conflict clock, a datetime the app had to bump on every edit; stamps sent
+/// with each write replaced it. Specs that still say it build, with a warning at the line.
+#[test]
+fn lww_by_is_accepted_with_a_warning_that_it_is_ignored() {
+    let text = "\
+offgen: 1
+app: ranger
+entities:
+  Observation:
+    conflict: { policy: lww, by: editedAt }
+    fields:
+      notes: text?
+      editedAt: datetime?
+";
+    let file = SourceFile::new("offgen.yaml", text);
+    let (schema, warnings) = offgen_codegen::read_yaml_spec(&file).expect("the spec builds");
+    assert_eq!(schema.entities[0].conflict.name(), "lww");
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert_eq!(
+        file.line_col(warnings[0].primary_span().unwrap().start).0,
+        5
+    );
+    insta::assert_snapshot!(render(&file, &warnings));
+    // Without `by`, and without any datetime field, lww needs nothing more.
+    let plain =
+        "offgen: 1\napp: a\nentities:\n  Note:\n    conflict: lww\n    fields: { body: text }\n";
+    let (_, warnings) =
+        offgen_codegen::read_yaml_spec(&SourceFile::new("offgen.yaml", plain)).unwrap();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+}

@@ -99,12 +99,7 @@ fn conflict_policies_and_owner_resolve_to_fields() {
         ConflictPolicy::ServerWins
     );
     let observation = schema.entity("Observation").unwrap();
-    assert_eq!(
-        observation.conflict,
-        ConflictPolicy::Lww {
-            by: "modifiedAt".into()
-        }
-    );
+    assert_eq!(observation.conflict, ConflictPolicy::Lww);
     assert_eq!(observation.owner.as_deref(), Some("ranger"));
 }
 

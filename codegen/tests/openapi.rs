@@ -1123,7 +1123,8 @@ fn the_protocols_examples_fit_the_protocol_schemas() {
         {"mutationId": "m1", "entity": "observations", "id": id, "op": "insert",
          "data": {"notes": "x"}},
         {"mutationId": "m2", "entity": "observations", "id": id, "op": "update",
-         "baseVersion": 3, "data": {"notes": "y"}},
+         "baseVersion": 3, "data": {"notes": "y", "count": 2}, "stamp": 1_700_000_000_000_i64,
+         "fieldStamps": {"notes": 1_699_999_999_000_i64}},
         {"mutationId": "m3", "entity": "observations", "id": id, "op": "delete", "baseVersion": 4},
     ]});
     let push_request = validator(&doc, "PushRequest");
@@ -1137,6 +1138,18 @@ fn the_protocols_examples_fit_the_protocol_schemas() {
     let mut bad = push.clone();
     bad["extra"] = json!(true);
     assert!(!push_request.is_valid(&bad));
+    let mut bad = push.clone();
+    bad["mutations"][1]["fieldStamps"]["notes"] = json!("yesterday");
+    assert!(!push_request.is_valid(&bad));
+    // The limit the document states is the one the runtime applies.
+    let stamp = &component(&doc, "Mutation")["properties"]["stamp"]["description"];
+    assert!(
+        stamp.as_str().unwrap().contains(&format!(
+            "{} ms",
+            offgen_runtime::server::MAX_STAMP_AHEAD_MS
+        )),
+        "{stamp}"
+    );
 
     let record = json!({"entity": "observations", "id": id, "version": 5, "deleted": false,
                         "updatedAt": 1_700_000_000_000_i64, "data": {"notes": "z"}});
@@ -1145,7 +1158,9 @@ fn the_protocols_examples_fit_the_protocol_schemas() {
         {"mutationId": "m2", "id": id, "status": "conflict", "version": 5, "record": record},
         {"mutationId": "m3", "id": id, "status": "rejected",
          "error": {"code": "invalid-data", "message": "no"}},
-    ]});
+        {"mutationId": "m4", "id": id, "status": "accepted", "version": 6, "record": record,
+         "overridden": ["notes"]},
+    ], "serverTime": 1_700_000_000_000_i64});
     let validate_push_response = validator(&doc, "PushResponse");
     assert_eq!(
         errors(&validate_push_response, &push_response),
@@ -1154,10 +1169,14 @@ fn the_protocols_examples_fit_the_protocol_schemas() {
     let mut bad = push_response.clone();
     bad["results"][2]["error"]["code"] = json!("teapot");
     assert!(!validate_push_response.is_valid(&bad));
+    let mut bad = push_response.clone();
+    bad.as_object_mut().unwrap().remove("serverTime");
+    assert!(!validate_push_response.is_valid(&bad));
 
     let tombstone = json!({"entity": "rangers", "id": id, "version": 2, "deleted": true,
                            "updatedAt": 1_700_000_000_000_i64, "deletedAt": 1_700_000_000_000_i64});
-    let pull = json!({"records": [record, tombstone], "cursor": "abc", "hasMore": true});
+    let pull = json!({"records": [record, tombstone], "cursor": "abc", "hasMore": true,
+                      "serverTime": 1_700_000_000_000_i64});
     assert_eq!(
         errors(&validator(&doc, "PullResponse"), &pull),
         Vec::<String>::new()

@@ -77,9 +77,7 @@ fn app(spec: &str) -> &'static AppDef {
                 fields: Box::leak(fields.into_boxed_slice()),
                 policy: match &entity.conflict {
                     ConflictPolicy::Version => Policy::Version,
-                    ConflictPolicy::Lww { by } => Policy::Lww {
-                        field: index(by).unwrap(),
-                    },
+                    ConflictPolicy::Lww => Policy::Lww,
                     ConflictPolicy::ServerWins => Policy::ServerWins,
                     ConflictPolicy::AppendOnly => Policy::AppendOnly,
                 },

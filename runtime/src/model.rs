@@ -118,11 +118,9 @@ pub enum Kind {
 pub enum Policy {
     /// A conflict: nothing applied.
     Version,
-    /// The larger value of this field (index in `fields`) wins.
-    Lww {
-        /// Index in `fields` of the timestamp compared.
-        field: usize,
-    },
+    /// Last writer wins, field by field: each field's newest write (by its stamp) is kept,
+    /// whatever order writes arrive in.
+    Lww,
     /// The row wins.
     ServerWins,
     /// Only inserts.

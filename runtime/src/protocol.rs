@@ -5,6 +5,8 @@
 //! [`PullResponse`]. Record data travels as JSON objects keyed by the fields' wire names
 //! (the Dart getter names, as Drift's `toJson()` writes them).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -62,13 +64,14 @@ pub struct Mutation {
     /// The fields written (all of them for an insert, the changed ones for an update).
     #[serde(default)]
     pub data: Map<String, Value>,
-    /// When the device wrote this change (epoch ms, on its server-corrected clock): the time
-    /// lww compares, for every field of `data` without one in `field_stamps`.
+    /// When the entry was last written, epoch ms on the device's clock corrected by the
+    /// server's (`serverTime`). Used by `lww` entities, ignored by the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamp: Option<i64>,
-    /// An update's own time for each changed field (wire key -> epoch ms).
+    /// For an update: each changed field's own last write (wire key -> epoch ms), where it
+    /// differs from `stamp`. Used by `lww` entities, ignored by the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field_stamps: Option<Map<String, Value>>,
+    pub field_stamps: Option<BTreeMap<String, i64>>,
 }
 
 /// The outcome of one mutation.
@@ -96,9 +99,15 @@ pub struct PushResult {
     /// The row's version after this result (absent when rejected before any row was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
-    /// The server's current record, on conflict.
+    /// The server's current record: on conflict; and on an `lww` update that was accepted
+    /// but merged (a field lost, or it was based on an older version), the merged row, which
+    /// the device adopts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<Record>,
+    /// On a merged `lww` update: the wire keys whose values lost to newer ones (kept in the
+    /// audit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overridden: Option<Vec<String>>,
     /// Why, when rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ItemError>,
@@ -121,6 +130,9 @@ pub struct ItemError {
 pub struct PushResponse {
     /// One per mutation.
     pub results: Vec<PushResult>,
+    /// The server's clock, epoch ms, when it answered: devices correct their stamps with it.
+    #[serde(default)]
+    pub server_time: i64,
 }
 
 /// A row as the server holds it.
@@ -155,4 +167,7 @@ pub struct PullResponse {
     pub cursor: String,
     /// Whether another page is ready now.
     pub has_more: bool,
+    /// The server's clock, epoch ms, when it answered.
+    #[serde(default)]
+    pub server_time: i64,
 }

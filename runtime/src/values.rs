@@ -136,6 +136,33 @@ pub fn canonical(field: &FieldDef, value: Value) -> Value {
     }
 }
 
+/// The text that orders two values of a field whose `lww` stamps are equal: its canonical
+/// JSON, with objects' keys sorted and numbers as doubles inside `json` values (PostgreSQL's
+/// `jsonb` reorders keys and rewrites numbers), so a value orders alike however a database
+/// gave it back.
+pub fn order_text(field: &FieldDef, value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            Value::Number(n) => n.as_f64().map_or_else(|| value.clone(), Value::from),
+            other => other.clone(),
+        }
+    }
+    match field.kind {
+        Kind::Json => sorted(value).to_string(),
+        _ => canonical(field, value.clone()).to_string(),
+    }
+}
+
 /// Every field of `data` (a row as stored) in its [`canonical`] form.
 pub fn canonicalize(entity: &EntityDef, data: &mut Map<String, Value>) {
     for field in entity.fields.iter().filter(|f| f.kind == Kind::Real) {
@@ -350,6 +377,28 @@ mod tests {
         assert_eq!(canonical(&field, json!(1)).to_string(), "1.0");
         assert_eq!(canonical(&field, json!(-0.0)).to_string(), "-0.0");
         assert_eq!(canonical(&field, Value::Null), Value::Null);
+    }
+
+    #[test]
+    fn json_values_order_alike_however_a_database_wrote_them() {
+        let field = FieldDef {
+            key: "g",
+            column: "g",
+            kind: Kind::Json,
+            nullable: true,
+            default: None,
+        };
+        assert_eq!(
+            order_text(&field, &json!({"b": [1, {"d": 1e2, "c": 2}], "a": true})),
+            order_text(
+                &field,
+                &json!({"a": true, "b": [1.0, {"c": 2.0, "d": 100}]})
+            )
+        );
+        assert_ne!(
+            order_text(&field, &json!({"a": 1})),
+            order_text(&field, &json!({"a": 2}))
+        );
     }
 
     #[test]

@@ -36,6 +36,9 @@ const DEFAULT_LIMIT: u32 = 500;
 const MAX_LIMIT: u32 = 1000;
 /// Most mutations one push may carry.
 const MAX_MUTATIONS: u32 = 1000;
+/// How far ahead of the server's clock an lww stamp may be (the runtime's
+/// `server::MAX_STAMP_AHEAD_MS`; codegen/tests/openapi.rs holds the two equal).
+const MAX_STAMP_AHEAD_MS: i64 = 60_000;
 
 /// Tag of `/sync/push` and `/sync/pull`.
 const SYNC_TAG: &str = "sync";
@@ -119,7 +122,8 @@ fn entity_description(entity: &Entity) -> String {
         entity.table.sql(),
         entity.conflict.name(),
         match &entity.conflict {
-            ConflictPolicy::Lww { by } => format!(" (the newer `{}` wins)", wire_key(entity, by)),
+            ConflictPolicy::Lww =>
+                " (each field's newest write wins, by the stamps devices send)".to_owned(),
             ConflictPolicy::AppendOnly => " (records are only created, never changed)".to_owned(),
             ConflictPolicy::Version | ConflictPolicy::ServerWins => String::new(),
         }
@@ -966,6 +970,15 @@ fn wire_default(default: &DefaultValue) -> Option<Value> {
 }
 
 /// The sync protocol's messages and the problem document.
+fn server_time() -> Value {
+    json!({
+        "type": "integer",
+        "format": "int64",
+        "description": "The server's clock when it answered, epoch ms: devices correct the \
+                        stamps of their writes with it.",
+    })
+}
+
 fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>) {
     let tables: Vec<&str> = schema.entities.iter().map(|e| e.table.sql()).collect();
     let entity = json!({
@@ -1017,6 +1030,24 @@ fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>) {
                                     take their default, or null), the changed ones for an \
                                     update, none for a delete.",
                 },
+                "stamp": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": format!(
+                        "When the entry was last written: epoch ms on the device's clock, \
+                         corrected by `serverTime`. `lww` entities compare it (field by field); \
+                         other entities ignore it. Absent: the server's receive time. More than \
+                         {MAX_STAMP_AHEAD_MS} ms ahead of the server's clock: taken as the \
+                         receive time."
+                    ),
+                },
+                "fieldStamps": {
+                    "type": "object",
+                    "additionalProperties": { "type": "integer", "format": "int64" },
+                    "description": "An update's fields' own last writes (wire key -> epoch ms), \
+                                    where they differ from `stamp`; keys must be fields of \
+                                    `data`. Used by `lww` entities.",
+                },
             },
             "additionalProperties": false,
         }),
@@ -1025,13 +1056,14 @@ fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>) {
         "PushResponse".into(),
         json!({
             "type": "object",
-            "required": ["results"],
+            "required": ["results", "serverTime"],
             "properties": {
                 "results": {
                     "type": "array",
                     "items": schema_ref("PushResult"),
                     "description": "One per mutation, in the request's order.",
                 },
+                "serverTime": server_time(),
             },
         }),
     );
@@ -1055,7 +1087,18 @@ fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>) {
                     "format": "int64",
                     "description": "The record's version after this result.",
                 },
-                "record": schema_ref("SyncRecord"),
+                "record": {
+                    "$ref": schema_path("SyncRecord"),
+                    "description": "On `conflict`: the server's record, to adopt. On an \
+                                    `accepted` lww update that was merged (a field lost, or it \
+                                    was based on an older version): the merged record, to adopt.",
+                },
+                "overridden": {
+                    "type": "array",
+                    "items": { "type": "string" },
+                    "description": "lww updates that were merged or lost: the wire keys whose \
+                                    values lost to newer writes (kept in the server's audit).",
+                },
                 "error": schema_ref("ItemError"),
             },
         }),
@@ -1114,7 +1157,7 @@ fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>) {
         "PullResponse".into(),
         json!({
             "type": "object",
-            "required": ["records", "cursor", "hasMore"],
+            "required": ["records", "cursor", "hasMore", "serverTime"],
             "properties": {
                 "records": {
                     "type": "array",
@@ -1129,6 +1172,7 @@ fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>) {
                     "type": "boolean",
                     "description": "Whether another page is ready now.",
                 },
+                "serverTime": server_time(),
             },
         }),
     );

@@ -96,11 +96,8 @@ impl Entity {
 pub enum ConflictPolicy {
     /// Strict: a stale write is a conflict; the device gets the server record.
     Version,
-    /// The write with the newer `by` timestamp wins.
-    Lww {
-        /// Spec name of the datetime field compared.
-        by: String,
-    },
+    /// Last writer wins, field by field, by the stamps devices send with each write.
+    Lww,
     /// A stale write loses to the server's record.
     ServerWins,
     /// Only inserts are accepted.
@@ -112,7 +109,7 @@ impl ConflictPolicy {
     pub fn name(&self) -> &'static str {
         match self {
             ConflictPolicy::Version => "version",
-            ConflictPolicy::Lww { .. } => "lww",
+            ConflictPolicy::Lww => "lww",
             ConflictPolicy::ServerWins => "server_wins",
             ConflictPolicy::AppendOnly => "append_only",
         }

@@ -169,10 +169,24 @@ pub fn check_conflict_and_owner(
                     _ => ConflictPolicy::AppendOnly,
                 }
             }
-            "lww" => match lww_field(entity, source, policy.span, diags) {
-                Some(by) => ConflictPolicy::Lww { by },
-                None => ConflictPolicy::Version,
-            },
+            "lww" => {
+                // The conflict clock used to be a datetime field the app had to bump on every
+                // edit; a write that forgot to was dropped. The stamps devices send with each
+                // write (docs/protocol.md) replaced it, so `by` no longer means anything.
+                if let Some(by) = &source.conflict_by {
+                    diags.push(
+                        Diagnostic::warning(
+                            "`by` is ignored: lww compares the stamps devices send with each write",
+                        )
+                        .at(by.span, "no longer used")
+                        .help(format!(
+                            "remove it; `{}` still syncs like any other field",
+                            by.value
+                        )),
+                    );
+                }
+                ConflictPolicy::Lww
+            }
             other => {
                 let names = spec_format::names(spec_format::CONFLICT_POLICIES);
                 let mut d = Diagnostic::error(format!("unknown conflict policy `{other}`"))
@@ -188,67 +202,6 @@ pub fn check_conflict_and_owner(
     if let Some(owner) = &source.owner {
         entity.owner = owner_field(entity, owner, diags);
     }
-}
-
-/// Last-writer-wins compares a timestamp the device sets when the user edits; it must exist on
-/// every row (not nullable) and be a datetime, or "newer" has no meaning.
-fn lww_field(
-    entity: &Entity,
-    source: &EntityDraft,
-    policy_span: Span,
-    diags: &mut Diagnostics,
-) -> Option<String> {
-    let (wanted, span) = match &source.conflict_by {
-        Some(by) => (by.value.clone(), by.span),
-        None => {
-            let conventional = entity.fields.iter().find(|f| f.name.snake == "modified_at");
-            match conventional {
-                Some(f) => (f.name.spec.clone(), policy_span),
-                None => {
-                    diags.push(
-                        Diagnostic::error(format!(
-                            "lww on `{}` needs a timestamp field to compare",
-                            entity.name.spec
-                        ))
-                        .at(policy_span, "no `modifiedAt` field to use")
-                        .help("add a `modifiedAt: datetime` field, or write `conflict: { policy: lww, by: <datetime field> }`"),
-                    );
-                    return None;
-                }
-            }
-        }
-    };
-    let Some(field) = entity.field(&wanted) else {
-        let names: Vec<&str> = entity.fields.iter().map(|f| f.name.spec.as_str()).collect();
-        let mut d = Diagnostic::error(format!(
-            "`{wanted}` is not a field of `{}`",
-            entity.name.spec
-        ))
-        .at(span, "unknown field");
-        if let Some(hint) = did_you_mean(&wanted, names.iter().copied()) {
-            d = d.help(format!("did you mean `{hint}`?"));
-        }
-        diags.push(d);
-        return None;
-    };
-    if field.ty != FieldType::DateTime || field.nullable {
-        diags.push(
-            Diagnostic::error(format!(
-                "lww compares `{wanted}`, which must be a datetime that is not nullable"
-            ))
-            .at(span, "used by lww here")
-            .also(
-                field.span,
-                format!(
-                    "declared as {}{}",
-                    field.ty.spec_name(),
-                    if field.nullable { ", nullable" } else { "" }
-                ),
-            ),
-        );
-        return None;
-    }
-    Some(field.name.spec.clone())
 }
 
 /// The owner field is compared with the authenticated user's id on every read and write; a

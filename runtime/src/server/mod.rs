@@ -39,7 +39,7 @@ pub use auth::{Authenticate, Identity, Jwt, StaticTokens, require_admin};
 pub use config::Settings;
 pub use db::{Database, Dialect, MigrateError, PoolOptions};
 pub use problem::Problem;
-pub use push::{Caller, Mode};
+pub use push::{Caller, MAX_STAMP_AHEAD_MS, Mode};
 
 use crate::model::AppDef;
 use crate::protocol::{PushRequest, PushResponse};
@@ -260,7 +260,11 @@ async fn push_handler(
     )
     .await?;
     shared.metrics.push_results(&results);
-    Ok(axum::Json(PushResponse { results }).into_response())
+    Ok(axum::Json(PushResponse {
+        results,
+        server_time: now_ms(),
+    })
+    .into_response())
 }
 
 async fn pull_handler(

@@ -107,10 +107,12 @@ pub async fn pull(
     body.push_str("],\"cursor\":");
     body.push_str(&serde_json::to_string(&format_cursor(last, dialect)).unwrap_or_default());
     body.push_str(if has_more {
-        ",\"hasMore\":true}"
+        ",\"hasMore\":true"
     } else {
-        ",\"hasMore\":false}"
+        ",\"hasMore\":false"
     });
+    // Devices correct their clocks with it (the stamps of lww writes are in server time).
+    body.push_str(&format!(",\"serverTime\":{}}}", super::now_ms()));
     Ok(body)
 }
 #[cfg(test)]

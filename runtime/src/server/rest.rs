@@ -335,6 +335,7 @@ async fn write(
                     updated_at: r.updated_at.unwrap_or(0),
                     deleted_at: r.deleted_at,
                     data: r.data,
+                    clock: Default::default(),
                 };
                 flat(id, &row)
             });

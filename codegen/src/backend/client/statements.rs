@@ -280,7 +280,7 @@ impl EntitySql {
             .collect();
         let auto_resolves = matches!(
             entity.conflict,
-            ConflictPolicy::Lww { .. } | ConflictPolicy::ServerWins
+            ConflictPolicy::Lww | ConflictPolicy::ServerWins
         );
         let value_checks = fields
             .iter()
@@ -313,7 +313,7 @@ impl EntitySql {
             now: LOCAL_NOW,
             max_attempts: MAX_ATTEMPTS,
             retry_base: RETRY_BASE,
-            stamps: matches!(entity.conflict, ConflictPolicy::Lww { .. }),
+            stamps: matches!(entity.conflict, ConflictPolicy::Lww),
             tick: TICK,
             stamp: STAMP,
             folded_field_stamps: stamp_paths("coalesce(\"field_stamps\", '{}')"),

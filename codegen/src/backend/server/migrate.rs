@@ -424,7 +424,13 @@ fn alter_sqlite(new: &Schema, kept: &KeptEntity, out: &mut Vec<String>) {
                 sources.push(converted(k));
             }
         }
-        for column in ["version", "updated_at", "deleted_at", "_offgen_seq"] {
+        for column in [
+            "version",
+            "updated_at",
+            "deleted_at",
+            "_offgen_seq",
+            "_offgen_clock",
+        ] {
             targets.push(quote(column));
             sources.push(quote(column));
         }

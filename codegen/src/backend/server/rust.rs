@@ -185,10 +185,7 @@ fn entity_static(schema: &Schema, entity: &Entity) -> TokenStream {
     };
     let policy = match &entity.conflict {
         ConflictPolicy::Version => quote!(Policy::Version),
-        ConflictPolicy::Lww { by } => {
-            let field = index_of(by);
-            quote!(Policy::Lww { field: #field })
-        }
+        ConflictPolicy::Lww => quote!(Policy::Lww),
         ConflictPolicy::ServerWins => quote!(Policy::ServerWins),
         ConflictPolicy::AppendOnly => quote!(Policy::AppendOnly),
     };

@@ -44,11 +44,11 @@ impl EntityView {
         let data = pairs_object(&pairs, dialect);
         let select = if pg {
             format!(
-                "t.\"id\"::text AS \"id\", t.\"version\", t.\"updated_at\", t.\"deleted_at\", {data} AS \"data\""
+                "t.\"id\"::text AS \"id\", t.\"version\", t.\"updated_at\", t.\"deleted_at\", {data} AS \"data\", t.\"_offgen_clock\"::text AS \"clock\""
             )
         } else {
             format!(
-                "t.\"id\" AS \"id\", t.\"version\", t.\"updated_at\", t.\"deleted_at\", {data} AS \"data\""
+                "t.\"id\" AS \"id\", t.\"version\", t.\"updated_at\", t.\"deleted_at\", {data} AS \"data\", t.\"_offgen_clock\" AS \"clock\""
             )
         };
         let record = if pg {
@@ -94,18 +94,20 @@ impl EntityView {
                 from_wire(field.name.json(), &field.ty, dialect)
             ));
         }
-        for (column, key) in [
-            ("version", "version"),
-            ("updated_at", "updatedAt"),
-            ("deleted_at", "deletedAt"),
+        // The bookkeeping: versions and times, and the fields' lww stamps (JSON).
+        for (column, key, ty) in [
+            ("version", "version", FieldType::Int),
+            ("updated_at", "updatedAt", FieldType::Int),
+            ("deleted_at", "deletedAt", FieldType::Int),
+            ("_offgen_clock", "_clock", FieldType::Json),
         ] {
             columns.push(quote(column));
-            values.push(from_wire(key, &FieldType::Int, dialect));
-            recordset.push(recordset_column(key, &FieldType::Int));
+            values.push(from_wire(key, &ty, dialect));
+            recordset.push(recordset_column(key, &ty));
             assignments.push(format!(
                 "{} = {}",
                 quote(column),
-                from_wire(key, &FieldType::Int, dialect)
+                from_wire(key, &ty, dialect)
             ));
         }
         let (text_param, uuid_param) = owner_params;
@@ -256,6 +258,11 @@ pub fn create_entity(schema: &Schema, entity: &Entity, dialect: Dialect) -> Vec<
     columns.push(format!("\"updated_at\" {int} NOT NULL"));
     columns.push(format!("\"deleted_at\" {int} NULL"));
     columns.push(format!("\"_offgen_seq\" {int} NOT NULL"));
+    // lww entities: each field's stamp, `{"wireKey": epoch ms}` (NULL for other entities).
+    columns.push(format!(
+        "\"_offgen_clock\" {} NULL",
+        sql_type(&FieldType::Json, dialect)
+    ));
     if pg {
         columns.push("\"_offgen_xid\" xid8 NOT NULL".to_owned());
     }

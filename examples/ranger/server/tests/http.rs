@@ -322,50 +322,32 @@ on_both!(
         );
         assert_eq!(s.count("SELECT count(*) FROM _offgen_audit").await, 0);
 
-        // lww (observations): the newer modifiedAt wins, the older loses; both losers are audited.
+        // lww (observations): each field's newest stamp wins; whatever lost, and what a device
+        // that had not seen it replaced, is audited.
         let id = uuid(40);
-        s.push(
-            ANA_TOKEN,
-            json!([insert("observations", &id, observation(ANA, 100))]),
-        )
-        .await;
-        s.push(
-            ANA_TOKEN,
-            json!([update(
-                "observations",
-                &id,
-                1,
-                json!({"notes": "from tablet", "modifiedAt": 200})
-            )]),
-        )
-        .await;
-        let newer = s
-            .push(
-                ANA_TOKEN,
-                json!([update(
-                    "observations",
-                    &id,
-                    1,
-                    json!({"notes": "from phone", "modifiedAt": 300})
-                )]),
-            )
-            .await;
+        let lww = |base: i64, notes: &str, stamp: i64| {
+            let mut m = update("observations", &id, base, json!({"notes": notes}));
+            m["stamp"] = json!(stamp);
+            m
+        };
+        let mut first = insert("observations", &id, observation(ANA, 100));
+        first["stamp"] = json!(100);
+        s.push(ANA_TOKEN, json!([first])).await;
+        s.push(ANA_TOKEN, json!([lww(1, "from tablet", 200)])).await;
+        let newer = s.push(ANA_TOKEN, json!([lww(1, "from phone", 300)])).await;
         assert_eq!(
-            (newer[0]["status"].clone(), newer[0]["version"].clone()),
-            (json!("accepted"), json!(3))
+            (
+                newer[0]["status"].clone(),
+                newer[0]["version"].clone(),
+                newer[0]["overridden"].clone(),
+                newer[0]["record"]["data"]["notes"].clone()
+            ),
+            (json!("accepted"), json!(3), json!([]), json!("from phone")),
+            "stale but newer: accepted, with the merged row to adopt"
         );
-        let older = s
-            .push(
-                ANA_TOKEN,
-                json!([update(
-                    "observations",
-                    &id,
-                    1,
-                    json!({"notes": "from watch", "modifiedAt": 150})
-                )]),
-            )
-            .await;
+        let older = s.push(ANA_TOKEN, json!([lww(1, "from watch", 150)])).await;
         assert_eq!(older[0]["status"], "conflict");
+        assert_eq!(older[0]["overridden"], json!(["notes"]));
         assert_eq!(older[0]["record"]["data"]["notes"], "from phone");
         assert_eq!(
             s.count("SELECT count(*) FROM _offgen_audit WHERE entity = 'observations'")

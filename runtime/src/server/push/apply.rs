@@ -11,7 +11,7 @@ use super::load::State;
 use super::order::next_sequence;
 use super::prepare::Item;
 use super::sql::{AUDIT, KEEP_RESULTS};
-use crate::model::EntityDef;
+use crate::model::{EntityDef, Policy};
 use crate::protocol::Op;
 use crate::server::db::{Arg, Tx};
 
@@ -57,6 +57,9 @@ pub(super) async fn apply(
         flat.insert("updatedAt".into(), json!(row.updated_at));
         flat.insert("deletedAt".into(), json!(row.deleted_at));
         flat.insert("_seq".into(), json!(seq));
+        // Only lww rows keep their fields' stamps.
+        let clock = (entity.policy == Policy::Lww).then(|| json!(row.clock));
+        flat.insert("_clock".into(), clock.unwrap_or(Value::Null));
         seq += 1;
         let target = if *is_new { &mut inserts } else { &mut updates };
         match target.iter_mut().find(|(e, _)| e.table == entity.table) {
@@ -80,8 +83,8 @@ pub(super) async fn apply(
     }
     let audits: Vec<Value> = decisions
         .iter()
-        .filter_map(|(item, d)| {
-            d.audit.as_ref().map(|a| {
+        .flat_map(|(item, d)| {
+            d.audits.iter().map(|a| {
                 json!({
                     "entity": item.entity.table, "rowId": item.mutation.id, "mutationId": item.mutation.mutation_id,
                     "userId": caller.user, "clientId": caller.client_id, "reason": a.reason,

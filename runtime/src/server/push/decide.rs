@@ -1,12 +1,18 @@
 //! The conflict policies: what one mutation does to its row. Pure, so the whole conflict
-//! logic is tested without a database.
+//! logic is tested without a database. `lww`'s field-by-field merge is in [`super::lww`].
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::lww;
 use super::prepare::{Item, rejected};
 use super::{Caller, Mode};
 use crate::model::{EntityDef, Policy};
 use crate::protocol::{Mutation, Op, PushResult, PushStatus, Record};
+
+/// Each field's stamp (wire key -> epoch ms of its newest write), kept for `lww` rows.
+pub type Clock = BTreeMap<String, i64>;
 
 /// A row as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +25,10 @@ pub struct Stored {
     pub deleted_at: Option<i64>,
     /// Every field, by wire key.
     pub data: Map<String, Value>,
+    /// `lww` entities: each field's stamp. Empty for other entities, and for rows written
+    /// before their entity became `lww` (a field without a stamp counts as written at
+    /// `updated_at`).
+    pub clock: Clock,
 }
 
 impl Stored {
@@ -41,6 +51,11 @@ impl Stored {
             .and_then(|f| self.data.get(f.key))
             .and_then(Value::as_str)
     }
+
+    /// The stamp of the field `key`.
+    pub(super) fn stamp(&self, key: &str) -> i64 {
+        self.clock.get(key).copied().unwrap_or(self.updated_at)
+    }
 }
 
 /// What the engine decided for one mutation.
@@ -49,17 +64,74 @@ pub(super) struct Decision {
     pub(super) result: PushResult,
     /// The row's new state, if it changes.
     pub(super) write: Option<Stored>,
-    /// The losing side, kept in `_offgen_audit`.
-    pub(super) audit: Option<Audit>,
+    /// What lost, kept in `_offgen_audit`.
+    pub(super) audits: Vec<Audit>,
     /// Whether the mutation changed the database (and so keeps its result for retries).
     pub(super) keep_result: bool,
 }
 
+/// One entry of `_offgen_audit`: values that lost, and why.
 #[derive(Clone, Debug)]
 pub(super) struct Audit {
     pub(super) reason: &'static str,
+    /// `{"op", "baseVersion", "data"}` (and `stamps` under lww): what lost, as a write.
     pub(super) losing: Value,
     pub(super) winning_version: i64,
+}
+
+impl Decision {
+    /// Nothing written, nothing kept: the mutation is evaluated anew if it comes again.
+    pub(super) fn nothing(result: PushResult) -> Decision {
+        Decision {
+            result,
+            write: None,
+            audits: Vec::new(),
+            keep_result: false,
+        }
+    }
+
+    /// The row becomes `write`.
+    pub(super) fn accepted(m: &Mutation, write: Stored) -> Decision {
+        Decision {
+            result: answer(m, PushStatus::Accepted, Some(write.version), None),
+            write: Some(write),
+            audits: Vec::new(),
+            keep_result: true,
+        }
+    }
+}
+
+/// A result for `m`.
+pub(super) fn answer(
+    m: &Mutation,
+    status: PushStatus,
+    version: Option<i64>,
+    record: Option<Record>,
+) -> PushResult {
+    PushResult {
+        mutation_id: m.mutation_id.clone(),
+        id: m.id.clone(),
+        status,
+        version,
+        record,
+        overridden: None,
+        error: None,
+    }
+}
+
+/// A conflict: the row is as it is, and the device gets it.
+pub(super) fn conflict(m: &Mutation, entity: &EntityDef, row: &Stored) -> PushResult {
+    answer(
+        m,
+        PushStatus::Conflict,
+        Some(row.version),
+        Some(row.record(entity, &m.id)),
+    )
+}
+
+/// What lost, as the write it was.
+pub(super) fn losing(m: &Mutation, data: &Map<String, Value>) -> Value {
+    json!({ "op": op_name(m.op), "baseVersion": m.base_version, "data": data })
 }
 
 /// Decides one mutation against the row's current state. Pure: the whole conflict logic,
@@ -73,39 +145,13 @@ pub(super) fn decide(
 ) -> Decision {
     let m = &item.mutation;
     let entity = item.entity;
-    let accepted = |version: i64, write: Stored| Decision {
-        result: PushResult {
-            mutation_id: m.mutation_id.clone(),
-            id: m.id.clone(),
-            status: PushStatus::Accepted,
-            version: Some(version),
-            record: None,
-            error: None,
-        },
-        write: Some(write),
-        audit: None,
-        keep_result: true,
-    };
-    let conflict = |row: &Stored| PushResult {
-        mutation_id: m.mutation_id.clone(),
-        id: m.id.clone(),
-        status: PushStatus::Conflict,
-        version: Some(row.version),
-        record: Some(row.record(entity, &m.id)),
-        error: None,
-    };
-    let nothing = |result: PushResult| Decision {
-        result,
-        write: None,
-        audit: None,
-        keep_result: false,
-    };
+    let is_lww = entity.policy == Policy::Lww;
     let owner_key = entity.owner_field().map(|f| f.key);
     // Owner scoping: another user's row looks like a missing one, and is never shown. Naming
     // another user as owner is refused the same way, `not-found`, whatever that user holds.
     let theirs = |row: &Stored| owner_key.is_some() && row.owner(entity) != Some(caller.user);
     let foreign_owner = |owner: &str| {
-        nothing(rejected(
+        Decision::nothing(rejected(
             m,
             "not-found",
             format!("{owner} must be your own user id"),
@@ -120,7 +166,7 @@ pub(super) fn decide(
         }
         return match current {
             // An insert cannot hide that the id is in use, but it says no more than that.
-            Some(row) if theirs(row) => nothing(rejected(
+            Some(row) if theirs(row) => Decision::nothing(rejected(
                 m,
                 "not-found",
                 format!(
@@ -129,21 +175,26 @@ pub(super) fn decide(
                 ),
             )),
             // The id is taken: never overwrite, whatever the policy.
-            Some(row) => nothing(conflict(row)),
-            None => accepted(
-                1,
+            Some(row) => Decision::nothing(conflict(m, entity, row)),
+            None => Decision::accepted(
+                m,
                 Stored {
                     version: 1,
                     updated_at: now,
                     deleted_at: None,
                     data: item.data.clone(),
+                    clock: if is_lww {
+                        lww::insert_clock(item, now)
+                    } else {
+                        Clock::new()
+                    },
                 },
             ),
         };
     }
 
     let Some(row) = current else {
-        return nothing(rejected(
+        return Decision::nothing(rejected(
             m,
             "not-found",
             format!("no {} row {}", entity.table, m.id),
@@ -151,14 +202,14 @@ pub(super) fn decide(
     };
     if theirs(row) {
         // Another user's row looks exactly like a missing one.
-        return nothing(rejected(
+        return Decision::nothing(rejected(
             m,
             "not-found",
             format!("no {} row {}", entity.table, m.id),
         ));
     }
     if entity.policy == Policy::AppendOnly {
-        return nothing(rejected(
+        return Decision::nothing(rejected(
             m,
             "append-only",
             format!("{} rows are never changed or deleted", entity.table),
@@ -172,87 +223,80 @@ pub(super) fn decide(
     }
     if row.deleted_at.is_some() {
         // Deleting a deleted row changes nothing and is what was asked; anything else is a
-        // conflict whose record is the tombstone.
-        return if m.op == Op::Delete {
-            nothing(PushResult {
-                mutation_id: m.mutation_id.clone(),
-                id: m.id.clone(),
-                status: PushStatus::Accepted,
-                version: Some(row.version),
-                record: None,
-                error: None,
-            })
-        } else {
-            nothing(conflict(row))
+        // conflict whose record is the tombstone. Under lww and server_wins the update lost,
+        // and is kept.
+        return match (m.op, mode, entity.policy) {
+            (Op::Delete, _, _) => {
+                Decision::nothing(answer(m, PushStatus::Accepted, Some(row.version), None))
+            }
+            (_, Mode::Policy, Policy::Lww | Policy::ServerWins) => Decision {
+                result: conflict(m, entity, row),
+                write: None,
+                audits: vec![Audit {
+                    reason: if is_lww {
+                        "lww: an update of a deleted row (a delete is final)"
+                    } else {
+                        "server_wins: an update of a deleted row"
+                    },
+                    losing: losing(m, &item.data),
+                    winning_version: row.version,
+                }],
+                keep_result: true,
+            },
+            _ => Decision::nothing(conflict(m, entity, row)),
         };
     }
 
-    let next = |data: Map<String, Value>, deleted_at: Option<i64>| Stored {
-        version: row.version + 1,
-        updated_at: now,
-        deleted_at,
-        data,
-    };
-    let merged = || {
-        let mut data = row.data.clone();
-        data.extend(item.data.clone());
-        data
-    };
-    let apply = || match m.op {
-        Op::Delete => next(row.data.clone(), Some(now)),
-        _ => next(merged(), None),
-    };
+    // lww decides field by field, whatever the version the write was based on.
+    if mode == Mode::Policy && is_lww {
+        return match m.op {
+            Op::Delete => lww::delete(item, row, now),
+            _ => lww::update(item, row, now),
+        };
+    }
+
     if m.base_version == Some(row.version) {
-        let write = apply();
-        return accepted(write.version, write);
+        let write = match m.op {
+            Op::Delete => Stored {
+                version: row.version + 1,
+                updated_at: now,
+                deleted_at: Some(now),
+                data: row.data.clone(),
+                clock: row.clock.clone(),
+            },
+            _ => {
+                let mut data = row.data.clone();
+                data.extend(item.data.clone());
+                Stored {
+                    version: row.version + 1,
+                    updated_at: now,
+                    deleted_at: None,
+                    data,
+                    clock: if is_lww {
+                        lww::written_clock(item, row, now)
+                    } else {
+                        row.clock.clone()
+                    },
+                }
+            }
+        };
+        return Decision::accepted(m, write);
     }
 
     // Stale: the row moved past the version the device based its write on.
-    let lww_field = match entity.policy {
-        Policy::Lww { field } => Some(entity.fields[field].key),
-        _ => None,
-    };
     match (mode, entity.policy) {
-        (Mode::Strict, _) | (Mode::Policy, Policy::Version | Policy::AppendOnly) => {
-            nothing(conflict(row))
-        }
-        (Mode::Policy, Policy::Lww { .. })
-            if m.op == Op::Update && newer(&item.data, &row.data, lww_field) =>
-        {
-            // The device's edit is newer: it wins, and what it overwrote is kept.
-            let write = apply();
-            let overwritten: Map<String, Value> = item
-                .data
-                .keys()
-                .filter_map(|k| row.data.get(k).map(|v| (k.clone(), v.clone())))
-                .collect();
-            Decision {
-                audit: Some(Audit {
-                    reason: "lww: a newer write from a device replaced these values",
-                    losing: Value::Object(overwritten),
-                    winning_version: write.version,
-                }),
-                ..accepted(write.version, write)
-            }
-        }
-        (Mode::Policy, _) => Decision {
-            result: conflict(row),
+        (Mode::Policy, Policy::ServerWins) => Decision {
+            result: conflict(m, entity, row),
             write: None,
-            audit: Some(Audit {
-                reason: match (entity.policy, m.op) {
-                    (Policy::ServerWins, _) => {
-                        "server_wins: a stale write from a device lost to the server's row"
-                    }
-                    (_, Op::Delete) => {
-                        "lww: a stale delete carries no timestamp and lost to the server's row"
-                    }
-                    _ => "lww: an older write from a device lost to the server's row",
-                },
-                losing: json!({ "op": op_name(m.op), "baseVersion": m.base_version, "data": item.data }),
+            audits: vec![Audit {
+                reason: "server_wins: a stale write from a device lost to the server's row",
+                losing: losing(m, &item.data),
                 winning_version: row.version,
-            }),
+            }],
             keep_result: true,
         },
+        // Strict (REST: the client named the version it changes), version, and what is left.
+        _ => Decision::nothing(conflict(m, entity, row)),
     }
 }
 
@@ -264,106 +308,14 @@ pub(super) fn op_name(op: Op) -> &'static str {
     }
 }
 
-/// Whether `changes` carries a newer `field` than `row`.
-pub(super) fn newer(
-    changes: &Map<String, Value>,
-    row: &Map<String, Value>,
-    field: Option<&str>,
-) -> bool {
-    let Some(field) = field else { return false };
-    let device = changes.get(field).and_then(Value::as_i64);
-    let server = row.get(field).and_then(Value::as_i64);
-    matches!((device, server), (Some(d), Some(s)) if d > s)
-}
-
 pub(super) fn reject_decision(mutation: &Mutation, reason: &str) -> Decision {
-    Decision {
-        result: rejected(mutation, "invalid-data", reason),
-        write: None,
-        audit: None,
-        keep_result: false,
-    }
+    Decision::nothing(rejected(mutation, "invalid-data", reason))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixture::*;
     use super::*;
-    use crate::model::{Dialects, EntitySql, FieldDef, Kind};
-
-    const SQL: EntitySql = EntitySql {
-        load: "",
-        insert: "",
-        update: "",
-        existing: "",
-        list: "",
-    };
-    const FIELDS: &[FieldDef] = &[
-        FieldDef {
-            key: "owner",
-            column: "owner",
-            kind: Kind::Text,
-            nullable: false,
-            default: None,
-        },
-        FieldDef {
-            key: "note",
-            column: "note",
-            kind: Kind::Text,
-            nullable: true,
-            default: None,
-        },
-        FieldDef {
-            key: "modifiedAt",
-            column: "modified_at",
-            kind: Kind::DateTime,
-            nullable: false,
-            default: None,
-        },
-    ];
-    fn entity(policy: Policy, owner: Option<usize>) -> &'static EntityDef {
-        Box::leak(Box::new(EntityDef {
-            table: "notes",
-            type_name: "Note",
-            fields: FIELDS,
-            policy,
-            owner,
-            sql: Dialects {
-                sqlite: SQL,
-                postgres: SQL,
-            },
-        }))
-    }
-    const ME: Caller = Caller {
-        user: "me",
-        client_id: "c",
-    };
-
-    fn item(entity: &'static EntityDef, op: Op, base: Option<i64>, data: Value) -> Item {
-        Item {
-            index: 0,
-            mutation: Mutation {
-                mutation_id: "m".into(),
-                entity: "notes".into(),
-                id: "r".into(),
-                op,
-                base_version: base,
-                data: Map::new(),
-                stamp: None,
-                field_stamps: None,
-            },
-            entity,
-            data: data.as_object().unwrap().clone(),
-        }
-    }
-
-    fn row(version: i64, data: Value) -> Stored {
-        Stored {
-            version,
-            updated_at: 5,
-            deleted_at: None,
-            data: data.as_object().unwrap().clone(),
-        }
-    }
 
     #[test]
     fn a_current_write_is_accepted_and_bumps_the_version() {
@@ -385,7 +337,7 @@ mod tests {
             (written.data["note"].clone(), written.updated_at),
             (json!("b"), 99)
         );
-        assert!(d.keep_result && d.audit.is_none());
+        assert!(d.keep_result && d.audits.is_empty());
     }
 
     #[test]
@@ -401,48 +353,9 @@ mod tests {
         assert_eq!(d.result.status, PushStatus::Conflict);
         assert_eq!(d.result.record.unwrap().version, 3);
         assert!(
-            d.write.is_none() && d.audit.is_none() && !d.keep_result,
+            d.write.is_none() && d.audits.is_empty() && !d.keep_result,
             "nothing applied, nothing kept"
         );
-    }
-
-    #[test]
-    fn lww_lets_the_newer_timestamp_win_and_audits_the_loser() {
-        let e = entity(Policy::Lww { field: 2 }, None);
-        let server = row(3, json!({"note": "server", "modifiedAt": 100}));
-        let newer = decide(
-            &item(
-                e,
-                Op::Update,
-                Some(1),
-                json!({"note": "device", "modifiedAt": 200}),
-            ),
-            Some(&server),
-            ME,
-            Mode::Policy,
-            9,
-        );
-        assert_eq!(newer.result.status, PushStatus::Accepted);
-        assert_eq!(newer.write.unwrap().data["note"], "device");
-        assert_eq!(
-            newer.audit.unwrap().losing,
-            json!({"note": "server", "modifiedAt": 100})
-        );
-        let older = decide(
-            &item(
-                e,
-                Op::Update,
-                Some(1),
-                json!({"note": "device", "modifiedAt": 50}),
-            ),
-            Some(&server),
-            ME,
-            Mode::Policy,
-            9,
-        );
-        assert_eq!(older.result.status, PushStatus::Conflict);
-        assert!(older.write.is_none() && older.keep_result);
-        assert_eq!(older.audit.unwrap().losing["data"]["note"], "device");
     }
 
     #[test]
@@ -456,7 +369,7 @@ mod tests {
             9,
         );
         assert_eq!(d.result.status, PushStatus::Conflict);
-        assert!(d.write.is_none() && d.audit.is_some() && d.keep_result);
+        assert!(d.write.is_none() && !d.audits.is_empty() && d.keep_result);
     }
 
     #[test]
@@ -470,7 +383,7 @@ mod tests {
             9,
         );
         assert_eq!(d.result.status, PushStatus::Conflict);
-        assert!(d.audit.is_none() && !d.keep_result);
+        assert!(d.audits.is_empty() && !d.keep_result);
     }
 
     #[test]
@@ -542,7 +455,7 @@ mod tests {
 
     #[test]
     fn an_insert_over_an_existing_id_is_a_conflict_and_deleting_a_tombstone_is_accepted() {
-        let e = entity(Policy::Lww { field: 2 }, None);
+        let e = entity(Policy::Lww, None);
         let d = decide(
             &item(e, Op::Insert, None, json!({"note": "x"})),
             Some(&row(4, json!({}))),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::Caller;
-use super::decide::Stored;
+use super::decide::{Clock, Stored};
 use super::prepare::{Item, rejected};
 use super::sql::{LOCK, STORED};
 use crate::model::{AppDef, EntityDef, Kind};
@@ -169,11 +169,16 @@ pub(crate) fn stored(entity: &EntityDef, row: &Row) -> Result<Stored, sqlx::Erro
         _ => Map::new(),
     };
     values::canonicalize(entity, &mut data);
+    let clock = match row.opt_text("clock")? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        None => Clock::new(),
+    };
     Ok(Stored {
         version: row.int("version")?,
         updated_at: row.int("updated_at")?,
         deleted_at: row.opt_int("deleted_at")?,
         data,
+        clock,
     })
 }
 

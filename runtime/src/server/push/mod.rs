@@ -18,7 +18,10 @@
 
 mod apply;
 mod decide;
+#[cfg(test)]
+mod fixture;
 mod load;
+mod lww;
 mod order;
 mod prepare;
 mod sql;
@@ -32,6 +35,7 @@ use crate::protocol::{Mutation, PushResult};
 
 pub use decide::Stored;
 pub(crate) use load::{json_arg, stored};
+pub use lww::MAX_STAMP_AHEAD_MS;
 
 use decide::{Decision, decide, reject_decision};
 use prepare::{Item, prepare, rejected};

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::Caller;
-use crate::model::{AppDef, EntityDef};
+use crate::model::{AppDef, EntityDef, Policy};
 use crate::protocol::{ItemError, Mutation, Op, PushResult, PushStatus};
 use crate::values;
 
@@ -24,6 +24,7 @@ pub(super) fn rejected(mutation: &Mutation, code: &str, message: impl Into<Strin
         status: PushStatus::Rejected,
         version: None,
         record: None,
+        overridden: None,
         error: Some(ItemError {
             code: code.to_owned(),
             message: message.into(),
@@ -65,6 +66,15 @@ pub(super) fn prepare(
             "invalid-id",
             "ids are lowercase hyphenated UUIDs",
         ));
+    }
+    // Per-field stamps belong to fields the update changes; any other is a device's mistake.
+    if entity.policy == Policy::Lww
+        && mutation.op == Op::Update
+        && let Some(stamps) = &mutation.field_stamps
+        && let Some(key) = stamps.keys().find(|k| !mutation.data.contains_key(*k))
+    {
+        let message = format!("fieldStamps names `{key}`, which this update does not change");
+        return Err(rejected(&mutation, "invalid-request", message));
     }
     let data = match mutation.op {
         Op::Insert => {

@@ -46,6 +46,7 @@ CREATE TABLE "rangers" (
   "updated_at" bigint NOT NULL,
   "deleted_at" bigint NULL,
   "_offgen_seq" bigint NOT NULL,
+  "_offgen_clock" jsonb NULL,
   "_offgen_xid" xid8 NOT NULL
 );
 
@@ -65,6 +66,7 @@ CREATE TABLE "patrol_routes" (
   "updated_at" bigint NOT NULL,
   "deleted_at" bigint NULL,
   "_offgen_seq" bigint NOT NULL,
+  "_offgen_clock" jsonb NULL,
   "_offgen_xid" xid8 NOT NULL
 );
 
@@ -96,6 +98,7 @@ CREATE TABLE "observations" (
   "updated_at" bigint NOT NULL,
   "deleted_at" bigint NULL,
   "_offgen_seq" bigint NOT NULL,
+  "_offgen_clock" jsonb NULL,
   "_offgen_xid" xid8 NOT NULL
 );
 

@@ -51,7 +51,8 @@ CREATE TABLE "rangers" (
   "version" INTEGER NOT NULL,
   "updated_at" INTEGER NOT NULL,
   "deleted_at" INTEGER NULL,
-  "_offgen_seq" INTEGER NOT NULL
+  "_offgen_seq" INTEGER NOT NULL,
+  "_offgen_clock" TEXT NULL
 );
 
 CREATE INDEX "_offgen_rangers_changes" ON "rangers" ("_offgen_seq");
@@ -69,7 +70,8 @@ CREATE TABLE "patrol_routes" (
   "version" INTEGER NOT NULL,
   "updated_at" INTEGER NOT NULL,
   "deleted_at" INTEGER NULL,
-  "_offgen_seq" INTEGER NOT NULL
+  "_offgen_seq" INTEGER NOT NULL,
+  "_offgen_clock" TEXT NULL
 );
 
 CREATE INDEX "_offgen_patrol_routes_changes" ON "patrol_routes" ("_offgen_seq");
@@ -99,7 +101,8 @@ CREATE TABLE "observations" (
   "version" INTEGER NOT NULL,
   "updated_at" INTEGER NOT NULL,
   "deleted_at" INTEGER NULL,
-  "_offgen_seq" INTEGER NOT NULL
+  "_offgen_seq" INTEGER NOT NULL,
+  "_offgen_clock" TEXT NULL
 );
 
 CREATE INDEX "_offgen_observations_changes" ON "observations" ("ranger", "_offgen_seq");
