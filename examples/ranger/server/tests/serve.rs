@@ -227,7 +227,14 @@ async fn expired_push_results_are_pruned_at_start(postgres: bool) {
         ("OFFGEN_IDEMPOTENCY_DAYS", "30"),
     ]);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while remaining().await != 1 {
+    let logged = || {
+        server
+            .logs()
+            .into_iter()
+            .find(|l| l["message"] == "pruned expired push results")
+    };
+    // The log line follows the commit: wait for both.
+    while remaining().await != 1 || logged().is_none() {
         assert!(
             Instant::now() < deadline,
             "never pruned:\n{}",
@@ -235,10 +242,7 @@ async fn expired_push_results_are_pruned_at_start(postgres: bool) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let pruned = server
-        .logs()
-        .into_iter()
-        .find(|l| l["message"] == "pruned expired push results");
+    let pruned = logged();
     assert_eq!(
         pruned.map(|l| l["pruned"].clone()),
         Some(json!(1)),
