@@ -12,6 +12,7 @@ use offgen_runtime::client::{
     SyncReport, Transport, TransportError,
 };
 use offgen_runtime::model::{EntityDef, Kind};
+use offgen_runtime::server::Database;
 use ranger_server::APP;
 use serde_json::{Map, Value, json};
 
@@ -44,6 +45,7 @@ impl Env {
 
     /// Every record `token`'s user pulls, by (entity, id).
     pub fn server_state(&self, token: &str) -> BTreeMap<(String, String), Value> {
+        self.settler().wait();
         self.rt
             .block_on(self.server.pull_all(token))
             .into_iter()
@@ -60,6 +62,58 @@ impl Env {
     /// A count from SQL on the server's database.
     pub fn server_count(&self, sql: &'static str) -> i64 {
         self.rt.block_on(self.server.count(sql))
+    }
+
+    /// Waits until everything written to this test's database is pullable. On PostgreSQL a
+    /// change is served once every older transaction on the whole server has ended (nothing
+    /// is skipped, only delayed; docs/protocol.md), and the suite's other tests share the
+    /// server: a test that expects a device to see what another just pushed waits here.
+    pub fn settler(&self) -> Settle {
+        Settle {
+            db: self.server.db.clone(),
+            rt: self.rt.handle().clone(),
+        }
+    }
+}
+
+/// See [`Env::settler`].
+#[derive(Clone)]
+pub struct Settle {
+    db: Database,
+    rt: tokio::runtime::Handle,
+}
+
+impl Settle {
+    /// Blocks until the newest change is below the oldest running transaction (PostgreSQL);
+    /// returns at once on SQLite.
+    pub fn wait(&self) {
+        let Database::Postgres(pool) = &self.db else {
+            return;
+        };
+        let newest: Vec<String> = APP
+            .entities
+            .iter()
+            .map(|e| format!("SELECT max(\"_offgen_xid\") AS x FROM \"{}\"", e.table))
+            .collect();
+        let sql = format!(
+            "SELECT coalesce((SELECT max(x) FROM ({}) AS s) < pg_snapshot_xmin(pg_current_snapshot()), true)",
+            newest.join(" UNION ALL ")
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let settled: bool = self
+                .rt
+                .block_on(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(pool))
+                .unwrap();
+            if settled {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "writes never became pullable"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 }
 
@@ -98,14 +152,17 @@ pub struct FaultyHttp {
     inner: HttpTransport,
     plan: Arc<Mutex<VecDeque<Fault>>>,
     log: Arc<Mutex<Vec<Sent>>>,
+    settle: Settle,
 }
 
 impl FaultyHttp {
-    pub fn new(base: &str) -> FaultyHttp {
+    /// A transport to `env`'s server whose pulls start once the test's writes are pullable.
+    pub fn new(env: &Env) -> FaultyHttp {
         FaultyHttp {
-            inner: HttpTransport::new(base),
+            inner: HttpTransport::new(&env.server.base),
             plan: Arc::default(),
             log: Arc::default(),
+            settle: env.settler(),
         }
     }
 
@@ -124,6 +181,9 @@ impl Transport for FaultyHttp {
     fn send(&self, request: Request) -> Result<Response, TransportError> {
         let fault = self.plan.lock().unwrap().pop_front().unwrap_or(Fault::Pass);
         let path = request.path.clone();
+        if path.starts_with("/sync/pull") {
+            self.settle.wait();
+        }
         let outcome = match fault {
             Fault::Pass => self.inner.send(request),
             Fault::LoseRequest => Err(TransportError {
@@ -166,7 +226,7 @@ impl Phone {
 
     /// A phone around an existing device database.
     pub fn with_device(env: &Env, token: &str, device: Device) -> Phone {
-        let net = FaultyHttp::new(&env.server.base);
+        let net = FaultyHttp::new(env);
         let token = token.to_owned();
         let client = SyncClient::new(net.clone(), move || Some(token.clone()));
         Phone {
