@@ -759,3 +759,98 @@ e2e!(
         assert_converged(&env, &tablet, ANA_TOKEN);
     }
 );
+
+e2e!(
+    lww_gives_the_same_row_whatever_order_the_devices_sync_in,
+    |env: Env| {
+        let mut outcomes = Vec::new();
+        for phone_first in [true, false] {
+            let id = uuid(if phone_first { 950 } else { 951 });
+            let mut phone = Phone::new(&env, ANA_TOKEN);
+            let mut tablet = Phone::new(&env, ANA_TOKEN);
+            let t0 = phone.device.now().unwrap();
+            for device in [&phone, &tablet] {
+                device.device.set_fixed_clock(Some(t0)).unwrap();
+            }
+            add_observation(&phone, &id, "first notes");
+            phone.synced();
+            tablet.synced();
+            // Offline, neither touching modifiedAt: the phone edits notes and species, then the
+            // tablet, ten seconds later, edits notes and count.
+            phone.device.set_fixed_clock(Some(t0 + 10_000)).unwrap();
+            phone.sql(&format!(
+                "UPDATE observations SET notes = 'phone notes', species = 'lion' WHERE id = '{id}'"
+            ));
+            tablet.device.set_fixed_clock(Some(t0 + 20_000)).unwrap();
+            tablet.sql(&format!(
+                "UPDATE observations SET notes = 'tablet notes', count = 7 WHERE id = '{id}'"
+            ));
+            let (first, second) = if phone_first {
+                (&mut phone, &mut tablet)
+            } else {
+                (&mut tablet, &mut phone)
+            };
+            first.synced();
+            second.synced();
+            first.synced();
+            let row = |p: &Phone| {
+                p.value(&format!(
+                "SELECT json_array(notes, species, count, modified_at) FROM observations WHERE id = '{id}'"
+            ))
+            };
+            assert_eq!(row(&phone), row(&tablet), "the devices agree");
+            assert_converged(&env, &phone, ANA_TOKEN);
+            assert_converged(&env, &tablet, ANA_TOKEN);
+            // The phone's older notes lost, whenever it synced; its species survived.
+            let notices = phone.device.list_notices().unwrap();
+            if !phone_first {
+                assert_eq!(notices.len(), 1, "the phone is told its notes lost");
+                assert_eq!(notices[0].overridden, ["notes"]);
+            }
+            outcomes.push(row(&phone));
+        }
+        assert_eq!(
+            outcomes[0],
+            json!("[\"tablet notes\",\"lion\",7,1700000000000]")
+        );
+        assert_eq!(outcomes[0], outcomes[1], "the same row in either order");
+    }
+);
+
+e2e!(
+    a_device_clock_days_ahead_does_not_win_once_it_has_synced,
+    |env: Env| {
+        let mut fast = Phone::new(&env, ANA_TOKEN);
+        let mut honest = Phone::new(&env, ANA_TOKEN);
+        let now = honest.device.now().unwrap();
+        // The fast device's clock is three days ahead; it learns the server's time at its sync.
+        fast.device
+            .set_fixed_clock(Some(now + 3 * 86_400_000))
+            .unwrap();
+        honest.device.set_fixed_clock(Some(now)).unwrap();
+        let id = uuid(960);
+        add_observation(&honest, &id, "start");
+        honest.synced();
+        fast.synced();
+        // The fast device edits first, the honest one a minute later (on true time).
+        fast.device
+            .set_fixed_clock(Some(now + 3 * 86_400_000 + 1_000))
+            .unwrap();
+        fast.sql(&format!(
+            "UPDATE observations SET notes = 'fast' WHERE id = '{id}'"
+        ));
+        honest.device.set_fixed_clock(Some(now + 60_000)).unwrap();
+        honest.sql(&format!(
+            "UPDATE observations SET notes = 'honest, later' WHERE id = '{id}'"
+        ));
+        fast.synced();
+        honest.synced();
+        fast.synced();
+        for phone in [&fast, &honest] {
+            assert_eq!(
+                phone.value(&format!("SELECT notes FROM observations WHERE id = '{id}'")),
+                json!("honest, later")
+            );
+        }
+    }
+);
