@@ -18,7 +18,11 @@ fn every_generated_dart_file_parses_cleanly() {
     for spec in [support::ranger_spec(), KEYWORD_SPEC.to_owned()] {
         let files = support::build(&spec);
         let dart = dart_files(&files);
-        assert_eq!(dart.len(), 3, "tables, sync statements, database");
+        assert_eq!(
+            dart.len(),
+            8,
+            "tables, sync statements, database, connection, sync client and its 3 parts"
+        );
         for (path, source) in dart {
             let tree = parse(source);
             let problems = syntax_problems(&tree, source);

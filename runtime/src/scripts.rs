@@ -169,6 +169,24 @@ pub struct SyncStatement {
     pub sql: String,
 }
 
+/// `text` without its parenthesised notes.
+fn without_parentheses(text: &str) -> String {
+    let mut depth = 0usize;
+    text.chars()
+        .filter(|c| match c {
+            '(' => {
+                depth += 1;
+                false
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect()
+}
+
 /// The statements of a `sync.sql`, in file order. Each starts at a `-- name:` line; the comment
 /// lines right after it describe it (`-- params:` and `-- returns:` among them) and the lines
 /// after those are the statement.
@@ -196,11 +214,15 @@ pub fn parse_sync_sql(text: &str) -> Result<Vec<SyncStatement>, ScriptError> {
             open.comments
                 .iter()
                 .filter_map(|c| c.strip_prefix(prefix))
-                .flat_map(|rest| rest.split(','))
-                .map(|p| p.trim())
-                // `:results (the JSON array ...)`: the name is the first word.
-                .filter_map(|p| p.split_whitespace().next())
-                .map(str::to_owned)
+                // A note in parentheses may hold commas of its own.
+                .map(without_parentheses)
+                .flat_map(|rest| {
+                    rest.split(',')
+                        // `:results (the JSON array ...)`: the name is the first word.
+                        .filter_map(|p| p.split_whitespace().next())
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
                 .collect()
         };
         let params = list("params:");
@@ -309,7 +331,7 @@ mod tests {
 
     #[test]
     fn sync_statements_carry_their_params_and_columns() {
-        let text = "-- header\n\n-- name: claim\n-- Claims.\n-- params: :now, :limit\n-- returns: seq, op\nUPDATE x SET a = :now\nWHERE b < :limit;\n\n-- name: apply\n-- params: :results (the JSON array)\nINSERT INTO y SELECT 1;\n";
+        let text = "-- header\n\n-- name: claim\n-- Claims.\n-- params: :now, :limit\n-- returns: seq, op\nUPDATE x SET a = :now\nWHERE b < :limit;\n\n-- name: apply\n-- params: :results (the JSON array, as sent), :now\nINSERT INTO y SELECT 1;\n";
         let statements = parse_sync_sql(text).unwrap();
         assert_eq!(statements.len(), 2);
         assert_eq!(statements[0].name, "claim");
@@ -317,7 +339,11 @@ mod tests {
         assert_eq!(statements[0].params, [":now", ":limit"]);
         assert_eq!(statements[0].returns, ["seq", "op"]);
         assert_eq!(statements[0].sql, "UPDATE x SET a = :now\nWHERE b < :limit");
-        assert_eq!(statements[1].params, [":results"]);
+        assert_eq!(
+            statements[1].params,
+            [":results", ":now"],
+            "a note's comma is no list's"
+        );
         assert!(parse_sync_sql("-- name: a\n-- nothing\n").is_err());
         assert!(parse_sync_sql("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n").is_err());
     }

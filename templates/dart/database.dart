@@ -8,6 +8,8 @@ import 'package:drift/drift.dart';
 import 'src/sync_sql.dart';
 import 'src/tables.dart';
 
+export 'src/connection.dart';
+export 'src/sync_client.dart';
 export 'src/sync_sql.dart';
 export 'src/tables.dart';
 
@@ -39,6 +41,17 @@ class {{ database_class }} extends _${{ database_class }} {
           // a statement journal; in a temporary file that costs several times the write itself
           // (docs/BENCHMARKS.md), in memory a fraction of it.
           await customStatement('PRAGMA temp_store = MEMORY');
+          // Without offgen's SQL functions every write of a row with a real field would fail
+          // later with "no such function": say so now, and how to fix it.
+          try {
+            await customSelect('SELECT offgen_real_json(0.5) AS x').get();
+          } catch (e) {
+            throw StateError(
+              'offgen_real_json is not registered on this connection ($e): open the database '
+              'with open{{ database_class }}(file), or pass setup: offgenSetupConnection to '
+              'NativeDatabase',
+            );
+          }
         },
       );
 

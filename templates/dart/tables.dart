@@ -4,11 +4,19 @@
 // its row class with `@DataClassName`, so Drift's own naming rules never apply; the CREATE TABLE
 // Drift derives from these classes is, node for node, the one in client/migrations.
 
+import 'dart:convert';
+import 'dart:typed_data';
+
 import 'package:drift/drift.dart';
 
-/// Stores a [DateTime] as epoch milliseconds (UTC) in an INTEGER column. Drift's own DateTime
-/// storage keeps whole seconds, too coarse for last-writer-wins.
-class EpochMillisConverter extends TypeConverter<DateTime, int> {
+// Every converter below also writes its column's JSON (toJson/fromJson) as the wire does
+// (docs/protocol.md), so a row's toJson() is what the server takes, whatever serializer the
+// app sets.
+
+/// Stores a [DateTime] as epoch milliseconds (UTC) in an INTEGER column, and sends it as that
+/// integer. Drift's own DateTime storage keeps whole seconds, too coarse for last-writer-wins.
+class EpochMillisConverter extends TypeConverter<DateTime, int>
+    with JsonTypeConverter2<DateTime, int, int> {
   const EpochMillisConverter();
 
   @override
@@ -16,6 +24,56 @@ class EpochMillisConverter extends TypeConverter<DateTime, int> {
 
   @override
   int toSql(DateTime value) => value.millisecondsSinceEpoch;
+
+  @override
+  DateTime fromJson(int json) => fromSql(json);
+
+  @override
+  int toJson(DateTime value) => toSql(value);
+}
+
+/// A blob column as the wire writes it: lowercase hex (Drift's own JSON would be a list of
+/// byte values).
+class HexBlobConverter extends TypeConverter<Uint8List, Uint8List>
+    with JsonTypeConverter2<Uint8List, Uint8List, String> {
+  const HexBlobConverter();
+
+  @override
+  Uint8List fromSql(Uint8List fromDb) => fromDb;
+
+  @override
+  Uint8List toSql(Uint8List value) => value;
+
+  @override
+  Uint8List fromJson(String json) {
+    if (json.length.isOdd) throw FormatException('not hex', json);
+    return Uint8List.fromList([
+      for (var i = 0; i < json.length; i += 2) int.parse(json.substring(i, i + 2), radix: 16),
+    ]);
+  }
+
+  @override
+  String toJson(Uint8List value) =>
+      [for (final byte in value) byte.toRadixString(16).padLeft(2, '0')].join();
+}
+
+/// A json column (its text in SQL) as the wire writes it: the JSON value itself, not a string
+/// holding it.
+class JsonTextConverter extends TypeConverter<String, String>
+    with JsonTypeConverter2<String, String, Object?> {
+  const JsonTextConverter();
+
+  @override
+  String fromSql(String fromDb) => fromDb;
+
+  @override
+  String toSql(String value) => value;
+
+  @override
+  String fromJson(Object? json) => jsonEncode(json);
+
+  @override
+  Object? toJson(String value) => jsonDecode(value);
 }
 
 /// Stores a calendar date as `YYYY-MM-DD` text (a UTC midnight [DateTime] in Dart).

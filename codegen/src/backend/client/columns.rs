@@ -149,6 +149,12 @@ pub const EPOCH_MS_CONVERTER: &str = "const EpochMillisConverter()";
 /// The Dart converter for `date` columns (`YYYY-MM-DD` text).
 pub const DATE_CONVERTER: &str = "const DateTextConverter()";
 
+/// The Dart converter that gives `json` columns the wire's JSON (the value, not its text).
+pub const JSON_CONVERTER: &str = "const JsonTextConverter()";
+
+/// The Dart converter that gives `blob` columns the wire's JSON (lowercase hex).
+pub const BLOB_CONVERTER: &str = "const HexBlobConverter()";
+
 fn literal(sql: &str, dart: &str) -> ColumnDefault {
     ColumnDefault::Literal {
         sql: sql.to_owned(),
@@ -158,7 +164,8 @@ fn literal(sql: &str, dart: &str) -> ColumnDefault {
 
 fn field_column<'s>(schema: &'s Schema, field: &'s Field) -> Column<'s> {
     let (ty, boolean, converter, references) = match &field.ty {
-        FieldType::Text | FieldType::Uuid | FieldType::Json => (SqlType::Text, false, None, None),
+        FieldType::Text | FieldType::Uuid => (SqlType::Text, false, None, None),
+        FieldType::Json => (SqlType::Text, false, Some(JSON_CONVERTER.to_owned()), None),
         FieldType::Int => (SqlType::Integer, false, None, None),
         FieldType::Real => (SqlType::Real, false, None, None),
         FieldType::Bool => (SqlType::Integer, true, None, None),
@@ -169,7 +176,7 @@ fn field_column<'s>(schema: &'s Schema, field: &'s Field) -> Column<'s> {
             None,
         ),
         FieldType::Date => (SqlType::Text, false, Some(DATE_CONVERTER.to_owned()), None),
-        FieldType::Blob => (SqlType::Blob, false, None, None),
+        FieldType::Blob => (SqlType::Blob, false, Some(BLOB_CONVERTER.to_owned()), None),
         FieldType::Enum { dart_type, .. } => (
             SqlType::Text,
             false,

@@ -40,6 +40,76 @@ fn sql_literal(sql: &str) -> String {
     }
 }
 
+/// `sql` with each `:name` parameter replaced by `?N`, N its 1-based place in `params`: Drift
+/// binds variables by position, and SQLite numbers named parameters by first appearance, which
+/// is not the order `-- params:` lists. String literals, quoted identifiers and comments are
+/// left alone. Every parameter must occur, and nothing else may look like one.
+pub fn numbered_parameters(sql: &str, params: &[&str]) -> Result<String, String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut used = vec![false; params.len()];
+    let mut chars = sql.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for (_, d) in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if sql[at..].starts_with("--") => {
+                out.push(c);
+                for (_, d) in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            ':' if chars
+                .peek()
+                .is_some_and(|(_, d)| d.is_ascii_alphabetic() || *d == '_') =>
+            {
+                let start = at + 1;
+                let mut end = start;
+                while let Some((i, d)) = chars.peek().copied() {
+                    if d.is_ascii_alphanumeric() || d == '_' {
+                        end = i + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                let name = &sql[start..end];
+                let index = params
+                    .iter()
+                    .position(|p| *p == name)
+                    .ok_or_else(|| format!("`:{name}` is not among its params"))?;
+                used[index] = true;
+                out.push_str(&format!("?{}", index + 1));
+            }
+            _ => out.push(c),
+        }
+    }
+    if let Some(unused) = used.iter().position(|u| !u) {
+        return Err(format!("param `:{}` does not occur", params[unused]));
+    }
+    Ok(out)
+}
+
+/// The table a statement writes (`INSERT INTO`, `UPDATE`, `DELETE FROM`), if any.
+fn written_table(sql: &str) -> Option<String> {
+    let words: Vec<&str> = sql.split_whitespace().take(3).collect();
+    let table = match words.as_slice() {
+        ["INSERT", "INTO", t] | ["DELETE", "FROM", t] => *t,
+        ["UPDATE", t, ..] => *t,
+        _ => return None,
+    };
+    Some(table.trim_matches('"').to_owned())
+}
+
 /// One-line doc text (Dart `///` comments cannot span lines unprefixed).
 fn one_line(doc: &str) -> String {
     doc.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -111,8 +181,11 @@ struct StepView {
 
 struct StatementView {
     dart_name: String,
+    name: String,
     summary: String,
     literal: String,
+    params: String,
+    writes: String,
 }
 
 #[derive(Template)]
@@ -132,6 +205,43 @@ struct DatabaseDart<'a> {
     file_stem: &'a str,
     database_class: &'a str,
     table_classes: String,
+}
+
+/// The sync client library and its parts: templates without per-app logic.
+#[derive(Template)]
+#[template(path = "dart/sync_client.dart", escape = "none")]
+struct SyncClientDart<'a> {
+    marker: &'a str,
+    app: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "dart/sync_device.dart", escape = "none")]
+struct SyncDeviceDart<'a> {
+    marker: &'a str,
+    app: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "dart/sync_json.dart", escape = "none")]
+struct SyncJsonDart<'a> {
+    marker: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "dart/sync_transport.dart", escape = "none")]
+struct SyncTransportDart<'a> {
+    marker: &'a str,
+    app: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "dart/connection.dart", escape = "none")]
+struct ConnectionDart<'a> {
+    marker: &'a str,
+    app: &'a str,
+    file_stem: &'a str,
+    database_class: &'a str,
 }
 
 #[derive(Template)]
@@ -340,14 +450,65 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
             .collect(),
         statements: sync_sql::named_statements(schema)
             .into_iter()
-            .map(|s| StatementView {
-                dart_name: crate::model::Name::new(&s.name).camel,
-                summary: one_line(&s.summary),
-                literal: sql_literal(&s.sql),
+            .map(|s| {
+                let params: Vec<&str> =
+                    s.params.iter().map(|p| p.trim_start_matches(':')).collect();
+                let sql = numbered_parameters(&s.sql, &params)
+                    .unwrap_or_else(|e| panic!("sync.sql statement {}: {e}", s.name));
+                StatementView {
+                    dart_name: crate::model::Name::new(&s.name).camel,
+                    name: string_literal(&s.name),
+                    summary: one_line(&s.summary),
+                    literal: sql_literal(&sql),
+                    params: params
+                        .iter()
+                        .map(|p| string_literal(p))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    writes: written_table(&s.sql)
+                        .map_or_else(|| "null".to_owned(), |t| string_literal(&t)),
+                }
             })
             .collect(),
     };
     files.insert("dart/lib/src/sync_sql.dart", render(&sync_sql));
+
+    files.insert(
+        "dart/lib/src/sync_client.dart",
+        render(&SyncClientDart {
+            marker: GENERATED_MARKER,
+            app,
+        }),
+    );
+    files.insert(
+        "dart/lib/src/sync_device.dart",
+        render(&SyncDeviceDart {
+            marker: GENERATED_MARKER,
+            app,
+        }),
+    );
+    files.insert(
+        "dart/lib/src/sync_json.dart",
+        render(&SyncJsonDart {
+            marker: GENERATED_MARKER,
+        }),
+    );
+    files.insert(
+        "dart/lib/src/sync_transport.dart",
+        render(&SyncTransportDart {
+            marker: GENERATED_MARKER,
+            app,
+        }),
+    );
+    files.insert(
+        "dart/lib/src/connection.dart",
+        render(&ConnectionDart {
+            marker: GENERATED_MARKER,
+            app,
+            file_stem: &file_stem,
+            database_class: &database_class,
+        }),
+    );
 
     let database = DatabaseDart {
         marker: GENERATED_MARKER,

@@ -1,0 +1,681 @@
+// {{ marker }}. Do not edit.
+//
+// The sync client of {{ app }}: push the queue, then pull to the end, running only the statements
+// of sync_sql.dart. It is offgen's reference client (offgen-runtime, client/sync.rs) step for
+// step: the same statements in the same order, one transaction per step, the same answer to
+// every HTTP status. offgen's tests read both syntax trees and compare them (docs/flutter.md).
+//
+// Every decision about the queue is made by the generated SQL and triggers; this loop only
+// moves JSON between them and the server and decides what each HTTP answer means.
+
+import 'dart:async';
+import 'dart:convert';
+import 'dart:math';
+import 'dart:typed_data';
+
+import 'package:drift/drift.dart';
+import 'package:http/http.dart' as http;
+
+import 'sync_sql.dart';
+
+part 'sync_device.dart';
+part 'sync_json.dart';
+part 'sync_transport.dart';
+
+/// How a sync sizes its requests.
+final class SyncOptions {
+  /// The defaults of the reference client.
+  const SyncOptions({
+    this.pushBatch = 500,
+    this.maxPushBytes = 8 * 1024 * 1024,
+    this.pullPage = 500,
+    this.lease = const Duration(seconds: 60),
+  });
+
+  /// Most mutations per push (the server takes at most 1,000).
+  final int pushBatch;
+
+  /// Most bytes per push body. Keep it at or below the server's body limit (8 MiB unless the
+  /// server was configured otherwise); a change larger than this alone is set aside as failed.
+  /// On a 413 the loop halves its batches by itself.
+  final int maxPushBytes;
+
+  /// Records per pull page (the server serves at most 1,000).
+  final int pullPage;
+
+  /// How long a sync may hold the database's sync lease without renewing it (it renews before
+  /// every request). A sync killed mid-way blocks others for at most this long.
+  final Duration lease;
+}
+
+/// What one sync did.
+final class SyncReport {
+  SyncReport._();
+
+  int _pushed = 0;
+  int _accepted = 0;
+  int _conflicts = 0;
+  int _rejected = 0;
+  int _setAside = 0;
+  int _pulled = 0;
+  final Map<String, int> _unknown = {};
+  int _bytesSent = 0;
+  int _bytesReceived = 0;
+  int _requests = 0;
+
+  /// Mutations sent (a retry of a batch counts again).
+  int get pushed => _pushed;
+
+  /// Results `accepted`.
+  int get accepted => _accepted;
+
+  /// Results `conflict`.
+  int get conflicts => _conflicts;
+
+  /// Results `rejected`.
+  int get rejected => _rejected;
+
+  /// Changes newly set aside as failed (rejected too often, or too large).
+  int get setAside => _setAside;
+
+  /// Records pulled and handed to the database.
+  int get pulled => _pulled;
+
+  /// Pulled records of entities this schema does not have (a newer server), by table.
+  Map<String, int> get unknown => Map.unmodifiable(_unknown);
+
+  /// Request bodies sent, in bytes.
+  int get bytesSent => _bytesSent;
+
+  /// Response bodies received, in bytes.
+  int get bytesReceived => _bytesReceived;
+
+  /// HTTP requests made (answered or not).
+  int get requests => _requests;
+
+  @override
+  String toString() => 'SyncReport(pushed: $pushed, accepted: $accepted, '
+      'conflicts: $conflicts, rejected: $rejected, setAside: $setAside, pulled: $pulled, '
+      'unknown: $_unknown, bytesSent: $bytesSent, bytesReceived: $bytesReceived, '
+      'requests: $requests)';
+}
+
+/// The kinds of [SyncException].
+enum SyncErrorKind {
+  /// Another sync holds this database (in this isolate, another one, or another process); try
+  /// again later.
+  busy,
+
+  /// No response (no network, timeout, connection lost). Nothing is lost: unanswered changes
+  /// go again with the same mutation ids.
+  transport,
+
+  /// The server answered the whole request with an error status (401, 403, 429, 5xx, ...); no
+  /// change counted an attempt.
+  refused,
+
+  /// The server's answer was not the protocol's (a proxy's page, a wrong URL, ...).
+  protocol,
+
+  /// The device database failed.
+  database,
+}
+
+/// Why a sync stopped early. Whatever it did before is in [report] and committed: a sync can
+/// stop at any point and the next one carries on.
+final class SyncException implements Exception {
+  SyncException._(
+    this.kind,
+    this.message, {
+    this.status,
+    this.problem,
+    this.detail,
+    this.retryAfter,
+    this.cause,
+  });
+
+  /// What went wrong.
+  final SyncErrorKind kind;
+
+  /// For the log.
+  final String message;
+
+  /// The HTTP status, when the server refused the request.
+  final int? status;
+
+  /// The problem's `type`, if the refusal was problem+json.
+  final String? problem;
+
+  /// The problem's `detail`.
+  final String? detail;
+
+  /// `Retry-After`, when the server said when to come back.
+  final Duration? retryAfter;
+
+  /// The underlying error (a database exception), if any.
+  final Object? cause;
+
+  SyncReport? _report;
+
+  /// What the sync did before it stopped.
+  SyncReport get report => _report ?? SyncReport._();
+
+  /// Whether the server refused the credentials (401) or the caller (403): the token provider
+  /// should get a new token before the next sync.
+  bool get isUnauthorized =>
+      kind == SyncErrorKind.refused && (status == 401 || status == 403);
+
+  @override
+  String toString() {
+    final out = StringBuffer(message);
+    if (problem != null) out.write(' ($problem)');
+    if (detail != null) out.write(': $detail');
+    return out.toString();
+  }
+}
+
+/// Gives the bearer token for the next request, or null to send none. It is called before
+/// every request and its answer is never stored.
+typedef TokenProvider = FutureOr<String?> Function();
+
+/// Syncs one device database with its server through a [SyncTransport].
+///
+/// One sync at a time per database: [syncNow] takes the database's sync lease (a row in
+/// `_offgen_meta`, so it holds across isolates and processes too) and a second call made in
+/// this isolate while one runs joins it.
+final class SyncClient {
+  /// A client for [device] over [transport] (usually [HttpSyncTransport]).
+  SyncClient(
+    this.device, {
+    required this.transport,
+    required this.token,
+    this.options = const SyncOptions(),
+  });
+
+  /// The database this client syncs.
+  final SyncDevice device;
+
+  /// How requests reach the server.
+  final SyncTransport transport;
+
+  /// Asked for the bearer token before every request.
+  final TokenProvider token;
+
+  /// How requests are sized.
+  final SyncOptions options;
+
+  Future<SyncReport>? _running;
+
+  /// One sync: push every change that is due, then pull to the end. Stops at the first
+  /// request the server does not answer with success, throwing a [SyncException]; what was
+  /// done until then stays done.
+  Future<SyncReport> syncNow() {
+    return _running ??= _reported().whenComplete(() {
+      _running = null;
+    });
+  }
+
+  Future<SyncReport> _reported() async {
+    final report = SyncReport._();
+    try {
+      return await _sync(report);
+    } on SyncException catch (e) {
+      e._report ??= report;
+      rethrow;
+    } on TransportException catch (e, stack) {
+      Error.throwWithStackTrace(
+        SyncException._(SyncErrorKind.transport, 'no response: ${e.message}')
+          .._report = report,
+        stack,
+      );
+    } on FormatException catch (e, stack) {
+      Error.throwWithStackTrace(
+        SyncException._(
+          SyncErrorKind.protocol,
+          'unexpected answer from the server: ${e.message}',
+        ).._report = report,
+        stack,
+      );
+    } catch (e, stack) {
+      Error.throwWithStackTrace(
+        SyncException._(SyncErrorKind.database, 'device database: $e', cause: e)
+          .._report = report,
+        stack,
+      );
+    }
+  }
+
+  Future<SyncReport> _sync(SyncReport report) async {
+    final holder = _randomId();
+    final run = _Run(this, holder, report);
+    if (!await run.renewLease()) {
+      throw SyncException._(
+        SyncErrorKind.busy,
+        'another sync is running on this database',
+      );
+    }
+    try {
+      await run.run();
+    } finally {
+      await run.device._execute(SyncSql.releaseSyncLease, {'holder': run.holder});
+    }
+    return report;
+  }
+}
+
+/// A claimed outbox entry, as `claimed_entries` returns it.
+final class _Claimed {
+  _Claimed(QueryRow row)
+      : mutationId = row.read<String>('mutation_id'),
+        entity = row.read<String>('entity'),
+        rowId = row.read<String>('row_id'),
+        op = row.read<String>('op'),
+        payload = row.read<String>('payload'),
+        baseVersion = row.readNullable<int>('base_version'),
+        stamp = row.readNullable<int>('stamp'),
+        fieldStamps = row.readNullable<String>('field_stamps');
+
+  final String mutationId;
+  final String entity;
+  final String rowId;
+  final String op;
+  final String payload;
+  final int? baseVersion;
+  final int? stamp;
+  final String? fieldStamps;
+}
+
+/// One sync in progress: the device, its lease and what it did so far.
+final class _Run {
+  _Run(this.client, this.holder, this.report);
+
+  final SyncClient client;
+  final String holder;
+  final SyncReport report;
+
+  SyncDevice get device => client.device;
+
+  Future<void> run() async {
+    await device._execute(SyncSql.recoverInflight, const {});
+    final failedBefore = (await device.stats()).failed;
+    try {
+      await push();
+    } finally {
+      final failedAfter = (await device.stats()).failed;
+      report._setAside = max(0, failedAfter - failedBefore);
+    }
+    await pull();
+    final now = await this.now();
+    await device._execute(SyncSql.setLastSynced, {'now': now});
+  }
+
+  Future<int> now() => device.now();
+
+  /// Takes or renews the lease; false when another sync holds it.
+  Future<bool> renewLease() async {
+    final now = await device.now();
+    final until = now + client.options.lease.inMilliseconds;
+    final changed = await device._execute(
+      SyncSql.acquireSyncLease,
+      {'holder': holder, 'now': now, 'until': until},
+    );
+    return changed == 1;
+  }
+
+  Future<void> keepLease() async {
+    if (!await renewLease()) {
+      // The lease ran out and another sync took it: stop, leaving the queue to it.
+      throw SyncException._(
+        SyncErrorKind.busy,
+        'another sync took over this database',
+      );
+    }
+  }
+
+  Future<void> push() async {
+    final options = client.options;
+    var limit = max(options.pushBatch, 1);
+    var maxBytes = options.maxPushBytes;
+    while (true) {
+      await keepLease();
+      final claim = _randomId();
+      final entries = await this.claim(claim, limit, maxBytes);
+      if (entries.isEmpty) {
+        return;
+      }
+      final clientId = await device.clientId();
+      final body = _pushBody(clientId, entries);
+      report._pushed += entries.length;
+      final SyncResponse response;
+      try {
+        response = await send('POST', '/sync/push', body);
+      } on TransportException catch (e) {
+        await release(claim);
+        throw SyncException._(SyncErrorKind.transport, 'no response: ${e.message}');
+      }
+      if (response.status == 200) {
+        await applyResults(response);
+      } else if (response.status == 413 && entries.length > 1) {
+        // The server's limit is below ours: halve the batches and go on.
+        await release(claim);
+        limit = max(entries.length ~/ 2, 1);
+        maxBytes = max(maxBytes ~/ 2, 1024);
+      } else if (response.status == 413) {
+        final error = 'too-large: the server refused this change as too large '
+            '(${_entriesLength(entries)} bytes in one push)';
+        await device._execute(
+          SyncSql.setAsideClaimed,
+          {'claim': claim, 'error': error},
+        );
+      } else {
+        await release(claim);
+        throw _refused(response);
+      }
+    }
+  }
+
+  /// Prepares, sets aside what can never be sent, and claims a batch, in one transaction.
+  Future<List<_Claimed>> claim(String claim, int limit, int maxBytes) async {
+    final now = await this.now();
+    return inTransaction(() async {
+      await device._execute(SyncSql.prepareBatch, {'now': now, 'limit': limit});
+      await device._execute(SyncSql.setAsideOversized, {'max_bytes': maxBytes});
+      await device._execute(
+        SyncSql.claimBatch,
+        {'now': now, 'limit': limit, 'max_bytes': maxBytes, 'claim': claim},
+      );
+      final rows = await device._query(SyncSql.claimedEntries, {'claim': claim});
+      return [for (final row in rows) _Claimed(row)];
+    });
+  }
+
+  Future<void> release(String claim) async {
+    await device._execute(SyncSql.releaseInflight, {'claim': claim});
+  }
+
+  Future<void> applyResults(SyncResponse response) async {
+    final answer = _PushAnswer.parse(response.body);
+    final statuses = _resultStatuses(answer.results);
+    for (final result in statuses) {
+      if (result.status == 'accepted') {
+        report._accepted += 1;
+      } else if (result.status == 'conflict') {
+        report._conflicts += 1;
+      } else if (result.status == 'rejected') {
+        report._rejected += 1;
+      } else {
+        throw SyncException._(
+          SyncErrorKind.protocol,
+          'unexpected answer from the server: push result status `${result.status}`',
+        );
+      }
+    }
+    final now = await this.now();
+    final results = answer.results;
+    final serverTime = answer.serverTime;
+    await inTransaction(() async {
+      await device._execute(
+        SyncSql.applyPushResults,
+        {'results': results, 'now': now},
+      );
+      await device._execute(SyncSql.clearPushResults, const {});
+      if (serverTime != null) {
+        await device._execute(
+          SyncSql.setClock,
+          {'server_time': serverTime, 'now': now},
+        );
+      }
+    });
+  }
+
+  Future<void> pull() async {
+    while (true) {
+      await keepLease();
+      final cursors = await device._query(SyncSql.getPullCursor, const {});
+      final cursor = cursors.isEmpty ? '' : cursors.first.read<String>('cursor');
+      final limit = client.options.pullPage.clamp(1, 1000);
+      final path = '/sync/pull?cursor=${Uri.encodeComponent(cursor)}&limit=$limit';
+      final response = await send('GET', path, null);
+      if (response.status != 200) {
+        throw _refused(response);
+      }
+      final page = _PullPage.parse(response.body);
+      final count = _arrayLength(page.records, 'pull records');
+      final now = await this.now();
+      final records = page.records;
+      final next = page.cursor;
+      final serverTime = page.serverTime;
+      final unknown = await inTransaction(() async {
+        await device._execute(SyncSql.applyPulledRecords, {'records': records});
+        // Records waiting for a unique clash are tried again after every page: the page may
+        // have changed the local row that held them back.
+        final held = await device._query(SyncSql.takeClashes, const {});
+        await device._execute(SyncSql.clearClashes, const {});
+        for (final heldRecords in held) {
+          await device._execute(
+            SyncSql.applyPulledRecords,
+            {'records': heldRecords.read<String>('records')},
+          );
+        }
+        final unknown = await device._query(SyncSql.unknownPulledRecords, const {});
+        await device._execute(SyncSql.clearInbox, const {});
+        await device._execute(SyncSql.setPullCursor, {'cursor': next});
+        if (serverTime != null) {
+          await device._execute(
+            SyncSql.setClock,
+            {'server_time': serverTime, 'now': now},
+          );
+        }
+        return [
+          for (final row in unknown)
+            MapEntry(row.read<String>('entity'), row.read<int>('records')),
+        ];
+      });
+      report._pulled += count;
+      for (final entry in unknown) {
+        report._unknown.update(
+          entry.key,
+          (total) => total + entry.value,
+          ifAbsent: () => entry.value,
+        );
+      }
+      if (!page.hasMore) {
+        return;
+      }
+    }
+  }
+
+  /// Runs [work] in one transaction of the device's database: all of it or none.
+  Future<R> inTransaction<R>(Future<R> Function() work) {
+    return device._database.transaction(work);
+  }
+
+  Future<SyncResponse> send(String method, String path, String? body) async {
+    final headers = {'Accept': 'application/json'};
+    if (method == 'POST') {
+      headers['Content-Type'] = 'application/json';
+    }
+    final token = await client.token();
+    if (token != null) {
+      headers['Authorization'] = 'Bearer $token';
+    }
+    final bytes = body == null ? Uint8List(0) : utf8.encode(body);
+    report._requests += 1;
+    report._bytesSent += bytes.length;
+    final response = await client.transport.send(
+      SyncRequest(method, path, headers, bytes),
+    );
+    report._bytesReceived += response.body.length;
+    return response;
+  }
+}
+
+/// The push request body. Payloads and field stamps go in as the text the triggers made, so
+/// every value reaches the server exactly as the device stored it.
+String _pushBody(String clientId, List<_Claimed> entries) {
+  final out = StringBuffer('{"clientId":${jsonEncode(clientId)},"mutations":[');
+  var first = true;
+  for (final entry in entries) {
+    if (!first) out.write(',');
+    first = false;
+    out.write('{"mutationId":${jsonEncode(entry.mutationId)}');
+    out.write(',"entity":${jsonEncode(entry.entity)}');
+    out.write(',"id":${jsonEncode(entry.rowId)}');
+    out.write(',"op":${jsonEncode(entry.op)}');
+    final baseVersion = entry.baseVersion;
+    if (baseVersion != null) out.write(',"baseVersion":$baseVersion');
+    out.write(',"data":${_checkedJson(entry.payload, 'a queued payload')}');
+    final stamp = entry.stamp;
+    if (stamp != null) out.write(',"stamp":$stamp');
+    final fieldStamps = entry.fieldStamps;
+    if (fieldStamps != null) {
+      out.write(',"fieldStamps":${_checkedJson(fieldStamps, 'a queued field stamp list')}');
+    }
+    out.write('}');
+  }
+  out.write(']}');
+  return out.toString();
+}
+
+int _entriesLength(List<_Claimed> entries) {
+  var total = 0;
+  for (final entry in entries) {
+    total += entry.payload.length + (entry.fieldStamps?.length ?? 0);
+  }
+  return total;
+}
+
+/// The whole request refused: the status, the problem's type and detail, and `Retry-After`.
+SyncException _refused(SyncResponse response) {
+  String? problem;
+  String? detail;
+  try {
+    final body = jsonDecode(utf8.decode(response.body));
+    if (body is Map) {
+      final type = body['type'];
+      final text = body['detail'];
+      problem = type is String ? type : null;
+      detail = text is String ? text : null;
+    }
+  } on FormatException {
+    // Not problem+json (a proxy's page): the status says enough.
+  }
+  final retryAfter = response.header('retry-after')?.trim();
+  final seconds = retryAfter != null && RegExp(r'^[0-9]{1,9}$').hasMatch(retryAfter)
+      ? int.parse(retryAfter)
+      : null;
+  return SyncException._(
+    SyncErrorKind.refused,
+    'the server answered ${response.status}',
+    status: response.status,
+    problem: problem,
+    detail: detail,
+    retryAfter: seconds == null ? null : Duration(seconds: seconds),
+  );
+}
+
+final Random _random = Random.secure();
+
+/// A random id for a sync's lease and claims (hex, no spaces: the lease keeps `holder until`).
+String _randomId() {
+  final out = StringBuffer();
+  for (var i = 0; i < 16; i++) {
+    out.write(_random.nextInt(256).toRadixString(16).padLeft(2, '0'));
+  }
+  return out.toString();
+}
+
+/// Syncs on a timer and on demand, backing off after failures: the loop an app starts once.
+///
+/// After a success the next sync is due after [interval], or sooner when an entry held back by
+/// its retry delay falls due. After a failure it waits the server's `Retry-After`, or a delay
+/// that doubles from [minBackoff] up to [maxBackoff] (with jitter, so a fleet coming back
+/// online does not arrive at once). Failures never cost a queued change an attempt.
+final class SyncScheduler {
+  /// A scheduler for [client]; [start] begins it.
+  SyncScheduler(
+    this.client, {
+    this.interval = const Duration(minutes: 5),
+    this.minBackoff = const Duration(seconds: 10),
+    this.maxBackoff = const Duration(minutes: 30),
+    this.onSynced,
+    this.onError,
+  });
+
+  /// The client that syncs.
+  final SyncClient client;
+
+  /// Time between syncs while all goes well.
+  final Duration interval;
+
+  /// The first delay after a failure.
+  final Duration minBackoff;
+
+  /// The longest delay after failures.
+  final Duration maxBackoff;
+
+  /// Called with each sync's report.
+  final void Function(SyncReport report)? onSynced;
+
+  /// Called with each failed sync's exception (check [SyncException.isUnauthorized]).
+  final void Function(SyncException error)? onError;
+
+  Timer? _timer;
+  bool _started = false;
+  int _failures = 0;
+
+  /// Starts syncing now and then on schedule.
+  void start() {
+    if (_started) return;
+    _started = true;
+    _schedule(Duration.zero);
+  }
+
+  /// Stops the schedule (a sync under way finishes).
+  void stop() {
+    _started = false;
+    _timer?.cancel();
+    _timer = null;
+  }
+
+  /// Syncs as soon as possible (after a local write, or when the network comes back).
+  void syncSoon() {
+    if (_started) _schedule(Duration.zero);
+  }
+
+  void _schedule(Duration delay) {
+    _timer?.cancel();
+    _timer = Timer(delay, _tick);
+  }
+
+  Future<void> _tick() async {
+    if (!_started) return;
+    Duration next;
+    try {
+      final report = await client.syncNow();
+      _failures = 0;
+      onSynced?.call(report);
+      next = interval;
+      final stats = await client.device.stats();
+      final due = stats.nextAttemptAt;
+      if (due != null) {
+        final wait = due.difference(DateTime.now().toUtc());
+        if (wait < next) next = wait.isNegative ? Duration.zero : wait;
+      }
+    } on SyncException catch (e) {
+      _failures += 1;
+      onError?.call(e);
+      next = e.retryAfter ?? _backoff();
+      if (next > maxBackoff) next = maxBackoff;
+    }
+    if (_started) _schedule(next);
+  }
+
+  Duration _backoff() {
+    final exponent = min(_failures - 1, 20);
+    final base = minBackoff.inMilliseconds * pow(2, exponent);
+    final capped = min(base.toDouble(), maxBackoff.inMilliseconds.toDouble());
+    final jitter = 0.8 + _random.nextDouble() * 0.4;
+    return Duration(milliseconds: (capped * jitter).round());
+  }
+}
