@@ -1,0 +1,331 @@
+//! The generated Dart `SyncClient` is the Rust reference client's loop, held to it without a
+//! Dart SDK: both are read into one shape (statements with their parameters, HTTP requests,
+//! transactions, loops, branches on the answer, assignments, returns, the kind of each error
+//! raised; see `dart_trace`) and compared, for the whole sync, for the request sender and for
+//! every device method the app calls. The Rust client is the one the end-to-end tests run
+//! against the real server on both databases, so equality carries those tests over.
+//!
+//! The comparison must be able to fail: the tests at the end break a copy of the Dart (steps
+//! swapped, a status branch changed, a step dropped) and of the Rust, and see it fail.
+
+mod dart_trace;
+mod support;
+
+use dart_trace::{Step, dart, render, rust, statements};
+use offgen_runtime::scripts::parse_sync_sql;
+
+const CLIENT_FILES: [&str; 4] = [
+    "dart/lib/src/sync_client.dart",
+    "dart/lib/src/sync_device.dart",
+    "dart/lib/src/sync_json.dart",
+    "dart/lib/src/sync_transport.dart",
+];
+
+fn rust_sources() -> Vec<String> {
+    ["sync.rs", "device.rs"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(format!(
+                "{}/../runtime/src/client/{f}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        })
+        .collect()
+}
+
+fn dart_sources(files: &offgen_codegen::output::FileSet) -> Vec<String> {
+    CLIENT_FILES
+        .iter()
+        .map(|p| {
+            files
+                .get(p)
+                .unwrap_or_else(|| panic!("{p} generated"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// (Rust type, Rust method, Dart method): what is compared.
+const PAIRS: &[(&str, &str, &str)] = &[
+    ("SyncClient", "sync", "_sync"),
+    ("Run", "send", "send"),
+    ("Device", "now", "now"),
+    ("Device", "client_id", "clientId"),
+    ("Device", "stats", "stats"),
+    ("Device", "list_failed", "listFailed"),
+    ("Device", "retry_failed", "retryFailed"),
+    ("Device", "discard_failed", "discardFailed"),
+    ("Device", "list_conflicts", "listConflicts"),
+    ("Device", "resolve_conflict", "resolveConflict"),
+    ("Device", "list_clashes", "listClashes"),
+    ("Device", "list_notices", "listNotices"),
+    ("Device", "dismiss_notice", "dismissNotice"),
+    ("Device", "dismiss_all_notices", "dismissAllNotices"),
+];
+
+/// Every difference between the two clients, as `what: rust vs dart` texts.
+fn differences(rust_texts: &[&str], dart_texts: &[&str]) -> Vec<String> {
+    let rust = rust::Source::parse(rust_texts);
+    let dart = dart::Source::parse(dart_texts);
+    let mut out = Vec::new();
+    for (ty, method, dart_method) in PAIRS {
+        let r = render(&rust.steps(ty, method));
+        let d = render(&dart.steps(dart::class_of(ty), dart_method));
+        if r != d {
+            out.push(format!(
+                "{ty}::{method} and {}.{dart_method} differ:\n--- rust\n{r}--- dart\n{d}",
+                dart::class_of(ty)
+            ));
+        }
+    }
+    out
+}
+
+fn sync_steps(files: &offgen_codegen::output::FileSet) -> Vec<Step> {
+    let texts = dart_sources(files);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    dart::Source::parse(&refs).steps("SyncClient", "_sync")
+}
+
+#[test]
+fn the_dart_sync_loop_is_the_reference_clients() {
+    let files = support::build(&support::ranger_spec());
+    let rust = rust_sources();
+    let dart = dart_sources(&files);
+    let rust: Vec<&str> = rust.iter().map(String::as_str).collect();
+    let dart: Vec<&str> = dart.iter().map(String::as_str).collect();
+    let problems = differences(&rust, &dart);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_loop_read_is_the_whole_algorithm() {
+    // The reading is not vacuous: the sync holds the steps sync.sql's header lists, in its
+    // order, with every HTTP status branch of the push.
+    let files = support::build(&support::ranger_spec());
+    let text = render(&sync_steps(&files));
+    let mut at = 0;
+    for expected in [
+        "sql acquireSyncLease(holder, now, until)",
+        "if !run.renewLease",
+        "fail busy",
+        "sql recoverInflight()",
+        "sql syncStats(now)",
+        "loop",
+        "sql prepareBatch(now, limit)",
+        "sql setAsideOversized(max_bytes)",
+        "sql claimBatch(now, limit, max_bytes, claim)",
+        "sql claimedEntries(claim)",
+        "if entries.isEmpty",
+        "sql getClientId()",
+        "set report.pushed",
+        "http POST /sync/push",
+        "on error",
+        "sql releaseInflight(claim)",
+        "fail transport",
+        "if response.status == 200",
+        "sql applyPushResults(results, now)",
+        "sql clearPushResults()",
+        "if serverTime != null",
+        "sql setClock(server_time, now)",
+        "if response.status == 413 && entries.length > 1",
+        "set limit",
+        "set maxBytes",
+        "if response.status == 413",
+        "sql setAsideClaimed(claim, error)",
+        "fail refused",
+        "set report.setAside",
+        "sql getPullCursor()",
+        "http GET /sync/pull?cursor=&limit=",
+        "if response.status != 200",
+        "sql applyPulledRecords(records)",
+        "sql takeClashes()",
+        "sql clearClashes()",
+        "for each",
+        "sql unknownPulledRecords()",
+        "sql clearInbox()",
+        "sql setPullCursor(cursor)",
+        "if !page.hasMore",
+        "sql setLastSynced(now)",
+        "sql releaseSyncLease(holder)",
+    ] {
+        match text[at..].find(expected) {
+            Some(i) => at += i + expected.len(),
+            None => panic!("`{expected}` missing or out of order in:\n{text}"),
+        }
+    }
+    assert_eq!(
+        text.matches("transaction").count(),
+        3,
+        "claim, results, page:\n{text}"
+    );
+}
+
+#[test]
+fn every_statement_is_bound_with_exactly_its_params() {
+    let files = support::build(&support::ranger_spec());
+    let sync_sql = parse_sync_sql(files.get("client/sync.sql").unwrap()).unwrap();
+    let dart_texts = dart_sources(&files);
+    let dart_refs: Vec<&str> = dart_texts.iter().map(String::as_str).collect();
+    let rust_texts = rust_sources();
+    let rust_refs: Vec<&str> = rust_texts.iter().map(String::as_str).collect();
+    let dart = dart::Source::parse(&dart_refs);
+    let rust = rust::Source::parse(&rust_refs);
+    let mut used = Vec::new();
+    for (ty, method, dart_method) in PAIRS {
+        statements(&dart.steps(dart::class_of(ty), dart_method), &mut used);
+        statements(&rust.steps(ty, method), &mut used);
+    }
+    assert!(used.len() > 40, "{used:?}");
+    for (name, params) in used {
+        let statement = sync_sql
+            .iter()
+            .find(|s| dart_trace::camel(&s.name) == name)
+            .unwrap_or_else(|| panic!("{name} is not in sync.sql"));
+        let mut expected: Vec<&str> = statement
+            .params
+            .iter()
+            .map(|p| p.trim_start_matches(':'))
+            .collect();
+        let mut given: Vec<&str> = params.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        given.sort_unstable();
+        assert_eq!(given, expected, "{name}");
+    }
+}
+
+#[test]
+fn the_dart_client_runs_no_sql_of_its_own() {
+    // Only sync_sql.dart's statements: no SQL text in the client's files.
+    let files = support::build(&support::ranger_spec());
+    for path in CLIENT_FILES {
+        let source = files.get(path).unwrap();
+        let tree = support::drift::parse(source);
+        let mut literals = Vec::new();
+        support::drift::find_all(tree.root_node(), "string_literal", &mut literals);
+        for literal in literals {
+            let text = support::drift::text(literal, source).to_uppercase();
+            for keyword in [
+                "SELECT ", "UPDATE ", "INSERT ", "DELETE ", "PRAGMA ", "BEGIN",
+            ] {
+                assert!(!text.contains(keyword), "{path}: {text}");
+            }
+        }
+        for call in ["customStatement(", "customSelect('", "customUpdate('"] {
+            assert!(!source.contains(call), "{path} calls {call}");
+        }
+    }
+    // And its transactions are Drift's.
+    let dart_texts = dart_sources(&files);
+    let refs: Vec<&str> = dart_texts.iter().map(String::as_str).collect();
+    let dart = dart::Source::parse(&refs);
+    let in_transaction = dart.method_text("_Run", "inTransaction").unwrap();
+    assert!(
+        in_transaction.contains("._database.transaction(work)"),
+        "{in_transaction}"
+    );
+}
+
+// The comparison must be able to fail.
+
+fn broken(files: &offgen_codegen::output::FileSet, from: &str, to: &str) -> Vec<String> {
+    let mut texts = dart_sources(files);
+    let hits: usize = texts.iter().map(|t| t.matches(from).count()).sum();
+    assert_eq!(hits, 1, "`{from}` must occur once to be broken");
+    for text in &mut texts {
+        *text = text.replace(from, to);
+    }
+    texts
+}
+
+fn differences_with_dart(texts: &[String]) -> Vec<String> {
+    let rust = rust_sources();
+    let rust: Vec<&str> = rust.iter().map(String::as_str).collect();
+    let dart: Vec<&str> = texts.iter().map(String::as_str).collect();
+    differences(&rust, &dart)
+}
+
+#[test]
+fn the_comparison_notices_a_broken_dart_loop() {
+    let files = support::build(&support::ranger_spec());
+    let cases = [
+        // Two statements of the pull page swapped.
+        (
+            "await device._execute(SyncSql.clearInbox, const {});\n        await device._execute(SyncSql.setPullCursor, {'cursor': next});",
+            "await device._execute(SyncSql.setPullCursor, {'cursor': next});\n        await device._execute(SyncSql.clearInbox, const {});",
+        ),
+        // 413 with one entry treated as with several.
+        (
+            "response.status == 413 && entries.length > 1",
+            "response.status == 413 && entries.length > 0",
+        ),
+        // The claim's lease renewal dropped.
+        (
+            "      await keepLease();\n      final claim",
+            "      final claim",
+        ),
+        // The clock not set after a pull page.
+        (
+            "        if (serverTime != null) {\n          await device._execute(\n            SyncSql.setClock,\n            {'server_time': serverTime, 'now': now},\n          );\n        }\n        return [",
+            "        return [",
+        ),
+        // The results applied outside a transaction.
+        (
+            "    await inTransaction(() async {\n      await device._execute(\n        SyncSql.applyPushResults,",
+            "    await (() async {\n      await device._execute(\n        SyncSql.applyPushResults,",
+        ),
+        // A transport failure that keeps the claim in flight.
+        (
+            "        await release(claim);\n        throw SyncException._(SyncErrorKind.transport",
+            "        throw SyncException._(SyncErrorKind.transport",
+        ),
+        // The wrong kind of error.
+        (
+            "throw SyncException._(\n        SyncErrorKind.busy,\n        'another sync took over",
+            "throw SyncException._(\n        SyncErrorKind.refused,\n        'another sync took over",
+        ),
+        // A parameter renamed.
+        ("{'records': records}", "{'record': records}"),
+        // The token asked once per sync instead of per request (moved out of send).
+        (
+            "    final token = await client.token();\n",
+            "    const String? token = null;\n",
+        ),
+    ];
+    for (from, to) in cases {
+        let texts = broken(&files, from, to);
+        assert!(
+            !differences_with_dart(&texts).is_empty(),
+            "not noticed: `{from}` -> `{to}`"
+        );
+    }
+}
+
+#[test]
+fn the_comparison_notices_a_changed_rust_loop() {
+    // And the other way: when the reference client changes, the Dart must follow.
+    let files = support::build(&support::ranger_spec());
+    let dart = dart_sources(&files);
+    let dart: Vec<&str> = dart.iter().map(String::as_str).collect();
+    let original = rust_sources();
+    for (from, to) in [
+        (
+            "device.execute(\"clear_push_results\", &[])?;",
+            "device.execute(\"clear_push_results\", &[])?;\n            device.execute(\"clear_inbox\", &[])?;",
+        ),
+        (
+            "413 if entries.len() > 1 =>",
+            "413 | 429 if entries.len() > 1 =>",
+        ),
+        ("if !page.has_more {", "if page.has_more {"),
+    ] {
+        assert_eq!(original[0].matches(from).count(), 1, "`{from}`");
+        let changed = original[0].replace(from, to);
+        let rust = [changed.as_str(), original[1].as_str()];
+        assert!(
+            !differences(&rust, &dart).is_empty(),
+            "not noticed: `{from}` -> `{to}`"
+        );
+    }
+}
