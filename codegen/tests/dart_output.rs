@@ -348,3 +348,31 @@ fn the_generated_dart_package_snapshots() {
         without_sql(files.get("dart/lib/src/sync_sql.dart").unwrap())
     );
 }
+
+#[test]
+fn the_dart_examples_in_the_flutter_guide_parse() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/flutter.md"))
+        .unwrap();
+    let mut blocks = Vec::new();
+    let mut rest = guide.as_str();
+    while let Some(start) = rest.find("```dart\n") {
+        let body = &rest[start + 8..];
+        let end = body.find("```").expect("a closed code block");
+        blocks.push(&body[..end]);
+        rest = &body[end + 3..];
+    }
+    assert!(
+        blocks.len() >= 6,
+        "opening, writing, sync, badge, inbox, background: {}",
+        blocks.len()
+    );
+    for block in blocks {
+        let problems = syntax_problems(&parse(block), block);
+        assert!(
+            problems.is_empty(),
+            "docs/flutter.md:\n{block}\n{}",
+            problems.join("\n")
+        );
+        native_databases_have_setup("docs/flutter.md", block);
+    }
+}
