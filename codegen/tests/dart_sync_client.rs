@@ -132,6 +132,8 @@ fn the_loop_read_is_the_whole_algorithm() {
         "if response.status == 413 && entries.length > 1",
         "set limit",
         "set maxBytes",
+        "if response.status == 409 && problemType(response) == schemaAheadProblem",
+        "set report.serverBehind",
         "if response.status == 413",
         "sql setAsideClaimed(claim, error)",
         "fail refused",
@@ -284,6 +286,11 @@ fn the_comparison_notices_a_broken_dart_loop() {
         (
             "throw SyncException._(\n        SyncErrorKind.busy,\n        'another sync took over",
             "throw SyncException._(\n        SyncErrorKind.refused,\n        'another sync took over",
+        ),
+        // The server-behind answer taken for any 409.
+        (
+            "response.status == 409 && _problemType(response) == schemaAheadProblem",
+            "response.status == 409",
         ),
         // A parameter renamed.
         ("{'records': records}", "{'record': records}"),

@@ -22,6 +22,15 @@ part 'sync_device.dart';
 part 'sync_json.dart';
 part 'sync_transport.dart';
 
+/// The header that names this app's schema step on every request.
+const String schemaStepHeader = '{{ schema_step_header }}';
+
+/// The problem type of a 409 to a push: the server does not know this app's schema step yet.
+const String schemaAheadProblem = '{{ schema_ahead_problem }}';
+
+/// The problem type of a refusal: the server no longer serves this app's schema step.
+const String upgradeRequiredProblem = '{{ upgrade_required_problem }}';
+
 /// How a sync sizes its requests.
 final class SyncOptions {
   /// The defaults of the reference client.
@@ -62,6 +71,8 @@ final class SyncReport {
   int _bytesSent = 0;
   int _bytesReceived = 0;
   int _requests = 0;
+  bool _serverBehind = false;
+  int? _serverStep;
 
   /// Mutations sent (a retry of a batch counts again).
   int get pushed => _pushed;
@@ -93,11 +104,19 @@ final class SyncReport {
   /// HTTP requests made (answered or not).
   int get requests => _requests;
 
+  /// The server runs an older schema step than this app: the changes wait on the device,
+  /// uncounted, and go through by themselves once the server is upgraded. Pulls go on
+  /// meanwhile (in the server's shape; fields it does not send keep their values).
+  bool get serverBehind => _serverBehind;
+
+  /// The server's schema step, when it said (with [serverBehind]).
+  int? get serverStep => _serverStep;
+
   @override
   String toString() => 'SyncReport(pushed: $pushed, accepted: $accepted, '
       'conflicts: $conflicts, rejected: $rejected, setAside: $setAside, pulled: $pulled, '
       'unknown: $_unknown, bytesSent: $bytesSent, bytesReceived: $bytesReceived, '
-      'requests: $requests)';
+      'requests: $requests, serverBehind: $serverBehind, serverStep: $serverStep)';
 }
 
 /// The kinds of [SyncException].
@@ -164,6 +183,11 @@ final class SyncException implements Exception {
   /// should get a new token before the next sync.
   bool get isUnauthorized =>
       kind == SyncErrorKind.refused && (status == 401 || status == 403);
+
+  /// Whether the server no longer serves this app's schema step: the app must be updated (its
+  /// queued changes stay on the device and migrate with it).
+  bool get isUpgradeRequired =>
+      kind == SyncErrorKind.refused && problem == upgradeRequiredProblem;
 
   @override
   String toString() {
@@ -360,6 +384,13 @@ final class _Run {
         await release(claim);
         limit = max(entries.length ~/ 2, 1);
         maxBytes = max(maxBytes ~/ 2, 1024);
+      } else if (response.status == 409 && _problemType(response) == schemaAheadProblem) {
+        // The server does not know this app's schema step yet: nothing is counted against
+        // the changes; they wait for the server's upgrade.
+        await release(claim);
+        report._serverBehind = true;
+        report._serverStep = _problemServerStep(response);
+        return;
       } else if (response.status == 413) {
         final error = 'too-large: the server refused this change as too large '
             '(${_entriesLength(entries)} bytes in one push)';
@@ -495,6 +526,7 @@ final class _Run {
     if (method == 'POST') {
       headers['Content-Type'] = 'application/json';
     }
+    headers[schemaStepHeader] = '${clientMigrations.length}';
     final token = await client.token();
     if (token != null) {
       headers['Authorization'] = 'Bearer $token';
@@ -543,6 +575,28 @@ int _entriesLength(List<_Claimed> entries) {
     total += entry.payload.length + (entry.fieldStamps?.length ?? 0);
   }
   return total;
+}
+
+/// The problem+json body of a response, if it is one.
+Map<Object?, Object?>? _problem(SyncResponse response) {
+  try {
+    final body = jsonDecode(utf8.decode(response.body));
+    return body is Map ? body : null;
+  } on FormatException {
+    return null;
+  }
+}
+
+/// The problem's `type`, if the response is problem+json.
+String? _problemType(SyncResponse response) {
+  final type = _problem(response)?['type'];
+  return type is String ? type : null;
+}
+
+/// The server's schema step, as a schema-ahead problem names it.
+int? _problemServerStep(SyncResponse response) {
+  final step = _problem(response)?['serverStep'];
+  return step is int ? step : null;
 }
 
 /// The whole request refused: the status, the problem's type and detail, and `Retry-After`.

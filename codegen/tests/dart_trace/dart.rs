@@ -461,7 +461,24 @@ impl<'s> Reader<'_, 's> {
                     None => property,
                 }
             }
-            "call_expression" => self.label(node.child_by_field_name("function").unwrap()),
+            "call_expression" => {
+                let function = node.child_by_field_name("function").unwrap();
+                if function.kind() == "identifier"
+                    && !self.source.has(&self.class, self.t(function))
+                {
+                    // A top-level function, with its arguments.
+                    let args: Vec<String> = node
+                        .child_by_field_name("arguments")
+                        .map(named)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| self.label(a))
+                        .collect();
+                    format!("{}({})", camel(self.t(function)), args.join(", "))
+                } else {
+                    self.label(function)
+                }
+            }
             "parenthesized_expression" | "await_expression" | "assignable_expression" => {
                 named(node)
                     .first()

@@ -482,7 +482,23 @@ pub fn label(e: &Expr) -> String {
                 .last()
                 .map(|s| s.ident.to_string())
                 .unwrap_or_default();
-            camel(&name)
+            if name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                camel(&name.to_lowercase()) // a constant: `SCHEMA_AHEAD_PROBLEM`
+            } else {
+                camel(&name)
+            }
+        }
+        // A free function with its arguments; `Some(x)` compared is `x` (Dart's null-aware
+        // comparison).
+        Expr::Call(c) => {
+            let args: Vec<String> = c.args.iter().map(label).collect();
+            match &*c.func {
+                Expr::Path(p) if p.path.is_ident("Some") => args.join(", "),
+                func => format!("{}({})", label(func), args.join(", ")),
+            }
         }
         Expr::Field(f) => {
             let member = match &f.member {

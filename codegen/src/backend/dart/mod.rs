@@ -213,6 +213,9 @@ struct DatabaseDart<'a> {
 struct SyncClientDart<'a> {
     marker: &'a str,
     app: &'a str,
+    schema_step_header: &'a str,
+    schema_ahead_problem: &'a str,
+    upgrade_required_problem: &'a str,
 }
 
 #[derive(Template)]
@@ -478,6 +481,9 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
         render(&SyncClientDart {
             marker: GENERATED_MARKER,
             app,
+            schema_step_header: offgen_runtime::protocol::SCHEMA_STEP_HEADER,
+            schema_ahead_problem: offgen_runtime::protocol::SCHEMA_AHEAD_PROBLEM,
+            upgrade_required_problem: offgen_runtime::protocol::UPGRADE_REQUIRED_PROBLEM,
         }),
     );
     files.insert(
