@@ -353,8 +353,8 @@ fn operation_ids_are_unique_and_every_operation_is_summarised() {
                 "{label}: {method} {path} needs a one-line summary"
             );
         }
-        // push, pull, health, openapi + five per entity.
-        assert_eq!(seen.len(), 4 + 5 * schema.entities.len(), "{label}");
+        // push, pull, the audit's list and restore, health, openapi + five per entity.
+        assert_eq!(seen.len(), 6 + 5 * schema.entities.len(), "{label}");
     }
 }
 
@@ -383,6 +383,8 @@ fn ranger_operation_ids_are_stable() {
         ("get /v1/rangers/{id}", "getRanger"),
         ("get /healthz", "health"),
         ("get /openapi.json", "openapi"),
+        ("get /admin/audit", "listAudit"),
+        ("post /admin/audit/{auditId}/restore", "restoreAudit"),
     ];
     for (operation, id) in expected {
         assert_eq!(
@@ -511,6 +513,16 @@ fn responses_follow_the_protocol() {
         );
         check("/sync/pull", "get", &["200", "400", "401", "500", "503"]);
         check("/healthz", "get", &["200", "503"]);
+        check(
+            "/admin/audit",
+            "get",
+            &["200", "400", "401", "403", "500", "503"],
+        );
+        check(
+            "/admin/audit/{auditId}/restore",
+            "post",
+            &["200", "400", "401", "403", "404", "409", "500", "503"],
+        );
         check("/openapi.json", "get", &["200"]);
         for entity in &schema.entities {
             let collection = format!("/v1/{}", entity.table.sql());
@@ -634,6 +646,7 @@ fn problem_type(status: &str) -> &'static str {
     match status {
         "400" => "bad-request",
         "401" => "unauthorized",
+        "403" => "forbidden",
         "404" => "not-found",
         "409" => "conflict",
         "410" => "gone",
@@ -1180,6 +1193,33 @@ fn the_protocols_examples_fit_the_protocol_schemas() {
     assert_eq!(
         errors(&validator(&doc, "PullResponse"), &pull),
         Vec::<String>::new()
+    );
+
+    let entry = json!({"id": 7, "entity": "patrol_routes", "rowId": id, "mutationId": "m2",
+                       "userId": "ana", "clientId": "tablet", "reason": "server_wins: …",
+                       "losing": {"op": "update", "baseVersion": 1, "data": {"name": "x"}},
+                       "winningVersion": 2, "createdAt": 1_700_000_000_000_i64});
+    let entries = json!({"entries": [entry], "cursor": "7", "hasMore": false});
+    assert_eq!(
+        errors(&validator(&doc, "AuditEntries"), &entries),
+        Vec::<String>::new()
+    );
+    let mut bad = entries.clone();
+    bad["entries"][0]["losing"]["op"] = json!("upsert");
+    assert!(!validator(&doc, "AuditEntries").is_valid(&bad));
+    let restored = json!({"restored": 7, "version": 3, "record": record});
+    assert_eq!(
+        errors(&validator(&doc, "RestoreResult"), &restored),
+        Vec::<String>::new()
+    );
+    // The page limits the document states are the ones the runtime applies.
+    let limit = &operation(&doc, "/admin/audit", "get")["parameters"][3]["schema"];
+    assert_eq!(
+        (&limit["default"], &limit["maximum"]),
+        (
+            &json!(offgen_runtime::server::DEFAULT_AUDIT_PAGE),
+            &json!(offgen_runtime::server::MAX_AUDIT_PAGE)
+        )
     );
 
     let problem = json!({

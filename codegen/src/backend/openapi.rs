@@ -40,6 +40,12 @@ const MAX_MUTATIONS: u32 = 1000;
 /// `server::MAX_STAMP_AHEAD_MS`; codegen/tests/openapi.rs holds the two equal).
 const MAX_STAMP_AHEAD_MS: i64 = 60_000;
 
+/// Page size limits of `/admin/audit` (the runtime's `server::admin` constants).
+const DEFAULT_AUDIT_LIMIT: u32 = 100;
+const MAX_AUDIT_LIMIT: u32 = 1000;
+/// Tag of the admin endpoints.
+const ADMIN_TAG: &str = "admin";
+
 /// Tag of `/sync/push` and `/sync/pull`.
 const SYNC_TAG: &str = "sync";
 /// Tag of `/healthz` and `/openapi.json`.
@@ -57,6 +63,9 @@ const PROTOCOL_SCHEMAS: &[&str] = &[
     "PullResponse",
     "Problem",
     "FieldError",
+    "AuditEntry",
+    "AuditEntries",
+    "RestoreResult",
 ];
 
 /// Adds `openapi.json` to `files`.
@@ -106,6 +115,11 @@ fn tags(schema: &Schema) -> Value {
     tags.extend(schema.entities.iter().map(
         |entity| json!({ "name": entity.name.pascal, "description": entity_description(entity) }),
     ));
+    tags.push(json!({
+        "name": ADMIN_TAG,
+        "description": "What lost a conflict (`lww`, `server_wins`), kept in the server's audit: \
+                        list and restore it. Admins only: anyone else gets 403.",
+    }));
     tags.push(json!({
         "name": SERVICE_TAG,
         "description": "Health check and this document; no token needed.",
@@ -158,6 +172,14 @@ fn paths(schema: &Schema) -> Map<String, Value> {
         paths.insert(format!("/v1/{table}"), collection_path(entity, &names));
         paths.insert(format!("/v1/{table}/{{id}}"), item_path(entity, &names));
     }
+    paths.insert(
+        "/admin/audit".into(),
+        json!({ "get": audit_operation(schema) }),
+    );
+    paths.insert(
+        "/admin/audit/{auditId}/restore".into(),
+        json!({ "post": restore_operation() }),
+    );
     paths.insert("/healthz".into(), json!({ "get": health_operation() }));
     paths.insert(
         "/openapi.json".into(),
@@ -333,6 +355,77 @@ fn item_path(entity: &Entity, names: &EntityNames) -> Value {
     })
 }
 
+fn audit_operation(schema: &Schema) -> Value {
+    let tables: Vec<&str> = schema.entities.iter().map(|e| e.table.sql()).collect();
+    json!({
+        "tags": [ADMIN_TAG],
+        "operationId": "listAudit",
+        "summary": "List the values that lost a conflict, newest first.",
+        "description": "Every entry of the server's audit: values of `lww` and `server_wins` \
+                        writes that lost, values a newer write replaced unseen, and what restores \
+                        replaced. All users' entries: admins only.",
+        "parameters": [
+            {
+                "name": "entity",
+                "in": "query",
+                "required": false,
+                "description": "Only this entity's entries (its table name).",
+                "schema": { "type": "string", "enum": tables },
+            },
+            {
+                "name": "id",
+                "in": "query",
+                "required": false,
+                "description": "Only this record's entries; needs `entity`.",
+                "schema": uuid_schema(),
+            },
+            parameter_ref("Cursor"),
+            {
+                "name": "limit",
+                "in": "query",
+                "required": false,
+                "description": "Most entries in the answer.",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_AUDIT_LIMIT,
+                    "default": DEFAULT_AUDIT_LIMIT,
+                },
+            },
+        ],
+        "responses": Responses::new()
+            .with("200", json_response("A page of entries.", schema_ref("AuditEntries")))
+            .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &FORBIDDEN])
+            .server_errors()
+            .into_value(),
+    })
+}
+
+fn restore_operation() -> Value {
+    json!({
+        "tags": [ADMIN_TAG],
+        "operationId": "restoreAudit",
+        "summary": "Write an audit entry's values back.",
+        "description": "An update of the entry's values (or the delete that lost) on the \
+                        record's current version, through the same checks as any write; devices \
+                        pull the new version. What it replaces gets an audit entry of its own \
+                        (client `admin:<user>`), so a restore can be restored in turn. A deleted \
+                        record cannot be restored to (a delete is final): 409.",
+        "parameters": [{
+            "name": "auditId",
+            "in": "path",
+            "required": true,
+            "description": "The entry's `id`.",
+            "schema": { "type": "integer", "format": "int64" },
+        }],
+        "responses": Responses::new()
+            .with("200", json_response("Restored.", schema_ref("RestoreResult")))
+            .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &FORBIDDEN, &NOT_FOUND, &CONFLICT])
+            .server_errors()
+            .into_value(),
+    })
+}
+
 fn health_operation() -> Value {
     json!({
         "tags": [SERVICE_TAG],
@@ -464,6 +557,12 @@ const UNAUTHORIZED: ProblemKind = ProblemKind {
     component: "Unauthorized",
     when: "No valid bearer token.",
 };
+const FORBIDDEN: ProblemKind = ProblemKind {
+    status: 403,
+    slug: "forbidden",
+    component: "Forbidden",
+    when: "An admin endpoint, for a user who is not an admin.",
+};
 const NOT_FOUND: ProblemKind = ProblemKind {
     status: 404,
     slug: "not-found",
@@ -531,6 +630,7 @@ fn shared_responses() -> Map<String, Value> {
     [
         (&BAD_REQUEST, Map::new(), &[][..]),
         (&UNAUTHORIZED, Map::new(), &[][..]),
+        (&FORBIDDEN, Map::new(), &[][..]),
         (&NOT_FOUND, Map::new(), &[][..]),
         (&CONFLICT, Map::new(), &[][..]),
         (&GONE, Map::new(), &[][..]),
@@ -986,6 +1086,7 @@ fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>) {
         "enum": tables,
         "description": "The entity's table name.",
     });
+    let entity_table = entity.clone();
     schemas.insert(
         "PushRequest".into(),
         json!({
@@ -1200,6 +1301,84 @@ fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>) {
                 },
             },
             "additionalProperties": true,
+        }),
+    );
+    let audit_entry = json!({
+        "type": "object",
+        "description": "Values that lost: the losing side of a conflict, values a newer write \
+                        replaced unseen, or what a restore replaced.",
+        "required": ["id", "entity", "rowId", "mutationId", "userId", "clientId", "reason",
+                     "losing", "winningVersion", "createdAt"],
+        "properties": {
+            "id": { "type": "integer", "format": "int64", "description": "Restore it by this." },
+            "entity": entity_table.clone(),
+            "rowId": id_schema("The record's id."),
+            "mutationId": { "type": "string", "description": "The write the entry is about." },
+            "userId": { "type": "string", "description": "Who sent that write." },
+            "clientId": {
+                "type": "string",
+                "description": "The device that sent it (`admin:<user>` for a restore).",
+            },
+            "reason": { "type": "string" },
+            "losing": {
+                "type": "object",
+                "required": ["op", "data"],
+                "description": "What lost, as a write: `op` (`update` or `delete`), \
+                                `baseVersion` (the version it was based on, null when not \
+                                known), `data` (the values, by wire key) and, under lww, \
+                                `stamps` (their stamps).",
+                "properties": {
+                    "op": { "type": "string", "enum": ["update", "delete"] },
+                    "baseVersion": { "type": ["integer", "null"], "format": "int64" },
+                    "data": { "type": "object" },
+                    "stamps": {
+                        "type": "object",
+                        "additionalProperties": { "type": "integer", "format": "int64" },
+                    },
+                },
+            },
+            "winningVersion": {
+                "type": "integer",
+                "format": "int64",
+                "description": "The record's version that won.",
+            },
+            "createdAt": { "type": "integer", "format": "int64", "description": "Epoch ms." },
+        },
+    });
+    schemas.insert("AuditEntry".into(), audit_entry);
+    schemas.insert(
+        "AuditEntries".into(),
+        json!({
+            "type": "object",
+            "required": ["entries", "cursor", "hasMore"],
+            "properties": {
+                "entries": {
+                    "type": "array",
+                    "items": schema_ref("AuditEntry"),
+                    "description": "Newest first.",
+                },
+                "cursor": {
+                    "type": "string",
+                    "description": "Pass back as `cursor` for the older entries.",
+                },
+                "hasMore": { "type": "boolean", "description": "Whether older entries exist." },
+            },
+        }),
+    );
+    schemas.insert(
+        "RestoreResult".into(),
+        json!({
+            "type": "object",
+            "required": ["restored", "version", "record"],
+            "properties": {
+                "restored": { "type": "integer", "format": "int64", "description": "The entry." },
+                "version": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "The record's new version.",
+                },
+                "record": schema_ref("SyncRecord"),
+            },
         }),
     );
     schemas.insert(

@@ -5,6 +5,7 @@
 //! idempotency, audit, preconditions, limits) is here, written once. [`serve`] runs a whole
 //! server process around it, configured from the environment.
 
+mod admin;
 mod auth;
 mod body;
 mod config;
@@ -35,6 +36,7 @@ pub use axum;
 /// Re-exported for the same reason.
 pub use tokio;
 
+pub use admin::{DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 pub use auth::{Authenticate, Identity, Jwt, StaticTokens, require_admin};
 pub use config::Settings;
 pub use db::{Database, Dialect, MigrateError, PoolOptions};
@@ -134,7 +136,23 @@ pub(crate) fn build_router(
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_document))
         .route("/sync/push", axum::routing::post(push_handler))
-        .route("/sync/pull", get(pull_handler));
+        .route("/sync/pull", get(pull_handler))
+        .route(
+            "/admin/audit",
+            get(
+                |State(s): State<Arc<Shared>>, RawQuery(q): RawQuery, h: HeaderMap| {
+                    admin::list(s, q, h)
+                },
+            ),
+        )
+        .route(
+            "/admin/audit/{id}/restore",
+            axum::routing::post(
+                |State(s): State<Arc<Shared>>, Path(id): Path<String>, h: HeaderMap| {
+                    admin::restore(s, id, h)
+                },
+            ),
+        );
     for entity in app.entities {
         let collection = format!("/v1/{}", entity.table);
         let item = format!("/v1/{}/{{id}}", entity.table);

@@ -154,15 +154,20 @@ pub(crate) async fn list(
     )
 }
 
-/// A mutation id for a REST write: unique per request (REST writes are not retried by id).
-fn mutation_id() -> String {
+/// A mutation id for a write the server makes itself (REST, an admin's restore): unique per
+/// request, as such writes are not retried by id.
+pub(super) fn unique_mutation_id(prefix: &str) -> String {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_i64(super::now_ms());
     format!(
-        "rest-{:016x}{:016x}",
+        "{prefix}-{:016x}{:016x}",
         hasher.finish(),
         RandomState::new().build_hasher().finish()
     )
+}
+
+fn mutation_id() -> String {
+    unique_mutation_id("rest")
 }
 
 /// The fields of a REST body: everything but the bookkeeping, which the server owns.

@@ -16,7 +16,8 @@ CREATE TABLE "_offgen_mutations" (
 
 CREATE INDEX "_offgen_mutations_created_at" ON "_offgen_mutations" ("created_at");
 
--- Every write that lost to another (lww, server_wins), kept so an admin can restore it.
+-- Every value that lost to another (lww, server_wins), kept so an admin can list and restore
+-- it (/admin/audit).
 CREATE TABLE "_offgen_audit" (
   "id" bigserial NOT NULL PRIMARY KEY,
   "entity" text NOT NULL,
@@ -30,7 +31,10 @@ CREATE TABLE "_offgen_audit" (
   "created_at" bigint NOT NULL
 );
 
-CREATE INDEX "_offgen_audit_row" ON "_offgen_audit" ("entity", "row_id");
+-- The admin endpoints list a row's or an entity's entries newest first.
+CREATE INDEX "_offgen_audit_row" ON "_offgen_audit" ("entity", "row_id", "id");
+
+CREATE INDEX "_offgen_audit_entity" ON "_offgen_audit" ("entity", "id");
 {%- else -%}
 -- Change order for pulls: writes are serialised, so a counter bumped by each write orders
 -- changes by commit.
@@ -55,7 +59,8 @@ CREATE TABLE "_offgen_mutations" (
 
 CREATE INDEX "_offgen_mutations_created_at" ON "_offgen_mutations" ("created_at");
 
--- Every write that lost to another (lww, server_wins), kept so an admin can restore it.
+-- Every value that lost to another (lww, server_wins), kept so an admin can list and restore
+-- it (/admin/audit).
 CREATE TABLE "_offgen_audit" (
   "id" INTEGER NOT NULL PRIMARY KEY,
   "entity" TEXT NOT NULL,
@@ -69,5 +74,8 @@ CREATE TABLE "_offgen_audit" (
   "created_at" INTEGER NOT NULL
 );
 
-CREATE INDEX "_offgen_audit_row" ON "_offgen_audit" ("entity", "row_id");
+-- The admin endpoints list a row's or an entity's entries newest first.
+CREATE INDEX "_offgen_audit_row" ON "_offgen_audit" ("entity", "row_id", "id");
+
+CREATE INDEX "_offgen_audit_entity" ON "_offgen_audit" ("entity", "id");
 {%- endif %}

@@ -193,3 +193,245 @@ on_both!(
         }
     }
 );
+
+/// A problem+json answer: its status and body.
+async fn problem(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    let status = response.status();
+    assert_eq!(
+        response.headers()[reqwest::header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    (status, response.json().await.unwrap())
+}
+
+async fn audit(s: &Server, token: Option<&str>, query: &str) -> reqwest::Response {
+    s.request(Method::GET, &format!("/admin/audit{query}"), token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn restore(s: &Server, token: Option<&str>, entry: &str) -> reqwest::Response {
+    s.request(
+        Method::POST,
+        &format!("/admin/audit/{entry}/restore"),
+        token,
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+on_both!(
+    an_admin_lists_what_lost_and_restores_it_through_the_normal_write_path,
+    |s: Server| async move {
+        // server_wins: the station renamed the route; Ana's stale rename lost.
+        let route = uuid(2000);
+        let results = push_from(
+            &s,
+            "station",
+            json!([insert(
+                "patrol_routes",
+                &route,
+                json!({"name": "R", "sector": "north", "geometry": {}})
+            )]),
+        )
+        .await;
+        assert_eq!(results[0]["status"], "accepted");
+        push_from(
+            &s,
+            "station",
+            json!([update(
+                "patrol_routes",
+                &route,
+                1,
+                json!({"name": "Station's name"})
+            )]),
+        )
+        .await;
+        let lost = push_from(
+            &s,
+            "tablet",
+            json!([update(
+                "patrol_routes",
+                &route,
+                1,
+                json!({"name": "Ranger's name"})
+            )]),
+        )
+        .await;
+        assert_eq!(lost[0]["status"], "conflict");
+        // lww: an older note of Ana's lost to a newer one (owner-scoped: Ana's private row).
+        let obs = uuid(2001);
+        let mut first = insert("observations", &obs, observation(ANA, 1));
+        first["stamp"] = json!(1);
+        push_from(&s, "tablet", json!([first])).await;
+        push_from(
+            &s,
+            "phone",
+            json!([stamped(&obs, 300, json!({"notes": "private, newer"}), None)]),
+        )
+        .await;
+        push_from(
+            &s,
+            "watch",
+            json!([stamped(&obs, 200, json!({"notes": "private, older"}), None)]),
+        )
+        .await;
+
+        // Only admins: no token is 401, a user's token 403, both problem+json, before anything
+        // is read; Ben sees nothing of Ana's this way.
+        for (token, status) in [(None, 401), (Some(ANA_TOKEN), 403), (Some(BEN_TOKEN), 403)] {
+            for response in [
+                audit(&s, token, "").await,
+                audit(&s, token, &format!("?entity=observations&id={obs}")).await,
+                restore(&s, token, "1").await,
+            ] {
+                let (got, body) = problem(response).await;
+                assert_eq!(got, status, "{body}");
+                assert!(!body.to_string().contains("private"), "{body}");
+            }
+        }
+        let (_, body) = problem(audit(&s, Some(BEN_TOKEN), "").await).await;
+        assert_eq!(body["type"], "https://offgen.dev/problems/forbidden");
+
+        // Newest first, per entity and row, in pages.
+        let page: Value = audit(&s, Some(ADMIN_TOKEN), "").await.json().await.unwrap();
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{page}");
+        assert!(
+            entries[0]["id"].as_i64() > entries[1]["id"].as_i64(),
+            "newest first"
+        );
+        assert_eq!(entries[0]["entity"], "observations");
+        assert_eq!(
+            entries[0]["losing"]["data"],
+            json!({"notes": "private, older"})
+        );
+        assert_eq!(entries[0]["userId"], ANA);
+        let first_page: Value = audit(&s, Some(ADMIN_TOKEN), "?limit=1")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(first_page["hasMore"], true);
+        let cursor = first_page["cursor"].as_str().unwrap().to_owned();
+        let second: Value = audit(&s, Some(ADMIN_TOKEN), &format!("?limit=1&cursor={cursor}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(second["entries"][0], entries[1]);
+        assert_eq!(second["hasMore"], false);
+        let of_route: Value = audit(
+            &s,
+            Some(ADMIN_TOKEN),
+            &format!("?entity=patrol_routes&id={route}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let entry = of_route["entries"][0].clone();
+        assert_eq!(of_route["entries"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            (
+                &entry["losing"]["op"],
+                &entry["losing"]["data"]["name"],
+                &entry["clientId"]
+            ),
+            (&json!("update"), &json!("Ranger's name"), &json!("tablet"))
+        );
+        for bad in [
+            "?entity=nope",
+            "?id=not-a-uuid&entity=patrol_routes",
+            "?limit=0",
+            "?cursor=x",
+            "?page=2",
+            &format!("?id={route}"),
+        ] {
+            let (status, body) = problem(audit(&s, Some(ADMIN_TOKEN), bad).await).await;
+            assert_eq!(status, 400, "{bad}: {body}");
+        }
+
+        // Restore: the losing name is written again, on the current version, as a new version
+        // devices pull; what it replaced is audited in turn.
+        let entry_id = entry["id"].to_string();
+        let restored = restore(&s, Some(ADMIN_TOKEN), &entry_id).await;
+        assert_eq!(restored.status(), 200);
+        let restored: Value = restored.json().await.unwrap();
+        assert_eq!(
+            (&restored["version"], &restored["record"]["data"]["name"]),
+            (&json!(3), &json!("Ranger's name"))
+        );
+        let pulled = s
+            .pulled(ANA_TOKEN, |r| {
+                r["id"] == route.as_str() && r["version"] == 3
+            })
+            .await;
+        assert_eq!(pulled["data"]["name"], "Ranger's name");
+        let after: Value = audit(
+            &s,
+            Some(ADMIN_TOKEN),
+            &format!("?entity=patrol_routes&id={route}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let undo = &after["entries"][0];
+        assert_eq!(
+            (
+                &undo["losing"]["data"],
+                &undo["clientId"],
+                &undo["winningVersion"]
+            ),
+            (
+                &json!({"name": "Station's name"}),
+                &json!(format!("admin:{ADMIN}")),
+                &json!(3)
+            )
+        );
+        // The restore can itself be restored (undone).
+        let undone = restore(&s, Some(ADMIN_TOKEN), &undo["id"].to_string()).await;
+        assert_eq!(undone.status(), 200);
+        let undone: Value = undone.json().await.unwrap();
+        assert_eq!(undone["record"]["data"]["name"], "Station's name");
+
+        // The lww loss of an owner-scoped row: restored as Ana's write.
+        let lost_note = entries[0]["id"].to_string();
+        let restored: Value = restore(&s, Some(ADMIN_TOKEN), &lost_note)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(restored["record"]["data"]["notes"], "private, older");
+        let row: Value = s
+            .request(
+                Method::GET,
+                &format!("/v1/observations/{obs}"),
+                Some(ANA_TOKEN),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(row["notes"], "private, older");
+
+        // What cannot be restored says why, and changes nothing.
+        let (status, _) = problem(restore(&s, Some(ADMIN_TOKEN), "999999").await).await;
+        assert_eq!(status, 404);
+        let (status, _) = problem(restore(&s, Some(ADMIN_TOKEN), "x").await).await;
+        assert_eq!(status, 400);
+        push_from(&s, "phone", json!([delete("observations", &obs, 5)])).await;
+        let (status, body) = problem(restore(&s, Some(ADMIN_TOKEN), &lost_note).await).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("deleted"),
+            "{body}"
+        );
+        assert_eq!(get(&s, &obs).await.0, 410);
+    }
+);

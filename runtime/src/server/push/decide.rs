@@ -280,7 +280,22 @@ pub(super) fn decide(
                 }
             }
         };
-        return Decision::accepted(m, write);
+        let mut decision = Decision::accepted(m, write);
+        if mode == Mode::Restore {
+            // What the restore replaces: the fields it writes, or the whole row it deletes.
+            let replaced: Map<String, Value> = row
+                .data
+                .iter()
+                .filter(|(key, _)| m.op == Op::Delete || item.data.contains_key(*key))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            decision.audits.push(Audit {
+                reason: "restore: an admin wrote audited values back; these are what they replaced",
+                losing: json!({ "op": "update", "baseVersion": null, "data": replaced }),
+                winning_version: row.version + 1,
+            });
+        }
+        return decision;
     }
 
     // Stale: the row moved past the version the device based its write on.

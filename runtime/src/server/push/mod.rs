@@ -56,6 +56,9 @@ pub enum Mode {
     Policy,
     /// Always a conflict (REST writes with `If-Match`: the client named the version it changes).
     Strict,
+    /// As `Strict`, and what the write replaces is audited (an admin restoring audited values:
+    /// a restore can be undone in turn).
+    Restore,
 }
 
 /// Applies a batch; one result per mutation, in order.

@@ -20,7 +20,8 @@ CREATE TABLE "_offgen_mutations" (
 
 CREATE INDEX "_offgen_mutations_created_at" ON "_offgen_mutations" ("created_at");
 
--- Every write that lost to another (lww, server_wins), kept so an admin can restore it.
+-- Every value that lost to another (lww, server_wins), kept so an admin can list and restore
+-- it (/admin/audit).
 CREATE TABLE "_offgen_audit" (
   "id" bigserial NOT NULL PRIMARY KEY,
   "entity" text NOT NULL,
@@ -34,7 +35,10 @@ CREATE TABLE "_offgen_audit" (
   "created_at" bigint NOT NULL
 );
 
-CREATE INDEX "_offgen_audit_row" ON "_offgen_audit" ("entity", "row_id");
+-- The admin endpoints list a row's or an entity's entries newest first.
+CREATE INDEX "_offgen_audit_row" ON "_offgen_audit" ("entity", "row_id", "id");
+
+CREATE INDEX "_offgen_audit_entity" ON "_offgen_audit" ("entity", "id");
 
 CREATE TABLE "rangers" (
   "id" uuid NOT NULL PRIMARY KEY,

@@ -26,7 +26,8 @@ CREATE TABLE "_offgen_mutations" (
 
 CREATE INDEX "_offgen_mutations_created_at" ON "_offgen_mutations" ("created_at");
 
--- Every write that lost to another (lww, server_wins), kept so an admin can restore it.
+-- Every value that lost to another (lww, server_wins), kept so an admin can list and restore
+-- it (/admin/audit).
 CREATE TABLE "_offgen_audit" (
   "id" INTEGER NOT NULL PRIMARY KEY,
   "entity" TEXT NOT NULL,
@@ -40,7 +41,10 @@ CREATE TABLE "_offgen_audit" (
   "created_at" INTEGER NOT NULL
 );
 
-CREATE INDEX "_offgen_audit_row" ON "_offgen_audit" ("entity", "row_id");
+-- The admin endpoints list a row's or an entity's entries newest first.
+CREATE INDEX "_offgen_audit_row" ON "_offgen_audit" ("entity", "row_id", "id");
+
+CREATE INDEX "_offgen_audit_entity" ON "_offgen_audit" ("entity", "id");
 
 CREATE TABLE "rangers" (
   "id" TEXT NOT NULL PRIMARY KEY,

@@ -24,6 +24,9 @@ pub enum Backend {
 pub const ANA: &str = "00000000-0000-4000-8000-00000000a0a0";
 pub const BEN: &str = "00000000-0000-4000-8000-00000000b0b0";
 pub const ANA_TOKEN: &str = "ana-token";
+/// A station admin (`OFFGEN_ADMINS`): the admin endpoints are open to them.
+pub const ADMIN: &str = "station-admin";
+pub const ADMIN_TOKEN: &str = "admin-token";
 pub const BEN_TOKEN: &str = "ben-token";
 
 /// A lowercase UUID, distinct per `n`.
@@ -66,7 +69,11 @@ impl Server {
         };
         let db = Database::connect(&url).await.unwrap();
         db.migrate(&APP).await.unwrap();
-        let tokens = StaticTokens::parse(&format!("{ANA}={ANA_TOKEN},{BEN}={BEN_TOKEN}")).unwrap();
+        let tokens = StaticTokens::parse(&format!(
+            "{ANA}={ANA_TOKEN},{BEN}={BEN_TOKEN},{ADMIN}={ADMIN_TOKEN}"
+        ))
+        .unwrap()
+        .with_admins(ADMIN);
         let app = router(db.clone(), tokens);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
