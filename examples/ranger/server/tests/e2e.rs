@@ -418,46 +418,62 @@ e2e!(
 );
 
 e2e!(
-    server_wins_keeps_the_first_write_and_tells_the_loser,
+    server_wins_keeps_the_first_write_and_tells_the_loser_in_either_order,
     |env: Env| {
-        let mut ana = Phone::new(&env, ANA_TOKEN);
-        add_route(&ana, &uuid(300), "Ridge");
-        ana.synced();
-        let mut ben = Phone::new(&env, BEN_TOKEN);
-        ben.synced();
-        ana.sql(&format!(
-            "UPDATE patrol_routes SET difficulty = 'hard' WHERE id = '{}'",
-            uuid(300)
-        ));
-        ben.sql(&format!(
-            "UPDATE patrol_routes SET name = 'Ridge (closed)' WHERE id = '{}'",
-            uuid(300)
-        ));
-        ana.synced();
-        let report = ben.synced();
-        assert_eq!(report.conflicts, 1);
-        assert_eq!(
-            ben.status("patrol_routes", &uuid(300)),
-            "synced",
-            "the server's row, adopted"
-        );
-        let notices = ben.device.list_notices().unwrap();
-        assert_eq!(notices.len(), 1, "the loser is told");
-        assert!(
-            notices[0].local_payload.contains("Ridge (closed)"),
-            "{:?}",
-            notices[0]
-        );
-        assert_eq!(ben.device.stats().unwrap().notices, 1);
+        for ana_first in [true, false] {
+            let route = uuid(if ana_first { 300 } else { 301 });
+            let mut ana = Phone::new(&env, ANA_TOKEN);
+            add_route(&ana, &route, &format!("Ridge {ana_first}"));
+            ana.synced();
+            let mut ben = Phone::new(&env, BEN_TOKEN);
+            ben.synced();
+            ana.sql(&format!(
+                "UPDATE patrol_routes SET difficulty = 'hard' WHERE id = '{route}'"
+            ));
+            ben.sql(&format!(
+                "UPDATE patrol_routes SET name = 'Ridge (closed)' WHERE id = '{route}'"
+            ));
+            let (first, second) = if ana_first {
+                (&mut ana, &mut ben)
+            } else {
+                (&mut ben, &mut ana)
+            };
+            first.synced();
+            let report = second.synced();
+            assert_eq!(report.conflicts, 1);
+            assert_eq!(
+                second.status("patrol_routes", &route),
+                "synced",
+                "the server's row, adopted"
+            );
+            let notices = second.device.list_notices().unwrap();
+            assert_eq!(notices.len(), 1, "the loser is told");
+            let lost = if ana_first { "Ridge (closed)" } else { "hard" };
+            assert!(notices[0].local_payload.contains(lost), "{:?}", notices[0]);
+            assert_eq!(second.device.stats().unwrap().notices, 1);
+            assert!(second.device.dismiss_notice(notices[0].id).unwrap());
+            assert_eq!(second.device.stats().unwrap().notices, 0);
+            first.synced();
+            let row = |p: &Phone| {
+                p.value(&format!(
+                    "SELECT json_array(name, difficulty) FROM patrol_routes WHERE id = '{route}'"
+                ))
+            };
+            let kept = if ana_first {
+                format!("[\"Ridge {ana_first}\",\"hard\"]")
+            } else {
+                "[\"Ridge (closed)\",\"moderate\"]".to_owned()
+            };
+            assert_eq!(row(&ana), json!(kept), "the first write to arrive is kept");
+            assert_eq!(row(&ben), row(&ana));
+            assert_converged(&env, &ana, ANA_TOKEN);
+            assert_converged(&env, &ben, BEN_TOKEN);
+        }
         assert_eq!(
             env.server_count("SELECT count(*) FROM _offgen_audit WHERE entity = 'patrol_routes'"),
-            1,
-            "and the server keeps what lost"
+            2,
+            "and the server keeps what lost, both times"
         );
-        assert!(ben.device.dismiss_notice(notices[0].id).unwrap());
-        assert_eq!(ben.device.stats().unwrap().notices, 0);
-        assert_converged(&env, &ana, ANA_TOKEN);
-        assert_converged(&env, &ben, BEN_TOKEN);
     }
 );
 
