@@ -45,6 +45,9 @@ pub struct PastField {
     /// Its enum values then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
+    /// The table a reference pointed to then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// The shape of `old` (the schema of step `step`), with where each name went in `diff`.
@@ -64,7 +67,7 @@ pub fn past_step(old: &Schema, diff: &SchemaDiff, step: u32) -> PastStep {
                             .find(|f| std::ptr::eq(f.old, field))
                             .map(|f| f.new.name.json().to_owned())
                     });
-                    past_field(field, next)
+                    past_field(old, field, next)
                 })
                 .collect();
             PastEntity {
@@ -77,13 +80,19 @@ pub fn past_step(old: &Schema, diff: &SchemaDiff, step: u32) -> PastStep {
     PastStep { step, entities }
 }
 
-fn past_field(field: &Field, next: Option<String>) -> PastField {
+fn past_field(schema: &Schema, field: &Field, next: Option<String>) -> PastField {
     PastField {
         key: field.name.json().to_owned(),
         next,
         ty: field.ty.spec_name().to_owned(),
         values: match &field.ty {
             FieldType::Enum { values, .. } => Some(values.iter().map(|v| v.spec.clone()).collect()),
+            _ => None,
+        },
+        to: match &field.ty {
+            FieldType::Reference { entity } => {
+                schema.entity(entity).map(|e| e.table.sql().to_owned())
+            }
             _ => None,
         },
     }
@@ -120,6 +129,8 @@ pub struct ClientField {
     pub ty: String,
     /// Its enum values then.
     pub values: Option<Vec<String>>,
+    /// The table a reference pointed to then.
+    pub to: Option<String>,
 }
 
 /// The shapes of every recorded step from `oldest` on (not the current one, which needs no
@@ -156,6 +167,7 @@ pub fn client_shapes(history: &[PastStep], current: &Schema, oldest: u32) -> Vec
                                 }),
                             ty: field.ty.clone(),
                             values: field.values.clone(),
+                            to: field.to.clone(),
                         })
                         .collect();
                     ClientEntity {

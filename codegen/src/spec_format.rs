@@ -37,7 +37,17 @@ pub const TOP_KEYS: &[Key] = &[
         "migrate",
         "Changes that lose data, made explicit: `drop` (entities or Entity.field removed with their data) and `retype` (Entity.field whose values may not all convert).",
     ),
+    key(
+        "clients",
+        "Which app versions the server serves: `oldest_step`, the oldest schema step whose apps still sync (older ones are told to upgrade). Default: every step.",
+    ),
 ];
+
+/// Keys of `clients:`.
+pub const CLIENTS_KEYS: &[Key] = &[key(
+    "oldest_step",
+    "The oldest schema step (migration number) whose apps the server still serves, converting their pushes and pulls to and from their own shape.",
+)];
 
 /// Keys of `migrate:`.
 pub const MIGRATE_KEYS: &[Key] = &[

@@ -116,11 +116,17 @@ pub fn spec_json_schema() -> Value {
             ),
         ],
     );
+    let clients = object(
+        spec_format::CLIENTS_KEYS,
+        &[],
+        &[("oldest_step", json!({ "type": "integer", "minimum": 1 }))],
+    );
     let mut top = object(
         spec_format::TOP_KEYS,
         &["offgen", "app", "entities"],
         &[
             ("migrate", migrate),
+            ("clients", clients),
             ("offgen", json!({ "const": spec_format::FORMAT_VERSION })),
             ("app", json!({ "$ref": "#/$defs/identifier" })),
             (

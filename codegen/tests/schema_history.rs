@@ -132,3 +132,32 @@ fn a_snapshot_of_the_first_layout_is_read_with_no_history() {
         [1]
     );
 }
+
+#[test]
+fn the_window_of_served_steps_comes_from_the_spec_and_cannot_start_after_the_newest_step() {
+    let revisions: Vec<String> = (1..=4).map(support::revision).collect();
+    let builds = support::builds(&revisions[..3]);
+    let previous = support::previous_of(&builds[2]);
+    let windowed =
+        revisions[3].replacen("app: ranger", "app: ranger\nclients:\n  oldest_step: 3", 1);
+    let (files, _) = support::build_on(&previous, &windowed).unwrap();
+    let app = offgen_codegen::backend::server::app_def::plan_of_build(&files)
+        .unwrap_or_else(|d| panic!("{}", d.message));
+    assert_eq!(
+        (
+            app.step,
+            app.shapes.iter().map(|s| s.step).collect::<Vec<_>>()
+        ),
+        (4, vec![3])
+    );
+    let ahead = revisions[3].replacen("app: ranger", "app: ranger\nclients:\n  oldest_step: 9", 1);
+    let problems = support::build_on(&previous, &ahead).unwrap_err();
+    assert!(
+        problems.contains("`oldest_step` is 9, but the newest schema step is 4"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("offgen.yaml:6:16"),
+        "points at the spec: {problems}"
+    );
+}

@@ -4,111 +4,21 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use offgen_codegen::backend::server::Dialect;
-use offgen_codegen::backend::server::migrate;
-use offgen_codegen::backend::server::sql::{entity_statements, pull_statement};
 use offgen_codegen::load_yaml_spec;
-use offgen_codegen::model::{ConflictPolicy, DefaultValue, FieldType, Schema};
 use offgen_codegen::source::SourceFile;
-use offgen_runtime::model::{
-    AppDef, Dialects, EntityDef, EntitySql, FieldDef, Kind, Migration, Policy,
-};
+use offgen_runtime::model::AppDef;
 use offgen_runtime::server::{Database, StaticTokens, router, tokio};
 use serde_json::{Value, json};
 
-fn leak(text: String) -> &'static str {
-    Box::leak(text.into_boxed_str())
-}
-
 /// The app a generated server crate would describe for `spec`, built at run time.
 fn app(spec: &str) -> &'static AppDef {
-    let schema: Schema = load_yaml_spec(&SourceFile::new("offgen.yaml", spec)).unwrap();
-    let table_of = |name: &str| schema.entity(name).unwrap().table.sql().to_owned();
-    let entities: Vec<&'static EntityDef> = schema
-        .entities
-        .iter()
-        .map(|entity| {
-            let fields: Vec<FieldDef> = entity
-                .fields
-                .iter()
-                .map(|f| FieldDef {
-                    key: leak(f.name.json().to_owned()),
-                    column: leak(f.name.sql().to_owned()),
-                    kind: match &f.ty {
-                        FieldType::Text => Kind::Text,
-                        FieldType::Int => Kind::Int,
-                        FieldType::Real => Kind::Real,
-                        FieldType::Bool => Kind::Bool,
-                        FieldType::DateTime => Kind::DateTime,
-                        FieldType::Date => Kind::Date,
-                        FieldType::Uuid => Kind::Uuid,
-                        FieldType::Json => Kind::Json,
-                        FieldType::Blob => Kind::Blob,
-                        FieldType::Enum { values, .. } => Kind::Enum(Box::leak(
-                            values.iter().map(|v| leak(v.spec.clone())).collect(),
-                        )),
-                        FieldType::Reference { entity } => Kind::Reference(leak(table_of(entity))),
-                    },
-                    nullable: f.nullable,
-                    default: f.default.as_ref().map(|d| {
-                        leak(match d {
-                            DefaultValue::Int(i) => i.to_string(),
-                            DefaultValue::Bool(b) => b.to_string(),
-                            DefaultValue::Text(t) | DefaultValue::Enum(t) => json!(t).to_string(),
-                            other => panic!("this harness does not take the default {other:?}"),
-                        })
-                    }),
-                })
-                .collect();
-            let index = |spec: &str| entity.fields.iter().position(|f| f.name.spec == spec);
-            let sql = |dialect| {
-                let s = entity_statements(entity, dialect);
-                EntitySql {
-                    load: leak(s.load),
-                    insert: leak(s.insert),
-                    update: leak(s.update),
-                    existing: leak(s.existing),
-                    list: leak(s.list),
-                }
-            };
-            &*Box::leak(Box::new(EntityDef {
-                table: leak(entity.table.sql().to_owned()),
-                type_name: leak(entity.name.pascal.clone()),
-                fields: Box::leak(fields.into_boxed_slice()),
-                policy: match &entity.conflict {
-                    ConflictPolicy::Version => Policy::Version,
-                    ConflictPolicy::Lww => Policy::Lww,
-                    ConflictPolicy::ServerWins => Policy::ServerWins,
-                    ConflictPolicy::AppendOnly => Policy::AppendOnly,
-                },
-                owner: entity.owner.as_deref().and_then(index),
-                sql: Dialects {
-                    sqlite: sql(Dialect::Sqlite),
-                    postgres: sql(Dialect::Postgres),
-                },
-            }))
-        })
-        .collect();
-    let step = |dialect| -> &'static [Migration] {
-        let step = migrate::initial(&schema, dialect);
-        Box::leak(Box::new([Migration {
-            number: step.number,
-            name: leak(step.name()),
-            sql: leak(step.script),
-        }]))
-    };
-    Box::leak(Box::new(AppDef {
-        name: leak(schema.app.spec.clone()),
-        entities: Box::leak(entities.into_boxed_slice()),
-        migrations: Dialects {
-            sqlite: step(Dialect::Sqlite),
-            postgres: step(Dialect::Postgres),
-        },
-        pull: Dialects {
-            sqlite: leak(pull_statement(&schema, Dialect::Sqlite)),
-            postgres: leak(pull_statement(&schema, Dialect::Postgres)),
-        },
-    }))
+    let schema = load_yaml_spec(&SourceFile::new("offgen.yaml", spec)).unwrap();
+    let files =
+        offgen_codegen::backend::generate(&schema, &Default::default(), &mut Default::default())
+            .unwrap();
+    offgen_codegen::backend::server::app_def::plan_of_build(&files)
+        .unwrap_or_else(|d| panic!("{}", d.message))
+        .leak()
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(1);

@@ -5,7 +5,7 @@
 
 mod support;
 
-use offgen_runtime::model::{AppDef, Dialects, Migration};
+use offgen_runtime::model::AppDef;
 use offgen_runtime::server::tokio;
 use offgen_runtime::server::{Database, Dialect};
 
@@ -14,35 +14,11 @@ const ROUTE: &str = "00000000-0000-4000-8000-000000000002";
 const OTHER: &str = "00000000-0000-4000-8000-000000000003";
 const TRACKS: &str = "00000000-0000-4000-8000-000000000004";
 
-/// The app as a server built from `files` sees it: only its migrations matter here.
+/// The app a server built from `files` serves.
 fn app(files: &offgen_codegen::output::FileSet) -> &'static AppDef {
-    let steps = |dialect: &str| -> &'static [Migration] {
-        let prefix = format!("server/migrations/{dialect}/");
-        let steps: Vec<Migration> = files
-            .iter()
-            .filter_map(|(path, sql)| {
-                let name = path.strip_prefix(&prefix)?.strip_suffix(".sql")?;
-                Some(Migration {
-                    number: name[..4].parse().unwrap(),
-                    name: Box::leak(name.to_owned().into_boxed_str()),
-                    sql: Box::leak(sql.to_owned().into_boxed_str()),
-                })
-            })
-            .collect();
-        Box::leak(steps.into_boxed_slice())
-    };
-    Box::leak(Box::new(AppDef {
-        name: "ranger",
-        entities: &[],
-        migrations: Dialects {
-            sqlite: steps("sqlite"),
-            postgres: steps("postgres"),
-        },
-        pull: Dialects {
-            sqlite: "",
-            postgres: "",
-        },
-    }))
+    offgen_codegen::backend::server::app_def::plan_of_build(files)
+        .unwrap_or_else(|d| panic!("{}", d.message))
+        .leak()
 }
 
 async fn exec(db: &Database, sql: &str) -> Result<(), sqlx::Error> {

@@ -13,6 +13,12 @@ pub struct AppDef {
     pub migrations: Dialects<&'static [Migration]>,
     /// The pull query over every entity, per dialect.
     pub pull: Dialects<&'static str>,
+    /// The app's schema step: the newest migration step (device and server share numbers).
+    pub step: u32,
+    /// How apps at earlier steps still served name things, oldest first: a request from one
+    /// is converted from and to its own shape. A client older than the first (or, with none,
+    /// than `step`) is told to upgrade.
+    pub shapes: &'static [Shape],
 }
 
 impl AppDef {
@@ -20,10 +26,76 @@ impl AppDef {
     pub fn entity(&self, table: &str) -> Option<&'static EntityDef> {
         self.entities.iter().copied().find(|e| e.table == table)
     }
+
+    /// The oldest schema step whose apps this server serves.
+    pub fn oldest_step(&self) -> u32 {
+        self.shapes.first().map_or(self.step, |s| s.step)
+    }
+
+    /// The shape of apps at `step`, if it is an earlier step still served.
+    pub fn shape(&self, step: u32) -> Option<&'static Shape> {
+        self.shapes.iter().find(|s| s.step == step)
+    }
+}
+
+/// The wire as apps at an earlier schema step see it, and what each of its names is now.
+#[derive(Debug)]
+pub struct Shape {
+    /// The step.
+    pub step: u32,
+    /// The entities those apps have (entities added since are not among them).
+    pub entities: &'static [EntityShape],
+}
+
+impl Shape {
+    /// The entity those apps call `table`.
+    pub fn entity(&self, table: &str) -> Option<&'static EntityShape> {
+        self.entities.iter().find(|e| e.table == table)
+    }
+
+    /// The entity that is now `table`, as those apps know it, if they do.
+    pub fn entity_now(&self, table: &str) -> Option<&'static EntityShape> {
+        self.entities.iter().find(|e| e.now == Some(table))
+    }
+}
+
+/// An entity as apps at an earlier step see it.
+#[derive(Debug)]
+pub struct EntityShape {
+    /// Its table then (the wire's `entity` for those apps).
+    pub table: &'static str,
+    /// Its table now; `None` when it has been dropped since.
+    pub now: Option<&'static str>,
+    /// Its fields then.
+    pub fields: &'static [FieldShape],
+}
+
+impl EntityShape {
+    /// The field those apps call `key`.
+    pub fn field(&self, key: &str) -> Option<&'static FieldShape> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+
+    /// The field that is now `key`, as those apps know it, if they do.
+    pub fn field_now(&self, key: &str) -> Option<&'static FieldShape> {
+        self.fields.iter().find(|f| f.now == Some(key))
+    }
+}
+
+/// A field as apps at an earlier step see it.
+#[derive(Debug)]
+pub struct FieldShape {
+    /// Its wire key then.
+    pub key: &'static str,
+    /// Its wire key now; `None` when it has been dropped since.
+    pub now: Option<&'static str>,
+    /// Its type then (a value of another type, or an enum value added since, is one those
+    /// apps cannot hold).
+    pub kind: Kind,
 }
 
 /// One value per SQL dialect.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dialects<T> {
     /// For SQLite.
     pub sqlite: T,

@@ -101,7 +101,33 @@ pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -
             files.insert(step.path(dialect), step.script.clone());
         }
     }
-    server::rust::generate(schema, &sqlite, &mut files);
+    let newest = u32::try_from(migrations.len()).expect("fewer than 4 billion steps");
+    let oldest = schema.oldest_client_step.unwrap_or(1);
+    if oldest > newest {
+        let mut problem = Diagnostic::error(format!(
+            "`oldest_step` is {oldest}, but the newest schema step is {newest}"
+        ))
+        .help("the window of app versions the server serves ends at the newest step; write at most that");
+        if let Some(span) = schema.oldest_client_step_span {
+            problem = problem.at(span, "no such step yet");
+        }
+        diags.push(problem);
+        return None;
+    }
+    let shapes = history::client_shapes(&past, schema, oldest);
+    let unrecorded = (oldest..newest).find(|step| shapes.iter().all(|s| s.step != *step));
+    if let Some(step) = unrecorded {
+        let mut warning = Diagnostic::warning(format!(
+            "apps at schema step {step} cannot be served: the build output keeps no shape of it (it was built by an offgen that did not record them)"
+        ))
+        .help("those apps are told to upgrade; steps built from now on are recorded");
+        if let Some(span) = schema.oldest_client_step_span {
+            warning = warning.at(span, "the window starts here");
+        }
+        diags.push(warning);
+    }
+    let plan = server::app_def::plan(schema, &sqlite, &postgres, &shapes);
+    server::rust::generate(schema, &plan, &mut files);
     openapi::generate(schema, &mut files);
     snapshot::generate(schema, &past, &mut files);
     Some(files)

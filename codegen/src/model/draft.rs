@@ -58,6 +58,8 @@ pub struct SchemaDraft {
     pub migrate_drop: Vec<Spanned<String>>,
     /// `migrate: { retype: [...] }`.
     pub migrate_retype: Vec<Spanned<String>>,
+    /// `clients: { oldest_step: N }`.
+    pub oldest_client_step: Option<Spanned<i64>>,
 }
 
 /// One entity.

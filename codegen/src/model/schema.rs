@@ -22,6 +22,14 @@ pub struct Schema {
     /// Data-losing changes the spec allows (`migrate:`); read by the migration diff only.
     #[serde(skip)]
     pub migrate: MigrateHints,
+    /// `clients: { oldest_step }`: the oldest schema step whose apps the server serves
+    /// (`None`: every step the build output has a shape of). Kept in the snapshot, so a
+    /// server made from a build output serves what the compiled one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_client_step: Option<u32>,
+    /// Where `oldest_step` was written, for problems found at build time.
+    #[serde(skip)]
+    pub oldest_client_step_span: Option<Span>,
     /// Where `entities:` was written, for problems about entities no longer there.
     #[serde(skip)]
     pub entities_span: Span,

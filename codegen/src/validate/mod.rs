@@ -38,6 +38,7 @@ pub fn validate(draft: &SchemaDraft, diags: &mut Diagnostics) -> Option<Schema> 
     }
     let entities: Vec<_> = entities.into_iter().map(|(e, _)| e).collect();
     let migrate = entities::check_migrate_entries(draft, diags);
+    let oldest_client_step = check_oldest_client_step(draft, diags);
     if let Some(app) = &app {
         entities::check_dart_type_names(app, &entities, draft, diags);
     }
@@ -53,8 +54,27 @@ pub fn validate(draft: &SchemaDraft, diags: &mut Diagnostics) -> Option<Schema> 
         app: app?,
         entities,
         migrate,
+        oldest_client_step,
+        oldest_client_step_span: draft.oldest_client_step.as_ref().map(|s| s.span),
         entities_span: draft.entities_span.unwrap_or(draft.root),
     })
+}
+
+/// Steps are numbered from 1: a window starting anywhere else names no step. (Whether the
+/// step exists yet is known when building: see `backend::generate`.)
+fn check_oldest_client_step(draft: &SchemaDraft, diags: &mut Diagnostics) -> Option<u32> {
+    let step = draft.oldest_client_step.as_ref()?;
+    match u32::try_from(step.value) {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            diags.push(
+                Diagnostic::error(format!("`oldest_step` is {}: steps are numbered from 1", step.value))
+                    .at(step.span, "expected a migration step number")
+                    .help("write the number of the oldest migration step whose apps should still sync, e.g. `oldest_step: 1`"),
+            );
+            None
+        }
+    }
 }
 
 /// A spec written for a newer format may use features this offgen would silently ignore, so an

@@ -8,6 +8,7 @@
 //! #     name: "app", entities: &[],
 //! #     migrations: offgen_runtime::model::Dialects { sqlite: &[], postgres: &[] },
 //! #     pull: offgen_runtime::model::Dialects { sqlite: "", postgres: "" },
+//! #     step: 1, shapes: &[],
 //! # };
 //! fn main() -> std::process::ExitCode {
 //!     offgen_runtime::server::serve::main(&APP, "{}")

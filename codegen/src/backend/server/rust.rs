@@ -6,10 +6,10 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::backend::server::columns::Dialect;
-use crate::backend::server::migrate::ServerStep;
-use crate::backend::server::sql::{entity_statements, pull_statement};
-use crate::model::{ConflictPolicy, DefaultValue, Entity, FieldType, Schema};
+use offgen_runtime::model::Policy;
+
+use crate::backend::server::app_def::{AppPlan, EntityPlan, KindPlan, MigrationPlan};
+use crate::model::{Entity, FieldType, Schema};
 use crate::output::{FileSet, GENERATED_MARKER};
 
 /// Rust keywords a field may be named: emitted as raw identifiers (`r#type`).
@@ -30,7 +30,7 @@ fn field_ident(snake: &str) -> Ident {
 }
 
 fn static_ident(entity: &Entity) -> Ident {
-    format_ident!("{}", entity.table.snake.to_uppercase())
+    format_ident!("{}", crate::backend::server::app_def::static_name(entity))
 }
 
 fn print(file: TokenStream) -> String {
@@ -38,11 +38,11 @@ fn print(file: TokenStream) -> String {
     prettyplease::unparse(&tree)
 }
 
-/// Adds the crate's source files.
-pub fn generate(schema: &Schema, steps: &[ServerStep], files: &mut FileSet) {
+/// Adds the crate's source files: `plan` printed as statics, and the typed rows of `schema`.
+pub fn generate(schema: &Schema, plan: &AppPlan, files: &mut FileSet) {
     files.insert("server/src/lib.rs", print(lib(schema)));
-    files.insert("server/src/app.rs", print(app(schema, steps)));
-    files.insert("server/src/entities.rs", print(entities(schema)));
+    files.insert("server/src/app.rs", print(app(plan)));
+    files.insert("server/src/entities.rs", print(entities(plan)));
     files.insert("server/src/models.rs", print(models(schema)));
 }
 
@@ -72,30 +72,51 @@ fn lib(schema: &Schema) -> TokenStream {
     }
 }
 
-fn app(schema: &Schema, steps: &[ServerStep]) -> TokenStream {
+fn app(plan: &AppPlan) -> TokenStream {
     let header = format!(" {GENERATED_MARKER}. Do not edit.");
-    let name = &schema.app.spec;
-    let statics: Vec<Ident> = schema.entities.iter().map(static_ident).collect();
-    let migrations = |dialect: Dialect| {
+    let name = &plan.name;
+    let statics: Vec<Ident> = plan
+        .entities
+        .iter()
+        .map(|e| format_ident!("{}", e.static_name))
+        .collect();
+    let migrations = |steps: &[MigrationPlan]| {
         let items = steps.iter().map(|step| {
             let number = step.number;
-            let name = step.name();
-            let path = format!("../{}", step.path(dialect).trim_start_matches("server/"));
+            let name = &step.name;
+            let path = format!("../{}", step.path.trim_start_matches("server/"));
             quote! { Migration { number: #number, name: #name, sql: include_str!(#path) } }
         });
         quote! { &[#(#items),*] }
     };
-    let sqlite_steps = migrations(Dialect::Sqlite);
-    let postgres_steps = migrations(Dialect::Postgres);
-    let pull_sqlite = pull_statement(schema, Dialect::Sqlite);
-    let pull_postgres = pull_statement(schema, Dialect::Postgres);
+    let sqlite_steps = migrations(&plan.migrations.sqlite);
+    let postgres_steps = migrations(&plan.migrations.postgres);
+    let pull_sqlite = &plan.pull.sqlite;
+    let pull_postgres = &plan.pull.postgres;
+    let step = proc_macro2::Literal::u32_unsuffixed(plan.step);
+    let shape_types = (!plan.shapes.is_empty()).then(|| quote!(EntityShape, FieldShape, Kind,));
+    let shapes = plan.shapes.iter().map(|shape| {
+        let step = proc_macro2::Literal::u32_unsuffixed(shape.step);
+        let entities = shape.entities.iter().map(|e| {
+            let table = &e.table;
+            let now = option(e.now.as_deref());
+            let fields = e.fields.iter().map(|f| {
+                let key = &f.key;
+                let now = option(f.now.as_deref());
+                let kind = kind(&f.kind);
+                quote! { FieldShape { key: #key, now: #now, kind: #kind } }
+            });
+            quote! { EntityShape { table: #table, now: #now, fields: &[#(#fields),*] } }
+        });
+        quote! { offgen_runtime::model::Shape { step: #step, entities: &[#(#entities),*] } }
+    });
     quote! {
         #![doc = #header]
         #![doc = ""]
         #![doc = " The app's definition for the offgen runtime, and its routes."]
 
         use crate::entities;
-        use offgen_runtime::model::{AppDef, Dialects, Migration};
+        use offgen_runtime::model::{AppDef, Dialects, #shape_types Migration};
         use offgen_runtime::server::axum::Router;
         use offgen_runtime::server::{Authenticate, Database};
 
@@ -105,6 +126,8 @@ fn app(schema: &Schema, steps: &[ServerStep]) -> TokenStream {
             entities: &[#(&entities::#statics),*],
             migrations: Dialects { sqlite: #sqlite_steps, postgres: #postgres_steps },
             pull: Dialects { sqlite: #pull_sqlite, postgres: #pull_postgres },
+            step: #step,
+            shapes: &[#(#shapes),*],
         };
 
         /// The OpenAPI 3.1 description served at `/openapi.json`.
@@ -118,12 +141,32 @@ fn app(schema: &Schema, steps: &[ServerStep]) -> TokenStream {
     }
 }
 
-fn entities(schema: &Schema) -> TokenStream {
+fn option(text: Option<&str>) -> TokenStream {
+    match text {
+        Some(text) => quote!(Some(#text)),
+        None => quote!(None),
+    }
+}
+
+fn kind(kind: &KindPlan) -> TokenStream {
+    match kind {
+        KindPlan::Text => quote!(Kind::Text),
+        KindPlan::Int => quote!(Kind::Int),
+        KindPlan::Real => quote!(Kind::Real),
+        KindPlan::Bool => quote!(Kind::Bool),
+        KindPlan::DateTime => quote!(Kind::DateTime),
+        KindPlan::Date => quote!(Kind::Date),
+        KindPlan::Uuid => quote!(Kind::Uuid),
+        KindPlan::Json => quote!(Kind::Json),
+        KindPlan::Blob => quote!(Kind::Blob),
+        KindPlan::Enum(values) => quote!(Kind::Enum(&[#(#values),*])),
+        KindPlan::Reference(table) => quote!(Kind::Reference(#table)),
+    }
+}
+
+fn entities(plan: &AppPlan) -> TokenStream {
     let header = format!(" {GENERATED_MARKER}. Do not edit.");
-    let items = schema
-        .entities
-        .iter()
-        .map(|entity| entity_static(schema, entity));
+    let items = plan.entities.iter().map(entity_static);
     quote! {
         #![doc = #header]
         #![doc = ""]
@@ -135,75 +178,36 @@ fn entities(schema: &Schema) -> TokenStream {
     }
 }
 
-fn entity_static(schema: &Schema, entity: &Entity) -> TokenStream {
-    let ident = static_ident(entity);
-    let table = entity.table.sql();
-    let type_name = &entity.name.pascal;
-    let doc = format!(
-        " `{}`: {}",
-        entity.name.spec,
-        entity.doc.as_deref().unwrap_or("an entity of the app.")
-    );
+fn entity_static(entity: &EntityPlan) -> TokenStream {
+    let ident = format_ident!("{}", entity.static_name);
+    let table = &entity.table;
+    let type_name = &entity.type_name;
+    let doc = &entity.doc;
     let fields = entity.fields.iter().map(|f| {
-        let key = f.name.json();
-        let column = f.name.sql();
+        let key = &f.key;
+        let column = &f.column;
         let nullable = f.nullable;
-        let kind = match &f.ty {
-            FieldType::Text => quote!(Kind::Text),
-            FieldType::Int => quote!(Kind::Int),
-            FieldType::Real => quote!(Kind::Real),
-            FieldType::Bool => quote!(Kind::Bool),
-            FieldType::DateTime => quote!(Kind::DateTime),
-            FieldType::Date => quote!(Kind::Date),
-            FieldType::Uuid => quote!(Kind::Uuid),
-            FieldType::Json => quote!(Kind::Json),
-            FieldType::Blob => quote!(Kind::Blob),
-            FieldType::Enum { values, .. } => {
-                let values = values.iter().map(|v| v.spec.as_str());
-                quote!(Kind::Enum(&[#(#values),*]))
-            }
-            FieldType::Reference { entity: target } => {
-                let target = schema.entity(target).map_or("", |t| t.table.sql());
-                quote!(Kind::Reference(#target))
-            }
-        };
-        let default = match &f.default {
-            Some(d) => {
-                let json = default_json(d);
-                quote!(Some(#json))
-            }
-            None => quote!(None),
-        };
+        let kind = kind(&f.kind);
+        let default = option(f.default.as_deref());
         quote! { FieldDef { key: #key, column: #column, kind: #kind, nullable: #nullable, default: #default } }
     });
-    let index_of = |spec: &str| {
-        entity
-            .fields
-            .iter()
-            .position(|f| f.name.spec == spec)
-            .unwrap_or(0)
+    let policy = match entity.policy {
+        Policy::Version => quote!(Policy::Version),
+        Policy::Lww => quote!(Policy::Lww),
+        Policy::ServerWins => quote!(Policy::ServerWins),
+        Policy::AppendOnly => quote!(Policy::AppendOnly),
     };
-    let policy = match &entity.conflict {
-        ConflictPolicy::Version => quote!(Policy::Version),
-        ConflictPolicy::Lww => quote!(Policy::Lww),
-        ConflictPolicy::ServerWins => quote!(Policy::ServerWins),
-        ConflictPolicy::AppendOnly => quote!(Policy::AppendOnly),
-    };
-    let owner = match &entity.owner {
-        Some(owner) => {
-            let index = index_of(owner);
-            quote!(Some(#index))
-        }
+    let owner = match entity.owner {
+        Some(index) => quote!(Some(#index)),
         None => quote!(None),
     };
-    let sql = |dialect: Dialect| {
-        let s = entity_statements(entity, dialect);
+    let sql = |s: &crate::backend::server::app_def::SqlPlan| {
         let (load, insert, update, existing, list) =
-            (s.load, s.insert, s.update, s.existing, s.list);
+            (&s.load, &s.insert, &s.update, &s.existing, &s.list);
         quote! { EntitySql { load: #load, insert: #insert, update: #update, existing: #existing, list: #list } }
     };
-    let sqlite = sql(Dialect::Sqlite);
-    let postgres = sql(Dialect::Postgres);
+    let sqlite = sql(&entity.sql.sqlite);
+    let postgres = sql(&entity.sql.postgres);
     quote! {
         #[doc = #doc]
         pub static #ident: EntityDef = EntityDef {
@@ -215,21 +219,6 @@ fn entity_static(schema: &Schema, entity: &Entity) -> TokenStream {
             sql: Dialects { sqlite: #sqlite, postgres: #postgres },
         };
     }
-}
-
-/// A default as JSON text of its wire value.
-fn default_json(value: &DefaultValue) -> String {
-    let json = match value {
-        DefaultValue::Text(s)
-        | DefaultValue::Date(s)
-        | DefaultValue::Uuid(s)
-        | DefaultValue::Enum(s) => serde_json::json!(s),
-        DefaultValue::Int(i) | DefaultValue::DateTime(i) => serde_json::json!(i),
-        DefaultValue::Real(f) => serde_json::json!(f),
-        DefaultValue::Bool(b) => serde_json::json!(b),
-        DefaultValue::Json(text) => serde_json::from_str(text).unwrap_or(serde_json::Value::Null),
-    };
-    json.to_string()
 }
 
 fn models(schema: &Schema) -> TokenStream {

@@ -37,6 +37,18 @@ pub fn lower(root: &Node, diags: &mut Diagnostics) -> SchemaDraft {
             draft.migrate_retype = field_list(list, diags);
         }
     }
+    if let Some((_, node)) = top.get("clients")
+        && let Some(keys) = read_keys(node, "`clients`", spec_format::CLIENTS_KEYS, diags)
+        && let Some((_, step)) = keys.get("oldest_step")
+    {
+        match step.scalar().map(|s| s.resolve()) {
+            Some(Resolved::Int(v)) => draft.oldest_client_step = Some(Spanned::new(v, step.span)),
+            _ => diags.push(expected(
+                step,
+                "a schema step number, e.g. `oldest_step: 3`",
+            )),
+        }
+    }
     if let Some((key_span, node)) = top.get("entities") {
         draft.entities_span = Some(key_span.to(node.span));
         for (name, definition) in named_entries(node, "the entities", diags) {
