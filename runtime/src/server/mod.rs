@@ -21,6 +21,7 @@ pub mod serve;
 mod sqlite_reals;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -84,11 +85,26 @@ pub(crate) struct Shared {
     metrics_token: Option<StaticTokens>,
 }
 
-/// Epoch milliseconds now.
+/// The pinned clock of [`set_fixed_clock`]; `i64::MIN` while the system clock is used.
+static FIXED_CLOCK_MS: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Epoch milliseconds now: the system clock, or the one pinned by [`set_fixed_clock`].
 pub fn now_ms() -> i64 {
+    let fixed = FIXED_CLOCK_MS.load(Ordering::Relaxed);
+    if fixed != i64::MIN {
+        return fixed;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Pins the clock of every server in this process to `ms` (or gives it back to the system
+/// with `None`): change times, `serverTime`, the lww stamp limit, retention. For a simulation
+/// that must replay a run event for event, as the device's `Device::set_fixed_clock` does for
+/// devices; a real server never calls it.
+pub fn set_fixed_clock(ms: Option<i64>) {
+    FIXED_CLOCK_MS.store(ms.unwrap_or(i64::MIN), Ordering::Relaxed);
 }
 
 /// The app's routes with default limits: `/sync/push`, `/sync/pull`, `/v1/<table>...` for every
