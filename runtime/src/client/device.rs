@@ -167,6 +167,12 @@ impl Device {
         // The queue triggers make SQLite keep a statement journal; in a temporary file it costs
         // several times the write itself (docs/BENCHMARKS.md).
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Foreign keys off on every connection, not only on the one that migrates: a device
+        // holds a partial copy that fills in page by page, so a pulled row may refer to a row
+        // of a later page (or outside the user's scope); the server enforces references.
+        // SQLite's default is off, but rusqlite's bundled build (like other builds) turns them
+        // on by default, and then a reopened device failed every pull on such a page.
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
         super::reals::register(&conn)?;
         let mut device = Device {
             conn,
