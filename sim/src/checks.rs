@@ -490,7 +490,7 @@ fn writes_arrived(
                     // lww and server_wins decided against it: it must be in the audit.
                     "conflict" if !matches!(entity.map(|e| e.policy), Some(Policy::Version)) => {
                         Some(
-                            audit.iter().any(|a| &a.mutation_id == *mid)
+                            audit.iter().any(|a| a.mutation_id == s.mutation_id)
                                 || audited(audit, s.table(), s.id(), key, value, kind),
                         )
                     }

@@ -35,9 +35,14 @@ pub struct LocalWrite {
     pub values: Map<String, Value>,
 }
 
-/// A mutation as a phone first sent it.
+/// A mutation as a phone first sent it. A `version` conflict settled with `keep_local`
+/// sends the entry again under its mutation id on top of the newer version (nothing was
+/// applied, so the server evaluates it afresh): that is another [`Sent`], keyed by
+/// [`mutation_key`].
 #[derive(Clone, Debug)]
 pub struct Sent {
+    /// Its mutation id.
+    pub mutation_id: String,
     /// Which phone (`None`: the simulation's own setup).
     pub device: Option<usize>,
     /// The user it was sent as (index in the run's users).
@@ -103,15 +108,15 @@ pub struct Decision {
 pub struct History {
     /// The apps' writes, in order.
     pub writes: Vec<LocalWrite>,
-    /// Every mutation sent, by mutation id, as first sent.
+    /// Every mutation sent, by [`mutation_key`], as first sent.
     pub sent: BTreeMap<String, Sent>,
-    /// Every answer to each mutation, in order.
+    /// Every answer to each mutation, by [`mutation_key`], in order.
     pub decisions: BTreeMap<String, Vec<Decision>>,
     /// (tick, phone, table, id) of every conflict the app settled with `take_server`: the
     /// phone's earlier writes to that row were dropped by the app's choice.
     pub taken_from_server: Vec<(u64, usize, String, String)>,
-    /// Mutations sent again with other contents under the same id (a retry must be the same
-    /// mutation).
+    /// Mutations sent again with the same id and base version but other contents (a retry
+    /// must be the same mutation).
     pub changed_on_retry: Vec<String>,
     answers: u64,
 }
@@ -132,14 +137,20 @@ pub fn mutations(request: &Request) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// What identifies one sending of a mutation: its id and the version it is based on.
+pub fn mutation_key(mutation: &Value) -> String {
+    format!(
+        "{}@{}",
+        mutation["mutationId"].as_str().unwrap_or_default(),
+        mutation["baseVersion"]
+    )
+}
+
 impl History {
     /// A phone (or the setup) sent `request` as `user`.
     pub fn sent(&mut self, device: Option<usize>, user: usize, tick: u64, request: &Request) {
         for mutation in mutations(request) {
-            let id = mutation["mutationId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let id = mutation_key(&mutation);
             match self.sent.get(&id) {
                 Some(first) if first.mutation != mutation => self.changed_on_retry.push(id),
                 Some(_) => {}
@@ -148,6 +159,10 @@ impl History {
                     self.sent.insert(
                         id,
                         Sent {
+                            mutation_id: mutation["mutationId"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
                             device,
                             user,
                             tick,
@@ -170,10 +185,7 @@ impl History {
         };
         let results = body["results"].as_array().cloned().unwrap_or_default();
         for (mutation, result) in mutations(request).iter().zip(results) {
-            let id = mutation["mutationId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let id = mutation_key(mutation);
             self.answers += 1;
             self.decisions.entry(id).or_default().push(Decision {
                 status: result["status"].as_str().unwrap_or_default().to_owned(),

@@ -574,15 +574,28 @@ impl World {
         };
         let mut settled = Vec::new();
         for c in &conflicts {
+            // A row the server deleted cannot be kept: a tombstone is final, and sending the
+            // change again only meets the tombstone again. The app takes the delete.
+            let deleted = c
+                .server_record
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<Value>(r).ok())
+                .is_some_and(|r| r["deleted"] == true);
+            let resolution = if deleted {
+                Resolution::TakeServer
+            } else {
+                resolution
+            };
             if app
                 .resolve_conflict(&c.entity, &c.row_id, resolution)
                 .map_err(|e| e.to_string())?
             {
-                settled.push((c.entity.clone(), c.row_id.clone()));
+                settled.push((c.entity.clone(), c.row_id.clone(), resolution));
             }
         }
-        for (entity, id) in settled {
+        for (entity, id, resolution) in settled {
             self.tally.resolved += 1;
+            let keep_local = resolution == Resolution::KeepLocal;
             self.note(format!(
                 "d{d} settles the conflict on {} with {}",
                 row_label(&entity, &id),
