@@ -190,6 +190,7 @@ fn run_inner(
                 .map(|o| outcome.findings.order = o)
         });
     }
+    world.count_outcomes();
     outcome.tally = world.tally.clone();
     outcome.trace = std::mem::take(&mut world.trace);
     drop(world);

@@ -97,6 +97,15 @@ fn main() -> ExitCode {
             .join(", ")
     );
     println!(
+        "mutations decided: {}",
+        totals
+            .outcomes
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
         "requests delivered: {}, app kills: {}, server restarts: {}, version conflicts settled: {}, lww order-dependent rows: {}, runs broken off: {}, {:.1} s",
         totals.delivered,
         totals.crashes,
@@ -138,6 +147,7 @@ struct Totals {
     order: usize,
     errors: usize,
     faults: BTreeMap<&'static str, u64>,
+    outcomes: BTreeMap<String, u64>,
 }
 
 impl Totals {
@@ -157,6 +167,9 @@ impl Totals {
         self.errors += usize::from(o.error.is_some());
         for (k, v) in &o.tally.faults {
             *self.faults.entry(k).or_default() += v;
+        }
+        for (k, v) in &o.tally.outcomes {
+            *self.outcomes.entry(k.clone()).or_default() += v;
         }
     }
 }

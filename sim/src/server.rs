@@ -196,6 +196,20 @@ impl SimServer {
         }
     }
 
+    /// Runs SQL on the server's database behind the engine's back (tests that prove the
+    /// checks see what they should).
+    pub fn exec(&self, sql: &str) -> Result<(), String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        self.rt
+            .block_on(async {
+                match &self.db {
+                    Database::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+                    Database::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+                }
+            })
+            .map_err(|e| e.to_string())
+    }
+
     /// Everything in `_offgen_audit`, oldest first.
     pub fn audit(&self) -> Result<Vec<AuditRow>, String> {
         type Row = (String, String, String, String, String);

@@ -21,7 +21,7 @@ use crate::rng::Rng;
 use crate::schema::SchemaVersion;
 use crate::server::{Backend, SimServer};
 use crate::workload::{self, Context, row_label};
-use offgen_runtime::model::Kind;
+use offgen_runtime::model::{Kind, Policy};
 
 /// The run's users: each is a ranger, whose row id is the user id (observations are scoped to
 /// their ranger).
@@ -60,6 +60,9 @@ pub struct Tally {
     pub resolved: u64,
     /// Fault-free rounds the end needed.
     pub rounds: u64,
+    /// How the server decided mutations (first decision of each), by kind: `version
+    /// conflict`, `lww merge`, ...
+    pub outcomes: BTreeMap<String, u64>,
 }
 
 /// A run in progress.
@@ -342,7 +345,14 @@ impl World {
         if rows.is_empty() {
             return Ok(());
         }
-        let id = rows[pick as usize % rows.len()].clone();
+        // Most edits go to a few rows that everyone works on (the oldest: every phone that
+        // pulled has them), so that phones meet each other's changes.
+        let pick = pick as usize;
+        let id = if pick % 10 < 6 {
+            rows[(pick / 10) % rows.len().min(3)].clone()
+        } else {
+            rows[pick % rows.len()].clone()
+        };
         let known = known_refs(app, &shape)?;
         let mut rng = Rng::new(seed);
         let ctx = Context {
@@ -551,7 +561,7 @@ impl World {
             }
         };
         let status = match &reply {
-            Ok(r) => r.status.to_string(),
+            Ok(r) => answer_label(&request, r),
             Err(e) => e.message.clone(),
         };
         self.note(format!(
@@ -661,6 +671,33 @@ impl World {
         Ok(())
     }
 
+    /// Counts how the server decided every mutation (by its first decision).
+    pub fn count_outcomes(&mut self) {
+        let newest = self.versions.last().expect("a version");
+        let mut outcomes = BTreeMap::new();
+        for (key, sent) in self.history.in_order() {
+            let Some(first) = self.history.decisions.get(key).and_then(|d| d.first()) else {
+                continue;
+            };
+            let policy = match newest.entity(sent.table()).map(|e| e.policy) {
+                Some(Policy::Version) => "version",
+                Some(Policy::Lww) => "lww",
+                Some(Policy::ServerWins) => "server_wins",
+                _ => "other",
+            };
+            let merged = first.result["overridden"]
+                .as_array()
+                .is_some_and(|o| !o.is_empty());
+            let kind = match first.status.as_str() {
+                "accepted" if merged => format!("{policy} merge"),
+                "accepted" => "accepted".to_owned(),
+                other => format!("{policy} {other}"),
+            };
+            *outcomes.entry(kind).or_default() += 1;
+        }
+        self.tally.outcomes = outcomes;
+    }
+
     /// One whole sync of phone `d` without faults.
     fn sync_to_end(&mut self, d: usize) -> Result<SyncEnd, String> {
         self.app(d)?;
@@ -671,6 +708,13 @@ impl World {
                     let user = self.devices[d].profile.user;
                     self.history.sent(Some(d), user, self.tick, &request);
                     let response = self.serve(&request);
+                    if history::is_push(&request) {
+                        self.note(format!(
+                            "d{d}'s {} -> {}",
+                            describe(&request),
+                            answer_label(&request, &response)
+                        ));
+                    }
                     self.devices[d].set_clock(self.now)?;
                     parked = self.devices[d].reply(Ok(response))?;
                 }
@@ -787,6 +831,40 @@ pub fn describe(request: &Request) -> String {
         })
         .collect();
     format!("push [{}]", items.join(", "))
+}
+
+/// An answer for traces: the status, and for a push each mutation's result.
+fn answer_label(request: &Request, response: &Response) -> String {
+    if !history::is_push(request) || response.status != 200 {
+        return response.status.to_string();
+    }
+    let results: Vec<String> = serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|b| b["results"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            let status = r["status"].as_str().unwrap_or("?");
+            let version = r["version"]
+                .as_i64()
+                .map(|v| format!(" v{v}"))
+                .unwrap_or_default();
+            let lost = r["overridden"]
+                .as_array()
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    let keys: Vec<&str> = o.iter().filter_map(Value::as_str).collect();
+                    format!(" (lost {{{}}})", keys.join(", "))
+                })
+                .unwrap_or_default();
+            let error = r["error"]["code"]
+                .as_str()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            format!("{status}{version}{lost}{error}")
+        })
+        .collect();
+    format!("200 [{}]", results.join(", "))
 }
 
 fn fault_label(fault: Fault, request: &Request) -> &'static str {
