@@ -645,6 +645,10 @@ impl World {
         }
         for round in 0..MAX_ROUNDS {
             self.tally.rounds = round as u64 + 1;
+            // On PostgreSQL a write becomes pullable once every older transaction on the
+            // whole server has ended (docs/protocol.md): other databases' transactions can
+            // hold the newest back for a moment. The round starts once they are pullable.
+            self.wait_until_pullable()?;
             // Ten minutes between rounds: past every retry delay and sync lease.
             self.set_time(self.now + 600_000);
             self.tick += 1;
@@ -669,6 +673,48 @@ impl World {
         }
         self.note(format!("still moving after {MAX_ROUNDS} rounds"));
         Ok(())
+    }
+
+    /// Waits (in real time, at most 30 s) until the server's pulls show every row at the
+    /// newest version it accepted.
+    fn wait_until_pullable(&mut self) -> Result<(), String> {
+        let mut newest: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (key, sent) in self.history.in_order() {
+            if let Some(d) = self.history.decided(key)
+                && d.status == "accepted"
+                && let Some(v) = d.version
+            {
+                let slot = newest
+                    .entry((sent.table().to_owned(), sent.id().to_owned()))
+                    .or_default();
+                *slot = (*slot).max(v);
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let mut seen: BTreeMap<(String, String), i64> = BTreeMap::new();
+            for u in 0..USERS.len() {
+                for r in self.server.pull_all(&check_token(u))? {
+                    seen.insert(
+                        (
+                            r["entity"].as_str().unwrap_or_default().to_owned(),
+                            r["id"].as_str().unwrap_or_default().to_owned(),
+                        ),
+                        r["version"].as_i64().unwrap_or(0),
+                    );
+                }
+            }
+            if newest
+                .iter()
+                .all(|(k, v)| seen.get(k).is_some_and(|s| s >= v))
+            {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("accepted writes never became pullable".to_owned());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Counts how the server decided every mutation (by its first decision).
