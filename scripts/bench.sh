@@ -7,3 +7,4 @@ OFFGEN_TEST_DATABASE_URL="$(./scripts/pg.sh start)"
 export OFFGEN_TEST_DATABASE_URL
 cargo bench -p offgen-codegen --bench device_triggers
 cargo bench -p ranger-server --bench sync
+cargo bench -p offgen-runtime --features server --bench sqlite_reals
