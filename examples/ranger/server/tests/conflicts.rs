@@ -1,6 +1,7 @@
 //! Conflicts between devices, on both databases: lww converges whatever order pushes arrive
 //! in, and what loses is kept where an admin can see it.
 
+mod running;
 mod support;
 
 use reqwest::Method;
@@ -435,3 +436,25 @@ on_both!(
         assert_eq!(get(&s, &obs).await.0, 410);
     }
 );
+
+/// The example server as an operator runs it: `OFFGEN_ADMINS` names who may use the audit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_server_opens_the_audit_to_the_users_offgen_admins_names() {
+    let db = running::TestDatabase::sqlite();
+    let tokens = format!("{ANA}={ANA_TOKEN},{ADMIN}={ADMIN_TOKEN}");
+    let server = running::Process::start(&[
+        ("DATABASE_URL", &db.url),
+        ("OFFGEN_TOKENS", &tokens),
+        ("OFFGEN_ADMINS", ADMIN),
+    ]);
+    let client = reqwest::Client::new();
+    for (token, status) in [(ADMIN_TOKEN, 200), (ANA_TOKEN, 403)] {
+        let response = client
+            .get(format!("{}/admin/audit", server.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{token}");
+    }
+}
