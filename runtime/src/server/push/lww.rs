@@ -65,8 +65,8 @@ pub(super) fn update(item: &Item, row: &Stored, now: i64) -> Decision {
     let mut data = row.data.clone();
     let mut clock = row.clock.clone();
     let mut taken = false;
-    // The device's values that lost, and (when it had not seen them) the stored values its
-    // newer ones replaced: both are kept in the audit.
+    // The device's values that lost, and, when it wrote based on an older version (so it may
+    // not have seen them), the stored values its newer ones replaced: both are audited.
     let (mut lost, mut lost_stamps) = (Map::new(), Map::new());
     let (mut replaced, mut replaced_stamps) = (Map::new(), Map::new());
     for (key, value) in &item.data {
@@ -107,7 +107,7 @@ pub(super) fn update(item: &Item, row: &Stored, now: i64) -> Decision {
     }
     if !replaced.is_empty() {
         audits.push(Audit {
-            reason: "lww: replaced by a newer write from a device that had not seen them",
+            reason: "lww: replaced by a newer write based on an older version of the row",
             losing: json!({ "op": "update", "baseVersion": null, "data": replaced, "stamps": replaced_stamps }),
             winning_version,
         });
@@ -168,7 +168,7 @@ pub(super) fn delete(item: &Item, row: &Stored, now: i64) -> Decision {
             .map(|k| (k.clone(), json!(row.stamp(k))))
             .collect();
         decision.audits.push(Audit {
-            reason: "lww: a delete from a device that had not seen this state replaced it",
+            reason: "lww: a delete based on an older version of the row replaced this state",
             losing: json!({ "op": "update", "baseVersion": null, "data": row.data, "stamps": stamps }),
             winning_version,
         });
