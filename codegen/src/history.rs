@@ -48,6 +48,10 @@ pub struct PastField {
     /// The table a reference pointed to then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// Whether a record may leave it out then (nullable, or with a default): a value an app
+    /// of that step cannot hold can only be left out of such a field.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// The shape of `old` (the schema of step `step`), with where each name went in `diff`.
@@ -95,6 +99,7 @@ fn past_field(schema: &Schema, field: &Field, next: Option<String>) -> PastField
             }
             _ => None,
         },
+        optional: field.nullable || field.default.is_some(),
     }
 }
 
@@ -131,6 +136,8 @@ pub struct ClientField {
     pub values: Option<Vec<String>>,
     /// The table a reference pointed to then.
     pub to: Option<String>,
+    /// Whether a record may leave it out then.
+    pub optional: bool,
 }
 
 /// The shapes of every recorded step from `oldest` on (not the current one, which needs no
@@ -168,6 +175,7 @@ pub fn client_shapes(history: &[PastStep], current: &Schema, oldest: u32) -> Vec
                             ty: field.ty.clone(),
                             values: field.values.clone(),
                             to: field.to.clone(),
+                            optional: field.optional,
                         })
                         .collect();
                     ClientEntity {

@@ -201,3 +201,71 @@ async fn fresh_postgres_database(prefix: &str) -> String {
     let (base, _) = admin.rsplit_once('/').unwrap();
     format!("{base}/{name}")
 }
+
+/// Both databases take and refuse the same enum values after every step: a value added at
+/// step 2, another removed at step 4 (SQLite keeps enums as a CHECK, which only a table
+/// rebuild can change).
+async fn enum_values_are_enforced_alike_after_every_step(url: &str) {
+    let builds = support::builds(&(1..=4).map(support::revision).collect::<Vec<_>>());
+    let db = Database::connect(url).await.unwrap();
+    let pg = db.dialect() == Dialect::Postgres;
+    let (uuid, xid, xid_column) = if pg {
+        ("::uuid", ", pg_current_xact_id()", ", _offgen_xid")
+    } else {
+        ("", "", "")
+    };
+    db.migrate(app(&builds[0])).await.unwrap();
+    exec(
+        &db,
+        &format!(
+            "INSERT INTO rangers (id, name, badge_number, version, updated_at, _offgen_seq{xid_column})
+               VALUES ('{RANGER}'{uuid}, 'Ana', 'B-1', 1, 1, 1{xid})"
+        ),
+    )
+    .await
+    .unwrap();
+    let mut n = 10;
+    let mut insert = |kind: &str| {
+        n += 1;
+        format!(
+            "INSERT INTO observations (id, ranger, kind, latitude, longitude, recorded_at, modified_at,
+                                       version, updated_at, _offgen_seq{xid_column})
+               VALUES ('00000000-0000-4000-8000-0000000000{n}'{uuid}, '{RANGER}'{uuid}, '{kind}',
+                       0.5, 0.5, 1, 1, 1, 1, {n}{xid})"
+        )
+    };
+    assert!(
+        exec(&db, &insert("fire")).await.is_err(),
+        "step 1 has no `fire`"
+    );
+    db.migrate(app(&builds[1])).await.unwrap();
+    exec(&db, &insert("fire"))
+        .await
+        .unwrap_or_else(|e| panic!("step 2 added `fire`: {e}"));
+    exec(&db, &insert("other")).await.unwrap();
+    db.migrate(app(&builds[2])).await.unwrap();
+    db.migrate(app(&builds[3])).await.unwrap();
+    assert!(
+        exec(&db, &insert("other")).await.is_err(),
+        "step 4 removed `other`"
+    );
+    exec(&db, &insert("fire")).await.unwrap();
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn enum_values_are_enforced_alike_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    enum_values_are_enforced_alike_after_every_step(&format!(
+        "sqlite:{}",
+        dir.path().join("server.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn enum_values_are_enforced_alike_on_postgres() {
+    enum_values_are_enforced_alike_after_every_step(
+        &fresh_postgres_database("offgen_enum_steps").await,
+    )
+    .await;
+}

@@ -92,6 +92,10 @@ pub struct FieldShape {
     /// Its type then (a value of another type, or an enum value added since, is one those
     /// apps cannot hold).
     pub kind: Kind,
+    /// Whether a record may leave it out then (nullable, or with a default). A value those
+    /// apps cannot hold is left out of such a field (their device keeps its value); a record
+    /// whose required field holds one is not sent to them at all.
+    pub optional: bool,
 }
 
 /// One value per SQL dialect.

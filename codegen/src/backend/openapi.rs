@@ -199,13 +199,14 @@ fn push_operation() -> Value {
              its first result and changes nothing. At most {MAX_MUTATIONS} mutations and 8 MiB \
              per request."
         ),
+        "parameters": [parameter_ref("SchemaStep")],
         "requestBody": json_body(schema_ref("PushRequest")),
         "responses": Responses::new()
             .with("200", json_response(
                 "One result per mutation, in order.",
                 schema_ref("PushResponse"),
             ))
-            .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &PAYLOAD_TOO_LARGE])
+            .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &SCHEMA_STEP, &PAYLOAD_TOO_LARGE])
             .server_errors()
             .into_value(),
     })
@@ -219,10 +220,10 @@ fn pull_operation() -> Value {
         "description": "Changed records of every entity the user may see, oldest change first, \
                         each at its newest version; deleted records as tombstones. The cursor \
                         never skips a change.",
-        "parameters": [parameter_ref("Cursor"), parameter_ref("Limit")],
+        "parameters": [parameter_ref("Cursor"), parameter_ref("Limit"), parameter_ref("SchemaStep")],
         "responses": Responses::new()
             .with("200", json_response("A page of changes.", schema_ref("PullResponse")))
-            .problems(&[&BAD_REQUEST, &UNAUTHORIZED])
+            .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &SCHEMA_STEP])
             .server_errors()
             .into_value(),
     })
@@ -576,6 +577,17 @@ const CONFLICT: ProblemKind = ProblemKind {
     component: "Conflict",
     when: "A record with this id exists with other fields.",
 };
+/// 409 on push and pull: the app's schema step and the server's do not meet. Its `type` is
+/// one of two (see [`schema_step_response`]).
+const SCHEMA_STEP: ProblemKind = ProblemKind {
+    status: 409,
+    slug: "upgrade-required",
+    component: "SchemaStep",
+    when: "The app's schema step (`Offgen-Schema-Step`) is not served: older than the oldest \
+           step the server serves (`upgrade-required`: update the app; nothing was applied), \
+           or, on a push, newer than the server's (`schema-ahead`: the changes wait on the \
+           device until the server is upgraded).",
+};
 const GONE: ProblemKind = ProblemKind {
     status: 410,
     slug: "gone",
@@ -641,8 +653,12 @@ fn shared_responses() -> Map<String, Value> {
         (&UNAVAILABLE, Map::new(), &[][..]),
     ]
     .into_iter()
+    .chain([(&SCHEMA_STEP, schema_step_extra(), &[][..])])
     .map(|(problem, extra, required)| {
         let mut response = problem_response(problem, extra, required);
+        if problem.component == SCHEMA_STEP.component {
+            response = schema_step_response(response);
+        }
         if problem.status == UNAUTHORIZED.status {
             // RFC 9110 requires a challenge with every 401.
             response = with_headers(response, &["WWW-Authenticate"]);
@@ -650,6 +666,33 @@ fn shared_responses() -> Map<String, Value> {
         (problem.component.to_owned(), response)
     })
     .collect()
+}
+
+/// The members of a [`SCHEMA_STEP`] problem beside the standard ones.
+fn schema_step_extra() -> Map<String, Value> {
+    let step = || json!({ "type": "integer", "minimum": 1 });
+    let mut extra = Map::new();
+    extra.insert("serverStep".into(), step());
+    extra.insert("oldestStep".into(), step());
+    extra
+}
+
+/// [`SCHEMA_STEP`]'s response takes either of its two types.
+fn schema_step_response(mut response: Value) -> Value {
+    let types = json!({ "enum": [
+        "https://offgen.dev/problems/upgrade-required",
+        "https://offgen.dev/problems/schema-ahead",
+    ] });
+    if let Some(narrowed) = response
+        .pointer_mut(&format!(
+            "/content/{}/schema/allOf/1/properties",
+            PROBLEM_JSON.replace('/', "~1")
+        ))
+        .and_then(Value::as_object_mut)
+    {
+        narrowed.insert("type".into(), types);
+    }
+    response
 }
 
 /// A `Problem` whose `type` and `status` are fixed to `problem`'s, plus `extra` members.
@@ -743,6 +786,15 @@ fn parameters() -> Value {
                             `\"3\"`, a list of them, or `*` for any current record. Weak tags \
                             (`W/\"3\"`) never match. Without it: 428.",
             "schema": { "type": "string" },
+        },
+        "SchemaStep": {
+            "name": "Offgen-Schema-Step",
+            "in": "header",
+            "required": false,
+            "description": "The app's schema step (its device database's newest migration \
+                            step). The server answers each app version in its own shape \
+                            (protocol.md, Schema steps). Without it: the server's own step.",
+            "schema": { "type": "integer", "minimum": 1 },
         },
         "IfNoneMatch": {
             "name": "If-None-Match",

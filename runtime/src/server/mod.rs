@@ -18,6 +18,7 @@ mod pull;
 mod push;
 mod rest;
 pub mod serve;
+mod shapes;
 mod sqlite_reals;
 
 use std::sync::Arc;
@@ -285,20 +286,70 @@ async fn push_handler(
         user: &user,
         client_id: &request.client_id,
     };
-    let results = push::push(
-        shared.app,
-        &shared.db,
-        caller,
-        request.mutations,
-        Mode::Policy,
-    )
-    .await?;
+    let results = match shapes::client_step(shared.app, &headers, true)? {
+        shapes::ClientStep::Current => {
+            push::push(
+                shared.app,
+                &shared.db,
+                caller,
+                request.mutations,
+                Mode::Policy,
+            )
+            .await?
+        }
+        shapes::ClientStep::Older(shape) => {
+            push_in_shape(&shared, caller, shape, request.mutations).await?
+        }
+    };
     shared.metrics.push_results(&results);
     Ok(axum::Json(PushResponse {
         results,
         server_time: now_ms(),
     })
     .into_response())
+}
+
+/// A push from an app at an older schema step: converted to the current names, run, and
+/// answered in the app's own shape; what the schema no longer has is kept in the audit.
+async fn push_in_shape(
+    shared: &Shared,
+    caller: Caller<'_>,
+    shape: &'static crate::model::Shape,
+    mutations: Vec<crate::protocol::Mutation>,
+) -> Result<Vec<crate::protocol::PushResult>, Problem> {
+    let count = mutations.len();
+    let converted = shapes::push_in(shape, mutations);
+    let (positions, mutations): (Vec<usize>, Vec<_>) = converted.mutations.into_iter().unzip();
+    let entities: Vec<String> = mutations.iter().map(|m| m.entity.clone()).collect();
+    let ran = push::push(shared.app, &shared.db, caller, mutations, Mode::Policy).await?;
+    let mut results: Vec<Option<crate::protocol::PushResult>> = vec![None; count];
+    for ((position, entity), result) in positions.into_iter().zip(&entities).zip(ran) {
+        results[position] = Some(shapes::result_out(shape, entity, result));
+    }
+    for (position, result) in converted.answered {
+        results[position] = Some(result);
+    }
+    let audits: Vec<push::AuditEntry> = converted
+        .ignored
+        .iter()
+        .filter_map(|ignored| {
+            let result = results[ignored.index].as_ref()?;
+            (result.status == crate::protocol::PushStatus::Accepted).then(|| push::AuditEntry {
+                entity: ignored.entity.clone(),
+                row_id: ignored.id.clone(),
+                mutation_id: ignored.mutation_id.clone(),
+                reason: if ignored.entity_dropped {
+                    "schema: an app at an older step wrote an entity this server no longer has"
+                } else {
+                    "schema: an app at an older step wrote fields this server no longer has"
+                },
+                losing: serde_json::Value::Object(ignored.data.clone()),
+                winning_version: result.version.unwrap_or(0),
+            })
+        })
+        .collect();
+    push::audit(&shared.db, caller, &audits).await?;
+    Ok(results.into_iter().flatten().collect())
 }
 
 async fn pull_handler(
@@ -308,7 +359,11 @@ async fn pull_handler(
 ) -> Result<Response, Problem> {
     let user = auth::user(&headers, shared.auth.as_ref())?;
     let (cursor, limit) = page_query(query.as_deref())?;
-    let page = pull::pull(shared.app, &shared.db, &user, &cursor, limit).await?;
+    let step = shapes::client_step(shared.app, &headers, false)?;
+    let mut page = pull::pull(shared.app, &shared.db, &user, &cursor, limit).await?;
+    if let shapes::ClientStep::Older(shape) = step {
+        page = shapes::page_out(shape, &page)?;
+    }
     let mut response = page.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

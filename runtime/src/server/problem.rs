@@ -83,6 +83,36 @@ impl Problem {
         Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 409: a push from an app at a newer schema step than this server's. Its changes wait on
+    /// the device (uncounted) until the server is upgraded.
+    pub fn schema_ahead(client_step: u32, server_step: u32) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::CONFLICT,
+            "schema-ahead",
+            "Schema ahead of the server",
+            format!(
+                "this app is at schema step {client_step} and the server at {server_step}: its changes wait until the server is upgraded"
+            ),
+        );
+        p.extensions.insert("serverStep".into(), json!(server_step));
+        p
+    }
+
+    /// 409: a request from an app older than the oldest schema step the server serves.
+    pub fn upgrade_required(client_step: u32, oldest_step: u32, server_step: u32) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::CONFLICT,
+            "upgrade-required",
+            "Upgrade required",
+            format!(
+                "this app is at schema step {client_step}; the server serves steps {oldest_step} to {server_step}: update the app (its unsent changes are kept and go with it)"
+            ),
+        );
+        p.extensions.insert("oldestStep".into(), json!(oldest_step));
+        p.extensions.insert("serverStep".into(), json!(server_step));
+        p
+    }
+
     /// 410: the record was deleted.
     pub fn gone(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::GONE, "gone", "Gone", detail)

@@ -153,6 +153,8 @@ pub struct FieldShapePlan {
     pub now: Option<String>,
     /// Type then.
     pub kind: KindPlan,
+    /// Whether a record may leave it out then.
+    pub optional: bool,
 }
 
 /// The app a server built from this build output would serve: its schema, server steps and
@@ -235,6 +237,7 @@ pub fn plan(
                                 key: f.key.clone(),
                                 now: f.now.clone(),
                                 kind: past_kind(&f.ty, f.values.as_deref(), f.to.as_deref()),
+                                optional: f.optional,
                             })
                             .collect(),
                     })
@@ -445,6 +448,7 @@ impl AppPlan {
                                         key: leak(&f.key),
                                         now: f.now.as_deref().map(leak),
                                         kind: f.kind.leak(),
+                                        optional: f.optional,
                                     })
                                     .collect(),
                             ),

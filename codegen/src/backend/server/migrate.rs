@@ -137,6 +137,13 @@ pub fn next(
         if out.len() > before {
             summary.push(format!("change {}", kept.new.table.sql()));
         }
+        if rewrites_values(kept) {
+            out.extend(republish(kept.new, dialect));
+            summary.push(format!(
+                "republish {}: values were converted, devices pull the rows again",
+                kept.new.table.sql()
+            ));
+        }
     }
     for entity in &diff.added {
         out.extend(create_entity(new, entity, dialect));
@@ -147,6 +154,35 @@ pub fn next(
         summary.push(format!("drop {} (migrate.drop)", entity.table.sql()));
     }
     (!out.is_empty()).then_some((out, summary))
+}
+
+/// Whether the step changes stored values in ways devices cannot work out themselves: a
+/// retype whose values may not all convert, or removed enum values (rows holding them get the
+/// default). A device that migrates does the same conversion, but one that has not (an older
+/// app still served) keeps the old value unless the rows come to it again.
+fn rewrites_values(kept: &KeptEntity) -> bool {
+    kept.kept
+        .iter()
+        .any(|f| f.conversion == Conversion::Retype || !f.removed_values.is_empty())
+}
+
+/// Gives every row of `entity` a new place in the change stream, so every device pulls it
+/// again (with the same version: a device's apply takes a record of its own version).
+fn republish(entity: &Entity, dialect: Dialect) -> Vec<String> {
+    let table = quote(entity.table.sql());
+    match dialect {
+        Dialect::Postgres => vec![format!(
+            "UPDATE {table} SET \"_offgen_seq\" = nextval('\"_offgen_seq\"'), \"_offgen_xid\" = pg_current_xact_id();"
+        )],
+        Dialect::Sqlite => vec![
+            format!(
+                "UPDATE {table} SET \"_offgen_seq\" = (SELECT \"value\" FROM \"_offgen_counter\" WHERE \"id\" = 1) + \"r\".\"n\" FROM (SELECT \"id\" AS \"rid\", row_number() OVER (ORDER BY \"_offgen_seq\") AS \"n\" FROM {table}) AS \"r\" WHERE {table}.\"id\" = \"r\".\"rid\";"
+            ),
+            format!(
+                "UPDATE \"_offgen_counter\" SET \"value\" = \"value\" + (SELECT count(*) FROM {table}) WHERE \"id\" = 1;"
+            ),
+        ],
+    }
 }
 
 /// The statements of a step as a script.
@@ -403,7 +439,14 @@ fn alter_sqlite(new: &Schema, kept: &KeptEntity, out: &mut Vec<String>) {
             ));
         }
     }
-    if kept.needs_rebuild() {
+    // SQLite cannot alter a constraint either: a changed CHECK (an enum's values) needs the
+    // table rebuilt too, or the server keeps refusing a value the spec now allows (the device
+    // keeps no CHECK on enums, so its step does not).
+    let constraint_changed = kept
+        .kept
+        .iter()
+        .any(|f| matches!(f.old.ty, FieldType::Enum { .. }) && f.old.ty != f.new.ty);
+    if kept.needs_rebuild() || constraint_changed {
         let temp = format!("_offgen_new_{table}");
         let mut statements = create_entity(new, kept.new, Dialect::Sqlite);
         let create = statements.remove(0);

@@ -104,7 +104,8 @@ fn app(plan: &AppPlan) -> TokenStream {
                 let key = &f.key;
                 let now = option(f.now.as_deref());
                 let kind = kind(&f.kind);
-                quote! { FieldShape { key: #key, now: #now, kind: #kind } }
+                let optional = f.optional;
+                quote! { FieldShape { key: #key, now: #now, kind: #kind, optional: #optional } }
             });
             quote! { EntityShape { table: #table, now: #now, fields: &[#(#fields),*] } }
         });

@@ -17,6 +17,48 @@ use crate::values;
 /// The current state of the rows a batch touches, by (table, id): `None` for no row.
 pub(super) type State<'a> = HashMap<(&'a str, String), Option<Stored>>;
 
+/// Locks `ids` (one transaction at a time per mutation id: a retry arriving while its first
+/// attempt is still running waits for it, then finds its result; SQLite runs one writer at a
+/// time) and reads their stored results: by mutation id, the user who sent it and the result.
+async fn lock_and_read(
+    tx: &mut Tx,
+    ids: &[&str],
+) -> Result<HashMap<String, (String, Option<String>)>, sqlx::Error> {
+    if tx.dialect() == Dialect::Postgres {
+        tx.rows(LOCK, &[json_arg(ids)]).await?;
+    }
+    // A statement of its own, after the locks: under READ COMMITTED it sees what the
+    // transactions it waited for committed.
+    let mut stored = HashMap::new();
+    for row in tx.rows(STORED, &[json_arg(ids)]).await? {
+        stored.insert(
+            row.text("mutation_id")?,
+            (row.text("user_id")?, row.opt_text("result")?),
+        );
+    }
+    Ok(stored)
+}
+
+/// A stored result as the caller gets it: another user's mutation id is not theirs to replay.
+fn answer(
+    caller: Caller<'_>,
+    mutation: &crate::protocol::Mutation,
+    stored: &(String, Option<String>),
+) -> PushResult {
+    let (user, result) = stored;
+    let first = match result {
+        Some(result) if user == caller.user => serde_json::from_str(result).ok(),
+        _ => None,
+    };
+    first.unwrap_or_else(|| {
+        rejected(
+            mutation,
+            "invalid-request",
+            "this mutationId belongs to another mutation",
+        )
+    })
+}
+
 /// Locks the batch's mutation ids, then splits it: the results of mutations seen before (in
 /// the batch's terms: index and result), and the items still to decide.
 pub(super) async fn stored_results<'i>(
@@ -28,43 +70,46 @@ pub(super) async fn stored_results<'i>(
         .iter()
         .map(|i| i.mutation.mutation_id.as_str())
         .collect();
-    // One transaction at a time per mutation id: a retry arriving while the first attempt is
-    // still running waits for it, then finds its result. (SQLite runs one writer at a time.)
-    if tx.dialect() == Dialect::Postgres {
-        tx.rows(LOCK, &[json_arg(&ids)]).await?;
-    }
-    // A statement of its own, after the locks: under READ COMMITTED it sees what the
-    // transactions it waited for committed.
-    let mut stored_results = HashMap::new();
-    for row in tx.rows(STORED, &[json_arg(&ids)]).await? {
-        stored_results.insert(
-            row.text("mutation_id")?,
-            (row.text("user_id")?, row.opt_text("result")?),
-        );
-    }
-    let mut out = Vec::new();
-    for item in items
+    let stored = lock_and_read(tx, &ids).await?;
+    let out = items
         .iter()
-        .filter(|i| stored_results.contains_key(&i.mutation.mutation_id))
-    {
-        let answer = match stored_results.get(&item.mutation.mutation_id) {
-            Some((user, Some(result))) if user == caller.user => serde_json::from_str(result).ok(),
-            _ => None,
-        };
-        let result = answer.unwrap_or_else(|| {
-            rejected(
-                &item.mutation,
-                "invalid-request",
-                "this mutationId belongs to another mutation",
-            )
-        });
-        out.push((item.index, result));
-    }
+        .filter_map(|item| {
+            let found = stored.get(&item.mutation.mutation_id)?;
+            Some((item.index, answer(caller, &item.mutation, found)))
+        })
+        .collect();
     let todo: Vec<&Item> = items
         .iter()
-        .filter(|i| !stored_results.contains_key(&i.mutation.mutation_id))
+        .filter(|i| !stored.contains_key(&i.mutation.mutation_id))
         .collect();
     Ok((out, todo))
+}
+
+/// The first results of mutations the checks refuse now, where there are any: a retried
+/// mutation gets the answer it got the first time, whatever changed since.
+pub(super) async fn first_results(
+    db: &crate::server::db::Database,
+    caller: Caller<'_>,
+    refused: &[(usize, crate::protocol::Mutation)],
+) -> Result<Vec<(usize, PushResult)>, sqlx::Error> {
+    let ids: Vec<&str> = refused
+        .iter()
+        .map(|(_, m)| m.mutation_id.as_str())
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = db.begin_write().await?;
+    let stored = lock_and_read(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(refused
+        .iter()
+        .filter_map(|(index, mutation)| {
+            let found = stored.get(&mutation.mutation_id)?;
+            Some((*index, answer(caller, mutation, found)))
+        })
+        .collect())
 }
 
 /// The current rows of the items, per entity, locked where the database can.

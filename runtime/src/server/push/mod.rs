@@ -73,6 +73,7 @@ pub async fn push(
     let mut items = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut duplicates = Vec::new();
+    let mut refused: Vec<(usize, Mutation)> = Vec::new();
     for (index, mutation) in mutations.into_iter().enumerate() {
         // The same mutation twice in one batch: answered like the first.
         if let Some(first) = seen.get(&mutation.mutation_id) {
@@ -80,9 +81,19 @@ pub async fn push(
             continue;
         }
         seen.insert(mutation.mutation_id.clone(), index);
-        match prepare(app, caller, index, mutation) {
+        match prepare(app, caller, index, mutation.clone()) {
             Ok(item) => items.push(item),
-            Err(result) => results[index] = Some(result),
+            Err(result) => {
+                results[index] = Some(result);
+                refused.push((index, mutation));
+            }
+        }
+    }
+    // A retry gets its first result whatever changed since (the schema, a limit): a mutation
+    // the checks refuse now may have been applied before, so its stored result comes first.
+    if !refused.is_empty() {
+        for (index, result) in load::first_results(db, caller, &refused).await? {
+            results[index] = Some(result);
         }
     }
     if !items.is_empty() {
@@ -102,6 +113,55 @@ pub async fn push(
         .into_iter()
         .map(|r| r.expect("every mutation is answered"))
         .collect())
+}
+
+/// A value the engine did not apply but keeps in the audit (an older app's field that the
+/// schema no longer has).
+#[derive(Clone, Debug)]
+pub(crate) struct AuditEntry {
+    /// The entity, as the writer named it.
+    pub entity: String,
+    /// The row.
+    pub row_id: String,
+    /// The mutation.
+    pub mutation_id: String,
+    /// Why it is kept.
+    pub reason: &'static str,
+    /// What was not applied.
+    pub losing: serde_json::Value,
+    /// The row's version after the write.
+    pub winning_version: i64,
+}
+
+/// Writes audit entries for what a push did not apply, in one transaction.
+pub(crate) async fn audit(
+    db: &Database,
+    caller: Caller<'_>,
+    entries: &[AuditEntry],
+) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let now = super::now_ms();
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "entity": e.entity, "rowId": e.row_id, "mutationId": e.mutation_id,
+                "userId": caller.user, "clientId": caller.client_id, "reason": e.reason,
+                "losingData": e.losing, "winningVersion": e.winning_version, "createdAt": now,
+            })
+        })
+        .collect();
+    let mut tx = db.begin_write().await?;
+    tx.exec(
+        sql::AUDIT,
+        &[crate::server::db::Arg::Text(
+            serde_json::Value::Array(rows).to_string(),
+        )],
+    )
+    .await?;
+    tx.commit().await
 }
 
 /// Why a transaction did not go through.

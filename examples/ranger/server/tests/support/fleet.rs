@@ -11,7 +11,7 @@ use offgen_runtime::client::{
     ClientSchema, Device, HttpTransport, Request, Response, SyncClient, SyncError, SyncOptions,
     SyncReport, Transport, TransportError,
 };
-use offgen_runtime::model::{EntityDef, Kind};
+use offgen_runtime::model::{AppDef, EntityDef, Kind};
 use offgen_runtime::server::Database;
 use ranger_server::APP;
 use serde_json::{Map, Value, json};
@@ -29,25 +29,54 @@ pub fn schema() -> ClientSchema {
 pub struct Env {
     pub rt: tokio::runtime::Runtime,
     pub server: Server,
+    settle: Settle,
 }
 
 impl Env {
-    /// A fresh server on `backend`.
+    /// A fresh server of the example on `backend`.
     pub fn start(backend: Backend) -> Env {
+        Env::start_app(backend, &APP)
+    }
+
+    /// A fresh server of `app` (made from a build of the example's spec) on `backend`.
+    pub fn start_app(backend: Backend, app: &'static AppDef) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let server = rt.block_on(Server::start(backend));
-        Env { rt, server }
+        let server = rt.block_on(Server::start_app(backend, app));
+        let settle = Settle {
+            db: Arc::new(Mutex::new(server.db.clone())),
+            tables: app.entities.iter().map(|e| e.table.to_owned()).collect(),
+            rt: rt.handle().clone(),
+        };
+        Env { rt, server, settle }
+    }
+
+    /// The server upgraded to `app` (a later build): stopped and started again at the same
+    /// address on the same database, which it migrates.
+    pub fn upgrade(self, app: &'static AppDef) -> Env {
+        let Env { rt, server, settle } = self;
+        let server = rt.block_on(server.upgrade(app));
+        *settle.db.lock().unwrap() = server.db.clone();
+        Env { rt, server, settle }
     }
 
     /// Every record `token`'s user pulls, by (entity, id).
     pub fn server_state(&self, token: &str) -> BTreeMap<(String, String), Value> {
+        self.server_state_at(token, None)
+    }
+
+    /// Every record `token`'s user pulls as an app at `step`, in its shape.
+    pub fn server_state_at(
+        &self,
+        token: &str,
+        step: Option<u32>,
+    ) -> BTreeMap<(String, String), Value> {
         self.settler().wait();
         self.rt
-            .block_on(self.server.pull_all(token))
+            .block_on(self.server.pull_all_at(token, step))
             .into_iter()
             .map(|r| {
                 let key = (
@@ -69,17 +98,15 @@ impl Env {
     /// is skipped, only delayed; docs/protocol.md), and the suite's other tests share the
     /// server: a test that expects a device to see what another just pushed waits here.
     pub fn settler(&self) -> Settle {
-        Settle {
-            db: self.server.db.clone(),
-            rt: self.rt.handle().clone(),
-        }
+        self.settle.clone()
     }
 }
 
 /// See [`Env::settler`].
 #[derive(Clone)]
 pub struct Settle {
-    db: Database,
+    db: Arc<Mutex<Database>>,
+    tables: Vec<String>,
     rt: tokio::runtime::Handle,
 }
 
@@ -87,13 +114,13 @@ impl Settle {
     /// Blocks until the newest change is below the oldest running transaction (PostgreSQL);
     /// returns at once on SQLite.
     pub fn wait(&self) {
-        let Database::Postgres(pool) = &self.db else {
+        let Database::Postgres(pool) = self.db.lock().unwrap().clone() else {
             return;
         };
-        let newest: Vec<String> = APP
-            .entities
+        let newest: Vec<String> = self
+            .tables
             .iter()
-            .map(|e| format!("SELECT max(\"_offgen_xid\") AS x FROM \"{}\"", e.table))
+            .map(|t| format!("SELECT max(\"_offgen_xid\") AS x FROM \"{t}\""))
             .collect();
         let sql = format!(
             "SELECT coalesce((SELECT max(x) FROM ({}) AS s) < pg_snapshot_xmin(pg_current_snapshot()), true)",
@@ -103,7 +130,7 @@ impl Settle {
         loop {
             let settled: bool = self
                 .rt
-                .block_on(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(pool))
+                .block_on(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&pool))
                 .unwrap();
             if settled {
                 return;
@@ -216,23 +243,33 @@ pub struct Phone {
     pub device: Device,
     pub client: SyncClient<FaultyHttp>,
     pub net: FaultyHttp,
+    /// The app version the phone runs, as the server sees an app (its entities and fields).
+    pub app: &'static AppDef,
+    token: String,
 }
 
 impl Phone {
-    /// A fresh in-memory device of `token`'s user.
+    /// A fresh in-memory device of `token`'s user, running the example.
     pub fn new(env: &Env, token: &str) -> Phone {
         Phone::with_device(env, token, Device::open_in_memory(&schema()).unwrap())
     }
 
-    /// A phone around an existing device database.
+    /// A phone running the example around an existing device database.
     pub fn with_device(env: &Env, token: &str, device: Device) -> Phone {
+        Phone::running(env, token, device, &APP)
+    }
+
+    /// A phone around `device`, whose schema is that of `app`'s build.
+    pub fn running(env: &Env, token: &str, device: Device, app: &'static AppDef) -> Phone {
         let net = FaultyHttp::new(env);
-        let token = token.to_owned();
-        let client = SyncClient::new(net.clone(), move || Some(token.clone()));
+        let owned = token.to_owned();
+        let client = SyncClient::new(net.clone(), move || Some(owned.clone()));
         Phone {
             device,
             client,
             net,
+            app,
+            token: token.to_owned(),
         }
     }
 
@@ -242,11 +279,15 @@ impl Phone {
             device,
             client,
             net,
+            app,
+            token,
         } = self;
         Phone {
             device,
             client: client.with_options(options),
             net,
+            app,
+            token,
         }
     }
 
@@ -297,7 +338,7 @@ impl Phone {
     /// Every row of every entity, in the form [`Env::server_state`] gives, by (entity, id).
     pub fn state(&self) -> BTreeMap<(String, String), Value> {
         let mut out = BTreeMap::new();
-        for entity in APP.entities {
+        for entity in self.app.entities {
             for (id, row) in rows(&self.device, entity) {
                 out.insert((entity.table.to_owned(), id), row);
             }
@@ -357,7 +398,9 @@ fn wire_value(kind: Kind, value: SqlValue) -> Value {
 /// user can see, with versions, tombstones and values). A row the device deleted outright
 /// (`DELETE`) is a tombstone on the server and absent on the device, which is the same.
 pub fn assert_converged(env: &Env, phone: &Phone, token: &str) {
-    let mut server = env.server_state(token);
+    assert_eq!(token, phone.token, "the phone's own user");
+    let step = phone.device.step().unwrap();
+    let mut server = env.server_state_at(token, Some(step));
     let mut device = phone.state();
     // A row deleted outright on the device is a tombstone on the server; a row created and
     // deleted before it was ever sent is a local tombstone the server never saw.
@@ -373,8 +416,18 @@ pub fn assert_converged(env: &Env, phone: &Phone, token: &str) {
         only_device.len(),
         only_device.first()
     );
+    // A device at another step than the server's has fields the server does not send it
+    // (added since its step, or dropped since): only the server's are compared.
+    let ahead = step != env.server.app.step;
     for (key, expected) in &server {
-        assert_eq!(&device[key], expected, "row {key:?} differs");
+        let mut actual = device[key].clone();
+        if ahead
+            && let (Some(fields), Some(sent)) =
+                (actual["data"].as_object_mut(), expected["data"].as_object())
+        {
+            fields.retain(|k, _| sent.contains_key(k));
+        }
+        assert_eq!(&actual, expected, "row {key:?} differs");
     }
 }
 

@@ -7,8 +7,9 @@ pub mod fleet;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use offgen_runtime::model::AppDef;
 use offgen_runtime::server::{Database, StaticTokens};
-use ranger_server::{APP, router};
+use ranger_server::{APP, OPENAPI};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
@@ -51,44 +52,34 @@ pub struct Server {
     pub client: reqwest::Client,
     pub db: Database,
     pub backend: Backend,
-    _dir: Option<tempfile::TempDir>,
+    /// The app it serves (the example's, or one made from another build of its spec).
+    pub app: &'static AppDef,
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+    _dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Server {
-    /// A server on a fresh, migrated database, with Ana's and Ben's rangers and tokens.
+    /// A server of the example on a fresh, migrated database, with Ana's and Ben's rangers and
+    /// tokens.
     pub async fn start(backend: Backend) -> Server {
+        Server::start_app(backend, &APP).await
+    }
+
+    /// [`Server::start`] serving `app` (which has the example's rangers).
+    pub async fn start_app(backend: Backend, app: &'static AppDef) -> Server {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 (
                     format!("sqlite:{}", dir.path().join("ranger.db").display()),
-                    Some(dir),
+                    Some(std::sync::Arc::new(dir)),
                 )
             }
             Backend::Postgres => (fresh_postgres_database().await, None),
         };
-        let db = Database::connect(&url).await.unwrap();
-        db.migrate(&APP).await.unwrap();
-        let tokens = StaticTokens::parse(&format!(
-            "{ANA}={ANA_TOKEN},{BEN}={BEN_TOKEN},{ADMIN}={ADMIN_TOKEN}"
-        ))
-        .unwrap()
-        .with_admins(ADMIN);
-        let app = router(db.clone(), tokens);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            offgen_runtime::server::axum::serve(listener, app)
-                .await
-                .unwrap()
-        });
-        let server = Server {
-            base,
-            client: reqwest::Client::new(),
-            db,
-            backend,
-            _dir: dir,
-        };
+        let server = Server::serve(backend, url, dir, app, listener).await;
         for (id, name, token) in [(ANA, "Ana", ANA_TOKEN), (BEN, "Ben", BEN_TOKEN)] {
             let results = server
                 .push(
@@ -103,6 +94,50 @@ impl Server {
             assert_eq!(results[0]["status"], "accepted", "{results}");
         }
         server
+    }
+
+    async fn serve(
+        backend: Backend,
+        url: String,
+        dir: Option<std::sync::Arc<tempfile::TempDir>>,
+        app: &'static AppDef,
+        listener: tokio::net::TcpListener,
+    ) -> Server {
+        let db = Database::connect(&url).await.unwrap();
+        db.migrate(app).await.unwrap();
+        let tokens = StaticTokens::parse(&format!(
+            "{ANA}={ANA_TOKEN},{BEN}={BEN_TOKEN},{ADMIN}={ADMIN_TOKEN}"
+        ))
+        .unwrap()
+        .with_admins(ADMIN);
+        let router = offgen_runtime::server::router(app, db.clone(), tokens, OPENAPI);
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            offgen_runtime::server::axum::serve(listener, router)
+                .await
+                .unwrap()
+        });
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            db,
+            backend,
+            app,
+            url,
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// The server stopped and started again at the same address on the same database,
+    /// serving `app` (a later build: its new steps are applied at start).
+    pub async fn upgrade(self, app: &'static AppDef) -> Server {
+        let address = self.base.trim_start_matches("http://").to_owned();
+        self.task.abort();
+        let _ = self.task.await;
+        self.db.close().await;
+        let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
+        Server::serve(self.backend, self.url, self._dir, app, listener).await
     }
 
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
@@ -127,21 +162,23 @@ impl Server {
 
     /// Every record a user pulls from the start, page by page.
     pub async fn pull_all(&self, token: &str) -> Vec<Value> {
+        self.pull_all_at(token, None).await
+    }
+
+    /// [`Server::pull_all`] as an app at schema step `step` pulls (in its shape).
+    pub async fn pull_all_at(&self, token: &str, step: Option<u32>) -> Vec<Value> {
         let mut cursor = String::new();
         let mut records = Vec::new();
         loop {
-            let page: Value = self
-                .request(
-                    Method::GET,
-                    &format!("/sync/pull?cursor={cursor}&limit=7"),
-                    Some(token),
-                )
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let mut request = self.request(
+                Method::GET,
+                &format!("/sync/pull?cursor={cursor}&limit=7"),
+                Some(token),
+            );
+            if let Some(step) = step {
+                request = request.header(offgen_runtime::protocol::SCHEMA_STEP_HEADER, step);
+            }
+            let page: Value = request.send().await.unwrap().json().await.unwrap();
             records.extend(page["records"].as_array().unwrap().iter().cloned());
             cursor = page["cursor"].as_str().unwrap().to_owned();
             if !page["hasMore"].as_bool().unwrap() {
