@@ -316,6 +316,30 @@ impl<'s> Plan<'s> {
                 sql_string(&format!(",{},", field.new.name.json()))
             ));
         }
+        // An lww entry's edit stamps are keyed like its payload: they follow alike (the
+        // server refuses a stamp for a field the mutation does not change).
+        let stamps = quote("field_stamps");
+        let stamped = format!("\"entity\" = {entity} AND {stamps} IS NOT NULL");
+        for field in &kept.dropped {
+            self.push(format!(
+                "UPDATE {outbox} SET {stamps} = json_remove({stamps}, {}) WHERE {stamped};",
+                wire::path(field.name.json())
+            ));
+        }
+        for field in kept
+            .kept
+            .iter()
+            .filter(|f| f.old.name.json() != f.new.name.json())
+        {
+            let (old_key, new_key) = (
+                wire::path(field.old.name.json()),
+                wire::path(field.new.name.json()),
+            );
+            self.push(format!(
+                "UPDATE {outbox} SET {stamps} = json_set(json_remove({stamps}, {old_key}), {new_key}, {stamps} -> {old_key}) \
+                 WHERE {stamped} AND json_type({stamps}, {old_key}) IS NOT NULL;"
+            ));
+        }
         let all = columns(new, kept.new);
         for (target, column) in [
             ("_offgen_outbox", "payload"),

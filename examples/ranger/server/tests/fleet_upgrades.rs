@@ -342,3 +342,64 @@ fn an_app_older_than_the_window_is_told_to_upgrade_and_keeps_its_changes() {
     let mut current = phone(&env, &two);
     current.synced();
 }
+
+/// A device with a week of queued work (one batch applied with its answer lost, others never
+/// sent) is updated to the next app version offline, then syncs: every change arrives once,
+/// under the new names.
+fn an_app_update_carries_the_queue(backend: Backend) {
+    let [one, two, _] = versions();
+    let env = Env::start_app(backend, two.app);
+    let mut phone = phone(&env, &one);
+    phone.synced();
+    let (a, b) = (uuid(1301), uuid(1302));
+    add_observation(&phone, &a, "tracks", "notes", "sent, answer lost");
+    phone.net.plan(&[Fault::LoseResponse]);
+    assert!(phone.sync().is_err());
+    phone.sql(&format!(
+        "UPDATE observations SET notes = 'edited after the lost answer' WHERE id = '{a}'"
+    ));
+    add_observation(&phone, &b, "fire", "notes", "never sent");
+    let queued = phone.queued();
+    // The app update: the same database opened with the new version's schema.
+    let Phone { device, .. } = phone;
+    let device = Device::with_connection(device.into_connection(), &two.client).unwrap();
+    let mut phone = Phone::running(&env, ANA_TOKEN, device, two.app);
+    assert_eq!(
+        phone.queued(),
+        queued,
+        "the migration kept every queued change"
+    );
+    assert_eq!(
+        field(&phone, "remarks", &a),
+        json!("edited after the lost answer")
+    );
+    let report = phone.synced();
+    assert_eq!(
+        report.rejected + report.conflicts,
+        0,
+        "{report:?} {}",
+        phone.value("SELECT group_concat(op || ': ' || last_error) FROM _offgen_outbox")
+    );
+    assert_eq!(phone.queued(), 0);
+    assert_eq!(
+        server_field(&env, "remarks", &a),
+        json!("edited after the lost answer")
+    );
+    assert_eq!(server_field(&env, "remarks", &b), json!("never sent"));
+    assert_eq!(
+        env.server_count("SELECT count(*) FROM observations"),
+        2,
+        "the batch whose answer was lost applied once"
+    );
+    assert_converged(&env, &phone, ANA_TOKEN);
+}
+
+#[test]
+fn an_app_update_carries_the_queue_on_sqlite() {
+    an_app_update_carries_the_queue(Backend::Sqlite);
+}
+
+#[test]
+fn an_app_update_carries_the_queue_on_postgres() {
+    an_app_update_carries_the_queue(Backend::Postgres);
+}
