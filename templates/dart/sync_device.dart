@@ -97,7 +97,8 @@ final class Conflict {
         serverRecord = row.readNullable<String>('server_record'),
         localPayload = row.read<String>('local_payload'),
         message = row.read<String>('message'),
-        createdAt = _time(row.read<int>('created_at'))!;
+        createdAt = _time(row.read<int>('created_at'))!,
+        serverDeleted = row.read<int>('server_deleted') != 0;
 
   /// The entity's table.
   final String entity;
@@ -110,6 +111,10 @@ final class Conflict {
 
   /// The server's version.
   final int? serverVersion;
+
+  /// The server's row is a tombstone: only `take_server` settles it (the server takes no
+  /// change to a deleted row); keep the local values by writing them to a new row.
+  final bool serverDeleted;
 
   /// The server's record (JSON, wire keys).
   final String? serverRecord;

@@ -87,6 +87,10 @@ pub struct Conflict {
     pub message: String,
     /// When it was found.
     pub created_at: i64,
+    /// The server's row is a tombstone: only [`Resolution::TakeServer`] settles it (the
+    /// server takes no change to a deleted row). An app that wants to keep the local values
+    /// writes them to a new row.
+    pub server_deleted: bool,
 }
 
 /// A server record waiting because a local row holds one of its unique values.
@@ -362,11 +366,13 @@ impl Device {
                 local_payload: r.get("local_payload")?,
                 message: r.get("message")?,
                 created_at: r.get("created_at")?,
+                server_deleted: r.get::<_, i64>("server_deleted")? != 0,
             })
         })
     }
 
-    /// Settles a conflict. Returns whether there was one.
+    /// Settles a conflict. Returns whether it was settled: false when there is none, and for
+    /// [`Resolution::KeepLocal`] of a row the server deleted (see [`Conflict::server_deleted`]).
     pub fn resolve_conflict(
         &self,
         entity: &str,

@@ -263,17 +263,22 @@ WHERE "seq" = :seq AND "state" = 'failed'
   AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."mutation_id" = "_offgen_outbox"."mutation_id");
 
 -- name: list_conflicts
--- Rows whose local write met a newer server version: both sides, for the app to show.
--- returns: entity, row_id, op, server_version, server_record, local_payload, message, created_at
-SELECT "entity", "row_id", "op", "server_version", "server_record", "local_payload", "message", "created_at"
+-- Rows whose local write met a newer server version: both sides, for the app to show
+-- (server_deleted: the server's row is a tombstone, which only take_server settles).
+-- returns: entity, row_id, op, server_version, server_record, local_payload, message, created_at, server_deleted
+SELECT "entity", "row_id", "op", "server_version", "server_record", "local_payload", "message", "created_at",
+  coalesce(json_extract("server_record", '$.deleted'), 0) AS "server_deleted"
 FROM "_offgen_conflicts" ORDER BY "created_at", "entity", "row_id";
 
 -- name: resolve_conflict
 -- 'keep_local' sends the local write again on top of the server's version; 'take_server'
--- drops the local writes to the row and applies the server's record.
+-- drops the local writes to the row and applies the server's record. A row the server
+-- deleted cannot be kept (the server takes no change to a tombstone; sent again, the change
+-- would meet it again on every sync): keep_local changes nothing there.
 -- params: :entity, :row_id, :resolution
 UPDATE "_offgen_conflicts" SET "resolution" = :resolution
-WHERE "entity" = :entity AND "row_id" = :row_id;
+WHERE "entity" = :entity AND "row_id" = :row_id
+  AND NOT (:resolution = 'keep_local' AND coalesce(json_extract("server_record", '$.deleted'), 0) = 1);
 
 -- name: list_clashes
 -- Server records waiting because a local row (local_row_id) holds one of their unique values.

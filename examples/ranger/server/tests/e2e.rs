@@ -496,6 +496,20 @@ e2e!(
             if delete_first {
                 ana.synced();
                 assert_eq!(ben.synced().conflicts, 1, "the update met the tombstone");
+                let conflicts = ben.device.list_conflicts().unwrap();
+                assert!(conflicts[0].server_deleted);
+                // The change cannot be kept: sent again it would meet the tombstone again, on
+                // every sync (found by offgen-sim, seed 16).
+                assert!(
+                    !ben.device
+                        .resolve_conflict("rangers", &id, Resolution::KeepLocal)
+                        .unwrap()
+                );
+                assert_eq!(
+                    ben.device.list_conflicts().unwrap().len(),
+                    1,
+                    "still waiting"
+                );
                 assert!(
                     ben.device
                         .resolve_conflict("rangers", &id, Resolution::TakeServer)

@@ -1584,11 +1584,12 @@ WHERE "seq" = ?1 AND "state" = 'failed'
     '_offgen_outbox',
   );
 
-  /// Rows whose local write met a newer server version: both sides, for the app to show.
+  /// Rows whose local write met a newer server version: both sides, for the app to show
   static const SyncStatement listConflicts = SyncStatement(
     'list_conflicts',
     r'''
-SELECT "entity", "row_id", "op", "server_version", "server_record", "local_payload", "message", "created_at"
+SELECT "entity", "row_id", "op", "server_version", "server_record", "local_payload", "message", "created_at",
+  coalesce(json_extract("server_record", '$.deleted'), 0) AS "server_deleted"
 FROM "_offgen_conflicts" ORDER BY "created_at", "entity", "row_id"
 ''',
     [],
@@ -1601,6 +1602,7 @@ FROM "_offgen_conflicts" ORDER BY "created_at", "entity", "row_id"
     r'''
 UPDATE "_offgen_conflicts" SET "resolution" = ?3
 WHERE "entity" = ?1 AND "row_id" = ?2
+  AND NOT (?3 = 'keep_local' AND coalesce(json_extract("server_record", '$.deleted'), 0) = 1)
 ''',
     ['entity', 'row_id', 'resolution'],
     '_offgen_conflicts',
