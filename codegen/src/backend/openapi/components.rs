@@ -1,0 +1,114 @@
+//! `components`: the schemas, shared responses, parameters, headers and security scheme
+//! the paths refer to.
+
+use serde_json::{Map, Value, json};
+
+use super::entities::entity_schemas;
+use super::problems::shared_responses;
+use super::protocol::{PROTOCOL_SCHEMAS, protocol_schemas};
+use super::{DEFAULT_LIMIT, ETAG_PATTERN, MAX_LIMIT, uuid_schema};
+use crate::model::Schema;
+
+pub(super) fn components(schema: &Schema) -> Value {
+    let mut schemas = Map::new();
+    for entity in &schema.entities {
+        entity_schemas(entity, &mut schemas);
+    }
+    let entity_schema_count = schemas.len();
+    protocol_schemas(schema, &mut schemas);
+    debug_assert!(
+        schemas.len() == entity_schema_count + PROTOCOL_SCHEMAS.len()
+            && PROTOCOL_SCHEMAS
+                .iter()
+                .all(|name| schemas.contains_key(*name)),
+        "PROTOCOL_SCHEMAS lists exactly the protocol's schemas, and no entity took one"
+    );
+    json!({
+        "schemas": schemas,
+        "responses": shared_responses(),
+        "parameters": parameters(),
+        "headers": headers(),
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "`Authorization: Bearer <token>`; the token names the user.",
+            },
+        },
+    })
+}
+
+fn parameters() -> Value {
+    json!({
+        "Cursor": {
+            "name": "cursor",
+            "in": "query",
+            "required": false,
+            "description": "Opaque. Omit it (or pass an empty string) for the first page, then \
+                            pass back the last answer's `cursor`.",
+            "schema": { "type": "string" },
+        },
+        "Limit": {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "Most records in the answer.",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
+        },
+        "Id": {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The record's id.",
+            "schema": uuid_schema(),
+        },
+        "IfMatch": {
+            "name": "If-Match",
+            "in": "header",
+            // Required by the protocol; a request without it is answered 428.
+            "required": true,
+            "description": "The version the change is based on, as entity tags (RFC 9110): \
+                            `\"3\"`, a list of them, or `*` for any current record. Weak tags \
+                            (`W/\"3\"`) never match. Without it: 428.",
+            "schema": { "type": "string" },
+        },
+        "SchemaStep": {
+            "name": "Offgen-Schema-Step",
+            "in": "header",
+            "required": false,
+            "description": "The app's schema step (its device database's newest migration \
+                            step). The server answers each app version in its own shape \
+                            (protocol.md, Schema steps). Without it: the server's own step.",
+            "schema": { "type": "integer", "minimum": 1 },
+        },
+        "IfNoneMatch": {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "description": "Entity tags the client holds; a match answers 304.",
+            "schema": { "type": "string" },
+        },
+    })
+}
+
+fn headers() -> Value {
+    json!({
+        "ETag": {
+            "description": "The record's version as a strong entity tag, e.g. `\"3\"`.",
+            "schema": { "type": "string", "pattern": ETAG_PATTERN },
+        },
+        "Location": {
+            "description": "The new record's URL, `/v1/<table>/<id>`.",
+            "schema": { "type": "string", "format": "uri-reference" },
+        },
+        "WWW-Authenticate": {
+            "description": "The bearer challenge.",
+            "schema": { "type": "string" },
+        },
+    })
+}
