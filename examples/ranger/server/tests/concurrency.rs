@@ -95,7 +95,7 @@ async fn drain(s: &Server, cursor: &mut String, seen: &mut Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_that_commits_late_is_still_pulled_and_a_sequence_cursor_would_skip_it() {
-    let s = Server::start(Backend::Postgres).await;
+    let s = support::start(Backend::Postgres).await;
     let pool = pool(&s);
     let (mut ours, mut naive) = (String::new(), 0i64);
     let (mut ours_seen, mut naive_seen) = (Vec::new(), Vec::new());
@@ -161,7 +161,7 @@ async fn a_transaction_that_commits_late_is_still_pulled_and_a_sequence_cursor_w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_and_pullers_every_committed_change_pulled_exactly_once() {
-    let s = Arc::new(Server::start(Backend::Postgres).await);
+    let s = Arc::new(support::start(Backend::Postgres).await);
     let pool = pool(&s);
     // Set once every writer has committed: what each puller must end up with.
     let written_all: Arc<std::sync::OnceLock<BTreeSet<String>>> = Arc::default();

@@ -12,7 +12,7 @@ use std::time::Instant;
 use offgen_runtime::client::{Device, Resolution, SyncErrorKind, SyncOptions};
 use serde_json::{Value, json};
 use support::fleet::{Env, Fault, Phone, assert_converged, schema};
-use support::{ANA, ANA_TOKEN, BEN, BEN_TOKEN, Backend, uuid};
+use support::{ANA, ANA_TOKEN, BEN, BEN_TOKEN, uuid};
 
 fn add_observation(phone: &Phone, id: &str, notes: &str) {
     phone.sql(&format!(

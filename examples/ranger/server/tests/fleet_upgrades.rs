@@ -13,15 +13,11 @@ mod support;
 
 use std::path::Path;
 
-use offgen_codegen::backend::{self, server::app_def};
-use offgen_codegen::diagnostics::{Diagnostics, render};
-use offgen_codegen::output::FileSet;
-use offgen_codegen::source::SourceFile;
-use offgen_runtime::client::{ClientSchema, Device, SyncErrorKind};
-use offgen_runtime::model::AppDef;
+use offgen_runtime::client::{Device, SyncErrorKind};
+use offgen_testkit::builds::{Version, build_on};
 use serde_json::{Value, json};
 use support::fleet::{Env, Fault, Phone, assert_converged};
-use support::{ANA, ANA_TOKEN, Backend, uuid};
+use support::{ANA, ANA_TOKEN, Backend, RANGER, uuid};
 
 fn v1() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../offgen.yaml")).unwrap()
@@ -66,44 +62,11 @@ fn v3() -> String {
     )
 }
 
-/// The build of `spec` on top of `previous`, as `offgen build` makes it.
-fn build_on(previous: Option<&FileSet>, spec: &str) -> FileSet {
-    let file = SourceFile::new("offgen.yaml", spec);
-    let schema =
-        offgen_codegen::load_yaml_spec(&file).unwrap_or_else(|d| panic!("{}", render(&file, &d)));
-    let previous = previous
-        .map(|files| offgen_codegen::previous::from_files(files, Path::new("out")).unwrap())
-        .unwrap_or_default();
-    let mut diags = Diagnostics::new();
-    backend::generate(&schema, &previous, &mut diags)
-        .unwrap_or_else(|| panic!("{}", render(&file, &diags.into_sorted())))
-}
-
-/// One app version: its device schema and the app as the server sees it.
-struct Version {
-    client: ClientSchema,
-    app: &'static AppDef,
-}
-
-fn version(files: &FileSet) -> Version {
-    let migrations: Vec<(&str, &str)> = files
-        .iter()
-        .filter_map(|(path, text)| Some((path.strip_prefix("client/migrations/")?, text)))
-        .collect();
-    Version {
-        client: ClientSchema::from_texts(migrations, files.get("client/sync.sql").unwrap())
-            .unwrap(),
-        app: app_def::plan_of_build(files)
-            .unwrap_or_else(|d| panic!("{}", d.message))
-            .leak(),
-    }
-}
-
 fn versions() -> [Version; 3] {
     let one = build_on(None, &v1());
     let two = build_on(Some(&one), &v2());
     let three = build_on(Some(&two), &v3());
-    [version(&one), version(&two), version(&three)]
+    [Version::of(&one), Version::of(&two), Version::of(&three)]
 }
 
 fn phone(env: &Env, v: &Version) -> Phone {
@@ -154,7 +117,7 @@ fn add_observation(phone: &Phone, id: &str, kind: &str, notes_column: &str, note
 
 fn mixed_fleet(backend: Backend) {
     let [one, two, three] = versions();
-    let env = Env::start_app(backend, two.app);
+    let env = Env::start(backend, &RANGER.serving(two.app));
     let (mut old, mut current, mut ahead) =
         (phone(&env, &one), phone(&env, &two), phone(&env, &three));
     for p in [&mut old, &mut current, &mut ahead] {
@@ -330,9 +293,9 @@ fn an_app_older_than_the_window_is_told_to_upgrade_and_keeps_its_changes() {
         "app: ranger\nclients:\n  oldest_step: 2\n",
         1,
     );
-    let app = version(&build_on(Some(&one_files), &windowed)).app;
+    let app = Version::of(&build_on(Some(&one_files), &windowed)).app;
     assert_eq!(app.oldest_step(), 2);
-    let env = Env::start_app(Backend::Sqlite, app);
+    let env = Env::start(Backend::Sqlite, &RANGER.serving(app));
     let mut old = phone(&env, &one);
     add_observation(&old, &uuid(1201), "tracks", "notes", "kept on the device");
     let error = old.sync().unwrap_err();
@@ -348,7 +311,7 @@ fn an_app_older_than_the_window_is_told_to_upgrade_and_keeps_its_changes() {
 /// under the new names.
 fn an_app_update_carries_the_queue(backend: Backend) {
     let [one, two, _] = versions();
-    let env = Env::start_app(backend, two.app);
+    let env = Env::start(backend, &RANGER.serving(two.app));
     let mut phone = phone(&env, &one);
     phone.synced();
     let (a, b) = (uuid(1301), uuid(1302));
