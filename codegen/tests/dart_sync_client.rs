@@ -62,6 +62,7 @@ const PAIRS: &[(&str, &str, &str)] = &[
     ("Device", "list_notices", "listNotices"),
     ("Device", "dismiss_notice", "dismissNotice"),
     ("Device", "dismiss_all_notices", "dismissAllNotices"),
+    ("Device", "retry_waiting", "retryWaiting"),
 ];
 
 /// Every difference between the two clients, as `what: rust vs dart` texts.

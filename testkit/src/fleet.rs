@@ -97,7 +97,8 @@ impl Env {
                     r["entity"].as_str().unwrap().to_owned(),
                     r["id"].as_str().unwrap().to_owned(),
                 );
-                (key, comparable(&r))
+                let entity = self.server.app.entities.iter().find(|e| e.table == key.0);
+                (key, comparable(&r, entity.copied()))
             })
             .collect()
     }
@@ -159,12 +160,18 @@ impl Settle {
 }
 
 /// What is compared of a record: version, tombstone, and (for live rows) the fields.
-fn comparable(record: &Value) -> Value {
+/// A pulled record as [`Phone::state`] gives a device's rows. A real is compared as the double
+/// it is: PostgreSQL prints an integral one `1`, SQLite `1.0`, and the device reads a double.
+fn comparable(record: &Value, entity: Option<&EntityDef>) -> Value {
     let deleted = record["deleted"].as_bool().unwrap_or(false);
+    let mut data = record["data"].clone();
+    if let (Some(entity), Some(fields)) = (entity, data.as_object_mut()) {
+        offgen_runtime::values::canonicalize(entity, fields);
+    }
     json!({
         "version": record["version"],
         "deleted": deleted,
-        "data": if deleted { Value::Null } else { record["data"].clone() },
+        "data": if deleted { Value::Null } else { data },
     })
 }
 

@@ -38,7 +38,8 @@
 --              for a unique clash are tried again after every page), unknown_pulled_records()
 --              (log them), clear_inbox(), set_pull_cursor(:cursor), set_clock(:server_time, :now).
 --           Repeat while hasMore. Then set_last_synced(:now).
---   App:    sync_stats(:now), list_failed(), retry_failed(:seq), discard_failed(:seq),
+--   App:    sync_stats(:now), retry_waiting() (a "Sync now" button, before the sync),
+--           list_failed(), retry_failed(:seq), discard_failed(:seq),
 --           list_conflicts(), resolve_conflict(:entity, :row_id, :resolution), list_clashes(),
 --           list_notices(), dismiss_notice(:id), dismiss_all_notices()
 
@@ -245,6 +246,12 @@ FROM "_offgen_outbox" AS o
 WHERE o."state" = 'failed'
   AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."mutation_id" = o."mutation_id")
 ORDER BY o."seq";
+
+-- name: retry_waiting
+-- "Sync now": the user asked for a sync, so changes waiting out the delay after a rejection
+-- are due at once (their attempts still count toward max_attempts). Run it before the sync.
+UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+WHERE "state" = 'pending' AND "next_attempt_at" IS NOT NULL;
 
 -- name: retry_failed
 -- Queues a failed entry again with fresh attempts (after the cause was fixed); it is prepared

@@ -328,6 +328,13 @@ impl Device {
         Ok(stats.into_iter().next().unwrap_or_default())
     }
 
+    /// Makes changes waiting out a retry delay (after the server rejected them) due at once,
+    /// for a "Sync now" button: call it, then sync. Their attempts still count. Returns how
+    /// many were waiting.
+    pub fn retry_waiting(&self) -> Result<usize, ClientError> {
+        self.execute("retry_waiting", &[])
+    }
+
     /// Changes set aside as failed, oldest first.
     pub fn list_failed(&self) -> Result<Vec<FailedEntry>, ClientError> {
         self.query("list_failed", &[], |r| {

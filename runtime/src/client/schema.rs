@@ -32,6 +32,7 @@ pub(crate) const REQUIRED: &[&str] = &[
     "set_pull_cursor",
     "set_last_synced",
     "sync_stats",
+    "retry_waiting",
     "list_failed",
     "retry_failed",
     "discard_failed",

@@ -714,6 +714,39 @@ e2e!(
     }
 );
 
+e2e!(
+    sync_now_sends_changes_waiting_out_a_retry_delay,
+    |env: Env| {
+        let mut phone = Phone::new(&env, ANA_TOKEN);
+        let t0 = 1_800_000_000_000i64;
+        phone.device.set_fixed_clock(Some(t0)).unwrap();
+        // Ana's route is missing on the server, so her observation on it is rejected...
+        let route = uuid(798);
+        phone.sql(&format!(
+            "INSERT INTO observations (id, ranger, route, kind, latitude, longitude, recorded_at, modified_at)
+             VALUES ('{}', '{ANA}', '{route}', 'fire', 1, 2, 1, 1)",
+            uuid(702)
+        ));
+        assert_eq!(phone.synced().rejected, 1);
+        assert_eq!(phone.synced().pushed, 0, "waiting out its delay");
+        assert!(phone.device.stats().unwrap().next_attempt_at.unwrap() > t0);
+        // ... until the route arrives (another phone of hers pushes it) and she taps "Sync now".
+        let mut tablet = Phone::new(&env, ANA_TOKEN);
+        add_route(&tablet, &route, "north ridge");
+        tablet.synced();
+        assert_eq!(phone.device.retry_waiting().unwrap(), 1);
+        assert_eq!(
+            phone.device.retry_waiting().unwrap(),
+            0,
+            "nothing left waiting"
+        );
+        let report = phone.synced();
+        assert_eq!((report.pushed, report.accepted), (1, 1), "{report:?}");
+        assert_eq!(phone.status("observations", &uuid(702)), "synced");
+        assert_converged(&env, &phone, ANA_TOKEN);
+    }
+);
+
 e2e!(one_sync_at_a_time_per_database, |env: Env| {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.db");

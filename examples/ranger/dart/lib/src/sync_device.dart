@@ -281,6 +281,13 @@ final class SyncDevice {
     return _watch(stats, statsTables, refresh);
   }
 
+  /// Makes changes waiting out a retry delay (after the server rejected them) due at once,
+  /// for a "Sync now" button: call it, then [SyncClient.syncNow]. Their attempts still
+  /// count. Returns how many were waiting.
+  Future<int> retryWaiting() async {
+    return await _execute(SyncSql.retryWaiting, const {});
+  }
+
   /// Changes set aside as failed, oldest first.
   Future<List<FailedEntry>> listFailed() async {
     final rows = await _query(SyncSql.listFailed, const {});

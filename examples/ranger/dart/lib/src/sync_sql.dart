@@ -1559,6 +1559,17 @@ ORDER BY o."seq"
     null,
   );
 
+  /// "Sync now": the user asked for a sync, so changes waiting out the delay after a rejection
+  static const SyncStatement retryWaiting = SyncStatement(
+    'retry_waiting',
+    r'''
+UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+WHERE "state" = 'pending' AND "next_attempt_at" IS NOT NULL
+''',
+    [],
+    '_offgen_outbox',
+  );
+
   /// Queues a failed entry again with fresh attempts (after the cause was fixed); it is prepared
   static const SyncStatement retryFailed = SyncStatement(
     'retry_failed',
