@@ -310,25 +310,32 @@ fn a_refused_change_names_its_way_out_and_writes_nothing() {
 }
 
 #[test]
-fn the_checked_in_example_is_exactly_what_offgen_builds() {
-    // examples/ranger is compiled and served by the workspace's tests: this keeps it the
+fn every_checked_in_example_is_exactly_what_offgen_builds() {
+    // The examples are compiled and served by the workspace's tests: this keeps each one the
     // generator's real output, not a hand-edited copy.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let run = offgen(
-        &[
-            "build",
-            "examples/ranger/offgen.yaml",
-            "--out",
-            "examples/ranger",
-            "--check",
-        ],
-        &root,
-    );
-    assert!(
-        run.status.success(),
-        "examples/ranger is stale; run `cargo run --bin offgen -- build examples/ranger/offgen.yaml --out examples/ranger`\n{}",
-        stderr(&run)
-    );
+    let mut examples: Vec<_> = fs::read_dir(root.join("examples"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|dir| dir.join("offgen.yaml").is_file())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 2, "{examples:?}");
+    for dir in examples {
+        let dir = dir
+            .strip_prefix(&root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let spec = format!("{dir}/offgen.yaml");
+        let run = offgen(&["build", &spec, "--out", &dir, "--check"], &root);
+        assert!(
+            run.status.success(),
+            "{dir} is stale; run `scripts/build-examples.sh` (or `cargo run --bin offgen -- build {spec} --out {dir}`)\n{}",
+            stderr(&run)
+        );
+    }
 }
 
 #[test]
@@ -422,36 +429,50 @@ fn the_first_build_writes_a_server_crate_that_later_builds_never_touch() {
 }
 
 #[test]
-fn the_example_server_is_the_scaffold() {
-    // examples/ranger/server is compiled and served by the workspace's tests (its binary is
-    // killed and restarted by the fault tests): so is the crate `offgen build` writes.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ranger");
-    let files = offgen_codegen::scaffold::files(
-        "ranger",
-        &offgen_codegen::scaffold::Home::WorkspaceWithRuntime("Cargo.toml".into()),
-        None,
-    )
-    .unwrap();
-    let (_, manifest) = &files[0];
-    let (_, main) = &files[1];
-    assert_eq!(
-        &fs::read_to_string(root.join("server/src/main.rs")).unwrap(),
-        main,
-        "the example's main.rs is the scaffold's, unchanged"
-    );
-    let example = fs::read_to_string(root.join("server/Cargo.toml")).unwrap();
-    assert!(
-        example.starts_with(manifest.as_str()),
-        "the example's Cargo.toml is the scaffold's plus its test dependencies:\n{manifest}"
-    );
-    // The build, run on the example, recognises its crate and leaves it alone.
-    let tmp = tempfile::tempdir().unwrap();
-    let copy = tmp.path().join("server");
-    fs::create_dir_all(copy.join("src")).unwrap();
-    fs::write(copy.join("Cargo.toml"), &example).unwrap();
-    let (outcome, _) = offgen_codegen::scaffold::write_once(tmp.path(), "ranger").unwrap();
-    assert_eq!(outcome, offgen_codegen::scaffold::Outcome::Kept);
-    assert!(!copy.join("src/main.rs").exists());
+fn every_example_server_is_the_scaffold() {
+    // The examples' servers are compiled and served by the workspace's tests (ranger's binary
+    // is killed and restarted by the fault tests): so is the crate `offgen build` writes.
+    let mut apps: Vec<String> =
+        fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|dir| dir.join("server/src/main.rs").is_file())
+            .map(|dir| dir.file_name().unwrap().to_str().unwrap().to_owned())
+            .collect();
+    apps.sort();
+    assert!(apps.len() >= 2, "{apps:?}");
+    for app in &apps {
+        let app = app.as_str();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples")
+            .join(app);
+        let files = offgen_codegen::scaffold::files(
+            app,
+            &offgen_codegen::scaffold::Home::WorkspaceWithRuntime("Cargo.toml".into()),
+            None,
+        )
+        .unwrap();
+        let (_, manifest) = &files[0];
+        let (_, main) = &files[1];
+        assert_eq!(
+            &fs::read_to_string(root.join("server/src/main.rs")).unwrap(),
+            main,
+            "{app}: the example's main.rs is the scaffold's, unchanged"
+        );
+        let example = fs::read_to_string(root.join("server/Cargo.toml")).unwrap();
+        assert!(
+            example.starts_with(manifest.as_str()),
+            "{app}: the example's Cargo.toml is the scaffold's plus its test dependencies:\n{manifest}"
+        );
+        // The build, run on the example, recognises its crate and leaves it alone.
+        let tmp = tempfile::tempdir().unwrap();
+        let copy = tmp.path().join("server");
+        fs::create_dir_all(copy.join("src")).unwrap();
+        fs::write(copy.join("Cargo.toml"), &example).unwrap();
+        let (outcome, _) = offgen_codegen::scaffold::write_once(tmp.path(), app).unwrap();
+        assert_eq!(outcome, offgen_codegen::scaffold::Outcome::Kept, "{app}");
+        assert!(!copy.join("src/main.rs").exists(), "{app}");
+    }
 }
 
 #[test]
