@@ -15,7 +15,8 @@ use support::drift::*;
 
 #[test]
 fn every_generated_dart_file_parses_cleanly() {
-    for spec in [support::ranger_spec(), KEYWORD_SPEC.to_owned()] {
+    let examples = support::example_specs().into_iter().map(|(_, spec)| spec);
+    for spec in examples.chain([KEYWORD_SPEC.to_owned()]) {
         let files = support::build(&spec);
         let dart = dart_files(&files);
         assert_eq!(
@@ -49,7 +50,9 @@ const KEYWORD_SPEC: &str = "offgen: 1\napp: shop\nentities:\n  Order:\n    table
 
 #[test]
 fn the_device_schema_is_what_drift_derives_from_the_generated_dart() {
-    check_schema_matches_drift(&support::ranger_spec());
+    for (_, spec) in support::example_specs() {
+        check_schema_matches_drift(&spec);
+    }
 }
 
 #[test]

@@ -24,6 +24,21 @@ pub fn ranger_spec() -> String {
     .unwrap()
 }
 
+/// Every example's spec (`examples/*/offgen.yaml`), by example name, in name order.
+pub fn example_specs() -> Vec<(String, String)> {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut specs: Vec<(String, String)> = std::fs::read_dir(examples)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter_map(|dir| {
+            let spec = std::fs::read_to_string(dir.join("offgen.yaml")).ok()?;
+            Some((dir.file_name()?.to_str()?.to_owned(), spec))
+        })
+        .collect();
+    specs.sort();
+    specs
+}
+
 /// Validates a spec, panicking with the rendered problems.
 pub fn schema(spec: &str) -> Schema {
     let file = SourceFile::new("offgen.yaml", spec);
