@@ -100,8 +100,12 @@ pub fn versions() -> Result<Vec<SchemaVersion>, String> {
     Ok(vec![SchemaVersion {
         name: format!("v{}", client.step()),
         client,
-        // Rangers' badge numbers are unique (a unique column in the spec); the sector and
-        // name of a route are unique together, which the workload keeps distinct anyway.
-        entities: shapes(&ranger_server::APP, &[("rangers", "badgeNumber")]),
+        // Rangers' badge numbers are unique, and routes' sector and name together: the apps
+        // write unique values there (two phones taking one value is a clash the app must
+        // settle, which these apps do not do).
+        entities: shapes(
+            &ranger_server::APP,
+            &[("rangers", "badgeNumber"), ("patrol_routes", "name")],
+        ),
     }])
 }
