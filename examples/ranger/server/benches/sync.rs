@@ -1,9 +1,9 @@
 //! Push and pull throughput of the generated ranger server, each as a ratio to the raw SQL
 //! that does the same to the same database in the same run:
 //!
-//! - push: observations sent over HTTP in batches of 100 (`POST /sync/push`: validation,
-//!   idempotency records, version checks, the write) against multi-row `INSERT`s of rows
-//!   just like them, 100 per statement, one transaction each;
+//! - push: observations sent over HTTP in batches of 100 and of 500 (`POST /sync/push`:
+//!   validation, idempotency records, version checks, the write) against multi-row `INSERT`s
+//!   of rows just like them, as many per statement, one transaction each;
 //! - pull: every observation pulled over HTTP in pages of 1,000 against one `SELECT` of the
 //!   same rows, in the same order, read the same way (the owner's change index).
 //!
@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 const RANGER: &str = "00000000-0000-4000-8000-00000000a0a0";
 const TOKEN: &str = "bench";
 const ROWS: usize = 10_000;
-const BATCH: usize = 100;
+/// Push batch sizes measured (and raw INSERT statement sizes beside them).
+const BATCHES: [usize; 2] = [100, 500];
 const PAGE: usize = 1000;
 const RUNS: usize = 5;
 
@@ -101,10 +102,10 @@ impl Bench {
         );
     }
 
-    /// Pushes `ROWS` new observations numbered from `first`, `BATCH` per request.
-    async fn push_rows(&self, first: usize) -> Duration {
+    /// Pushes `ROWS` new observations numbered from `first`, `size` per request.
+    async fn push_rows(&self, first: usize, size: usize) -> Duration {
         let start = Instant::now();
-        for batch in (first..first + ROWS).collect::<Vec<_>>().chunks(BATCH) {
+        for batch in (first..first + ROWS).collect::<Vec<_>>().chunks(size) {
             let mutations: Vec<Value> = batch
                 .iter()
                 .map(|n| json!({"mutationId": format!("m{n}"), "entity": "observations", "id": id(*n), "op": "insert", "data": observation(*n)}))
@@ -114,15 +115,15 @@ impl Bench {
         start.elapsed()
     }
 
-    /// Inserts `ROWS` rows numbered from `first` with multi-row INSERTs, `BATCH` per statement.
-    async fn raw_insert_rows(&self, first: usize) -> Duration {
+    /// Inserts `ROWS` rows numbered from `first` with multi-row INSERTs, `size` per statement.
+    async fn raw_insert_rows(&self, first: usize, size: usize) -> Duration {
         let postgres = matches!(self.raw, Database::Postgres(_));
         let columns = "id, ranger, kind, species, count, latitude, longitude, accuracy_m, notes, photo_upload, status, recorded_at, modified_at, version, updated_at, _offgen_seq";
         let mut sql = format!(
             "INSERT INTO observations ({columns}{}) VALUES ",
             if postgres { ", _offgen_xid" } else { "" }
         );
-        for row in 0..BATCH {
+        for row in 0..size {
             let p = |i: usize| {
                 if postgres {
                     format!("${}", row * 13 + i)
@@ -146,7 +147,7 @@ impl Bench {
             ));
         }
         let start = Instant::now();
-        for batch in (first..first + ROWS).collect::<Vec<_>>().chunks(BATCH) {
+        for batch in (first..first + ROWS).collect::<Vec<_>>().chunks(size) {
             macro_rules! run {
                 ($pool:expr) => {{
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
@@ -246,17 +247,25 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 async fn measure(label: &str, url: &str) {
     let bench = start(url).await;
-    let (mut push, mut raw) = (Vec::new(), Vec::new());
-    for run in 0..RUNS {
-        // Pushed rows and raw rows take turns, so neither always meets the bigger table.
-        let base = 1 + run * 2 * ROWS;
-        if run % 2 == 0 {
-            push.push(bench.push_rows(base).await);
-            raw.push(bench.raw_insert_rows(base + ROWS).await);
-        } else {
-            raw.push(bench.raw_insert_rows(base + ROWS).await);
-            push.push(bench.push_rows(base).await);
+    let rate = |n: usize, t: Duration| n as f64 / t.as_secs_f64();
+    for (i, size) in BATCHES.into_iter().enumerate() {
+        let (mut push, mut raw) = (Vec::new(), Vec::new());
+        for run in 0..RUNS {
+            // Pushed rows and raw rows take turns, so neither always meets the bigger table.
+            let base = 1 + (i * RUNS + run) * 2 * ROWS;
+            if run % 2 == 0 {
+                push.push(bench.push_rows(base, size).await);
+                raw.push(bench.raw_insert_rows(base + ROWS, size).await);
+            } else {
+                raw.push(bench.raw_insert_rows(base + ROWS, size).await);
+                push.push(bench.push_rows(base, size).await);
+            }
         }
+        let (p, r) = (rate(ROWS, median(push)), rate(ROWS, median(raw)));
+        println!(
+            "{label:<11} push {p:>9.0} mutations/s   raw INSERT {r:>9.0} rows/s   ratio {:.2}   (batches of {size})",
+            p / r
+        );
     }
     let (mut pull, mut select) = (Vec::new(), Vec::new());
     let mut pulled = 0;
@@ -273,12 +282,6 @@ async fn measure(label: &str, url: &str) {
         pulled, selected,
         "the pull and the select see the same rows"
     );
-    let rate = |n: usize, t: Duration| n as f64 / t.as_secs_f64();
-    let (p, r) = (rate(ROWS, median(push)), rate(ROWS, median(raw)));
-    println!(
-        "{label:<11} push {p:>9.0} mutations/s   raw INSERT {r:>9.0} rows/s   ratio {:.2}",
-        p / r
-    );
     let (p, r) = (rate(pulled, median(pull)), rate(selected, median(select)));
     println!(
         "{label:<11} pull {p:>9.0} rows/s        raw SELECT {r:>9.0} rows/s   ratio {:.2}   ({pulled} rows)",
@@ -293,7 +296,7 @@ async fn main() {
         return;
     }
     println!(
-        "ranger server, {ROWS} observations per run, push batches of {BATCH}, pull pages of {PAGE}, median of {RUNS}"
+        "ranger server, {ROWS} observations per run, push batches of {BATCHES:?}, pull pages of {PAGE}, median of {RUNS}"
     );
     let dir = tempfile::tempdir().unwrap();
     measure(
