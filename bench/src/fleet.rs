@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use offgen_runtime::client::rusqlite::params;
 use offgen_runtime::client::{
-    Device, HttpTransport, Method, Request, Response, SyncClient, SyncOptions, Transport,
-    TransportError,
+    Device, HttpTransport, Method, Request, Response, SyncClient, SyncErrorKind, SyncOptions,
+    Transport, TransportError,
 };
 
 use crate::initial_sync::client_schema;
@@ -118,7 +118,7 @@ pub fn run(admin: &str, fleet: Fleet) {
         "fleet on PostgreSQL: {} devices x {} observations ({} users, {} syncing at once): {total:.1} s, {:.0} mutations/s; \
          push latency p50 {:.1} ms, p99 {:.1} ms ({} pushes); {rows} rows, duplicates {twice}, devices that failed {}; \
          server memory peak {:.0} MiB (now {:.0} MiB); per device: {:.1} ms creating its database, {:.1} ms writing, \
-         {:.1} ms syncing ({:.1} ms of it waiting for pulls)",
+         {:.1} ms syncing ({:.1} ms of it waiting for pulls); syncs stopped and tried again: {:?}",
         fleet.devices,
         fleet.mutations,
         fleet.users,
@@ -134,6 +134,7 @@ pub fn run(admin: &str, fleet: Fleet) {
         per_device(phases.write),
         per_device(phases.sync),
         per_device(*phases.pulls.lock().expect("lock")),
+        phases.stops,
     );
     assert_eq!(
         rows as usize,
@@ -150,6 +151,8 @@ struct Phases {
     write: Duration,
     sync: Duration,
     pulls: Arc<Mutex<Duration>>,
+    /// Why syncs stopped before the end, and how often (each is tried again).
+    stops: std::collections::BTreeMap<String, usize>,
 }
 
 /// One device: offline observations, then a sync (twice if its first push's answer is lost).
@@ -203,11 +206,25 @@ fn device(
     let written = writing.elapsed();
     let syncing = Instant::now();
     let mut done = false;
-    for _ in 0..3 {
-        if client.sync(&mut device).is_ok() && device.stats().is_ok_and(|s| s.queue_depth == 0) {
-            done = true;
-            break;
+    // As an app does: a sync that stops (no answer, a 503 under load) is tried again, later
+    // each time, until everything is through.
+    for attempt in 0..30u32 {
+        match client.sync(&mut device) {
+            Ok(_) if device.stats().is_ok_and(|s| s.queue_depth == 0) => {
+                done = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let why = match &e.kind {
+                    SyncErrorKind::Refused { status, .. } => format!("answered {status}"),
+                    SyncErrorKind::Transport(_) => "no answer".to_owned(),
+                    other => format!("{other:?}"),
+                };
+                *phases.lock().expect("lock").stops.entry(why).or_default() += 1;
+            }
         }
+        std::thread::sleep(Duration::from_millis(50 << attempt.min(5)));
     }
     let mut p = phases.lock().expect("lock");
     p.create += created;

@@ -94,6 +94,8 @@ pub fn run(rows: usize, postgres: Option<&str>, node_dir: Option<PathBuf>) {
     );
     println!("  ratio                     {:.2}", client_rate / raw_rate);
     drop(server);
+    println!("  where the device's time goes (the page apply alone, in process, pages of 1,000):");
+    crate::apply_cost::run(&records_path, dir.path());
     match node_dir.filter(|d| d.join("node_modules/pouchdb-server").exists()) {
         Some(node_dir) => pouchdb(&node_dir, dir.path(), &records_path, records.len()),
         None => println!(

@@ -2,6 +2,7 @@
 //! measured in one run against the example server running as its own process (release
 //! build), over HTTP on loopback. `scripts/bench.sh` runs them all.
 
+mod apply_cost;
 mod fleet;
 mod initial_sync;
 mod process;
