@@ -98,6 +98,29 @@ pub struct FieldShape {
     pub optional: bool,
 }
 
+/// The SQL dialects a server runs on: one enum for the generator, which writes SQL for each,
+/// and the runtime, which picks the statements of the database it opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// Both, in the order generated files list them.
+    pub const ALL: [Dialect; 2] = [Dialect::Sqlite, Dialect::Postgres];
+
+    /// The database's own name, for people (`SQLite`, `PostgreSQL`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SQLite",
+            Dialect::Postgres => "PostgreSQL",
+        }
+    }
+}
+
 /// One value per SQL dialect.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dialects<T> {
@@ -105,6 +128,24 @@ pub struct Dialects<T> {
     pub sqlite: T,
     /// For PostgreSQL.
     pub postgres: T,
+}
+
+impl<T> Dialects<T> {
+    /// The value for `dialect`.
+    pub fn get(&self, dialect: Dialect) -> &T {
+        match dialect {
+            Dialect::Sqlite => &self.sqlite,
+            Dialect::Postgres => &self.postgres,
+        }
+    }
+
+    /// One value per dialect, made by `make`.
+    pub fn from_fn(mut make: impl FnMut(Dialect) -> T) -> Dialects<T> {
+        Dialects {
+            sqlite: make(Dialect::Sqlite),
+            postgres: make(Dialect::Postgres),
+        }
+    }
 }
 
 /// A server migration step.

@@ -2,16 +2,19 @@
 
 pub mod client;
 pub mod dart;
+pub mod device_columns;
+pub mod literals;
 pub mod openapi;
 pub mod server;
 pub mod snapshot;
+pub mod sqlite;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::history::{self, PastStep};
 use crate::model::Schema;
 use crate::output::FileSet;
 use crate::schema_diff;
-use server::Dialect;
+pub use offgen_runtime::model::Dialect;
 use server::migrate::ServerStep;
 
 /// What the previous build left in the output directory that this build builds on.

@@ -15,14 +15,8 @@ use sqlx::{PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
 
 use crate::model::{AppDef, Dialects};
 
-/// Which SQL dialect a database speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
+/// Which SQL dialect a database speaks (the generator's enum too).
+pub use crate::model::Dialect;
 
 /// A connection pool to the app's database.
 #[derive(Clone, Debug)]

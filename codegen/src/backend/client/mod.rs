@@ -1,11 +1,9 @@
 //! The device's SQLite: migration steps (tables, indexes, sync-queue triggers) and the client
 //! sync statements, under `client/`.
 
-pub mod columns;
 pub mod migrate;
 pub mod statements;
 pub mod sync_sql;
-pub mod wire;
 
 use crate::output::FileSet;
 

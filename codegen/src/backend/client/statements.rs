@@ -6,8 +6,9 @@
 
 use askama::Template;
 
-use crate::backend::client::columns::{Column, ColumnDefault, columns, quote, sql_string};
-use crate::backend::client::wire::{self, NO_SUCH_PATH};
+use crate::backend::device_columns::{Column, ColumnDefault, columns};
+use crate::backend::literals::{quote, sql_string};
+use crate::backend::sqlite::json::{self as wire, NO_SUCH_PATH};
 use crate::model::{ConflictPolicy, Entity, Index, Schema};
 
 /// Entity triggers read this to stay silent while a server record is being applied. A missing
@@ -131,7 +132,7 @@ impl EntitySql {
         let pairs = |row: &str| -> Vec<(String, String)> {
             fields
                 .iter()
-                .map(|c| (c.dart.clone(), wire::encode(c, row)))
+                .map(|c| (c.dart.clone(), c.wire_value(row)))
                 .collect()
         };
         let row_payload = wire::object(&pairs(&quote(table_name)));
@@ -200,7 +201,7 @@ impl EntitySql {
                     format!(
                         "CASE WHEN json_type(NEW.\"data\", {}) IS NULL THEN {default} ELSE {} END",
                         wire::path(&c.dart),
-                        wire::decode(c, "NEW.\"data\"")
+                        c.from_wire("NEW.\"data\"")
                     )
                 }
             })
@@ -265,7 +266,7 @@ impl EntitySql {
                                 "{}.{} = {}",
                                 quote(table_name),
                                 quote(&c.name),
-                                wire::decode(c, "NEW.\"data\"")
+                                c.from_wire("NEW.\"data\"")
                             )
                         })
                         .collect::<Vec<_>>()

@@ -6,35 +6,18 @@
 
 use askama::Template;
 
-use crate::backend::client::columns::{Column, ColumnDefault, SqlType, columns};
 use crate::backend::client::{Migration, sync_sql};
+use crate::backend::device_columns::{Column, ColumnDefault, SYNC_STATUSES, SqlType, columns};
+use crate::backend::literals::dart_string;
 use crate::model::{Entity, FieldType, Schema};
 use crate::output::{FileSet, GENERATED_MARKER};
-
-/// A Dart string literal: single-quoted, with `\`, `'`, `$` and line breaks escaped.
-pub fn string_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '$' => out.push_str("\\$"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            _ => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
 
 /// A Dart literal for a (possibly multi-line) SQL text: a raw triple-quoted string when it can
 /// be one, so the SQL reads as it does in the `.sql` files. The closing quotes go on their own
 /// line: SQL ending in a string literal (`'x'`) would otherwise run into them.
 fn sql_literal(sql: &str) -> String {
     if sql.contains("'''") {
-        string_literal(sql)
+        dart_string(sql)
     } else {
         format!("r'''\n{sql}\n'''")
     }
@@ -270,19 +253,19 @@ fn builder(schema: &Schema, column: &Column) -> String {
         (SqlType::Real, false) => "real()",
         (SqlType::Blob, false) => "blob()",
     };
-    let mut out = format!("{start}.named({})", string_literal(&column.name));
+    let mut out = format!("{start}.named({})", dart_string(&column.name));
     match &column.default {
         Some(ColumnDefault::Literal { dart, .. }) => {
             out.push_str(&format!(".withDefault(const Constant({dart}))"))
         }
         Some(ColumnDefault::Expression(sql)) => out.push_str(&format!(
             ".withDefault(const CustomExpression({}))",
-            string_literal(sql)
+            dart_string(sql)
         )),
         None => {}
     }
     if let Some(values) = &column.check_in {
-        let list: Vec<String> = values.iter().map(|v| string_literal(v)).collect();
+        let list: Vec<String> = values.iter().map(|v| dart_string(v)).collect();
         out.push_str(&format!(
             ".check({}.isIn(const [{}]))",
             column.dart,
@@ -381,11 +364,11 @@ fn enum_views(schema: &Schema) -> Vec<EnumView> {
     let mut out = vec![EnumView {
         name: "SyncStatus".to_owned(),
         doc: "Where a row stands with the server.".to_owned(),
-        values: crate::backend::client::columns::SYNC_STATUSES
+        values: SYNC_STATUSES
             .iter()
             .map(|s| EnumValueView {
                 member: (*s).to_owned(),
-                literal: string_literal(s),
+                literal: dart_string(s),
             })
             .collect(),
     }];
@@ -399,7 +382,7 @@ fn enum_views(schema: &Schema) -> Vec<EnumView> {
                         .iter()
                         .map(|v| EnumValueView {
                             member: enum_member(&v.camel),
-                            literal: string_literal(&v.spec),
+                            literal: dart_string(&v.spec),
                         })
                         .collect(),
                 });
@@ -460,16 +443,16 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
                     .unwrap_or_else(|e| panic!("sync.sql statement {}: {e}", s.name));
                 StatementView {
                     dart_name: crate::model::Name::new(&s.name).camel,
-                    name: string_literal(&s.name),
+                    name: dart_string(&s.name),
                     summary: one_line(&s.summary),
                     literal: sql_literal(&sql),
                     params: params
                         .iter()
-                        .map(|p| string_literal(p))
+                        .map(|p| dart_string(p))
                         .collect::<Vec<_>>()
                         .join(", "),
                     writes: written_table(&s.sql)
-                        .map_or_else(|| "null".to_owned(), |t| string_literal(&t)),
+                        .map_or_else(|| "null".to_owned(), |t| dart_string(&t)),
                 }
             })
             .collect(),

@@ -8,7 +8,7 @@ use offgen_runtime::model::{
     Policy, Shape,
 };
 
-use crate::backend::server::Dialect;
+use crate::backend::Dialect;
 use crate::backend::server::migrate::ServerStep;
 use crate::backend::server::sql::{entity_statements, pull_statement};
 use crate::diagnostics::Diagnostic;

@@ -1,17 +1,10 @@
 //! The server tables' columns, per dialect, and the SQL that moves their values to and from
 //! the wire's JSON (the same encodings as the device: docs/protocol.md).
 
-use crate::backend::client::columns::{quote, sql_string};
+use crate::backend::Dialect;
+use crate::backend::literals::{quote, sql_string};
+use crate::backend::sqlite;
 use crate::model::{DefaultValue, Entity, Field, FieldType, Schema};
-
-/// The two SQL dialects the server runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
 
 /// PostgreSQL cuts identifiers at 63 bytes; generated names longer than that are shortened with
 /// a hash of the full name, so they stay distinct and stable.
@@ -62,27 +55,14 @@ pub fn fk_name(entity: &Entity, field: &Field) -> String {
 }
 
 /// A default as a SQL literal of the column's type.
-pub fn default_sql(value: &DefaultValue, ty: &FieldType, dialect: Dialect) -> String {
+pub fn default_sql(value: &DefaultValue, dialect: Dialect) -> String {
     match (value, dialect) {
-        (DefaultValue::Bool(b), Dialect::Postgres) => {
-            (if *b { "true" } else { "false" }).to_owned()
-        }
-        (DefaultValue::Bool(b), Dialect::Sqlite) => (if *b { "1" } else { "0" }).to_owned(),
+        (_, Dialect::Sqlite) => sqlite::default_value(value),
+        (DefaultValue::Bool(b), Dialect::Postgres) => b.to_string(),
         (DefaultValue::Json(text), Dialect::Postgres) => format!("{}::jsonb", sql_string(text)),
         (DefaultValue::Uuid(text), Dialect::Postgres) => format!("{}::uuid", sql_string(text)),
-        (DefaultValue::Real(f), _) => crate::backend::client::columns::dart_double(*f),
-        (DefaultValue::Int(i) | DefaultValue::DateTime(i), _) => i.to_string(),
-        (
-            DefaultValue::Text(s)
-            | DefaultValue::Date(s)
-            | DefaultValue::Uuid(s)
-            | DefaultValue::Json(s)
-            | DefaultValue::Enum(s),
-            _,
-        ) => {
-            let _ = ty;
-            sql_string(s)
-        }
+        // The other literals are SQLite's too.
+        (_, Dialect::Postgres) => sqlite::default_value(value),
     }
 }
 
@@ -101,10 +81,7 @@ pub fn field_definition(
     }
     out.push_str(if field.nullable { " NULL" } else { " NOT NULL" });
     if let Some(default) = &field.default {
-        out.push_str(&format!(
-            " DEFAULT {}",
-            default_sql(default, &field.ty, dialect)
-        ));
+        out.push_str(&format!(" DEFAULT {}", default_sql(default, dialect)));
     }
     match &field.ty {
         FieldType::Enum { values, .. } => {
@@ -148,7 +125,7 @@ pub fn field_definition(
 pub fn to_wire(field: &Field, row: &str, dialect: Dialect) -> String {
     let value = format!("{row}.{}", quote(field.name.sql()));
     match dialect {
-        Dialect::Sqlite => crate::backend::client::wire::encode_value(Some(&field.ty), value),
+        Dialect::Sqlite => sqlite::json::encode(Some(&field.ty), value),
         Dialect::Postgres => {
             let text = match &field.ty {
                 // Their text forms are JSON already; none needs escaping.
@@ -207,20 +184,7 @@ pub fn from_wire(key: &str, ty: &FieldType, dialect: Dialect) -> String {
                 _ => value,
             }
         }
-        Dialect::Sqlite => {
-            let at = sql_string(&format!("$.{key}"));
-            match ty {
-                FieldType::Json => format!(
-                    "CASE json_type(j.\"value\", {at}) WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
-                     WHEN 'text' THEN json_quote(json_extract(j.\"value\", {at})) ELSE json_extract(j.\"value\", {at}) END"
-                ),
-                FieldType::Blob => format!("unhex(json_extract(j.\"value\", {at}))"),
-                // json_extract would read the number with SQLite's parser, which is not exact
-                // for every double; `->` hands over the number's text as the runtime wrote it.
-                FieldType::Real => format!("offgen_real(j.\"value\" -> {at})"),
-                _ => format!("json_extract(j.\"value\", {at})"),
-            }
-        }
+        Dialect::Sqlite => sqlite::json::decode(Some(ty), "j.\"value\"", key),
     }
 }
 

@@ -2,14 +2,15 @@
 //! dialect. PostgreSQL alters tables in place (its DDL is transactional); SQLite uses its
 //! table rebuild where ALTER TABLE cannot do the change, as on the device.
 
-use crate::backend::client::columns::{quote, sql_string};
-use crate::backend::client::migrate::converted;
+use crate::backend::Dialect;
+use crate::backend::literals::{quote, sql_string};
 use crate::backend::server::columns::{
-    Dialect, default_sql, enum_check_name, field_definition, fk_name, sql_type,
+    default_sql, enum_check_name, field_definition, fk_name, sql_type,
 };
 use crate::backend::server::sql::{
     changes_index, changes_index_name, create_entity, create_index, support,
 };
+use crate::backend::sqlite::convert::converted;
 use crate::model::{Entity, FieldType, Schema};
 use crate::output::GENERATED_MARKER;
 use crate::schema_diff::{Conversion, KeptEntity, KeptField, SchemaDiff};
@@ -62,10 +63,7 @@ impl ServerStep {
 }
 
 fn script(number: u32, dialect: Dialect, summary: &[String], statements: &[String]) -> String {
-    let name = match dialect {
-        Dialect::Sqlite => "SQLite",
-        Dialect::Postgres => "PostgreSQL",
-    };
+    let name = dialect.label();
     let mut text =
         format!("-- {GENERATED_MARKER}. Do not edit: the next build adds a new step instead.\n");
     text.push_str(&format!(
@@ -323,7 +321,7 @@ fn alter_postgres(new: &Schema, kept: &KeptEntity, out: &mut Vec<String>) {
             match &field.new.default {
                 Some(d) => out.push(format!(
                     "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {};",
-                    default_sql(d, &field.new.ty, Dialect::Postgres)
+                    default_sql(d, Dialect::Postgres)
                 )),
                 None => out.push(format!(
                     "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT;"
@@ -335,7 +333,7 @@ fn alter_postgres(new: &Schema, kept: &KeptEntity, out: &mut Vec<String>) {
         {
             out.push(format!(
                 "UPDATE {table} SET {column} = {} WHERE {column} IS NULL;",
-                default_sql(d, &field.new.ty, Dialect::Postgres)
+                default_sql(d, Dialect::Postgres)
             ));
         }
         if field.old.nullable != field.new.nullable {
@@ -414,10 +412,7 @@ fn postgres_conversion(field: &KeptField) -> String {
     if !field.new.nullable
         && let Some(d) = &field.new.default
     {
-        expr = format!(
-            "coalesce({expr}, {})",
-            default_sql(d, &field.new.ty, Dialect::Postgres)
-        );
+        expr = format!("coalesce({expr}, {})", default_sql(d, Dialect::Postgres));
     }
     expr
 }

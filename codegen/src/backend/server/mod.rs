@@ -7,4 +7,4 @@ pub mod migrate;
 pub mod rust;
 pub mod sql;
 
-pub use columns::Dialect;
+pub use crate::backend::Dialect;

@@ -4,11 +4,12 @@
 
 use askama::Template;
 
-use crate::backend::client::columns::{quote, sql_string};
+use crate::backend::Dialect;
+use crate::backend::literals::{quote, sql_string};
 use crate::backend::server::columns::{
-    Dialect, field_definition, from_wire, json_text_object, recordset_column, short_name, sql_type,
-    to_wire,
+    field_definition, from_wire, json_text_object, recordset_column, short_name, sql_type, to_wire,
 };
+use crate::backend::sqlite;
 use crate::model::{Entity, FieldType, Index, Schema};
 
 /// The fragments the statement templates put together for one entity.
@@ -28,7 +29,7 @@ fn pairs_object(pairs: &[(String, String)], dialect: Dialect) -> String {
     match dialect {
         Dialect::Postgres => json_text_object(pairs),
         // The device's builder: chunks chained with json_set, which (unlike json_patch) keeps nulls.
-        Dialect::Sqlite => crate::backend::client::wire::object(pairs),
+        Dialect::Sqlite => sqlite::json::object(pairs),
     }
 }
 

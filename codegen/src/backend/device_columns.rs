@@ -1,10 +1,13 @@
-//! The device table's columns, in the exact form Drift writes them.
+//! The device table's columns, in the exact form Drift writes them: the model both the device
+//! SQL ([`super::client`]) and the Dart package ([`super::dart`]) are rendered from.
 //!
 //! One [`Column`] per column, holding everything both outputs need: the SQLite column
 //! definition (in Drift's constraint order, so Drift's `validateDatabaseSchema` sees the same
 //! schema node by node) and the Dart column builder that makes Drift write that definition.
 //! Both are rendered from this one value, so they cannot disagree.
 
+use crate::backend::literals::{dart_string, double, quote, sql_string};
+use crate::backend::sqlite;
 use crate::model::{DefaultValue, Entity, Field, FieldType, Schema};
 
 /// The five values of `sync_status`, in the order the CHECK lists them.
@@ -204,46 +207,18 @@ fn field_column<'s>(schema: &'s Schema, field: &'s Field) -> Column<'s> {
 
 /// A default as a SQL literal and as the Dart `Constant` of the column's SQL-side type.
 pub fn default_literal(value: &DefaultValue) -> ColumnDefault {
-    match value {
+    let sql = sqlite::default_value(value);
+    let dart = match value {
         DefaultValue::Text(s)
         | DefaultValue::Date(s)
         | DefaultValue::Uuid(s)
         | DefaultValue::Json(s)
-        | DefaultValue::Enum(s) => {
-            literal(&sql_string(s), &crate::backend::dart::string_literal(s))
-        }
-        DefaultValue::Int(i) | DefaultValue::DateTime(i) => literal(&i.to_string(), &i.to_string()),
-        DefaultValue::Real(f) => {
-            let text = dart_double(*f);
-            literal(&text, &text)
-        }
-        DefaultValue::Bool(b) => literal(
-            if *b { "1" } else { "0" },
-            if *b { "true" } else { "false" },
-        ),
-    }
-}
-
-/// How Dart prints a double: always with a fraction or exponent (`1.0`, `0.5`), which is also
-/// the literal Drift writes into the DDL.
-pub fn dart_double(f: f64) -> String {
-    let text = format!("{f:?}");
-    if text.contains(['.', 'e', 'E']) || text.contains("inf") || text.contains("NaN") {
-        text
-    } else {
-        format!("{text}.0")
-    }
-}
-
-/// A SQL string literal.
-pub fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// A quoted SQL identifier. Every generated identifier is quoted, so SQL keywords are fine as
-/// names; spec names are validated identifiers, so a quote never appears inside.
-pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
+        | DefaultValue::Enum(s) => dart_string(s),
+        DefaultValue::Int(i) | DefaultValue::DateTime(i) => i.to_string(),
+        DefaultValue::Real(f) => double(*f),
+        DefaultValue::Bool(b) => b.to_string(),
+    };
+    ColumnDefault::Literal { sql, dart }
 }
 
 impl Column<'_> {
@@ -280,5 +255,18 @@ impl Column<'_> {
             Role::Field(f) => Some(f),
             _ => None,
         }
+    }
+
+    /// The wire value of `row."column"` (`row` is `NEW` or `OLD`), ready for `json_object`.
+    pub fn wire_value(&self, row: &str) -> String {
+        sqlite::json::encode(
+            self.field().map(|f| &f.ty),
+            format!("{row}.{}", quote(&self.name)),
+        )
+    }
+
+    /// The column's value from its wire key in the JSON object `data`.
+    pub fn from_wire(&self, data: &str) -> String {
+        sqlite::json::decode(self.field().map(|f| &f.ty), data, &self.dart)
     }
 }

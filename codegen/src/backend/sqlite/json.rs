@@ -1,10 +1,11 @@
-//! SQL expressions that move field values between a device row and the wire's JSON.
+//! SQLite expressions that move field values between a row and the wire's JSON.
 //!
-//! The triggers build outbox payloads with these, and the pull triggers read server records
-//! with them, so the encodings in `docs/spec.md` (booleans as `true`/`false`, datetimes as epoch
-//! milliseconds, blobs as hex, `json` fields as the JSON value itself) are defined here, once.
+//! The device's triggers build outbox payloads with these and read pulled records with them,
+//! and the server's SQLite statements do the same, so the encodings of docs/protocol.md
+//! (booleans as `true`/`false`, datetimes as epoch milliseconds, blobs as hex, `json` fields as
+//! the JSON value itself) are defined here, once, for both.
 
-use crate::backend::client::columns::{Column, quote, sql_string};
+use crate::backend::literals::sql_string;
 use crate::model::FieldType;
 
 /// SQLite allows 127 arguments per function call (SQLITE_MAX_FUNCTION_ARG); JSON objects of
@@ -19,17 +20,9 @@ pub fn path(key: &str) -> String {
     sql_string(&format!("$.{key}"))
 }
 
-/// The wire value of `row."column"` (`row` is `NEW` or `OLD`), ready for `json_object`.
-pub fn encode(column: &Column, row: &str) -> String {
-    encode_value(
-        column.field().map(|f| &f.ty),
-        format!("{row}.{}", quote(&column.name)),
-    )
-}
-
 /// The wire value of the SQL `value` of a field of type `ty` (`None`: bookkeeping, as is),
-/// ready for `json_object`. The server's SQLite tables store values alike, and use it too.
-pub fn encode_value(ty: Option<&FieldType>, value: String) -> String {
+/// ready for `json_object`. Device and server SQLite tables store values alike.
+pub fn encode(ty: Option<&FieldType>, value: String) -> String {
     match ty {
         Some(FieldType::Bool) => {
             format!("CASE {value} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END")
@@ -54,24 +47,22 @@ pub fn real(value: &str) -> String {
     format!("json(offgen_real_json({value}))")
 }
 
-/// The column value of wire key `key` in the JSON object `data`.
-pub fn decode(column: &Column, data: &str) -> String {
-    let Some(field) = column.field() else {
-        return format!("json_extract({data}, {})", path(&column.dart));
-    };
-    let at = path(field.name.json());
-    match field.ty {
+/// The column value of wire key `key` of a field of type `ty` (`None`: bookkeeping) in the
+/// JSON object `data`.
+pub fn decode(ty: Option<&FieldType>, data: &str, key: &str) -> String {
+    let at = path(key);
+    match ty {
         // `json_extract` unwraps a JSON string to bare text, and turns true into 1; a json
         // field must keep the JSON text itself.
-        FieldType::Json => format!(
+        Some(FieldType::Json) => format!(
             "CASE json_type({data}, {at}) WHEN 'null' THEN NULL WHEN 'true' THEN 'true' \
              WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract({data}, {at})) \
              ELSE json_extract({data}, {at}) END"
         ),
-        FieldType::Blob => format!("unhex(json_extract({data}, {at}))"),
+        Some(FieldType::Blob) => format!("unhex(json_extract({data}, {at}))"),
         // `->` gives the number's own text, which `offgen_real` reads exactly (SQLite's
         // `json_extract` does not, for large and small exponents).
-        FieldType::Real => format!("offgen_real({data} -> {at})"),
+        Some(FieldType::Real) => format!("offgen_real({data} -> {at})"),
         _ => format!("json_extract({data}, {at})"),
     }
 }
