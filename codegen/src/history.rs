@@ -39,19 +39,72 @@ pub struct PastField {
     pub key: String,
     /// Its wire key at the following step; `None` when that step dropped it.
     pub next: Option<String>,
-    /// Its type then (the spec's name: `int`, `enum`, ...).
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// Its enum values then.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values: Option<Vec<String>>,
-    /// The table a reference pointed to then.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
+    /// Its type then.
+    #[serde(flatten)]
+    pub kind: PastKind,
     /// Whether a record may leave it out then (nullable, or with a default): a value an app
     /// of that step cannot hold can only be left out of such a field.
     #[serde(default)]
     pub optional: bool,
+}
+
+/// A field's type at a past step: the spec's type name (`"type": "int"`), with an enum's
+/// values and the table a reference pointed to. A snapshot naming a type this offgen does not
+/// know is refused when read, rather than served as some other type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PastKind {
+    /// `text`.
+    Text,
+    /// `int`.
+    Int,
+    /// `real`.
+    Real,
+    /// `bool`.
+    Bool,
+    /// `datetime`.
+    DateTime,
+    /// `date`.
+    Date,
+    /// `uuid`.
+    Uuid,
+    /// `json`.
+    Json,
+    /// `blob`.
+    Blob,
+    /// `enum`, with its values then.
+    Enum {
+        /// The values.
+        values: Vec<String>,
+    },
+    /// `reference`, to the table it pointed to then.
+    Reference {
+        /// The table.
+        to: String,
+    },
+}
+
+impl PastKind {
+    /// The kind of a field of `schema`.
+    pub fn of(schema: &Schema, ty: &FieldType) -> PastKind {
+        match ty {
+            FieldType::Text => PastKind::Text,
+            FieldType::Int => PastKind::Int,
+            FieldType::Real => PastKind::Real,
+            FieldType::Bool => PastKind::Bool,
+            FieldType::DateTime => PastKind::DateTime,
+            FieldType::Date => PastKind::Date,
+            FieldType::Uuid => PastKind::Uuid,
+            FieldType::Json => PastKind::Json,
+            FieldType::Blob => PastKind::Blob,
+            FieldType::Enum { values, .. } => PastKind::Enum {
+                values: values.iter().map(|v| v.spec.clone()).collect(),
+            },
+            FieldType::Reference { entity } => PastKind::Reference {
+                to: schema.target(entity).table.sql().to_owned(),
+            },
+        }
+    }
 }
 
 /// The shape of `old` (the schema of step `step`), with where each name went in `diff`.
@@ -88,17 +141,7 @@ fn past_field(schema: &Schema, field: &Field, next: Option<String>) -> PastField
     PastField {
         key: field.name.json().to_owned(),
         next,
-        ty: field.ty.spec_name().to_owned(),
-        values: match &field.ty {
-            FieldType::Enum { values, .. } => Some(values.iter().map(|v| v.spec.clone()).collect()),
-            _ => None,
-        },
-        to: match &field.ty {
-            FieldType::Reference { entity } => {
-                schema.entity(entity).map(|e| e.table.sql().to_owned())
-            }
-            _ => None,
-        },
+        kind: PastKind::of(schema, &field.ty),
         optional: field.nullable || field.default.is_some(),
     }
 }
@@ -131,11 +174,7 @@ pub struct ClientField {
     /// Its wire key now; `None` when it has been dropped since.
     pub now: Option<String>,
     /// Its type then.
-    pub ty: String,
-    /// Its enum values then.
-    pub values: Option<Vec<String>>,
-    /// The table a reference pointed to then.
-    pub to: Option<String>,
+    pub kind: PastKind,
     /// Whether a record may leave it out then.
     pub optional: bool,
 }
@@ -172,9 +211,7 @@ pub fn client_shapes(history: &[PastStep], current: &Schema, oldest: u32) -> Vec
                                             e.fields.iter().any(|f| f.name.json() == key)
                                         })
                                 }),
-                            ty: field.ty.clone(),
-                            values: field.values.clone(),
-                            to: field.to.clone(),
+                            kind: field.kind.clone(),
                             optional: field.optional,
                         })
                         .collect();

@@ -57,7 +57,7 @@ impl KeptField<'_> {
 
 fn reference_of(ty: &FieldType) -> Option<&str> {
     match ty {
-        FieldType::Reference { entity } => Some(entity),
+        FieldType::Reference { entity } => Some(entity.name()),
         _ => None,
     }
 }

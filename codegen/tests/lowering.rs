@@ -42,22 +42,15 @@ fn short_and_long_field_forms_lower_to_the_same_ir() {
     let photo = observation.field("photoPath").unwrap();
     assert_eq!((notes.ty.clone(), notes.nullable), (FieldType::Text, true));
     assert_eq!((photo.ty.clone(), photo.nullable), (FieldType::Text, true));
-    let ranger = observation.field("ranger").unwrap();
-    assert_eq!(
-        ranger.ty,
-        FieldType::Reference {
-            entity: "Ranger".into()
-        }
-    );
-    assert!(!ranger.nullable);
-    let route = observation.field("route").unwrap();
-    assert_eq!(
-        route.ty,
-        FieldType::Reference {
-            entity: "PatrolRoute".into()
-        }
-    );
-    assert!(route.nullable);
+    // A reference links to its entity: following the link lands on it.
+    let target = |field: &str| match &observation.field(field).unwrap().ty {
+        FieldType::Reference { entity } => schema.target(entity).name.spec.clone(),
+        other => panic!("`{field}` is {other:?}, not a reference"),
+    };
+    assert_eq!(target("ranger"), "Ranger");
+    assert_eq!(target("route"), "PatrolRoute");
+    assert!(!observation.field("ranger").unwrap().nullable);
+    assert!(observation.field("route").unwrap().nullable);
 }
 
 #[test]
@@ -100,7 +93,7 @@ fn conflict_policies_and_owner_resolve_to_fields() {
     );
     let observation = schema.entity("Observation").unwrap();
     assert_eq!(observation.conflict, ConflictPolicy::Lww);
-    assert_eq!(observation.owner.as_deref(), Some("ranger"));
+    assert_eq!(observation.owner_field().unwrap().name.spec, "ranger");
 }
 
 #[test]
@@ -112,7 +105,14 @@ fn indexes_and_uniques_get_stable_sql_names() {
             .unwrap()
             .indexes
             .iter()
-            .map(|i| (i.name.clone(), i.fields.clone(), i.unique))
+            .map(|i| {
+                let fields = schema.entity(entity).unwrap().index_fields(i);
+                (
+                    i.name.clone(),
+                    fields.map(|f| f.name.spec.clone()).collect(),
+                    i.unique,
+                )
+            })
             .collect()
     };
     assert_eq!(
@@ -190,4 +190,49 @@ fn the_ir_snapshot_round_trips_through_json() {
         serde_json::to_value(&back).unwrap(),
         serde_json::to_value(&schema).unwrap()
     );
+}
+
+#[test]
+fn links_survive_schema_json_and_a_link_to_nothing_is_refused() {
+    // Entities in an order where links point both ways: a reference to a later entity, and
+    // an owner and index fields that are not each entity's first field.
+    let schema = ranger();
+    let text = serde_json::to_string(&schema).unwrap();
+    assert!(
+        text.contains(r#""entity":"Ranger""#),
+        "links are written by name: {text}"
+    );
+    let read: Schema = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_string(&read).unwrap(), text);
+    for (entity, read_entity) in schema.entities.iter().zip(&read.entities) {
+        for (field, read_field) in entity.fields.iter().zip(&read_entity.fields) {
+            if let (FieldType::Reference { entity: a }, FieldType::Reference { entity: b }) =
+                (&field.ty, &read_field.ty)
+            {
+                assert_eq!(schema.target(a).name, read.target(b).name);
+            }
+        }
+        assert_eq!(
+            entity.owner_field().map(|f| &f.name),
+            read_entity.owner_field().map(|f| &f.name)
+        );
+        for (index, read_index) in entity.indexes.iter().zip(&read_entity.indexes) {
+            let names = |e: &offgen_codegen::model::Entity, i| {
+                e.index_fields(i)
+                    .map(|f| f.name.spec.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(names(entity, index), names(read_entity, read_index));
+        }
+    }
+
+    // A hand-edited snapshot naming an entity or a field that is not there is refused when
+    // read, not followed into a panic (or a quiet default) by a back-end.
+    let dangling = text.replace(r#""entity":"Ranger""#, r#""entity":"Warden""#);
+    let err = serde_json::from_str::<Schema>(&dangling).unwrap_err();
+    assert!(err.to_string().contains("references `Warden`"), "{err}");
+    let dangling = text.replace(r#""owner":"ranger""#, r#""owner":"keeper""#);
+    assert_ne!(dangling, text);
+    let err = serde_json::from_str::<Schema>(&dangling).unwrap_err();
+    assert!(err.to_string().contains("names `keeper`"), "{err}");
 }

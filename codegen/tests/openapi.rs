@@ -954,7 +954,7 @@ fn required_lists_follow_nullability_and_defaults() {
                 .fields
                 .iter()
                 .filter(|f| !f.nullable && f.default.is_none())
-                .filter(|f| entity.owner.as_deref() != Some(f.name.spec.as_str()))
+                .filter(|f| !entity.is_owner(f))
                 .map(|f| f.name.json())
                 .collect();
 

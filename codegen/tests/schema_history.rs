@@ -4,7 +4,7 @@
 mod support;
 
 use offgen_codegen::backend::snapshot::Snapshot;
-use offgen_codegen::history::{ClientShape, client_shapes};
+use offgen_codegen::history::{ClientShape, PastKind, client_shapes};
 use offgen_codegen::output::FileSet;
 
 fn snapshot(files: &FileSet) -> Snapshot {
@@ -47,19 +47,15 @@ fn every_earlier_step_maps_to_the_current_names_through_renames_and_drops() {
         "renamed at step 3"
     );
     assert_eq!(
-        key("count").ty,
-        "int",
+        key("count").kind,
+        PastKind::Int,
         "the type then: widened to real since"
     );
     assert_eq!(
-        key("kind").values.as_deref(),
-        Some(
-            &[
-                "wildlife".to_owned(),
-                "tracks".to_owned(),
-                "other".to_owned()
-            ][..]
-        )
+        key("kind").kind,
+        PastKind::Enum {
+            values: vec!["wildlife".into(), "tracks".into(), "other".into()]
+        }
     );
     assert!(
         v1.entities.iter().all(|e| e.table != "stations"),
@@ -160,4 +156,21 @@ fn the_window_of_served_steps_comes_from_the_spec_and_cannot_start_after_the_new
         problems.contains("offgen.yaml:6:16"),
         "points at the spec: {problems}"
     );
+}
+
+#[test]
+fn a_history_naming_a_type_offgen_does_not_know_is_refused_not_served_as_text() {
+    let revisions: Vec<String> = (1..=2).map(support::revision).collect();
+    let builds = support::builds(&revisions);
+    let text = builds[1].get("client/schema.json").unwrap();
+    let known: Snapshot = serde_json::from_str(text).unwrap();
+    let json = serde_json::to_string(&known).unwrap();
+    assert!(json.contains(r#""type":"int""#), "{json}");
+    assert!(
+        json.contains(r#""type":"reference","to":"rangers""#),
+        "a reference keeps its table: {json}"
+    );
+    let unknown = json.replacen(r#""type":"int""#, r#""type":"decimal""#, 1);
+    let err = serde_json::from_str::<Snapshot>(&unknown).unwrap_err();
+    assert!(err.to_string().contains("decimal"), "{err}");
 }

@@ -92,8 +92,8 @@ pub struct Column<'s> {
     pub check_in: Option<Vec<String>>,
     /// Drift `boolean()`: adds `CHECK ("c" IN (0, 1))`.
     pub boolean: bool,
-    /// `REFERENCES <table> (id)`.
-    pub references: Option<String>,
+    /// `REFERENCES <table> (id)`: the referenced entity.
+    pub references: Option<&'s Entity>,
     /// Dart-side converter expression for `.map(...)`, if any.
     pub converter: Option<String>,
 }
@@ -187,8 +187,7 @@ fn field_column<'s>(schema: &'s Schema, field: &'s Field) -> Column<'s> {
             None,
         ),
         FieldType::Reference { entity } => {
-            let table = schema.entity(entity).map(|e| e.table.snake.clone());
-            (SqlType::Text, false, None, table)
+            (SqlType::Text, false, None, Some(schema.target(entity)))
         }
     };
     Column {
@@ -243,8 +242,8 @@ impl Column<'_> {
         if self.boolean {
             out.push_str(&format!(" CHECK ({} IN (0, 1))", quote(&self.name)));
         }
-        if let Some(table) = &self.references {
-            out.push_str(&format!(" REFERENCES {} (id)", quote(table)));
+        if let Some(target) = self.references {
+            out.push_str(&format!(" REFERENCES {} (id)", quote(target.table.sql())));
         }
         out
     }

@@ -2,16 +2,22 @@
 //!
 //! A [`Schema`] only comes out of [`crate::validate`], so back-ends can rely on what it checked:
 //! names are valid and distinct in every target's spelling, references resolve, defaults have
-//! their field's type, indexes name existing fields. Spans are kept (not serialized) so a late
-//! problem, such as a refused migration, still points at the spec.
+//! their field's type, indexes name existing fields. References, owners and index fields are
+//! [`Link`]s, resolved once, so back-ends follow them instead of looking names up again.
+//! Spans are kept (not serialized) so a late problem, such as a refused migration, still
+//! points at the spec.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::model::links::Link;
 use crate::model::names::Name;
 use crate::source::{Span, Spanned};
 
 /// The whole app.
+///
+/// Read back (from `schema.json`) it links itself, so a schema that exists is linked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Schema {
     /// Spec format version it was read from.
     pub format: i64,
@@ -61,6 +67,58 @@ impl Schema {
     pub fn entity(&self, spec_name: &str) -> Option<&Entity> {
         self.entities.iter().find(|e| e.name.spec == spec_name)
     }
+
+    /// The entity a reference links to.
+    pub fn target(&self, link: &Link<Entity>) -> &Entity {
+        &self.entities[link.index()]
+    }
+
+    /// Resolves every link (references, owners, index fields) by name; the first that names
+    /// nothing is the error. Validation checked the names it links, so only a hand-edited
+    /// `schema.json` can fail here.
+    pub(crate) fn link(&mut self) -> Result<(), String> {
+        let names: Vec<Entity> = self.entities.clone();
+        for entity in &mut self.entities {
+            let spec = entity.name.spec.clone();
+            for field in &mut entity.fields {
+                if let FieldType::Reference { entity: target } = &mut field.ty
+                    && !target.resolve(&names, |e| &e.name.spec)
+                {
+                    return Err(format!(
+                        "`{spec}.{}` references `{target}`, which is not an entity",
+                        field.name.spec
+                    ));
+                }
+            }
+            let fields = &entity.fields;
+            let links = entity
+                .owner
+                .iter_mut()
+                .chain(entity.indexes.iter_mut().flat_map(|i| i.fields.iter_mut()));
+            for link in links {
+                if !link.resolve(fields, |f| &f.name.spec) {
+                    return Err(format!(
+                        "`{spec}` names `{link}`, which is not one of its fields"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Schema {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Schema::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Schema {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut schema = Schema::deserialize(deserializer)?;
+        schema.link().map_err(serde::de::Error::custom)?;
+        Ok(schema)
+    }
 }
 
 /// One synced entity: a table on the device and on the server.
@@ -76,7 +134,7 @@ pub struct Entity {
     /// How concurrent writes are resolved.
     pub conflict: ConflictPolicy,
     /// The field whose value is the owning user's id, if rows are owner-scoped.
-    pub owner: Option<String>,
+    pub owner: Option<Link<Field>>,
     /// Description from the spec.
     pub doc: Option<String>,
     /// Declared fields in spec order (bookkeeping columns are added by the back-ends).
@@ -95,6 +153,28 @@ impl Entity {
     /// The field with this spec name.
     pub fn field(&self, spec_name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name.spec == spec_name)
+    }
+
+    /// The field a link of this entity (its owner, an index's field) names.
+    pub fn linked(&self, link: &Link<Field>) -> &Field {
+        &self.fields[link.index()]
+    }
+
+    /// The owner field, if rows are owner-scoped.
+    pub fn owner_field(&self) -> Option<&Field> {
+        self.owner.as_ref().map(|o| self.linked(o))
+    }
+
+    /// Whether `field` is the owner field.
+    pub fn is_owner(&self, field: &Field) -> bool {
+        self.owner
+            .as_ref()
+            .is_some_and(|o| *o == field.name.spec.as_str())
+    }
+
+    /// The fields of one of this entity's indexes, in index order.
+    pub fn index_fields<'e>(&'e self, index: &'e Index) -> impl Iterator<Item = &'e Field> {
+        index.fields.iter().map(|f| self.linked(f))
     }
 }
 
@@ -178,8 +258,8 @@ pub enum FieldType {
     },
     /// The id of a row of another entity.
     Reference {
-        /// Spec name of the referenced entity.
-        entity: String,
+        /// The referenced entity (follow it with [`Schema::target`]).
+        entity: Link<Entity>,
     },
 }
 
@@ -231,8 +311,8 @@ pub enum DefaultValue {
 pub struct Index {
     /// SQL name, unique across the schema (indexes share one namespace with tables).
     pub name: String,
-    /// Spec names of the indexed fields, in order.
-    pub fields: Vec<String>,
+    /// The indexed fields, in order (follow them with [`Entity::index_fields`]).
+    pub fields: Vec<Link<Field>>,
     /// Whether values must be distinct.
     pub unique: bool,
     /// Where it was defined in the spec.

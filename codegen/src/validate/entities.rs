@@ -2,8 +2,9 @@
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::draft::{EntityDraft, SchemaDraft};
+use crate::model::links::Link;
 use crate::model::names::{Name, pluralize_snake};
-use crate::model::schema::{ConflictPolicy, Entity, FieldType};
+use crate::model::schema::{ConflictPolicy, Entity, Field, FieldType};
 use crate::source::Span;
 use crate::spec_format;
 use crate::suggest::did_you_mean;
@@ -210,8 +211,12 @@ fn owner_field(
     entity: &Entity,
     owner: &crate::source::Spanned<String>,
     diags: &mut Diagnostics,
-) -> Option<String> {
-    let Some(field) = entity.field(&owner.value) else {
+) -> Option<Link<Field>> {
+    let Some(position) = entity
+        .fields
+        .iter()
+        .position(|f| f.name.spec == owner.value)
+    else {
         let names: Vec<&str> = entity.fields.iter().map(|f| f.name.spec.as_str()).collect();
         let mut d = Diagnostic::error(format!(
             "owner `{}` is not a field of `{}`",
@@ -224,6 +229,7 @@ fn owner_field(
         diags.push(d);
         return None;
     };
+    let field = &entity.fields[position];
     let id_like = matches!(
         field.ty,
         FieldType::Text | FieldType::Uuid | FieldType::Reference { .. }
@@ -239,7 +245,7 @@ fn owner_field(
         );
         return None;
     }
-    Some(field.name.spec.clone())
+    Some(Link::at(&field.name.spec, position))
 }
 
 /// Dart puts every generated class of the app in one library, so data classes, table classes,

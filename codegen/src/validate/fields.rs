@@ -2,6 +2,7 @@
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::draft::{EntityDraft, FieldDraft, SchemaDraft};
+use crate::model::links::Link;
 use crate::model::names::Name;
 use crate::model::schema::{Entity, Field, FieldType, Index};
 use crate::source::Spanned;
@@ -76,7 +77,7 @@ pub fn check_fields(
         {
             entity.indexes.push(Index {
                 name: String::new(),
-                fields: vec![name.spec.clone()],
+                fields: vec![Link::at(&name.spec, fields.len())],
                 unique: true,
                 span: unique.span,
             });
@@ -208,7 +209,7 @@ fn check_type(
             check_reference_target(to, draft, diags)?
         }
         other if is_entity(other) => FieldType::Reference {
-            entity: other.to_owned(),
+            entity: Link::to(other),
         },
         other => {
             let entity_names = draft.entities.iter().map(|e| e.name.value.as_str());
@@ -248,7 +249,7 @@ fn check_reference_target(
 ) -> Option<FieldType> {
     if draft.entities.iter().any(|e| e.name.value == to.value) {
         return Some(FieldType::Reference {
-            entity: to.value.clone(),
+            entity: Link::to(&to.value),
         });
     }
     let names: Vec<&str> = draft

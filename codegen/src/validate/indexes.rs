@@ -2,7 +2,8 @@
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::draft::{EntityDraft, IndexDraft};
-use crate::model::schema::{Entity, Index};
+use crate::model::links::Link;
+use crate::model::schema::{Entity, Field, Index};
 use crate::source::Span;
 use crate::suggest::did_you_mean;
 use crate::validate::identifiers::MAX_IDENTIFIER_LEN;
@@ -39,7 +40,12 @@ pub fn check_indexes(
                 Diagnostic::error(format!(
                     "`{}` is indexed twice on the same fields ({})",
                     entity.name.spec,
-                    index.fields.join(", ")
+                    index
+                        .fields
+                        .iter()
+                        .map(|f| f.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
                 .at(index.span, "second index")
                 .also(first.span, "first index"),
@@ -90,10 +96,14 @@ fn check_index(
         diags.push(Diagnostic::error("an index needs at least one field").at(draft.span, "empty"));
         return None;
     }
-    let mut fields: Vec<String> = Vec::new();
+    let mut fields: Vec<Link<Field>> = Vec::new();
     let mut ok = true;
     for field in &draft.fields {
-        let Some(found) = entity.field(&field.value) else {
+        let Some(position) = entity
+            .fields
+            .iter()
+            .position(|f| f.name.spec == field.value)
+        else {
             let names: Vec<&str> = entity.fields.iter().map(|f| f.name.spec.as_str()).collect();
             let mut d = Diagnostic::error(format!(
                 "index on unknown field `{}` of `{}`",
@@ -107,7 +117,8 @@ fn check_index(
             ok = false;
             continue;
         };
-        if fields.contains(&found.name.spec) {
+        let found = &entity.fields[position];
+        if fields.iter().any(|f| *f == found.name.spec.as_str()) {
             diags.push(
                 Diagnostic::error(format!("`{}` appears twice in one index", field.value))
                     .at(field.span, "listed again"),
@@ -115,7 +126,7 @@ fn check_index(
             ok = false;
             continue;
         }
-        fields.push(found.name.spec.clone());
+        fields.push(Link::at(&found.name.spec, position));
     }
     ok.then(|| Index {
         name: String::new(),
@@ -128,10 +139,8 @@ fn check_index(
 /// `<table>_<columns>_idx`, or `_key` for unique ones (PostgreSQL's own convention). A name
 /// over 63 bytes is cut and given a short hash of the full name, so it stays unique and stable.
 fn default_index_name(entity: &Entity, index: &Index, taken: &[String]) -> String {
-    let columns: Vec<&str> = index
-        .fields
-        .iter()
-        .filter_map(|f| entity.field(f))
+    let columns: Vec<&str> = entity
+        .index_fields(index)
         .map(|f| f.name.snake.as_str())
         .collect();
     let suffix = if index.unique { "key" } else { "idx" };

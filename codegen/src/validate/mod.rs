@@ -49,7 +49,7 @@ pub fn validate(draft: &SchemaDraft, diags: &mut Diagnostics) -> Option<Schema> 
     if failed {
         return None;
     }
-    Some(Schema {
+    let mut schema = Schema {
         format: FORMAT_VERSION,
         app: app?,
         entities,
@@ -57,7 +57,11 @@ pub fn validate(draft: &SchemaDraft, diags: &mut Diagnostics) -> Option<Schema> 
         oldest_client_step,
         oldest_client_step_span: draft.oldest_client_step.as_ref().map(|s| s.span),
         entities_span: draft.entities_span.unwrap_or(draft.root),
-    })
+    };
+    schema
+        .link()
+        .expect("the checks above resolved every name a link holds");
+    Some(schema)
 }
 
 /// Steps are numbered from 1: a window starting anywhere else names no step. (Whether the

@@ -246,14 +246,14 @@ impl EntitySql {
             .iter()
             .filter(|index| index.unique)
             .map(|index| {
-                let cols: Vec<&Column> = index
-                    .fields
-                    .iter()
-                    .filter_map(|f| {
+                let cols: Vec<&Column> = entity
+                    .index_fields(index)
+                    .map(|f| {
                         fields
                             .iter()
                             .copied()
-                            .find(|c| c.field().is_some_and(|x| &x.name.spec == f))
+                            .find(|c| c.field() == Some(f))
+                            .expect("every field has a column")
                     })
                     .collect();
                 let keys: Vec<&str> = cols.iter().map(|c| c.dart.as_str()).collect();
@@ -456,10 +456,8 @@ pub fn create_table(schema: &Schema, entity: &Entity) -> String {
 
 /// `CREATE [UNIQUE] INDEX` of an index, as Drift writes it for `@TableIndex`.
 pub fn create_index(entity: &Entity, index: &Index) -> String {
-    let columns: Vec<String> = index
-        .fields
-        .iter()
-        .filter_map(|f| entity.field(f))
+    let columns: Vec<String> = entity
+        .index_fields(index)
         .map(|f| quote(f.name.sql()))
         .collect();
     render(&CreateIndex {

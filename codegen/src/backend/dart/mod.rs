@@ -245,7 +245,7 @@ struct BuildYaml<'a> {
 }
 
 /// The Drift column builder that makes Drift write exactly `column.definition()`.
-fn builder(schema: &Schema, column: &Column) -> String {
+fn builder(column: &Column) -> String {
     let start = match (column.ty, column.boolean) {
         (_, true) => "boolean()",
         (SqlType::Integer, false) => "integer()",
@@ -272,13 +272,8 @@ fn builder(schema: &Schema, column: &Column) -> String {
             list.join(", ")
         ));
     }
-    if let Some(table) = &column.references {
-        let class = schema
-            .entities
-            .iter()
-            .find(|e| e.table.sql() == table)
-            .map_or_else(|| table.clone(), |e| e.dart_table_class.clone());
-        out.push_str(&format!(".references({class}, #id)"));
+    if let Some(target) = column.references {
+        out.push_str(&format!(".references({}, #id)", target.dart_table_class));
     }
     if let Some(converter) = &column.converter {
         out.push_str(&format!(".map({converter})"));
@@ -324,7 +319,7 @@ fn table_view(schema: &Schema, entity: &Entity) -> TableView {
         .map(|c| ColumnView {
             getter: c.dart.clone(),
             getter_type: getter_type(c),
-            builder: builder(schema, c),
+            builder: builder(c),
             doc: match c.field() {
                 Some(f) => f.doc.as_deref().map(one_line),
                 None => bookkeeping_doc(&c.name),
@@ -336,10 +331,8 @@ fn table_view(schema: &Schema, entity: &Entity) -> TableView {
         .iter()
         .map(|i| IndexView {
             name: i.name.clone(),
-            columns: i
-                .fields
-                .iter()
-                .filter_map(|f| entity.field(f))
+            columns: entity
+                .index_fields(i)
                 .map(|f| format!("#{}", f.name.dart()))
                 .collect::<Vec<_>>()
                 .join(", "),

@@ -137,13 +137,9 @@ fn required_on_write(entity: &Entity) -> Vec<&str> {
     entity
         .fields
         .iter()
-        .filter(|f| !f.nullable && f.default.is_none() && !is_owner(entity, f))
+        .filter(|f| !f.nullable && f.default.is_none() && !entity.is_owner(f))
         .map(|f| f.name.json())
         .collect()
-}
-
-fn is_owner(entity: &Entity, field: &Field) -> bool {
-    entity.owner.as_deref() == Some(field.name.spec.as_str())
 }
 
 fn field_properties(entity: &Entity) -> Map<String, Value> {
@@ -152,7 +148,7 @@ fn field_properties(entity: &Entity) -> Map<String, Value> {
         .iter()
         .map(|field| {
             let mut schema = field_schema(field);
-            if is_owner(entity, field) {
+            if entity.is_owner(field) {
                 add_note(
                     &mut schema,
                     "The owning user's id; a write that leaves it out gets the caller's.",

@@ -134,21 +134,13 @@ fn entity_description(entity: &Entity) -> String {
             ConflictPolicy::Version | ConflictPolicy::ServerWins => String::new(),
         }
     ));
-    if let Some(owner) = &entity.owner {
+    if let Some(owner) = entity.owner_field() {
         parts.push(format!(
             "Owner-scoped: a user reads and writes only records whose `{}` is their user id.",
-            wire_key(entity, owner)
+            owner.name.json()
         ));
     }
     parts.join(" ")
-}
-
-/// The wire key of the field with this spec name (the spec name itself should it be missing,
-/// which validation rules out).
-fn wire_key<'a>(entity: &'a Entity, spec_name: &'a str) -> &'a str {
-    entity
-        .field(spec_name)
-        .map_or(spec_name, |field| field.name.json())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -130,10 +130,8 @@ fn create_description(entity: &Entity) -> String {
                     (so a retry is safe); with other fields, 409. `version`, `updatedAt` and \
                     `deletedAt` are ignored."
         .to_owned();
-    if let Some(owner) = &entity.owner {
-        let key = entity
-            .field(owner)
-            .map_or(owner.as_str(), |f| f.name.json());
+    if let Some(owner) = entity.owner_field() {
+        let key = owner.name.json();
         text.push_str(&format!(
             " `{key}` is the caller's user id (filled in when left out); naming another user, \
              or posting the id of another user's record, answers 404."

@@ -12,7 +12,7 @@ use crate::backend::Dialect;
 use crate::backend::server::migrate::ServerStep;
 use crate::backend::server::sql::{entity_statements, pull_statement};
 use crate::diagnostics::Diagnostic;
-use crate::history::ClientShape;
+use crate::history::{ClientShape, PastKind};
 use crate::model::{ConflictPolicy, DefaultValue, Entity, FieldType, Schema};
 use crate::output::FileSet;
 
@@ -236,7 +236,7 @@ pub fn plan(
                             .map(|f| FieldShapePlan {
                                 key: f.key.clone(),
                                 now: f.now.clone(),
-                                kind: past_kind(&f.ty, f.values.as_deref(), f.to.as_deref()),
+                                kind: past_kind(&f.kind),
                                 optional: f.optional,
                             })
                             .collect(),
@@ -247,25 +247,24 @@ pub fn plan(
     }
 }
 
-/// A field type by its spec name (as the history keeps it).
-fn past_kind(ty: &str, values: Option<&[String]>, to: Option<&str>) -> KindPlan {
-    match ty {
-        "int" => KindPlan::Int,
-        "real" => KindPlan::Real,
-        "bool" => KindPlan::Bool,
-        "datetime" => KindPlan::DateTime,
-        "date" => KindPlan::Date,
-        "uuid" => KindPlan::Uuid,
-        "json" => KindPlan::Json,
-        "blob" => KindPlan::Blob,
-        "enum" => KindPlan::Enum(values.unwrap_or_default().to_vec()),
-        "reference" => KindPlan::Reference(to.unwrap_or_default().to_owned()),
-        _ => KindPlan::Text,
+/// A field type as the history keeps it.
+fn past_kind(kind: &PastKind) -> KindPlan {
+    match kind {
+        PastKind::Text => KindPlan::Text,
+        PastKind::Int => KindPlan::Int,
+        PastKind::Real => KindPlan::Real,
+        PastKind::Bool => KindPlan::Bool,
+        PastKind::DateTime => KindPlan::DateTime,
+        PastKind::Date => KindPlan::Date,
+        PastKind::Uuid => KindPlan::Uuid,
+        PastKind::Json => KindPlan::Json,
+        PastKind::Blob => KindPlan::Blob,
+        PastKind::Enum { values } => KindPlan::Enum(values.clone()),
+        PastKind::Reference { to } => KindPlan::Reference(to.clone()),
     }
 }
 
 fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
-    let index_of = |spec: &str| entity.fields.iter().position(|f| f.name.spec == spec);
     let sql = |dialect| {
         let s = entity_statements(entity, dialect);
         SqlPlan {
@@ -304,12 +303,9 @@ fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
                     FieldType::Enum { values, .. } => {
                         KindPlan::Enum(values.iter().map(|v| v.spec.clone()).collect())
                     }
-                    FieldType::Reference { entity: target } => KindPlan::Reference(
-                        schema
-                            .entity(target)
-                            .map(|t| t.table.sql().to_owned())
-                            .unwrap_or_default(),
-                    ),
+                    FieldType::Reference { entity: target } => {
+                        KindPlan::Reference(schema.target(target).table.sql().to_owned())
+                    }
                 },
                 nullable: f.nullable,
                 default: f.default.as_ref().map(default_json),
@@ -321,7 +317,7 @@ fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
             ConflictPolicy::ServerWins => Policy::ServerWins,
             ConflictPolicy::AppendOnly => Policy::AppendOnly,
         },
-        owner: entity.owner.as_deref().and_then(index_of),
+        owner: entity.owner.as_ref().map(|o| o.index()),
         sql: Dialects {
             sqlite: sql(Dialect::Sqlite),
             postgres: sql(Dialect::Postgres),

@@ -102,16 +102,14 @@ pub fn field_definition(
             if field.nullable { ", 'null'" } else { "" }
         )),
         FieldType::Reference { entity: target } => {
-            if let Some(target) = schema.entity(target) {
-                if dialect == Dialect::Postgres {
-                    out.push_str(&format!(" CONSTRAINT {}", quote(&fk_name(entity, field))));
-                }
-                // Deferred: a batch may insert a row and the row it references in either order.
-                out.push_str(&format!(
-                    " REFERENCES {} (\"id\") DEFERRABLE INITIALLY DEFERRED",
-                    quote(target.table.sql())
-                ));
+            if dialect == Dialect::Postgres {
+                out.push_str(&format!(" CONSTRAINT {}", quote(&fk_name(entity, field))));
             }
+            // Deferred: a batch may insert a row and the row it references in either order.
+            out.push_str(&format!(
+                " REFERENCES {} (\"id\") DEFERRABLE INITIALLY DEFERRED",
+                quote(schema.target(target).table.sql())
+            ));
         }
         _ => {}
     }

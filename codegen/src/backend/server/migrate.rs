@@ -11,7 +11,7 @@ use crate::backend::server::sql::{
     changes_index, changes_index_name, create_entity, create_index, support,
 };
 use crate::backend::sqlite::convert::converted;
-use crate::model::{Entity, FieldType, Schema};
+use crate::model::{Entity, FieldType, Link, Schema};
 use crate::output::GENERATED_MARKER;
 use crate::schema_diff::{Conversion, KeptEntity, KeptField, SchemaDiff};
 
@@ -354,8 +354,8 @@ fn alter_postgres(new: &Schema, kept: &KeptEntity, out: &mut Vec<String>) {
         }
         if let Some(target) = new_target
             && old_target != new_target
-            && let Some(target) = new.entity(target)
         {
+            let target = new.target(target);
             out.push(format!(
                 "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({column}) REFERENCES {} (\"id\") DEFERRABLE INITIALLY DEFERRED;",
                 quote(&fk),
@@ -376,7 +376,7 @@ fn is_enum(ty: &FieldType) -> bool {
     matches!(ty, FieldType::Enum { .. })
 }
 
-fn reference(ty: &FieldType) -> Option<&str> {
+fn reference(ty: &FieldType) -> Option<&Link<Entity>> {
     match ty {
         FieldType::Reference { entity } => Some(entity),
         _ => None,

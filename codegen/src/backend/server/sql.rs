@@ -112,7 +112,7 @@ impl EntityView {
             ));
         }
         let (text_param, uuid_param) = owner_params;
-        let owner_filter = match entity.owner.as_ref().and_then(|o| entity.field(o)) {
+        let owner_filter = match entity.owner_field() {
             Some(owner) => match (&owner.ty, dialect) {
                 (FieldType::Uuid | FieldType::Reference { .. }, Dialect::Postgres) => {
                     format!("c.{} = {uuid_param}::uuid", quote(owner.name.sql()))
@@ -279,7 +279,7 @@ pub fn create_entity(schema: &Schema, entity: &Entity, dialect: Dialect) -> Vec<
 /// The index pulls read changes by: the owner first where rows are owner-scoped.
 pub fn changes_index(entity: &Entity, dialect: Dialect) -> String {
     let mut columns = Vec::new();
-    if let Some(owner) = entity.owner.as_ref().and_then(|o| entity.field(o)) {
+    if let Some(owner) = entity.owner_field() {
         columns.push(quote(owner.name.sql()));
     }
     if dialect == Dialect::Postgres {
@@ -296,10 +296,8 @@ pub fn changes_index(entity: &Entity, dialect: Dialect) -> String {
 
 /// `CREATE [UNIQUE] INDEX` of a spec index (same name on device and server).
 pub fn create_index(entity: &Entity, index: &Index) -> String {
-    let columns: Vec<String> = index
-        .fields
-        .iter()
-        .filter_map(|f| entity.field(f))
+    let columns: Vec<String> = entity
+        .index_fields(index)
         .map(|f| quote(f.name.sql()))
         .collect();
     format!(
