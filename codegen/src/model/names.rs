@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::vocabulary::{DART_ENUM_MEMBERS, DART_RESERVED, RUST_KEYWORDS};
+
 /// The spellings of one identifier from the spec.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Name {
@@ -48,6 +50,43 @@ impl Name {
     /// The Dart getter or variable name.
     pub fn dart(&self) -> &str {
         &self.camel
+    }
+
+    /// The Dart enum member: `lowerCamelCase`, with a trailing `_` where the name is a Dart
+    /// reserved word or a member every enum already has (`final_`, `values_`).
+    pub fn dart_enum_member(&self) -> String {
+        let camel = self.camel.as_str();
+        if DART_RESERVED.contains(&camel) || DART_ENUM_MEMBERS.contains(&camel) {
+            format!("{camel}_")
+        } else {
+            self.camel.clone()
+        }
+    }
+
+    /// The Rust field (or module) name: `snake_case`, raw where it is a keyword (`r#type`).
+    /// Validation refuses the path keywords no raw identifier can spell (`self`, `crate`).
+    pub fn rust_field(&self) -> String {
+        if RUST_KEYWORDS.contains(&self.snake.as_str()) {
+            format!("r#{}", self.snake)
+        } else {
+            self.snake.clone()
+        }
+    }
+
+    /// The Rust enum variant: `UpperCamelCase`, with a trailing `_` for `Self` (the one
+    /// keyword `UpperCamelCase` can spell, and no raw identifier can). No variant ends in `_`
+    /// otherwise, so the escaped one cannot meet another.
+    pub fn rust_variant(&self) -> String {
+        if self.pascal == "Self" {
+            "Self_".to_owned()
+        } else {
+            self.pascal.clone()
+        }
+    }
+
+    /// `SCREAMING_SNAKE_CASE`: Rust statics and constants.
+    pub fn rust_static(&self) -> String {
+        self.snake.to_ascii_uppercase()
     }
 }
 
@@ -187,6 +226,19 @@ mod tests {
             spellings("accuracyM"),
             ("accuracy_m".into(), "accuracyM".into(), "AccuracyM".into())
         );
+    }
+
+    #[test]
+    fn each_target_escapes_its_own_keywords() {
+        assert_eq!(Name::new("type").rust_field(), "r#type");
+        assert_eq!(Name::new("kind").rust_field(), "kind");
+        assert_eq!(Name::new("self").rust_variant(), "Self_");
+        assert_eq!(Name::new("Self").rust_variant(), "Self_");
+        assert_eq!(Name::new("selfie").rust_variant(), "Selfie");
+        assert_eq!(Name::new("final").dart_enum_member(), "final_");
+        assert_eq!(Name::new("values").dart_enum_member(), "values_");
+        assert_eq!(Name::new("draft").dart_enum_member(), "draft");
+        assert_eq!(Name::new("patrol_routes").rust_static(), "PATROL_ROUTES");
     }
 
     #[test]

@@ -5,10 +5,11 @@ use crate::model::draft::{EntityDraft, SchemaDraft};
 use crate::model::links::Link;
 use crate::model::names::{Name, pluralize_snake};
 use crate::model::schema::{ConflictPolicy, Entity, Field, FieldType};
+use crate::model::vocabulary::RESERVED_TYPE_NAMES;
 use crate::source::Span;
 use crate::spec_format;
 use crate::suggest::did_you_mean;
-use crate::validate::identifiers::{RESERVED_TYPE_NAMES, check_identifier};
+use crate::validate::identifiers::check_identifier;
 
 /// Entities whose names are valid, paired with their drafts (fields come later).
 pub fn check_entities<'d>(

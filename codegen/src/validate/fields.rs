@@ -5,13 +5,12 @@ use crate::model::draft::{EntityDraft, FieldDraft, SchemaDraft};
 use crate::model::links::Link;
 use crate::model::names::Name;
 use crate::model::schema::{Entity, Field, FieldType, Index};
+use crate::model::vocabulary::{DART_RESERVED, DRIFT_RESERVED_GETTERS, RUST_UNESCAPABLE};
 use crate::source::Spanned;
 use crate::spec_format;
 use crate::suggest::did_you_mean;
 use crate::validate::defaults::type_default;
-use crate::validate::identifiers::{
-    BOOKKEEPING_COLUMNS, DART_RESERVED, DRIFT_RESERVED_GETTERS, RUST_UNESCAPABLE, check_identifier,
-};
+use crate::validate::identifiers::{BOOKKEEPING_COLUMNS, check_identifier};
 
 /// Most fields any entity may declare. SQLite allows 2000 columns and PostgreSQL 1600; far
 /// below both, and far above any real entity, this keeps a generated row struct sane.

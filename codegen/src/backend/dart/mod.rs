@@ -98,15 +98,6 @@ fn one_line(doc: &str) -> String {
     doc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Dart reserved words that a spec enum value may spell; such a member gets a trailing `_`.
-fn enum_member(camel: &str) -> String {
-    if crate::validate::identifiers::DART_RESERVED.contains(&camel) {
-        format!("{camel}_")
-    } else {
-        camel.to_owned()
-    }
-}
-
 struct EnumView {
     name: String,
     doc: String,
@@ -374,7 +365,7 @@ fn enum_views(schema: &Schema) -> Vec<EnumView> {
                     values: values
                         .iter()
                         .map(|v| EnumValueView {
-                            member: enum_member(&v.camel),
+                            member: v.dart_enum_member(),
                             literal: dart_string(&v.spec),
                         })
                         .collect(),

@@ -327,7 +327,7 @@ fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
 
 /// The name of an entity's generated static (`OBSERVATIONS`).
 pub fn static_name(entity: &Entity) -> String {
-    entity.table.snake.to_uppercase()
+    entity.table.rust_static()
 }
 
 /// A default as JSON text of its wire value.

@@ -12,20 +12,11 @@ use crate::backend::server::app_def::{AppPlan, EntityPlan, KindPlan, MigrationPl
 use crate::model::{Entity, FieldType, Schema};
 use crate::output::{FileSet, GENERATED_MARKER};
 
-/// Rust keywords a field may be named: emitted as raw identifiers (`r#type`).
-const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false",
-    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
-    "return", "static", "struct", "trait", "true", "type", "unsafe", "use", "where", "while",
-    "abstract", "become", "box", "do", "final", "gen", "macro", "override", "priv", "try",
-    "typeof", "unsized", "virtual", "yield",
-];
-
-fn field_ident(snake: &str) -> Ident {
-    if RUST_KEYWORDS.contains(&snake) {
-        Ident::new_raw(snake, Span::call_site())
-    } else {
-        Ident::new(snake, Span::call_site())
+/// A Rust identifier the IR spelled (raw where it starts with `r#`).
+fn rust_ident(spelling: &str) -> Ident {
+    match spelling.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(spelling, Span::call_site()),
     }
 }
 
@@ -229,9 +220,8 @@ fn models(schema: &Schema) -> TokenStream {
         #![doc = #header]
         #![doc = ""]
         #![doc = " Typed rows, in the flat form of the `/v1` endpoints."]
-
-        use offgen_runtime::serde::{Deserialize, Serialize};
-        use offgen_runtime::Syncable;
+        #![doc = ""]
+        #![doc = " Paths are written out in full: an entity may be called `Serialize`."]
 
         #(#items)*
     }
@@ -243,7 +233,7 @@ fn model(entity: &Entity) -> TokenStream {
     let doc = format!(" A `{}` row.", entity.name.spec);
     let mut enums = Vec::new();
     let fields = entity.fields.iter().map(|f| {
-        let ident = field_ident(&f.name.snake);
+        let ident = rust_ident(&f.name.rust_field());
         let key = f.name.json();
         let base = match &f.ty {
             FieldType::Int | FieldType::DateTime => quote!(i64),
@@ -253,14 +243,14 @@ fn model(entity: &Entity) -> TokenStream {
             FieldType::Enum { dart_type, values } => {
                 let enum_name = format_ident!("{}", dart_type);
                 let variants = values.iter().map(|v| {
-                    let variant = format_ident!("{}", v.pascal);
+                    let variant = rust_ident(&v.rust_variant());
                     let text = &v.spec;
                     quote! { #[serde(rename = #text)] #variant }
                 });
                 let enum_doc = format!(" Values of `{}.{}`.", entity.name.spec, f.name.spec);
                 enums.push(quote! {
                     #[doc = #enum_doc]
-                    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+                    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, offgen_runtime::serde::Serialize, offgen_runtime::serde::Deserialize)]
                     #[serde(crate = "offgen_runtime::serde")]
                     pub enum #enum_name { #(#variants),* }
                 });
@@ -284,7 +274,7 @@ fn model(entity: &Entity) -> TokenStream {
         #(#enums)*
 
         #[doc = #doc]
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, offgen_runtime::serde::Serialize, offgen_runtime::serde::Deserialize)]
         #[serde(crate = "offgen_runtime::serde")]
         pub struct #name {
             /// The row's id (a lowercase UUID made by the device).
@@ -300,7 +290,7 @@ fn model(entity: &Entity) -> TokenStream {
             pub deleted_at: Option<i64>,
         }
 
-        impl Syncable for #name {
+        impl offgen_runtime::Syncable for #name {
             const ENTITY: &'static offgen_runtime::model::EntityDef = &crate::entities::#statics;
         }
     }
