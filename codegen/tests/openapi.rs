@@ -69,6 +69,9 @@ entities:
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+/// The pattern of text that holds no U+0000.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -353,8 +356,9 @@ fn operation_ids_are_unique_and_every_operation_is_summarised() {
                 "{label}: {method} {path} needs a one-line summary"
             );
         }
-        // push, pull, the audit's list and restore, health, openapi + five per entity.
-        assert_eq!(seen.len(), 6 + 5 * schema.entities.len(), "{label}");
+        // push, pull, the audit's list and restore, health, liveness, metrics, openapi + five
+        // per entity.
+        assert_eq!(seen.len(), 8 + 5 * schema.entities.len(), "{label}");
     }
 }
 
@@ -517,6 +521,8 @@ fn responses_follow_the_protocol() {
             &["200", "400", "401", "409", "500", "503"],
         );
         check("/healthz", "get", &["200", "503"]);
+        check("/livez", "get", &["200"]);
+        check("/metrics", "get", &["200", "401"]);
         check(
             "/admin/audit",
             "get",
@@ -546,20 +552,25 @@ fn responses_follow_the_protocol() {
                 "post",
                 &with_owned(&["200", "201", "400", "401", "409", "422", "500", "503"]),
             );
+            // A malformed If-None-Match is 400.
             check(
                 &item,
                 "get",
-                &["200", "304", "401", "404", "410", "500", "503"],
+                &["200", "304", "400", "401", "404", "410", "500", "503"],
             );
+            // An unknown record (or another user's) is 404 before any precondition; a
+            // reference or unique value that clashes with what is stored, 409.
             check(
                 &item,
                 "put",
-                &with_owned(&["200", "400", "401", "412", "422", "428", "500", "503"]),
+                &[
+                    "200", "400", "401", "404", "409", "412", "422", "428", "500", "503",
+                ],
             );
             check(
                 &item,
                 "delete",
-                &["204", "400", "401", "412", "428", "500", "503"],
+                &["204", "400", "401", "404", "412", "428", "500", "503"],
             );
 
             let headers = |path: &str, method: &str, status: &str| -> BTreeSet<String> {
@@ -639,12 +650,17 @@ fn responses_follow_the_protocol() {
         assert_eq!(parameters["SchemaStep"]["in"], "header");
         assert_eq!(parameters["SchemaStep"]["required"], false);
 
-        // Only /healthz and /openapi.json are open.
+        // Only /healthz, /livez and /openapi.json are open; /metrics is open unless the server
+        // has a metrics token.
         for (path, method, op) in operations(&doc) {
-            let open = path == "/healthz" || path == "/openapi.json";
+            let expected = match path.as_str() {
+                "/healthz" | "/livez" | "/openapi.json" => Some(json!([])),
+                "/metrics" => Some(json!([{}, {"bearer": []}])),
+                _ => None,
+            };
             assert_eq!(
                 op.get("security"),
-                open.then(|| json!([])).as_ref(),
+                expected.as_ref(),
                 "{label}: {method} {path}"
             );
         }
@@ -805,8 +821,11 @@ fn check_field_schema(entity: &Entity, field: &Field, schema: &Value) {
         FieldType::Json => {
             let refuses_null = schema.get("not") == Some(&json!({"type": "null"}));
             assert_eq!(refuses_null, !field.nullable, "{at}");
+            assert_eq!(schema["$ref"], "#/components/schemas/JsonValue", "{at}");
         }
-        FieldType::Text | FieldType::Real | FieldType::Bool => {}
+        // PostgreSQL cannot store U+0000: the document refuses it as the server does.
+        FieldType::Text => assert_eq!(schema["pattern"], NO_NUL, "{at}"),
+        FieldType::Real | FieldType::Bool => {}
     }
     assert_eq!(
         schema.get("default"),
@@ -834,7 +853,9 @@ fn field_schemas_follow_the_wire_table() {
             assert_eq!(fields["type"], "object", "{label}");
             assert_eq!(fields["additionalProperties"], false, "{label}");
             let keys: Vec<&String> = fields["properties"].as_object().unwrap().keys().collect();
-            let expected: Vec<&str> = entity.fields.iter().map(|f| f.name.json()).collect();
+            let mut expected: Vec<&str> = entity.fields.iter().map(|f| f.name.json()).collect();
+            // Then the bookkeeping a client may send back with a record it holds (ignored).
+            expected.extend(["version", "updatedAt", "deletedAt"]);
             assert_eq!(
                 keys, expected,
                 "{label}: one property per field, in spec order"
@@ -854,6 +875,7 @@ fn every_type_spec_gives_exactly_these_field_schemas() {
     let doc = document(&load(EVERY_TYPE));
     let properties = &component(&doc, "SampleFields")["properties"];
     let uuid = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+    let json_value = "#/components/schemas/JsonValue";
     let expected = [
         (
             "owner",
@@ -861,12 +883,15 @@ fn every_type_spec_gives_exactly_these_field_schemas() {
                    "description": "The id of a `Person` record. The owning user's id; a write \
                                    that leaves it out gets the caller's."}),
         ),
-        ("title", json!({"type": "string"})),
+        ("title", json!({"type": "string", "pattern": NO_NUL})),
         (
             "note",
-            json!({"type": ["string", "null"], "description": "Free text."}),
+            json!({"type": ["string", "null"], "pattern": NO_NUL, "description": "Free text."}),
         ),
-        ("motto", json!({"type": "string", "default": "42"})),
+        (
+            "motto",
+            json!({"type": "string", "pattern": NO_NUL, "default": "42"}),
+        ),
         ("count", json!({"type": "integer", "format": "int64"})),
         (
             "maybeCount",
@@ -906,11 +931,15 @@ fn every_type_spec_gives_exactly_these_field_schemas() {
             json!({"type": ["string", "null"], "format": "uuid", "pattern": uuid,
                    "default": "0a1b2c3d-0000-4000-8000-00000000abcd"}),
         ),
-        ("payload", json!({"not": {"type": "null"}})),
-        ("extra", json!({})),
+        (
+            "payload",
+            json!({"$ref": json_value, "not": {"type": "null"}}),
+        ),
+        ("extra", json!({"$ref": json_value})),
         (
             "settings",
-            json!({"not": {"type": "null"}, "default": {"theme": "dark", "sizes": [1, 2]}}),
+            json!({"$ref": json_value, "not": {"type": "null"},
+                   "default": {"theme": "dark", "sizes": [1, 2]}}),
         ),
         (
             "thumb",
@@ -1167,9 +1196,12 @@ fn the_protocols_examples_fit_the_protocol_schemas() {
     let mut bad = push.clone();
     bad["mutations"][0]["op"] = json!("upsert");
     assert!(!push_request.is_valid(&bad));
-    let mut bad = push.clone();
-    bad["mutations"][0]["entity"] = json!("nope");
-    assert!(!push_request.is_valid(&bad));
+    // An unknown entity or a malformed id is one mutation's `rejected` result, not a 400 of
+    // the whole batch: the document takes them, as the server does.
+    let mut odd = push.clone();
+    odd["mutations"][0]["entity"] = json!("nope");
+    odd["mutations"][1]["id"] = json!("NOT-A-UUID");
+    assert_eq!(errors(&push_request, &odd), Vec::<String>::new());
     let mut bad = push.clone();
     bad["extra"] = json!(true);
     assert!(!push_request.is_valid(&bad));
@@ -1385,4 +1417,69 @@ fn field_order_in_objects_is_spec_order() {
         .filter_map(|k| k.strip_suffix("Fields"))
         .collect();
     assert_eq!(fields_schema_order, entity_order);
+}
+
+/// Links (which client generators and schemathesis's stateful phase follow) name operations
+/// that exist, and parameters those operations have, by location and name.
+#[test]
+fn every_link_names_an_operation_and_its_parameters() {
+    for (label, schema) in specs() {
+        let doc = document(&schema);
+        let resolve = |p: &Value| -> Value {
+            match p["$ref"].as_str() {
+                Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap().clone(),
+                None => p.clone(),
+            }
+        };
+        // operationId -> the `in.name` of every parameter it takes.
+        let mut takes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            let shared = item["parameters"].as_array().cloned().unwrap_or_default();
+            for (method, op) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                let own = op["parameters"].as_array().cloned().unwrap_or_default();
+                let names = shared
+                    .iter()
+                    .chain(&own)
+                    .map(|p| {
+                        let p = resolve(p);
+                        format!(
+                            "{}.{}",
+                            p["in"].as_str().unwrap(),
+                            p["name"].as_str().unwrap()
+                        )
+                    })
+                    .collect();
+                takes.insert(op["operationId"].as_str().unwrap().to_owned(), names);
+            }
+        }
+        let mut links = 0;
+        for (path, method, op) in operations(&doc) {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let Some(found) = response.get("links") else {
+                    continue;
+                };
+                for (name, link) in found.as_object().unwrap() {
+                    let at = format!("{label}: {method} {path} {status} link {name}");
+                    let target = link["operationId"].as_str().unwrap();
+                    let params = takes
+                        .get(target)
+                        .unwrap_or_else(|| panic!("{at}: {target}"));
+                    for (param, expression) in link["parameters"].as_object().unwrap() {
+                        assert!(params.contains(param), "{at}: {target} has no {param}");
+                        assert!(
+                            expression.as_str().unwrap().starts_with("$response."),
+                            "{at}"
+                        );
+                    }
+                    links += 1;
+                }
+            }
+        }
+        // Create (201, 200) and replace answer a record: read, replace and delete it; the
+        // audit's list leads to a restore.
+        assert_eq!(links, 9 * schema.entities.len() + 1, "{label}");
+    }
 }

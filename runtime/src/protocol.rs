@@ -59,19 +59,58 @@ pub struct Mutation {
     /// Insert, update or delete.
     pub op: Op,
     /// The server version the device last saw for this row (absent for inserts).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole::option")]
     pub base_version: Option<i64>,
     /// The fields written (all of them for an insert, the changed ones for an update).
     #[serde(default)]
     pub data: Map<String, Value>,
     /// When the entry was last written, epoch ms on the device's clock corrected by the
     /// server's (`serverTime`). Used by `lww` entities, ignored by the others.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::option"
+    )]
     pub stamp: Option<i64>,
     /// For an update: each changed field's own last write (wire key -> epoch ms), where it
     /// differs from `stamp`. Used by `lww` entities, ignored by the others.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::option_map"
+    )]
     pub field_stamps: Option<BTreeMap<String, i64>>,
+}
+
+/// Integers of the push envelope as JSON Schema's `integer` has them: `3` and also `3.0`
+/// (some JSON writers print whole doubles so), but never a fraction or a double past 2^53
+/// (see [`crate::values::whole_number`]).
+mod whole {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(transparent)]
+    struct Whole(#[serde(deserialize_with = "integer")] i64);
+
+    fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        let n = serde_json::Number::deserialize(deserializer)?;
+        crate::values::whole_number(&n)
+            .ok_or_else(|| D::Error::custom(format!("invalid value: {n}, expected an integer")))
+    }
+
+    pub(super) fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+    }
+
+    pub(super) fn option_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<BTreeMap<String, i64>>, D::Error> {
+        let map = Option::<BTreeMap<String, Whole>>::deserialize(d)?;
+        Ok(map.map(|m| m.into_iter().map(|(k, w)| (k, w.0)).collect()))
+    }
 }
 
 /// The outcome of one mutation.

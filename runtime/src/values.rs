@@ -45,7 +45,7 @@ pub fn check_value(field: &FieldDef, value: &Value) -> Result<(), String> {
     }
     match (field.kind, value) {
         (Kind::Text, Value::String(_)) => Ok(()),
-        (Kind::Int | Kind::DateTime, Value::Number(n)) if n.is_i64() => Ok(()),
+        (Kind::Int | Kind::DateTime, Value::Number(n)) if whole_number(n).is_some() => Ok(()),
         (Kind::Real, Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => Ok(()),
         (Kind::Bool, Value::Bool(_)) => Ok(()),
         (Kind::Date, Value::String(s)) if is_date(s) => Ok(()),
@@ -64,6 +64,19 @@ pub fn check_value(field: &FieldDef, value: &Value) -> Result<(), String> {
         }
         (kind, _) => Err(format!("must be {}", expected(kind))),
     }
+}
+
+/// The integer a JSON number denotes: an integer's text (`3`), or a number with no fraction
+/// (`3.0`, `3e2`: JSON Schema's `integer` takes them, and some JSON writers print whole
+/// doubles that way) up to 2^53, beyond which a double no longer tells which integer was
+/// written. `None` for anything else.
+pub fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    let x = n.as_f64().filter(|_| n.is_f64())?;
+    (x.fract() == 0.0 && x.abs() <= EXACT).then_some(x as i64)
 }
 
 fn holds_nul(value: &Value) -> bool {
@@ -132,6 +145,10 @@ pub fn canonical(field: &FieldDef, value: Value) -> Value {
             Some(x) => Value::from(x),
             None => Value::Number(n),
         },
+        (Kind::Int | Kind::DateTime, Value::Number(n)) => match whole_number(&n) {
+            Some(i) => Value::from(i),
+            None => Value::Number(n),
+        },
         (_, value) => value,
     }
 }
@@ -165,7 +182,11 @@ pub fn order_text(field: &FieldDef, value: &Value) -> String {
 
 /// Every field of `data` (a row as stored) in its [`canonical`] form.
 pub fn canonicalize(entity: &EntityDef, data: &mut Map<String, Value>) {
-    for field in entity.fields.iter().filter(|f| f.kind == Kind::Real) {
+    for field in entity
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::Real | Kind::Int | Kind::DateTime))
+    {
         if let Some(value) = data.get_mut(field.key) {
             *value = canonical(field, value.take());
         }

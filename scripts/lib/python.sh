@@ -4,13 +4,16 @@
 #
 # openapi-spec-validator checks the generated openapi.json against the OpenAPI 3.1 schema and
 # resolves every $ref (codegen/tests/openapi.rs runs target/py/bin/openapi-spec-validator).
+# schemathesis holds the example server to that document
+# (examples/ranger/server/tests/schemathesis.rs, scripts/schemathesis.sh).
 
 # Pinned so a new release cannot change what the tests accept; bump deliberately.
 OFFGEN_OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
+OFFGEN_SCHEMATHESIS_VERSION="4.32.5"
 
 ensure_python_tools() {
     local venv="target/py"
-    local want="openapi-spec-validator==${OFFGEN_OPENAPI_SPEC_VALIDATOR_VERSION}"
+    local want="openapi-spec-validator and schemathesis"
     # Debian ships python3 without venv's pip bootstrap (package python3-venv). When
     # scripts/lib/packages.sh is loaded, install what is missing; otherwise say what to install.
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -29,10 +32,16 @@ ensure_python_tools() {
         python3 -m venv "${venv}"
     fi
     # Installing only when the pinned version is missing keeps repeated runs offline and fast.
-    local installed
-    installed="$("${venv}/bin/python" -m pip show openapi-spec-validator 2>/dev/null || true)"
-    if ! grep -qx "Version: ${OFFGEN_OPENAPI_SPEC_VALIDATOR_VERSION}" <<<"${installed}"; then
-        echo "== installing ${want} into ${venv}"
-        "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${want}"
+    _offgen_pip_pin "${venv}" openapi-spec-validator "${OFFGEN_OPENAPI_SPEC_VALIDATOR_VERSION}"
+    _offgen_pip_pin "${venv}" schemathesis "${OFFGEN_SCHEMATHESIS_VERSION}"
+}
+
+# Installs package==version into the virtualenv unless that version is there already.
+_offgen_pip_pin() {
+    local venv="$1" package="$2" version="$3" installed
+    installed="$("${venv}/bin/python" -m pip show "${package}" 2>/dev/null || true)"
+    if ! grep -qx "Version: ${version}" <<<"${installed}"; then
+        echo "== installing ${package}==${version} into ${venv}"
+        "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${package}==${version}"
     fi
 }

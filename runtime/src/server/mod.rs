@@ -282,6 +282,11 @@ async fn push_handler(
     if request.client_id.is_empty() || request.client_id.len() > 128 {
         return Err(Problem::bad_request("clientId must be 1 to 128 characters"));
     }
+    // PostgreSQL cannot store U+0000 in text; refused alike on SQLite (values.rs does the same
+    // for record values).
+    if request.client_id.contains('\0') {
+        return Err(Problem::bad_request("clientId must not contain U+0000"));
+    }
     let caller = Caller {
         user: &user,
         client_id: &request.client_id,
@@ -382,6 +387,12 @@ pub(crate) fn page_query(query: Option<&str>) -> Result<(String, usize), Problem
         let value = percent_decode(value)
             .ok_or_else(|| Problem::bad_request(format!("bad escape in `{pair}`")))?;
         match key {
+            // No cursor this server gives out holds U+0000, which PostgreSQL cannot compare.
+            "cursor" if value.contains('\0') => {
+                return Err(Problem::bad_request(
+                    "`cursor` is not a cursor this server gave out",
+                ));
+            }
             "cursor" => cursor = value,
             "limit" => {
                 limit = value
@@ -459,7 +470,14 @@ mod tests {
             ("x1.2".to_owned(), 10)
         );
         assert_eq!(page_query(Some("cursor=a%2Fb")).unwrap().0, "a/b");
-        for bad in ["limit=0", "limit=1001", "limit=x", "page=2", "cursor=%zz"] {
+        for bad in [
+            "limit=0",
+            "limit=1001",
+            "limit=x",
+            "page=2",
+            "cursor=%zz",
+            "cursor=a%00b",
+        ] {
             assert!(page_query(Some(bad)).is_err(), "{bad}");
         }
     }

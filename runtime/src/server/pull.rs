@@ -2,7 +2,7 @@
 
 use super::db::{Arg, Database, Dialect};
 use super::problem::Problem;
-use crate::model::AppDef;
+use crate::model::{AppDef, Dialects};
 use crate::values::is_canonical_uuid;
 
 /// Most records one page may hold.
@@ -51,6 +51,13 @@ fn format_cursor(cursor: Cursor, dialect: Dialect) -> String {
     }
 }
 
+/// How far the change stream reaches: SQLite's change counter; PostgreSQL's next transaction
+/// id and the change sequence's last value.
+const HEAD: Dialects<&str> = Dialects {
+    sqlite: "SELECT \"value\" AS \"seq\" FROM \"_offgen_counter\" WHERE \"id\" = 1",
+    postgres: "SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS \"xid\", (SELECT \"last_value\" FROM \"_offgen_seq\") AS \"seq\"",
+};
+
 /// One page of changes after `cursor`, as the response body. The records' JSON is built by
 /// the database and only concatenated here: parsing and printing it again in Rust cost more
 /// than the query itself.
@@ -84,6 +91,32 @@ pub async fn pull(
     };
     let mut tx = db.begin_read().await?;
     let rows = tx.rows(app.pull, &args).await?;
+    // A cursor past every change is one this server never gave out (forged, or from another
+    // database): answering it with empty pages would leave a device waiting, silently, for
+    // changes it will never see. Only empty pages are checked, so the check costs nothing
+    // while there is something to send.
+    if rows.is_empty() && start != (Cursor { xid: 0, seq: 0 }) {
+        let head = tx.rows(HEAD, &[]).await?;
+        let head = head
+            .first()
+            .ok_or_else(|| Problem::internal("no change head"))?;
+        let from_the_future = match dialect {
+            Dialect::Sqlite => start.seq > head.int("seq")?,
+            Dialect::Postgres => {
+                let next_xid: u64 = head
+                    .text("xid")?
+                    .parse()
+                    .map_err(|_| Problem::internal("bad xid"))?;
+                start.xid >= next_xid || start.seq > head.int("seq")?
+            }
+        };
+        if from_the_future {
+            tx.commit().await?;
+            return Err(Problem::bad_request(format!(
+                "`{cursor}` is not a cursor this server gave out: it is past every change"
+            )));
+        }
+    }
     tx.commit().await?;
     let has_more = rows.len() > limit;
     let mut body = String::from("{\"records\":[");

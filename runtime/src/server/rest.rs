@@ -96,6 +96,8 @@ pub(crate) async fn get(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let user = auth::user(&headers, shared.auth.as_ref())?;
+    // A malformed header is the request's fault whatever is stored: 400 before the lookup.
+    let none_match = precondition(&headers, header::IF_NONE_MATCH)?;
     let row = visible(&shared, entity, &id, &user)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no {} row {id}", entity.table)))?;
@@ -105,7 +107,7 @@ pub(crate) async fn get(
             entity.table
         )));
     }
-    if let Some(none_match) = precondition(&headers, header::IF_NONE_MATCH)?
+    if let Some(none_match) = none_match
         && none_match.matches_weak(row.version)
     {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
@@ -126,6 +128,12 @@ pub(crate) async fn list(
 ) -> Result<Response, Problem> {
     let user = auth::user(&headers, shared.auth.as_ref())?;
     let (after, limit) = super::page_query(query.as_deref())?;
+    // The cursor is the last id of the page before: nothing else was ever given out.
+    if !after.is_empty() && !is_canonical_uuid(&after) {
+        return Err(Problem::bad_request(format!(
+            "`{after}` is not a cursor this server gave out"
+        )));
+    }
     let user_uuid = is_canonical_uuid(&user).then(|| user.clone());
     let mut tx = shared.db.begin_read().await?;
     let rows = tx
@@ -260,9 +268,15 @@ pub(crate) async fn create(
     }
 }
 
+/// A REST write the engine refused. Its values were checked before it reached the engine, so
+/// `invalid-data` there is about what is stored, not about the request: a reference to a row
+/// that does not exist (yet) or a unique value another row holds. Both are 409, a conflict with
+/// the current state that the client can resolve and send again; 422 stays what the record's
+/// schema can say.
 fn rejection(error: Option<(String, String)>) -> Problem {
     match error {
         Some((code, message)) if code == "not-found" => Problem::not_found(message),
+        Some((code, message)) if code == "invalid-data" => Problem::conflict(message),
         Some((_, message)) => Problem::invalid_data(
             message.clone(),
             &[values::FieldError {
@@ -287,11 +301,9 @@ async fn matched(
     })?;
     let row = visible(shared, entity, id, user).await?;
     match row {
-        // RFC 9110 13.1.1: with no current representation If-Match is false, `*` included.
-        None => Err(Problem::precondition_failed(
-            format!("no {} row {id}", entity.table),
-            None,
-        )),
+        // RFC 9110 13.2.1: preconditions are evaluated only when the request would succeed
+        // without them; a record that does not exist is a 404 first (also another user's).
+        None => Err(Problem::not_found(format!("no {} row {id}", entity.table))),
         Some(row) if row.deleted_at.is_some() => Err(Problem::precondition_failed(
             format!("{} row {id} was deleted", entity.table),
             Some(flat(id, &row)),
@@ -363,15 +375,16 @@ pub(crate) async fn replace(
 ) -> Result<Response, Problem> {
     let user = auth::user(&headers, shared.auth.as_ref())?;
     let body: Value = super::body::json(body, shared.limits.max_body_bytes).await?;
-    let (_, data) = fields_of(body, Some(&id))?;
-    let row = matched(&shared, entity, &id, &user, &headers).await?;
-    let mut data = data;
+    let (_, mut data) = fields_of(body, Some(&id))?;
     if let Some(owner) = entity.owner_field() {
         data.entry(owner.key)
             .or_insert_with(|| Value::String(user.clone()));
     }
+    // The body is judged before the precondition: it needs no database, and a client told its
+    // version is stale should not then learn that its fields were wrong all along.
     let full = values::full_record(entity, &data)
         .map_err(|e| Problem::invalid_data(values::describe(&e), &e))?;
+    let row = matched(&shared, entity, &id, &user, &headers).await?;
     let written = write(&shared, entity, &id, &user, Op::Update, row.version, full)
         .await?
         .ok_or_else(|| Problem::internal("the row vanished"))?;

@@ -35,13 +35,13 @@ pub(crate) fn client_step(
     let Some(value) = headers.get(SCHEMA_STEP_HEADER) else {
         return Ok(ClientStep::Current);
     };
-    let step: u32 = value
+    let step = value
         .to_str()
         .ok()
-        .and_then(|v| v.trim().parse().ok())
+        .and_then(|v| parse_step(v.trim()))
         .ok_or_else(|| {
             Problem::bad_request(format!(
-                "{SCHEMA_STEP_HEADER} must be a schema step number (a migration's number)"
+                "{SCHEMA_STEP_HEADER} must be a schema step number (a migration's number, from 1)"
             ))
         })?;
     if step > app.step {
@@ -58,6 +58,20 @@ pub(crate) fn client_step(
         Some(shape) if step >= app.oldest_step() => Ok(ClientStep::Older(shape)),
         _ => Err(Problem::upgrade_required(step, app.oldest_step(), app.step)),
     }
+}
+
+/// A schema step from its decimal digits: 1 or more. A number too large for any real step
+/// (more than `u32::MAX`) is an app from far ahead, not a malformed header: it counts as
+/// `u32::MAX`, which is newer than any server.
+fn parse_step(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = text.trim_start_matches('0');
+    if digits.is_empty() {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(u32::MAX))
 }
 
 /// Something an older client wrote that the current schema no longer has.
@@ -271,6 +285,18 @@ pub(crate) fn page_out(shape: &Shape, page: &str) -> Result<String, Problem> {
 mod tests {
     use super::*;
     use crate::protocol::Op;
+
+    #[test]
+    fn schema_steps_are_positive_decimal_numbers_and_huge_ones_are_from_ahead() {
+        assert_eq!(parse_step("7"), Some(7));
+        assert_eq!(parse_step("007"), Some(7));
+        assert_eq!(parse_step("4294967295"), Some(u32::MAX));
+        assert_eq!(parse_step("659157026219858"), Some(u32::MAX));
+        assert_eq!(parse_step(&"9".repeat(400)), Some(u32::MAX));
+        for bad in ["", "0", "000", "-1", "+3", "1.5", "1e3", "３", "0x10", " 1"] {
+            assert_eq!(parse_step(bad), None, "{bad:?}");
+        }
+    }
 
     static FIELDS: [FieldShape; 5] = [
         FieldShape {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::entities::entity_schemas;
 use super::problems::shared_responses;
 use super::protocol::{PROTOCOL_SCHEMAS, protocol_schemas};
-use super::{DEFAULT_LIMIT, ETAG_PATTERN, MAX_LIMIT, uuid_schema};
+use super::{DEFAULT_LIMIT, ETAG_LIST_PATTERN, ETAG_PATTERN, MAX_LIMIT, uuid_schema};
 use crate::model::Schema;
 
 pub(super) fn components(schema: &Schema) -> Value {
@@ -74,8 +74,8 @@ fn parameters() -> Value {
             "required": true,
             "description": "The version the change is based on, as entity tags (RFC 9110): \
                             `\"3\"`, a list of them, or `*` for any current record. Weak tags \
-                            (`W/\"3\"`) never match. Without it: 428.",
-            "schema": { "type": "string" },
+                            (`W/\"3\"`) never match. Without it: 428; malformed: 400.",
+            "schema": { "type": "string", "pattern": ETAG_LIST_PATTERN },
         },
         "SchemaStep": {
             "name": "Offgen-Schema-Step",
@@ -90,8 +90,9 @@ fn parameters() -> Value {
             "name": "If-None-Match",
             "in": "header",
             "required": false,
-            "description": "Entity tags the client holds; a match answers 304.",
-            "schema": { "type": "string" },
+            "description": "Entity tags the client holds (or `*`); a match answers 304; \
+                            malformed: 400.",
+            "schema": { "type": "string", "pattern": ETAG_LIST_PATTERN },
         },
     })
 }

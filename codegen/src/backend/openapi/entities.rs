@@ -4,7 +4,10 @@
 use serde_json::{Map, Number, Value, json};
 
 use super::protocol::PROTOCOL_SCHEMAS;
-use super::{HEX_PATTERN, UUID_PATTERN, entity_description, id_schema, schema_ref};
+use super::{
+    HEX_PATTERN, NO_NUL_PATTERN, UUID_PATTERN, entity_description, id_schema, schema_path,
+    schema_ref,
+};
 use crate::model::{DefaultValue, Entity, Field, FieldType};
 
 /// Names of one entity's schemas in `components.schemas`.
@@ -45,7 +48,7 @@ pub(super) fn entity_schemas(entity: &Entity, schemas: &mut Map<String, Value>) 
     schemas.insert(names.page.clone(), page_schema(&names));
 }
 
-/// The declared fields alone: the body of PUT.
+/// The body of PUT: the declared fields, and the bookkeeping a client may send back (ignored).
 fn fields_schema(entity: &Entity) -> Value {
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
@@ -60,8 +63,10 @@ fn fields_schema(entity: &Entity) -> Value {
     if !required.is_empty() {
         schema.insert("required".into(), json!(required));
     }
-    schema.insert("properties".into(), Value::Object(field_properties(entity)));
-    // The server refuses unknown keys (400), so a misspelt key is never silently dropped.
+    let mut properties = field_properties(entity);
+    properties.extend(bookkeeping_properties(Some("Ignored: the server sets it.")));
+    schema.insert("properties".into(), Value::Object(properties));
+    // The server refuses unknown keys (422), so a misspelt key is never silently dropped.
     schema.insert("additionalProperties".into(), json!(false));
     Value::Object(schema)
 }
@@ -171,10 +176,16 @@ fn add_note(schema: &mut Value, note: &str) {
     map.insert("description".into(), json!(description));
 }
 
-/// `version`, `updatedAt` and `deletedAt`; `ignored` replaces their descriptions where the
-/// server does not read them.
+/// `version`, `updatedAt` and `deletedAt`; where the server does not read them (`ignored`
+/// says why), any value is taken, so a client may send back a record it holds as it is.
 fn bookkeeping_properties(ignored: Option<&str>) -> Map<String, Value> {
-    let describe = |text: &str| ignored.unwrap_or(text).to_owned();
+    if let Some(ignored) = ignored {
+        return ["version", "updatedAt", "deletedAt"]
+            .into_iter()
+            .map(|key| (key.to_owned(), json!({ "description": ignored })))
+            .collect();
+    }
+    let describe = |text: &str| text.to_owned();
     let mut properties = Map::new();
     properties.insert(
         "version".into(),
@@ -217,7 +228,10 @@ fn field_schema(field: &Field) -> Value {
         schema.insert(key.to_owned(), value);
     };
     match &field.ty {
-        FieldType::Text => set("type", json!("string")),
+        FieldType::Text => {
+            set("type", json!("string"));
+            set("pattern", json!(NO_NUL_PATTERN));
+        }
         FieldType::Int => {
             set("type", json!("integer"));
             set("format", json!("int64"));
@@ -258,9 +272,14 @@ fn field_schema(field: &Field) -> Value {
             let values: Vec<&str> = values.iter().map(|v| v.spec.as_str()).collect();
             set("enum", json!(values));
         }
-        // Any JSON value. A JSON null is stored as null, which a non-nullable field refuses.
-        FieldType::Json if field.nullable => {}
-        FieldType::Json => set("not", json!({ "type": "null" })),
+        // Any JSON value without U+0000. A JSON null is stored as null, which a non-nullable
+        // field refuses.
+        FieldType::Json => {
+            set("$ref", json!(schema_path("JsonValue")));
+            if !field.nullable {
+                set("not", json!({ "type": "null" }));
+            }
+        }
     }
     if field.nullable {
         allow_null(&mut schema);

@@ -3,7 +3,8 @@
 //! It is written from the same IR as the server, so it describes exactly this app's API
 //! (docs/protocol.md): per entity the schemas `<Entity>Fields`, `<Entity>Record`,
 //! `<Entity>Create` and `<Entity>Page` and the paths `/v1/<table>` and `/v1/<table>/{id}`; the
-//! sync protocol's messages and `/sync/push`, `/sync/pull`; `/healthz` and `/openapi.json`.
+//! sync protocol's messages and `/sync/push`, `/sync/pull`; the admin audit; `/healthz`,
+//! `/livez`, `/metrics` and `/openapi.json`.
 //! Field values follow the protocol's table of wire values, the encoding the device triggers
 //! also write.
 //!
@@ -36,6 +37,12 @@ const UUID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 const HEX_PATTERN: &str = "^(?:[0-9a-f]{2})*$";
 /// An `ETag` is the record's version in quotes (a strong entity tag).
 const ETAG_PATTERN: &str = "^\"[0-9]+\"$";
+/// `If-Match` and `If-None-Match` as the server reads them (RFC 9110 8.8.3, 13.1.1): `*`, or a
+/// comma list of at least one entity tag (`"3"`, `W/"3"`; a tag holds `!` and `#` to `~`),
+/// with optional whitespace and empty list elements. Anything else is a 400.
+const ETAG_LIST_PATTERN: &str = "^(?:[ \\t]*\\*[ \\t]*|[ \\t,]*(?:W/)?\"[!#-~]*\"(?:[ \\t]*,[ \\t,]*(?:W/)?\"[!#-~]*\")*[ \\t]*(?:,[ \\t,]*)?)$";
+/// Text never holds U+0000, which PostgreSQL cannot store (docs/protocol.md).
+const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
 
 const JSON: &str = "application/json";
 const PROBLEM_JSON: &str = "application/problem+json";
@@ -57,7 +64,7 @@ const ADMIN_TAG: &str = "admin";
 
 /// Tag of `/sync/push` and `/sync/pull`.
 const SYNC_TAG: &str = "sync";
-/// Tag of `/healthz` and `/openapi.json`.
+/// Tag of `/healthz`, `/livez`, `/metrics` and `/openapi.json`.
 const SERVICE_TAG: &str = "service";
 
 /// Adds `openapi.json` to `files`.
@@ -91,7 +98,7 @@ fn info(schema: &Schema) -> Value {
             "{GENERATED_MARKER} from the `{app}` spec; do not edit. The HTTP API of the `{app}` \
              sync server: devices sync through `/sync/push` and `/sync/pull`, other clients read \
              and write records under `/v1/<table>`. Every request needs `Authorization: Bearer \
-             <token>` except `/healthz` and `/openapi.json`; every error is \
+             <token>` except `/healthz`, `/livez`, `/metrics` and `/openapi.json`; every error is \
              `application/problem+json` (RFC 9457). JSON keys are camelCase; record fields use \
              their wire keys."
         ),
@@ -114,7 +121,8 @@ fn tags(schema: &Schema) -> Value {
     }));
     tags.push(json!({
         "name": SERVICE_TAG,
-        "description": "Health check and this document; no token needed.",
+        "description": "Health and liveness checks, metrics and this document; no token \
+                        needed (metrics: unless one is configured).",
     }));
     Value::Array(tags)
 }

@@ -35,6 +35,8 @@ pub(super) fn paths(schema: &Schema) -> Map<String, Value> {
         json!({ "post": restore_operation() }),
     );
     paths.insert("/healthz".into(), json!({ "get": health_operation() }));
+    paths.insert("/livez".into(), json!({ "get": live_operation() }));
+    paths.insert("/metrics".into(), json!({ "get": metrics_operation() }));
     paths.insert(
         "/openapi.json".into(),
         json!({ "get": openapi_operation() }),
@@ -109,13 +111,16 @@ fn collection_path(entity: &Entity, names: &EntityNames) -> Value {
             "description": create_description(entity),
             "requestBody": json_body(schema_ref(&names.create)),
             "responses": Responses::new()
-                .with("201", with_headers(
-                    json_response("Created.", record.clone()),
-                    &["Location", "ETag"],
+                .with("201", with_links(
+                    with_headers(json_response("Created.", record.clone()), &["Location", "ETag"]),
+                    entity,
                 ))
-                .with("200", with_headers(
-                    json_response("The record already existed with these fields.", record),
-                    &["ETag"],
+                .with("200", with_links(
+                    with_headers(
+                        json_response("The record already existed with these fields.", record),
+                        &["ETag"],
+                    ),
+                    entity,
                 ))
                 .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &CONFLICT, &INVALID_DATA])
                 .problems(owner_scoped(entity))
@@ -123,6 +128,30 @@ fn collection_path(entity: &Entity, names: &EntityNames) -> Value {
                 .into_value(),
         },
     })
+}
+
+/// OpenAPI links from an answer holding a record (its body's `id`, its `ETag`) to the
+/// operations on that record, so that a client generator, or a stateful tester, can follow
+/// a create with a read, a replace at the version just answered, and a delete.
+fn with_links(mut response: Value, entity: &Entity) -> Value {
+    let pascal = &entity.name.pascal;
+    let id = json!({ "path.id": "$response.body#/id" });
+    let at_version = json!({
+        "path.id": "$response.body#/id",
+        "header.If-Match": "$response.header.ETag",
+    });
+    response["links"] = json!({
+        format!("Get{pascal}"): { "operationId": format!("get{pascal}"), "parameters": id },
+        format!("Replace{pascal}"): {
+            "operationId": format!("replace{pascal}"),
+            "parameters": at_version.clone(),
+        },
+        format!("Delete{pascal}"): {
+            "operationId": format!("delete{pascal}"),
+            "parameters": at_version,
+        },
+    });
+    response
 }
 
 fn create_description(entity: &Entity) -> String {
@@ -169,7 +198,7 @@ fn item_path(entity: &Entity, names: &EntityNames) -> Value {
                     json!({ "description": "`If-None-Match` matches the current version." }),
                     &["ETag"],
                 ))
-                .problems(&[&UNAUTHORIZED, &NOT_FOUND, &GONE])
+                .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &NOT_FOUND, &GONE])
                 .server_errors()
                 .into_value(),
         },
@@ -177,18 +206,26 @@ fn item_path(entity: &Entity, names: &EntityNames) -> Value {
             "tags": [pascal],
             "operationId": format!("replace{pascal}"),
             "summary": format!("Replace the fields of one `{table}` record at a known version."),
-            "description": "`If-Match` names the version the change is based on; a stale, \
-                            deleted or unknown record answers 412 with the current record.",
+            "description": "`If-Match` names the version the change is based on; a stale or \
+                            deleted record answers 412 with the current record, an unknown one \
+                            404. The body is checked first: bad fields are a 422 whatever the \
+                            version.",
             "parameters": [parameter_ref("IfMatch")],
             "requestBody": json_body(schema_ref(&names.fields)),
             "responses": Responses::new()
-                .with("200", with_headers(
-                    json_response("The record at its new version.", record),
-                    &["ETag"],
+                .with("200", with_links(
+                    with_headers(json_response("The record at its new version.", record), &["ETag"]),
+                    entity,
                 ))
                 .with("412", precondition_failed(names))
-                .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &INVALID_DATA, &PRECONDITION_REQUIRED])
-                .problems(owner_scoped(entity))
+                .problems(&[
+                    &BAD_REQUEST,
+                    &UNAUTHORIZED,
+                    &NOT_FOUND,
+                    &CONFLICT,
+                    &INVALID_DATA,
+                    &PRECONDITION_REQUIRED,
+                ])
                 .server_errors()
                 .into_value(),
         },
@@ -196,12 +233,14 @@ fn item_path(entity: &Entity, names: &EntityNames) -> Value {
             "tags": [pascal],
             "operationId": format!("delete{pascal}"),
             "summary": format!("Delete one `{table}` record at a known version."),
-            "description": "The record becomes a tombstone, which devices pull.",
+            "description": "The record becomes a tombstone, which devices pull. A stale or \
+                            deleted record answers 412 with the current record, an unknown one \
+                            404.",
             "parameters": [parameter_ref("IfMatch")],
             "responses": Responses::new()
                 .with("204", json!({ "description": "Deleted." }))
                 .with("412", precondition_failed(names))
-                .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &PRECONDITION_REQUIRED])
+                .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &NOT_FOUND, &PRECONDITION_REQUIRED])
                 .server_errors()
                 .into_value(),
         },
@@ -247,7 +286,15 @@ fn audit_operation(schema: &Schema) -> Value {
             },
         ],
         "responses": Responses::new()
-            .with("200", json_response("A page of entries.", schema_ref("AuditEntries")))
+            .with("200", {
+                let mut page = json_response("A page of entries.", schema_ref("AuditEntries"));
+                page["links"] = json!({ "RestoreNewest": {
+                    "operationId": "restoreAudit",
+                    "parameters": { "path.auditId": "$response.body#/entries/0/id" },
+                    "description": "Restore the newest entry of the page.",
+                } });
+                page
+            })
             .problems(&[&BAD_REQUEST, &UNAUTHORIZED, &FORBIDDEN])
             .server_errors()
             .into_value(),
@@ -292,6 +339,42 @@ fn health_operation() -> Value {
                 "properties": { "status": { "const": "ok" } },
             })))
             .problems(&[&UNAVAILABLE])
+            .into_value(),
+    })
+}
+
+fn live_operation() -> Value {
+    json!({
+        "tags": [SERVICE_TAG],
+        "operationId": "live",
+        "summary": "Check that the process serves HTTP, whatever the database does.",
+        "security": [],
+        "responses": Responses::new()
+            .with("200", json_response("The process serves.", json!({
+                "type": "object",
+                "required": ["status"],
+                "properties": { "status": { "const": "alive" } },
+            })))
+            .into_value(),
+    })
+}
+
+fn metrics_operation() -> Value {
+    json!({
+        "tags": [SERVICE_TAG],
+        "operationId": "metrics",
+        "summary": "The server's metrics, in Prometheus' text format.",
+        "description": "Open, unless the server is configured with a metrics token \
+                        (`OFFGEN_METRICS_TOKEN`): then the scraper sends it as a bearer token.",
+        "security": [{}, { "bearer": [] }],
+        "responses": Responses::new()
+            .with("200", json!({
+                "description": "Prometheus text exposition format 0.0.4.",
+                "content": { "text/plain; version=0.0.4; charset=utf-8": {
+                    "schema": { "type": "string" },
+                } },
+            }))
+            .problems(&[&UNAUTHORIZED])
             .into_value(),
     })
 }

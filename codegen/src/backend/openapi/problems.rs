@@ -51,7 +51,9 @@ pub(super) const CONFLICT: ProblemKind = ProblemKind {
     status: 409,
     slug: "conflict",
     component: "Conflict",
-    when: "A record with this id exists with other fields.",
+    when: "The request conflicts with what is stored: a record with this id exists with \
+           other fields, a reference names a record that does not exist, or a unique value is \
+           another record's. Resolve it and send the request again.",
 };
 /// 409 on push and pull: the app's schema step and the server's do not meet. Its `type` is
 /// one of two (see [`schema_step_response`]).
@@ -74,7 +76,7 @@ pub(super) const PRECONDITION_FAILED: ProblemKind = ProblemKind {
     status: 412,
     slug: "precondition-failed",
     component: "PreconditionFailed",
-    when: "`If-Match` matches no current version: the record is stale, deleted or unknown.",
+    when: "`If-Match` matches no current version: the record is stale or deleted.",
 };
 pub(super) const PAYLOAD_TOO_LARGE: ProblemKind = ProblemKind {
     status: 413,

@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{MAX_MUTATIONS, MAX_STAMP_AHEAD_MS, id_schema, schema_path, schema_ref};
+use super::{
+    MAX_MUTATIONS, MAX_STAMP_AHEAD_MS, NO_NUL_PATTERN, id_schema, schema_path, schema_ref,
+};
 use crate::model::Schema;
 
 /// The protocol's own schemas, whatever the entities. An entity's schema names must not take
@@ -18,6 +20,7 @@ pub(super) const PROTOCOL_SCHEMAS: &[&str] = &[
     "PullResponse",
     "Problem",
     "FieldError",
+    "JsonValue",
     "AuditEntry",
     "AuditEntries",
     "RestoreResult",
@@ -47,7 +50,13 @@ pub(super) fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>
             "type": "object",
             "required": ["clientId", "mutations"],
             "properties": {
-                "clientId": { "type": "string", "description": "The device's stable id." },
+                "clientId": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 128,
+                    "pattern": NO_NUL_PATTERN,
+                    "description": "The device's stable id.",
+                },
                 "mutations": {
                     "type": "array",
                     "maxItems": MAX_MUTATIONS,
@@ -68,10 +77,25 @@ pub(super) fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>
             "properties": {
                 "mutationId": {
                     "type": "string",
-                    "description": "Unique per mutation; a retry carries the same id.",
+                    "description": "Unique per mutation; a retry carries the same id. 1 to \
+                                    128 characters, no U+0000; another is answered `rejected` \
+                                    (`invalid-request`).",
                 },
-                "entity": entity.clone(),
-                "id": id_schema("The record's id."),
+                // Any string: an unknown entity or a malformed id is one mutation's
+                // `rejected` result, never the whole request's 400.
+                "entity": {
+                    "type": "string",
+                    "description": format!(
+                        "The entity's table name: {}. Another is answered `rejected` \
+                         (`unknown-entity`).",
+                        tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                },
+                "id": {
+                    "type": "string",
+                    "description": "The record's id: a lowercase hyphenated UUID. Another \
+                                    spelling is answered `rejected` (`invalid-id`).",
+                },
                 "op": { "type": "string", "enum": ["insert", "update", "delete"] },
                 "baseVersion": {
                     "type": ["integer", "null"],
@@ -86,7 +110,7 @@ pub(super) fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>
                                     update, none for a delete.",
                 },
                 "stamp": {
-                    "type": "integer",
+                    "type": ["integer", "null"],
                     "format": "int64",
                     "description": format!(
                         "When the entry was last written: epoch ms on the device's clock, \
@@ -97,7 +121,7 @@ pub(super) fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>
                     ),
                 },
                 "fieldStamps": {
-                    "type": "object",
+                    "type": ["object", "null"],
                     "additionalProperties": { "type": "integer", "format": "int64" },
                     "description": "An update's fields' own last writes (wire key -> epoch ms), \
                                     where they differ from `stamp`; keys must be fields of \
@@ -333,6 +357,24 @@ pub(super) fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>
                 },
                 "record": schema_ref("SyncRecord"),
             },
+        }),
+    );
+    // Recursive, so that the rule holds at every depth.
+    schemas.insert(
+        "JsonValue".into(),
+        json!({
+            "description": "Any JSON value whose strings and keys hold no U+0000 (PostgreSQL \
+                            cannot store it).",
+            "anyOf": [
+                { "type": ["null", "boolean", "number"] },
+                { "type": "string", "pattern": NO_NUL_PATTERN },
+                { "type": "array", "items": schema_ref("JsonValue") },
+                {
+                    "type": "object",
+                    "propertyNames": { "pattern": NO_NUL_PATTERN },
+                    "additionalProperties": schema_ref("JsonValue"),
+                },
+            ],
         }),
     );
     schemas.insert(

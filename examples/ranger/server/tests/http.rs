@@ -747,3 +747,183 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    every_answer_is_the_one_the_document_gives,
+    |s: Server| async move {
+        // Each of these was found by schemathesis: the server answered what openapi.json did
+        // not say (docs/protocol.md has the rules).
+        let status = |r: reqwest::Response| r.status();
+        let unknown = format!("/v1/patrol_routes/{}", uuid(9001));
+        // A record that does not exist is 404 before any precondition (RFC 9110 13.2.1).
+        for method in [Method::PUT, Method::DELETE] {
+            let mut request = s
+                .request(method.clone(), &unknown, Some(ANA_TOKEN))
+                .header(header::IF_MATCH, "\"1\"");
+            if method == Method::PUT {
+                request = request.json(&json!({"name": "n", "sector": "s", "geometry": {}}));
+            }
+            let (code, body) = problem(request.send().await.unwrap()).await;
+            assert_eq!(code, StatusCode::NOT_FOUND, "{method} {body}");
+        }
+        // A malformed If-None-Match is the request's fault, whether or not the record exists.
+        let got = s
+            .request(Method::GET, &unknown, Some(ANA_TOKEN))
+            .header(header::IF_NONE_MATCH, "0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(got).await.0, StatusCode::BAD_REQUEST);
+
+        // Bad fields are 422 whatever the version: the body is judged first.
+        let id = uuid(9002);
+        let route = json!({"id": id, "name": "Ridge", "sector": "north", "geometry": {}});
+        let created = s
+            .request(Method::POST, "/v1/patrol_routes", Some(ANA_TOKEN))
+            .json(&route)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(created), StatusCode::CREATED);
+        let url = format!("/v1/patrol_routes/{id}");
+        let stale_and_bad = s
+            .request(Method::PUT, &url, Some(ANA_TOKEN))
+            .header(header::IF_MATCH, "\"7\"")
+            .json(&json!({"name": 5, "sector": "north", "geometry": {}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            problem(stale_and_bad).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        // A client may send back the record it holds, bookkeeping and all.
+        let held: Value = s
+            .request(Method::GET, &url, Some(ANA_TOKEN))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut edited = held.clone();
+        edited["name"] = json!("Ridge 2");
+        edited.as_object_mut().unwrap().remove("id");
+        let put = s
+            .request(Method::PUT, &url, Some(ANA_TOKEN))
+            .header(header::IF_MATCH, "\"1\"")
+            .json(&edited)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(put), StatusCode::OK);
+
+        // A reference to a record that does not exist conflicts with what is stored: 409,
+        // not 422, which is what the record's schema can say.
+        let orphan = s
+            .request(Method::POST, "/v1/observations", Some(ANA_TOKEN))
+            .json(
+                &json!({"id": uuid(9003), "kind": "fire", "latitude": 0.0, "longitude": 0.0,
+                          "recordedAt": 1, "modifiedAt": 1, "route": uuid(9999)}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let (code, body) = problem(orphan).await;
+        assert_eq!(code, StatusCode::CONFLICT, "{body}");
+
+        // JSON Schema's integers include 3.0; they are stored as the integer.
+        let whole = s
+            .request(Method::POST, "/v1/observations", Some(ANA_TOKEN))
+            .json(
+                &json!({"id": uuid(9004), "kind": "fire", "latitude": 0.0, "longitude": 0.0,
+                          "recordedAt": 1.0, "modifiedAt": 2e3, "count": 3.0}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(whole.status(), StatusCode::CREATED);
+        let whole: Value = whole.json().await.unwrap();
+        assert_eq!(
+            (&whole["count"], &whole["recordedAt"], &whole["modifiedAt"]),
+            (&json!(3), &json!(1), &json!(2000))
+        );
+        let fraction = s
+            .request(Method::POST, "/v1/observations", Some(ANA_TOKEN))
+            .json(
+                &json!({"id": uuid(9005), "kind": "fire", "latitude": 0.0, "longitude": 0.0,
+                          "recordedAt": 1, "modifiedAt": 1, "count": 3.5}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(fraction).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        let mut push = update("patrol_routes", &id, 2, json!({"name": "Ridge 3"}));
+        push["baseVersion"] = json!(2.0);
+        assert_eq!(
+            s.push(ANA_TOKEN, json!([push])).await[0]["status"],
+            "accepted"
+        );
+
+        // Cursors this server never gave out are 400, not an empty page forever.
+        for path in [
+            "/sync/pull?cursor=999999999",
+            "/v1/patrol_routes?cursor=zzz",
+            "/sync/pull?cursor=a%00b",
+        ] {
+            let response = s
+                .request(Method::GET, path, Some(ANA_TOKEN))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(problem(response).await.0, StatusCode::BAD_REQUEST, "{path}");
+        }
+        let page: Value = s
+            .request(Method::GET, "/sync/pull", Some(ANA_TOKEN))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cursor = page["cursor"].as_str().unwrap();
+        let caught_up = s
+            .request(
+                Method::GET,
+                &format!("/sync/pull?cursor={cursor}"),
+                Some(ANA_TOKEN),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            status(caught_up),
+            StatusCode::OK,
+            "a real cursor at the end"
+        );
+
+        // Schema steps: `0` is malformed; a step beyond any number is an app from ahead,
+        // whose push waits (409 schema-ahead).
+        for (step, expected) in [
+            ("0", StatusCode::BAD_REQUEST),
+            ("99999999999", StatusCode::CONFLICT),
+        ] {
+            let response = s
+                .request(Method::POST, "/sync/push", Some(ANA_TOKEN))
+                .header(offgen_runtime::protocol::SCHEMA_STEP_HEADER, step)
+                .json(&json!({"clientId": "d", "mutations": []}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(problem(response).await.0, expected, "step {step}");
+        }
+        // U+0000 cannot be stored as a device id.
+        let response = s
+            .request(Method::POST, "/sync/push", Some(ANA_TOKEN))
+            .json(&json!({"clientId": "d\u{0}", "mutations": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(response).await.0, StatusCode::BAD_REQUEST);
+    }
+);

@@ -51,6 +51,14 @@ pub(super) fn prepare(
             "mutationId must be 1 to 128 characters",
         ));
     }
+    // It is stored (the idempotency record), and PostgreSQL cannot store U+0000 in text.
+    if mutation.mutation_id.contains('\0') {
+        return Err(rejected(
+            &mutation,
+            "invalid-request",
+            "mutationId must not contain U+0000",
+        ));
+    }
     let Some(entity) = app.entity(&mutation.entity) else {
         let known: Vec<&str> = app.entities.iter().map(|e| e.table).collect();
         let message = format!(

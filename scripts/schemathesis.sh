@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The long schemathesis run: the example server held to its openapi.json with every check, the
+# stateful phase included, on SQLite and PostgreSQL (examples/ranger/server/tests/schemathesis.rs;
+# the suite runs the same test with 8 examples per operation, a fixed seed, and no coverage
+# phase on PostgreSQL).
+#
+#   scripts/schemathesis.sh [EXAMPLES] [SEED]
+#
+# EXAMPLES per operation (default 200); SEED a number to replay a run, or `random` (default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=lib/packages.sh
+. scripts/lib/packages.sh
+# shellcheck source=lib/python.sh
+. scripts/lib/python.sh
+need_command python3 python3
+install_needed_packages
+ensure_python_tools
+
+trap './scripts/pg.sh stop' EXIT
+OFFGEN_TEST_DATABASE_URL="$(./scripts/pg.sh start)"
+export OFFGEN_TEST_DATABASE_URL
+export OFFGEN_SCHEMATHESIS_EXAMPLES="${1:-200}"
+export OFFGEN_SCHEMATHESIS_SEED="${2:-random}"
+export OFFGEN_SCHEMATHESIS_PHASES=all
+cargo test -p ranger-server --test schemathesis -- --nocapture --test-threads 1
