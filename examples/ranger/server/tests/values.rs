@@ -111,6 +111,10 @@ on_both!(
         bad_text["notes"] = json!("before\u{0}after");
         let bad_json = json!({"name": "r", "sector": "s", "geometry": {"k": "v\u{0}"}});
         let good = uuid(7201);
+        // Nor in a mutation id, which a retry's lookup of stored results would otherwise
+        // send to PostgreSQL (a 500 for the whole batch).
+        let mut bad_id = insert("observations", &uuid(7204), observation(ANA, 1));
+        bad_id["mutationId"] = json!("m\u{0}1");
         let results = s
             .push(
                 ANA_TOKEN,
@@ -118,9 +122,12 @@ on_both!(
                     insert("observations", &uuid(7200), bad_text),
                     insert("patrol_routes", &uuid(7202), bad_json),
                     insert("observations", &good, observation(ANA, 1)),
+                    bad_id,
                 ]),
             )
             .await;
+        assert_eq!(results[3]["status"], "rejected", "{results}");
+        assert_eq!(results[3]["error"]["code"], "invalid-request", "{results}");
         for bad in [0, 1] {
             assert_eq!(results[bad]["status"], "rejected", "{results}");
             assert_eq!(results[bad]["error"]["code"], "invalid-data", "{results}");

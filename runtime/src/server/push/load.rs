@@ -95,7 +95,7 @@ pub(super) async fn first_results(
     let ids: Vec<&str> = refused
         .iter()
         .map(|(_, m)| m.mutation_id.as_str())
-        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .filter(|id| super::prepare::mutation_id_problem(id).is_none())
         .collect();
     if ids.is_empty() {
         return Ok(Vec::new());

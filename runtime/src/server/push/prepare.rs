@@ -32,6 +32,19 @@ pub(super) fn rejected(mutation: &Mutation, code: &str, message: impl Into<Strin
     }
 }
 
+/// Why a mutation id cannot be kept in the idempotency record (text, at most 128 characters,
+/// and without U+0000, which PostgreSQL cannot store), if it cannot. Such an id was never
+/// stored, so it is not looked up either: the lookup would fail on PostgreSQL.
+pub(super) fn mutation_id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() || id.len() > 128 {
+        Some("mutationId must be 1 to 128 characters")
+    } else if id.contains('\0') {
+        Some("mutationId must not contain U+0000")
+    } else {
+        None
+    }
+}
+
 /// Checks a mutation without the database: its entity, id, and values. An insert into an
 /// owner-scoped entity that leaves the owner out gets the caller's id.
 #[allow(
@@ -44,20 +57,8 @@ pub(super) fn prepare(
     index: usize,
     mut mutation: Mutation,
 ) -> Result<Item, PushResult> {
-    if mutation.mutation_id.is_empty() || mutation.mutation_id.len() > 128 {
-        return Err(rejected(
-            &mutation,
-            "invalid-request",
-            "mutationId must be 1 to 128 characters",
-        ));
-    }
-    // It is stored (the idempotency record), and PostgreSQL cannot store U+0000 in text.
-    if mutation.mutation_id.contains('\0') {
-        return Err(rejected(
-            &mutation,
-            "invalid-request",
-            "mutationId must not contain U+0000",
-        ));
+    if let Some(problem) = mutation_id_problem(&mutation.mutation_id) {
+        return Err(rejected(&mutation, "invalid-request", problem));
     }
     let Some(entity) = app.entity(&mutation.entity) else {
         let known: Vec<&str> = app.entities.iter().map(|e| e.table).collect();
