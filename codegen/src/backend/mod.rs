@@ -72,13 +72,15 @@ pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -
                 // what each name became, for serving them after the upgrade.
                 let ended = u32::try_from(steps).expect("fewer than 4 billion steps");
                 past.push(history::past_step(old, &diff, ended));
+                // Named for the device's changes, or (a step only the server needed) for the
+                // server's first change.
                 let slug = device.as_ref().map(|d| d.slug.clone()).unwrap_or_else(|| {
-                    let table = server_postgres
-                        .as_ref()
-                        .and_then(|(_, summary)| summary.first())
-                        .map(|s| s.replace(' ', "_"))
-                        .unwrap_or_else(|| "server_schema".to_owned());
-                    format!("server_{table}")
+                    let first = [&server_postgres, &server_sqlite]
+                        .into_iter()
+                        .flatten()
+                        .find_map(|step| step.changes.first())
+                        .expect("a step is made when something changes");
+                    format!("server_{}", first.slug())
                 });
                 migrations.push(device.unwrap_or_else(|| client::unchanged_step(number, &slug)));
                 for (dialect, next, out) in [
@@ -86,9 +88,13 @@ pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -
                     (Dialect::Postgres, server_postgres, &mut postgres),
                 ] {
                     out.push(match next {
-                        Some((statements, summary)) => {
-                            server::migrate::step(number, &slug, dialect, &summary, &statements)
-                        }
+                        Some(next) => server::migrate::step(
+                            number,
+                            &slug,
+                            dialect,
+                            &next.summary(),
+                            &next.statements,
+                        ),
                         None => server::migrate::unchanged(number, &slug, dialect),
                     });
                 }

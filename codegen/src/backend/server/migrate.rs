@@ -117,41 +117,91 @@ pub fn unchanged(number: u32, slug: &str, dialect: Dialect) -> ServerStep {
     }
 }
 
-/// The statements of the next step in `dialect`, with their summary; `None` when the server
-/// schema does not change.
-pub fn next(
-    new: &Schema,
-    diff: &SchemaDiff,
-    dialect: Dialect,
-) -> Option<(Vec<String>, Vec<String>)> {
+/// The next step in one dialect: its statements and what each change was.
+#[derive(Debug)]
+pub struct NextStep {
+    /// The statements, in order.
+    pub statements: Vec<String>,
+    /// The changes, in order: the script's summary and the step's name come from these.
+    pub changes: Vec<Change>,
+}
+
+/// One change a server step makes, to the table it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Columns, constraints or indexes changed.
+    Altered(String),
+    /// Values were converted: the rows get new versions, so devices pull them again.
+    Republished(String),
+    /// A new table.
+    Created(String),
+    /// A table dropped (`migrate.drop`).
+    Dropped(String),
+}
+
+impl Change {
+    /// The change for people, in the script's header.
+    pub fn summary(&self) -> String {
+        match self {
+            Change::Altered(t) => format!("change {t}"),
+            Change::Republished(t) => {
+                format!("republish {t}: values were converted, devices pull the rows again")
+            }
+            Change::Created(t) => format!("create {t}"),
+            Change::Dropped(t) => format!("drop {t} (migrate.drop)"),
+        }
+    }
+
+    /// The change in a step's file name (`change_observations`): table names are snake_case
+    /// identifiers, so the name is too.
+    pub fn slug(&self) -> String {
+        match self {
+            Change::Altered(t) => format!("change_{t}"),
+            Change::Republished(t) => format!("republish_{t}"),
+            Change::Created(t) => format!("create_{t}"),
+            Change::Dropped(t) => format!("drop_{t}"),
+        }
+    }
+}
+
+impl NextStep {
+    /// The summary lines of the script's header.
+    pub fn summary(&self) -> Vec<String> {
+        self.changes.iter().map(Change::summary).collect()
+    }
+}
+
+/// The next step in `dialect`; `None` when the server schema does not change.
+pub fn next(new: &Schema, diff: &SchemaDiff, dialect: Dialect) -> Option<NextStep> {
     let mut out = Vec::new();
-    let mut summary = Vec::new();
+    let mut changes = Vec::new();
     for kept in &diff.kept {
         let before = out.len();
         match dialect {
             Dialect::Postgres => alter_postgres(new, kept, &mut out),
             Dialect::Sqlite => alter_sqlite(new, kept, &mut out),
         }
+        let table = || kept.new.table.sql().to_owned();
         if out.len() > before {
-            summary.push(format!("change {}", kept.new.table.sql()));
+            changes.push(Change::Altered(table()));
         }
         if rewrites_values(kept) {
             out.extend(republish(kept.new, dialect));
-            summary.push(format!(
-                "republish {}: values were converted, devices pull the rows again",
-                kept.new.table.sql()
-            ));
+            changes.push(Change::Republished(table()));
         }
     }
     for entity in &diff.added {
         out.extend(create_entity(new, entity, dialect));
-        summary.push(format!("create {}", entity.table.sql()));
+        changes.push(Change::Created(entity.table.sql().to_owned()));
     }
     for entity in &diff.dropped {
         out.push(format!("DROP TABLE {};", quote(entity.table.sql())));
-        summary.push(format!("drop {} (migrate.drop)", entity.table.sql()));
+        changes.push(Change::Dropped(entity.table.sql().to_owned()));
     }
-    (!out.is_empty()).then_some((out, summary))
+    (!out.is_empty()).then_some(NextStep {
+        statements: out,
+        changes,
+    })
 }
 
 /// Whether the step changes stored values in ways devices cannot work out themselves: a
