@@ -461,3 +461,24 @@ fn stale_migration_hints_are_warnings_not_errors() {
     );
     assert!(warnings.contains("warning"), "{warnings}");
 }
+
+#[test]
+fn device_tables_hold_the_runtime_s_bookkeeping_columns_in_its_order() {
+    // The bookkeeping is declared once (offgen_runtime::bookkeeping); the device tables are
+    // built from that declaration: `id`, the declared fields, then the rest in its order.
+    let files = support::build(&support::ranger_spec());
+    let device = Device::from_build(&files);
+    let names: Vec<String> = device
+        .conn()
+        .prepare("SELECT name FROM pragma_table_info('rangers')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let columns = offgen_runtime::bookkeeping::COLUMNS.map(|c| c.sql);
+    let mut expected = vec![columns[0].to_owned()];
+    expected.extend(["name", "badge_number", "station", "active"].map(String::from));
+    expected.extend(columns[1..].iter().map(|c| (*c).to_owned()));
+    assert_eq!(names, expected);
+}

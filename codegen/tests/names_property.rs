@@ -23,7 +23,7 @@ use offgen_codegen::model::vocabulary::{
 };
 use offgen_codegen::output::FileSet;
 use offgen_codegen::source::SourceFile;
-use offgen_codegen::validate::identifiers::BOOKKEEPING_COLUMNS;
+use offgen_runtime::bookkeeping;
 
 /// Spellings that have tripped name handling elsewhere: acronyms, digits, one-letter words,
 /// Dart enum and `Object` members, Dart built-in identifiers, Rust prelude names.
@@ -131,7 +131,8 @@ fn refusable() -> Vec<&'static str> {
         DRIFT_RESERVED_GETTERS,
         RESERVED_TYPE_NAMES,
         RUST_UNESCAPABLE,
-        BOOKKEEPING_COLUMNS,
+        &bookkeeping::COLUMNS.map(|c| c.sql),
+        &bookkeeping::COLUMNS.map(|c| c.key),
         DART_ENUM_MEMBERS,
         &["Self_", "self_", "crate_"],
     ]

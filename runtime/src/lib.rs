@@ -1,6 +1,7 @@
 //! Run-time support shared by everything offgen generates.
 //!
 //! - [`protocol`]: the wire types of `/sync/push` and `/sync/pull`.
+//! - [`bookkeeping`]: the columns offgen adds to every entity table.
 //! - [`model`]: the static description of an app that generated code hands to the runtime.
 //! - [`values`]: checking wire values against their fields.
 //! - [`etag`]: entity tags and `If-Match` / `If-None-Match` (RFC 9110).
@@ -10,6 +11,7 @@
 //! - [`client`] (feature `client`): the reference sync client over rusqlite.
 #![deny(missing_docs)]
 
+pub mod bookkeeping;
 pub mod etag;
 pub mod model;
 pub mod protocol;

@@ -9,9 +9,9 @@
 use crate::backend::literals::{dart_string, double, quote, sql_string};
 use crate::backend::sqlite;
 use crate::model::{DefaultValue, Entity, Field, FieldType, Schema};
-
-/// The five values of `sync_status`, in the order the CHECK lists them.
-pub const SYNC_STATUSES: &[&str] = &["pending", "syncing", "synced", "failed", "conflict"];
+use offgen_runtime::bookkeeping::{
+    self, DELETED_AT, ID, SYNC_ERROR, SYNC_STATUS, SYNC_STATUSES, UPDATED_AT, VERSION,
+};
 
 /// SQLite storage class, as Drift names its column types (only these four: Drift's schema
 /// verifier compares resolved types, and these are the ones it resolves to).
@@ -103,11 +103,11 @@ pub struct Column<'s> {
 pub const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
 /// The columns of an entity's device table, in table order: `id`, the declared fields in spec
-/// order, then the rest of the bookkeeping.
+/// order, then the rest of the bookkeeping ([`offgen_runtime::bookkeeping`]).
 pub fn columns<'s>(schema: &'s Schema, entity: &'s Entity) -> Vec<Column<'s>> {
-    let bare = |name: &str, dart: &str, role: Role<'s>, ty: SqlType| Column {
-        name: name.to_owned(),
-        dart: dart.to_owned(),
+    let bare = |column: bookkeeping::Column, role: Role<'s>, ty: SqlType| Column {
+        name: column.sql.to_owned(),
+        dart: column.key.to_owned(),
         role,
         ty,
         nullable: false,
@@ -117,31 +117,31 @@ pub fn columns<'s>(schema: &'s Schema, entity: &'s Entity) -> Vec<Column<'s>> {
         references: None,
         converter: None,
     };
-    let mut out = vec![bare("id", "id", Role::Id, SqlType::Text)];
+    let mut out = vec![bare(ID, Role::Id, SqlType::Text)];
     out.extend(entity.fields.iter().map(|f| field_column(schema, f)));
     out.push(Column {
         default: Some(literal("0", "0")),
-        ..bare("version", "version", Role::Version, SqlType::Integer)
+        ..bare(VERSION, Role::Version, SqlType::Integer)
     });
     out.push(Column {
         default: Some(ColumnDefault::Expression(NOW_MS.to_owned())),
         converter: Some(EPOCH_MS_CONVERTER.to_owned()),
-        ..bare("updated_at", "updatedAt", Role::UpdatedAt, SqlType::Integer)
+        ..bare(UPDATED_AT, Role::UpdatedAt, SqlType::Integer)
     });
     out.push(Column {
         nullable: true,
         converter: Some(EPOCH_MS_CONVERTER.to_owned()),
-        ..bare("deleted_at", "deletedAt", Role::DeletedAt, SqlType::Integer)
+        ..bare(DELETED_AT, Role::DeletedAt, SqlType::Integer)
     });
     out.push(Column {
         default: Some(literal("'pending'", "'pending'")),
         check_in: Some(SYNC_STATUSES.iter().map(|s| (*s).to_owned()).collect()),
         converter: Some("const OffgenEnumConverter(SyncStatus.values)".to_owned()),
-        ..bare("sync_status", "syncStatus", Role::SyncStatus, SqlType::Text)
+        ..bare(SYNC_STATUS, Role::SyncStatus, SqlType::Text)
     });
     out.push(Column {
         nullable: true,
-        ..bare("sync_error", "syncError", Role::SyncError, SqlType::Text)
+        ..bare(SYNC_ERROR, Role::SyncError, SqlType::Text)
     });
     out
 }

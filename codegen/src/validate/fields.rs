@@ -10,7 +10,8 @@ use crate::source::Spanned;
 use crate::spec_format;
 use crate::suggest::did_you_mean;
 use crate::validate::defaults::type_default;
-use crate::validate::identifiers::{BOOKKEEPING_COLUMNS, check_identifier};
+use crate::validate::identifiers::check_identifier;
+use offgen_runtime::bookkeeping;
 
 /// Most fields any entity may declare. SQLite allows 2000 columns and PostgreSQL 1600; far
 /// below both, and far above any real entity, this keeps a generated row struct sane.
@@ -104,14 +105,19 @@ fn check_field_name(field: &FieldDraft, diags: &mut Diagnostics) -> Option<Name>
         return None;
     }
     let name = Name::new(text);
-    if BOOKKEEPING_COLUMNS.contains(&name.snake.as_str()) {
+    // A field named like a bookkeeping column (in any spelling: `updatedAt` is `updated_at`)
+    // would be two columns with one name.
+    if bookkeeping::COLUMNS.iter().any(|c| c.sql == name.snake) {
         diags.push(
             Diagnostic::error(format!(
                 "`{text}` collides with the bookkeeping column `{}`",
                 name.snake
             ))
             .at(span, "offgen adds this column to every entity")
-            .note(format!("offgen adds: {}", BOOKKEEPING_COLUMNS.join(", ")))
+            .note(format!(
+                "offgen adds: {}",
+                bookkeeping::COLUMNS.map(|c| c.sql).join(", ")
+            ))
             .help("rename the field, e.g. with a prefix naming what it is"),
         );
         return None;

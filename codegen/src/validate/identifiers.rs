@@ -37,17 +37,6 @@ pub fn check_identifier(what: &str, text: &str, span: Span) -> Result<(), Diagno
     Ok(())
 }
 
-/// Columns offgen adds to every entity table, by SQL name. A declared field with one of these
-/// names (in any spelling: `updatedAt` is `updated_at`) would be two columns with one name.
-pub const BOOKKEEPING_COLUMNS: &[&str] = &[
-    "id",
-    "version",
-    "updated_at",
-    "deleted_at",
-    "sync_status",
-    "sync_error",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

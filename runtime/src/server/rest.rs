@@ -16,6 +16,7 @@ use super::auth;
 use super::db::Arg;
 use super::problem::Problem;
 use super::push::{Caller, Mode, Stored, json_arg, push, stored};
+use crate::bookkeeping::{DELETED_AT, ID, UPDATED_AT, VERSION};
 use crate::etag::{Precondition, version_tag};
 use crate::model::EntityDef;
 use crate::protocol::{Mutation, Op, PushStatus};
@@ -24,11 +25,11 @@ use crate::values::{self, is_canonical_uuid};
 /// The flat REST form of a row: `id`, the fields, then the bookkeeping.
 fn flat(id: &str, row: &Stored) -> Value {
     let mut out = Map::new();
-    out.insert("id".into(), json!(id));
+    out.insert(ID.key.into(), json!(id));
     out.extend(row.data.clone());
-    out.insert("version".into(), json!(row.version));
-    out.insert("updatedAt".into(), json!(row.updated_at));
-    out.insert("deletedAt".into(), json!(row.deleted_at));
+    out.insert(VERSION.key.into(), json!(row.version));
+    out.insert(UPDATED_AT.key.into(), json!(row.updated_at));
+    out.insert(DELETED_AT.key.into(), json!(row.deleted_at));
     Value::Object(out)
 }
 
@@ -198,7 +199,7 @@ fn fields_of(
             "the body's id {body} is not the URL's {path}"
         )));
     }
-    for key in ["version", "updatedAt", "deletedAt"] {
+    for key in [VERSION.key, UPDATED_AT.key, DELETED_AT.key] {
         map.remove(key);
     }
     Ok((id, map))

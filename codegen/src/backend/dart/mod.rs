@@ -7,10 +7,11 @@
 use askama::Template;
 
 use crate::backend::client::{Migration, sync_sql};
-use crate::backend::device_columns::{Column, ColumnDefault, SYNC_STATUSES, SqlType, columns};
+use crate::backend::device_columns::{Column, ColumnDefault, Role, SqlType, columns};
 use crate::backend::literals::dart_string;
 use crate::model::{Entity, FieldType, Schema};
 use crate::output::{FileSet, GENERATED_MARKER};
+use offgen_runtime::bookkeeping::SYNC_STATUSES;
 
 /// A Dart literal for a (possibly multi-line) SQL text: a raw triple-quoted string when it can
 /// be one, so the SQL reads as it does in the `.sql` files. The closing quotes go on their own
@@ -285,21 +286,22 @@ fn getter_type(column: &Column) -> &'static str {
     }
 }
 
-fn bookkeeping_doc(name: &str) -> Option<String> {
-    let doc = match name {
-        "id" => "UUID, made on the device when the row is created; the row's only identity.",
-        "version" => {
+/// The doc comment of a column: its field's, or what the bookkeeping column is for.
+fn column_doc(column: &Column) -> Option<String> {
+    let doc = match column.role {
+        Role::Field(f) => return f.doc.as_deref().map(one_line),
+        Role::Id => "UUID, made on the device when the row is created; the row's only identity.",
+        Role::Version => {
             "The server's version of this row when this device last heard of it (0: never synced)."
         }
-        "updated_at" => "When the row last changed on the server (or was created here).",
-        "deleted_at" => {
+        Role::UpdatedAt => "When the row last changed on the server (or was created here).",
+        Role::DeletedAt => {
             "Set when the row is deleted (a tombstone, kept so the delete reaches every device)."
         }
-        "sync_status" => {
+        Role::SyncStatus => {
             "pending, syncing, synced, failed or conflict; maintained by the sync triggers."
         }
-        "sync_error" => "Why the last sync of this row failed, if it did.",
-        _ => return None,
+        Role::SyncError => "Why the last sync of this row failed, if it did.",
     };
     Some(doc.to_owned())
 }
@@ -311,10 +313,7 @@ fn table_view(schema: &Schema, entity: &Entity) -> TableView {
             getter: c.dart.clone(),
             getter_type: getter_type(c),
             builder: builder(c),
-            doc: match c.field() {
-                Some(f) => f.doc.as_deref().map(one_line),
-                None => bookkeeping_doc(&c.name),
-            },
+            doc: column_doc(c),
         })
         .collect();
     let indexes = entity

@@ -9,6 +9,7 @@ use super::{
     schema_ref,
 };
 use crate::model::{DefaultValue, Entity, Field, FieldType};
+use offgen_runtime::bookkeeping::{DELETED_AT, UPDATED_AT, VERSION};
 
 /// Names of one entity's schemas in `components.schemas`.
 pub(super) struct EntityNames {
@@ -88,7 +89,7 @@ fn record_schema(entity: &Entity, description: &str) -> Value {
             .filter(|f| !f.nullable)
             .map(|f| f.name.json()),
     );
-    required.extend(["version", "updatedAt"]);
+    required.extend([VERSION.key, UPDATED_AT.key]);
     json!({
         "type": "object",
         "description": description,
@@ -188,7 +189,7 @@ fn bookkeeping_properties(ignored: Option<&str>) -> Map<String, Value> {
     let describe = |text: &str| text.to_owned();
     let mut properties = Map::new();
     properties.insert(
-        "version".into(),
+        VERSION.key.into(),
         json!({
             "type": "integer",
             "format": "int64",
@@ -200,7 +201,7 @@ fn bookkeeping_properties(ignored: Option<&str>) -> Map<String, Value> {
         }),
     );
     properties.insert(
-        "updatedAt".into(),
+        UPDATED_AT.key.into(),
         json!({
             "type": "integer",
             "format": "int64",
@@ -208,7 +209,7 @@ fn bookkeeping_properties(ignored: Option<&str>) -> Map<String, Value> {
         }),
     );
     properties.insert(
-        "deletedAt".into(),
+        DELETED_AT.key.into(),
         json!({
             "type": ["integer", "null"],
             "format": "int64",

@@ -14,6 +14,7 @@ use crate::backend::sqlite::convert::converted;
 use crate::model::{Entity, FieldType, Link, Schema};
 use crate::output::GENERATED_MARKER;
 use crate::schema_diff::{Conversion, KeptEntity, KeptField, SchemaDiff};
+use offgen_runtime::bookkeeping::{DELETED_AT, SERVER_CLOCK, SERVER_SEQ, UPDATED_AT, VERSION};
 
 /// Directory of the server migrations of a dialect, inside the output directory.
 pub fn dir(dialect: Dialect) -> &'static str {
@@ -513,11 +514,11 @@ fn alter_sqlite(new: &Schema, kept: &KeptEntity, out: &mut Vec<String>) {
             }
         }
         for column in [
-            "version",
-            "updated_at",
-            "deleted_at",
-            "_offgen_seq",
-            "_offgen_clock",
+            VERSION.sql,
+            UPDATED_AT.sql,
+            DELETED_AT.sql,
+            SERVER_SEQ,
+            SERVER_CLOCK,
         ] {
             targets.push(quote(column));
             sources.push(quote(column));

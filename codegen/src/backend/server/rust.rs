@@ -6,6 +6,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
+use offgen_runtime::bookkeeping::{self, DELETED_AT, ID, UPDATED_AT, VERSION};
 use offgen_runtime::model::Policy;
 
 use crate::backend::server::app_def::{AppPlan, EntityPlan, KindPlan, MigrationPlan};
@@ -270,6 +271,22 @@ fn model(entity: &Entity) -> TokenStream {
         quote! { #doc #[serde(rename = #key)] pub #ident: #ty }
     });
     let fields: Vec<TokenStream> = fields.collect();
+    let id = bookkeeping_field(
+        ID,
+        quote!(String),
+        " The row's id (a lowercase UUID made by the device).",
+    );
+    let version = bookkeeping_field(VERSION, quote!(i64), " The server's version of the row.");
+    let updated_at = bookkeeping_field(
+        UPDATED_AT,
+        quote!(i64),
+        " Epoch milliseconds of the last change.",
+    );
+    let deleted_at = bookkeeping_field(
+        DELETED_AT,
+        quote!(Option<i64>),
+        " Epoch milliseconds of the delete, for a tombstone.",
+    );
     quote! {
         #(#enums)*
 
@@ -277,21 +294,24 @@ fn model(entity: &Entity) -> TokenStream {
         #[derive(Debug, Clone, PartialEq, offgen_runtime::serde::Serialize, offgen_runtime::serde::Deserialize)]
         #[serde(crate = "offgen_runtime::serde")]
         pub struct #name {
-            /// The row's id (a lowercase UUID made by the device).
-            pub id: String,
+            #id
             #(#fields,)*
-            /// The server's version of the row.
-            pub version: i64,
-            /// Epoch milliseconds of the last change.
-            #[serde(rename = "updatedAt")]
-            pub updated_at: i64,
-            /// Epoch milliseconds of the delete, for a tombstone.
-            #[serde(rename = "deletedAt")]
-            pub deleted_at: Option<i64>,
+            #version
+            #updated_at
+            #deleted_at
         }
 
         impl offgen_runtime::Syncable for #name {
             const ENTITY: &'static offgen_runtime::model::EntityDef = &crate::entities::#statics;
         }
     }
+}
+
+/// A bookkeeping column as a field of the row struct, renamed to its wire key where the two
+/// differ.
+fn bookkeeping_field(column: bookkeeping::Column, ty: TokenStream, doc: &str) -> TokenStream {
+    let ident = rust_ident(column.sql);
+    let key = column.key;
+    let rename = (key != column.sql).then(|| quote!(#[serde(rename = #key)]));
+    quote! { #[doc = #doc] #rename pub #ident: #ty, }
 }

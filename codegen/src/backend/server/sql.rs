@@ -11,6 +11,7 @@ use crate::backend::server::columns::{
 };
 use crate::backend::sqlite;
 use crate::model::{Entity, FieldType, Index, Schema};
+use offgen_runtime::bookkeeping::{DELETED_AT, SERVER_CLOCK, SERVER_SEQ, UPDATED_AT, VERSION};
 
 /// The fragments the statement templates put together for one entity.
 pub struct EntityView {
@@ -97,10 +98,10 @@ impl EntityView {
         }
         // The bookkeeping: versions and times, and the fields' lww stamps (JSON).
         for (column, key, ty) in [
-            ("version", "version", FieldType::Int),
-            ("updated_at", "updatedAt", FieldType::Int),
-            ("deleted_at", "deletedAt", FieldType::Int),
-            ("_offgen_clock", "_clock", FieldType::Json),
+            (VERSION.sql, VERSION.key, FieldType::Int),
+            (UPDATED_AT.sql, UPDATED_AT.key, FieldType::Int),
+            (DELETED_AT.sql, DELETED_AT.key, FieldType::Int),
+            (SERVER_CLOCK, "_clock", FieldType::Json),
         ] {
             columns.push(quote(column));
             values.push(from_wire(key, &ty, dialect));
@@ -255,13 +256,14 @@ pub fn create_entity(schema: &Schema, entity: &Entity, dialect: Dialect) -> Vec<
             .map(|f| field_definition(schema, entity, f, dialect)),
     );
     let int = sql_type(&FieldType::Int, dialect);
-    columns.push(format!("\"version\" {int} NOT NULL"));
-    columns.push(format!("\"updated_at\" {int} NOT NULL"));
-    columns.push(format!("\"deleted_at\" {int} NULL"));
-    columns.push(format!("\"_offgen_seq\" {int} NOT NULL"));
+    columns.push(format!("{} {int} NOT NULL", quote(VERSION.sql)));
+    columns.push(format!("{} {int} NOT NULL", quote(UPDATED_AT.sql)));
+    columns.push(format!("{} {int} NULL", quote(DELETED_AT.sql)));
+    columns.push(format!("{} {int} NOT NULL", quote(SERVER_SEQ)));
     // lww entities: each field's stamp, `{"wireKey": epoch ms}` (NULL for other entities).
     columns.push(format!(
-        "\"_offgen_clock\" {} NULL",
+        "{} {} NULL",
+        quote(SERVER_CLOCK),
         sql_type(&FieldType::Json, dialect)
     ));
     if pg {

@@ -11,6 +11,7 @@ use super::load::State;
 use super::order::next_sequence;
 use super::prepare::Item;
 use super::sql::{AUDIT, KEEP_RESULTS};
+use crate::bookkeeping::{DELETED_AT, ID, UPDATED_AT, VERSION};
 use crate::model::{EntityDef, Policy};
 use crate::protocol::Op;
 use crate::server::db::{Arg, Tx};
@@ -52,10 +53,10 @@ pub(super) async fn apply(
             continue;
         };
         let mut flat = row.data.clone();
-        flat.insert("id".into(), json!(id));
-        flat.insert("version".into(), json!(row.version));
-        flat.insert("updatedAt".into(), json!(row.updated_at));
-        flat.insert("deletedAt".into(), json!(row.deleted_at));
+        flat.insert(ID.key.into(), json!(id));
+        flat.insert(VERSION.key.into(), json!(row.version));
+        flat.insert(UPDATED_AT.key.into(), json!(row.updated_at));
+        flat.insert(DELETED_AT.key.into(), json!(row.deleted_at));
         flat.insert("_seq".into(), json!(seq));
         // Only lww rows keep their fields' stamps.
         let clock = (entity.policy == Policy::Lww).then(|| json!(row.clock));
