@@ -1483,3 +1483,45 @@ fn every_link_names_an_operation_and_its_parameters() {
         assert_eq!(links, 9 * schema.entities.len() + 1, "{label}");
     }
 }
+
+#[test]
+fn every_problem_type_the_runtime_answers_with_is_documented_with_its_status() {
+    // The problem types are the runtime's (offgen_runtime::problems); the document reads
+    // them, so each one is described once, with the status the server sends it with.
+    let doc = document(&load(&ranger_spec()));
+    let mut documented: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    fn walk(value: &Value, out: &mut BTreeMap<String, BTreeSet<u64>>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(properties) = map.get("properties")
+                    && let Some(status) = properties["status"]["const"].as_u64()
+                {
+                    let ty = &properties["type"];
+                    let uris = match ty["enum"].as_array() {
+                        Some(list) => list.iter().filter_map(Value::as_str).collect(),
+                        None => ty["const"].as_str().into_iter().collect::<Vec<_>>(),
+                    };
+                    for uri in uris {
+                        out.entry(uri.to_owned()).or_default().insert(status);
+                    }
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(&doc, &mut documented);
+    for ty in offgen_runtime::problems::ALL {
+        assert_eq!(
+            documented.get(&ty.uri()),
+            Some(&BTreeSet::from([u64::from(ty.status)])),
+            "{ty:?} in {documented:#?}"
+        );
+    }
+    assert_eq!(
+        documented.len(),
+        offgen_runtime::problems::ALL.len(),
+        "{documented:#?}"
+    );
+}

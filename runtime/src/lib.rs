@@ -4,6 +4,8 @@
 //! - [`bookkeeping`]: the columns offgen adds to every entity table.
 //! - [`model`]: the static description of an app that generated code hands to the runtime.
 //! - [`values`]: checking wire values against their fields.
+//! - [`limits`]: the limits the server enforces (and the OpenAPI document states).
+//! - [`problems`]: the problem types the server answers with.
 //! - [`etag`]: entity tags and `If-Match` / `If-None-Match` (RFC 9110).
 //! - [`reals`]: doubles as JSON numbers, exactly (SQLite's own conversions are not).
 //! - [`scripts`]: the device SQL files `offgen build` writes (migration steps, `sync.sql`), read back.
@@ -13,7 +15,9 @@
 
 pub mod bookkeeping;
 pub mod etag;
+pub mod limits;
 pub mod model;
+pub mod problems;
 pub mod protocol;
 pub mod reals;
 pub mod scripts;

@@ -21,10 +21,7 @@ use crate::model::Dialects;
 use crate::protocol::{Mutation, Op, PushStatus};
 use crate::values::is_canonical_uuid;
 
-/// Entries per page when the request does not say, and at most.
-pub const DEFAULT_AUDIT_PAGE: usize = 100;
-/// Most entries one page may hold.
-pub const MAX_AUDIT_PAGE: usize = 1000;
+pub use crate::limits::{DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 
 /// The columns every audit statement reads, as the endpoints need them.
 macro_rules! columns {

@@ -65,8 +65,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_body_bytes: 8 * 1024 * 1024,
-            max_batch: 1000,
+            max_body_bytes: crate::limits::DEFAULT_MAX_BODY_BYTES,
+            max_batch: crate::limits::DEFAULT_MAX_BATCH,
             max_in_flight: 256,
             // A full 8 MiB batch over a slow field link takes a while to arrive.
             request_timeout: Duration::from_secs(120),
@@ -279,8 +279,11 @@ async fn push_handler(
             shared.limits.max_batch
         )));
     }
-    if request.client_id.is_empty() || request.client_id.len() > 128 {
-        return Err(Problem::bad_request("clientId must be 1 to 128 characters"));
+    if request.client_id.is_empty() || request.client_id.len() > crate::limits::MAX_ID_LEN {
+        return Err(Problem::bad_request(format!(
+            "clientId must be 1 to {} characters",
+            crate::limits::MAX_ID_LEN
+        )));
     }
     // PostgreSQL cannot store U+0000 in text; refused alike on SQLite (values.rs does the same
     // for record values).

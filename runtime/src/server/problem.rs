@@ -4,8 +4,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-/// Where the problem types live; clients match on the whole URI.
-const TYPE_BASE: &str = "https://offgen.dev/problems/";
+use crate::problems::{self, ProblemType};
 
 /// `Retry-After` of a 503, in seconds: long enough for a database restart or failover to
 /// progress, short enough that devices catch up soon after.
@@ -29,16 +28,11 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(
-        status: StatusCode,
-        kind: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Problem {
+    fn new(ty: &'static ProblemType, detail: impl Into<String>) -> Problem {
         Problem {
-            status,
-            kind,
-            title,
+            status: StatusCode::from_u16(ty.status).expect("problem types have valid statuses"),
+            kind: ty.slug,
+            title: ty.title,
             detail: detail.into(),
             extensions: Box::default(),
             headers: Vec::new(),
@@ -47,22 +41,12 @@ impl Problem {
 
     /// 400: the request cannot be understood as sent.
     pub fn bad_request(detail: impl Into<String>) -> Problem {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            "Bad request",
-            detail,
-        )
+        Problem::new(&problems::BAD_REQUEST, detail)
     }
 
     /// 401: no or unknown credentials.
     pub fn unauthorized(detail: impl Into<String>) -> Problem {
-        let mut p = Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            detail,
-        );
+        let mut p = Problem::new(&problems::UNAUTHORIZED, detail);
         p.headers
             .push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         p
@@ -70,26 +54,24 @@ impl Problem {
 
     /// 403: authenticated, but not allowed (an admin endpoint, a user who is not an admin).
     pub fn forbidden(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+        Problem::new(&problems::FORBIDDEN, detail)
     }
 
     /// 404.
     pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+        Problem::new(&problems::NOT_FOUND, detail)
     }
 
     /// 409: the request contradicts what is stored.
     pub fn conflict(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+        Problem::new(&problems::CONFLICT, detail)
     }
 
     /// 409: a push from an app at a newer schema step than this server's. Its changes wait on
     /// the device (uncounted) until the server is upgraded.
     pub fn schema_ahead(client_step: u32, server_step: u32) -> Problem {
         let mut p = Problem::new(
-            StatusCode::CONFLICT,
-            "schema-ahead",
-            "Schema ahead of the server",
+            &problems::SCHEMA_AHEAD,
             format!(
                 "this app is at schema step {client_step} and the server at {server_step}: its changes wait until the server is upgraded"
             ),
@@ -101,9 +83,7 @@ impl Problem {
     /// 409: a request from an app older than the oldest schema step the server serves.
     pub fn upgrade_required(client_step: u32, oldest_step: u32, server_step: u32) -> Problem {
         let mut p = Problem::new(
-            StatusCode::CONFLICT,
-            "upgrade-required",
-            "Upgrade required",
+            &problems::UPGRADE_REQUIRED,
             format!(
                 "this app is at schema step {client_step}; the server serves steps {oldest_step} to {server_step}: update the app (its unsent changes are kept and go with it)"
             ),
@@ -115,17 +95,12 @@ impl Problem {
 
     /// 410: the record was deleted.
     pub fn gone(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::GONE, "gone", "Gone", detail)
+        Problem::new(&problems::GONE, detail)
     }
 
     /// 412, with the current record (if there is one) so the client can re-merge.
     pub fn precondition_failed(detail: impl Into<String>, record: Option<Value>) -> Problem {
-        let mut p = Problem::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
-            "Precondition failed",
-            detail,
-        );
+        let mut p = Problem::new(&problems::PRECONDITION_FAILED, detail);
         if let Some(record) = record {
             p.extensions.insert("record".into(), record);
         }
@@ -134,12 +109,7 @@ impl Problem {
 
     /// 413.
     pub fn payload_too_large(detail: impl Into<String>) -> Problem {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-            detail,
-        )
+        Problem::new(&problems::PAYLOAD_TOO_LARGE, detail)
     }
 
     /// 422, with one entry per field in error.
@@ -147,44 +117,24 @@ impl Problem {
         detail: impl Into<String>,
         errors: &[crate::values::FieldError],
     ) -> Problem {
-        let mut p = Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-data",
-            "Invalid data",
-            detail,
-        );
+        let mut p = Problem::new(&problems::INVALID_DATA, detail);
         p.extensions.insert("errors".into(), json!(errors));
         p
     }
 
     /// 428: an update or delete without `If-Match`.
     pub fn precondition_required(detail: impl Into<String>) -> Problem {
-        Problem::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition-required",
-            "Precondition required",
-            detail,
-        )
+        Problem::new(&problems::PRECONDITION_REQUIRED, detail)
     }
 
     /// 500. The detail is kept short: internals are logged, not sent.
     pub fn internal(detail: impl Into<String>) -> Problem {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal server error",
-            detail,
-        )
+        Problem::new(&problems::INTERNAL, detail)
     }
 
     /// 503: the database is unreachable or overloaded for now, with `Retry-After`.
     pub fn unavailable(detail: impl Into<String>) -> Problem {
-        let mut p = Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
-            detail,
-        );
+        let mut p = Problem::new(&problems::UNAVAILABLE, detail);
         p.headers.push((
             header::RETRY_AFTER,
             HeaderValue::from_static(RETRY_AFTER_SECS),
@@ -195,7 +145,10 @@ impl Problem {
     /// The body as JSON.
     pub fn body(&self) -> Value {
         let mut body = Map::new();
-        body.insert("type".into(), json!(format!("{TYPE_BASE}{}", self.kind)));
+        body.insert(
+            "type".into(),
+            json!(format!("{}{}", problems::TYPE_BASE, self.kind)),
+        );
         body.insert("title".into(), json!(self.title));
         body.insert("status".into(), json!(self.status.as_u16()));
         body.insert("detail".into(), json!(self.detail));

@@ -5,10 +5,7 @@ use super::problem::Problem;
 use crate::model::{AppDef, Dialects};
 use crate::values::is_canonical_uuid;
 
-/// Most records one page may hold.
-pub const MAX_PAGE: usize = 1000;
-/// Records per page when the client does not say.
-pub const DEFAULT_PAGE: usize = 500;
+pub use crate::limits::{DEFAULT_PAGE, MAX_PAGE};
 
 /// A position in the change stream. SQLite: the change counter (`s<seq>`). PostgreSQL: the
 /// writing transaction's id and the sequence value (`x<xid>.<seq>`), see docs/protocol.md.

@@ -18,6 +18,7 @@ mod paths;
 mod problems;
 mod protocol;
 
+use offgen_runtime::limits;
 use serde_json::{Map, Value, json};
 
 use crate::model::{ConflictPolicy, Entity, Schema};
@@ -47,18 +48,22 @@ const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
 const JSON: &str = "application/json";
 const PROBLEM_JSON: &str = "application/problem+json";
 
+// The limits the server enforces, as the runtime defines them (offgen_runtime::limits).
 /// Page size limits of `/sync/pull` and the list endpoints.
-const DEFAULT_LIMIT: u32 = 500;
-const MAX_LIMIT: u32 = 1000;
-/// Most mutations one push may carry.
-const MAX_MUTATIONS: u32 = 1000;
-/// How far ahead of the server's clock an lww stamp may be (the runtime's
-/// `server::MAX_STAMP_AHEAD_MS`; codegen/tests/openapi.rs holds the two equal).
-const MAX_STAMP_AHEAD_MS: i64 = 60_000;
+const DEFAULT_LIMIT: u32 = limits::DEFAULT_PAGE as u32;
+const MAX_LIMIT: u32 = limits::MAX_PAGE as u32;
+/// Most mutations one push may carry (by default).
+const MAX_MUTATIONS: u32 = limits::DEFAULT_MAX_BATCH as u32;
+/// Largest request body, in MiB (by default).
+const MAX_BODY_MIB: usize = limits::DEFAULT_MAX_BODY_BYTES / (1024 * 1024);
+/// Longest `clientId` and `mutationId`.
+const MAX_ID_LEN: usize = limits::MAX_ID_LEN;
+/// How far ahead of the server's clock an lww stamp may be.
+const MAX_STAMP_AHEAD_MS: i64 = limits::MAX_STAMP_AHEAD_MS;
 
-/// Page size limits of `/admin/audit` (the runtime's `server::admin` constants).
-const DEFAULT_AUDIT_LIMIT: u32 = 100;
-const MAX_AUDIT_LIMIT: u32 = 1000;
+/// Page size limits of `/admin/audit`.
+const DEFAULT_AUDIT_LIMIT: u32 = limits::DEFAULT_AUDIT_PAGE as u32;
+const MAX_AUDIT_LIMIT: u32 = limits::MAX_AUDIT_PAGE as u32;
 /// Tag of the admin endpoints.
 const ADMIN_TAG: &str = "admin";
 

@@ -10,9 +10,9 @@ use super::problems::{
     UNAVAILABLE, problem_response,
 };
 use super::{
-    ADMIN_TAG, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT, MAX_MUTATIONS, SERVICE_TAG, SYNC_TAG,
-    json_body, json_response, parameter_ref, response_ref, schema_path, schema_ref, uuid_schema,
-    with_headers,
+    ADMIN_TAG, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT, MAX_BODY_MIB, MAX_MUTATIONS, SERVICE_TAG,
+    SYNC_TAG, json_body, json_response, parameter_ref, response_ref, schema_path, schema_ref,
+    uuid_schema, with_headers,
 };
 use crate::model::{Entity, Schema};
 
@@ -52,8 +52,8 @@ fn push_operation() -> Value {
         "description": format!(
             "Answers one result per mutation, in order; one bad item never fails the batch. \
              Idempotent by `mutationId`: a mutation that changed the database, sent again, gets \
-             its first result and changes nothing. At most {MAX_MUTATIONS} mutations and 8 MiB \
-             per request."
+             its first result and changes nothing. At most {MAX_MUTATIONS} mutations and \
+             {MAX_BODY_MIB} MiB per request."
         ),
         "parameters": [parameter_ref("SchemaStep")],
         "requestBody": json_body(schema_ref("PushRequest")),
@@ -410,8 +410,10 @@ impl Responses {
     /// Error answers shared by every operation, by reference to `components.responses`.
     fn problems(mut self, problems: &[&ProblemKind]) -> Responses {
         for problem in problems {
-            self.0
-                .push((problem.status.to_string(), response_ref(problem.component)));
+            self.0.push((
+                problem.status().to_string(),
+                response_ref(problem.component),
+            ));
         }
         self
     }

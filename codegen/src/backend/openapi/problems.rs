@@ -1,15 +1,16 @@
 //! Errors: the protocol's problem types (RFC 9457) and the shared `components.responses`
 //! that answer with them.
 
+use offgen_runtime::problems::{self, ProblemType};
 use serde_json::{Map, Value, json};
 
 use super::{PROBLEM_JSON, schema_ref, with_headers};
 
-/// One row of the protocol's error table.
+/// One row of the protocol's error table: a problem type of the runtime's, and how the
+/// document presents it.
 pub(super) struct ProblemKind {
-    pub(super) status: u16,
-    /// Last segment of the stable `type` URI.
-    slug: &'static str,
+    /// The type (`status`, `type` URI, title), as the server answers it.
+    pub(super) ty: &'static ProblemType,
     /// Name in `components.responses`.
     pub(super) component: &'static str,
     /// When it is answered.
@@ -18,38 +19,38 @@ pub(super) struct ProblemKind {
 
 impl ProblemKind {
     fn type_uri(&self) -> String {
-        format!("https://offgen.dev/problems/{}", self.slug)
+        self.ty.uri()
+    }
+
+    /// The HTTP status it is answered with.
+    pub(super) fn status(&self) -> u16 {
+        self.ty.status
     }
 }
 
 pub(super) const BAD_REQUEST: ProblemKind = ProblemKind {
-    status: 400,
-    slug: "bad-request",
+    ty: &problems::BAD_REQUEST,
     component: "BadRequest",
     when: "Malformed JSON, unknown keys, a bad cursor or a malformed `If-Match`.",
 };
 pub(super) const UNAUTHORIZED: ProblemKind = ProblemKind {
-    status: 401,
-    slug: "unauthorized",
+    ty: &problems::UNAUTHORIZED,
     component: "Unauthorized",
     when: "No valid bearer token.",
 };
 pub(super) const FORBIDDEN: ProblemKind = ProblemKind {
-    status: 403,
-    slug: "forbidden",
+    ty: &problems::FORBIDDEN,
     component: "Forbidden",
     when: "An admin endpoint, for a user who is not an admin.",
 };
 pub(super) const NOT_FOUND: ProblemKind = ProblemKind {
-    status: 404,
-    slug: "not-found",
+    ty: &problems::NOT_FOUND,
     component: "NotFound",
     when: "No such record (records of other users are not revealed either), or a write \
            naming another user as a record's owner.",
 };
 pub(super) const CONFLICT: ProblemKind = ProblemKind {
-    status: 409,
-    slug: "conflict",
+    ty: &problems::CONFLICT,
     component: "Conflict",
     when: "The request conflicts with what is stored: a record with this id exists with \
            other fields, a reference names a record that does not exist, or a unique value is \
@@ -58,8 +59,7 @@ pub(super) const CONFLICT: ProblemKind = ProblemKind {
 /// 409 on push and pull: the app's schema step and the server's do not meet. Its `type` is
 /// one of two (see [`schema_step_response`]).
 pub(super) const SCHEMA_STEP: ProblemKind = ProblemKind {
-    status: 409,
-    slug: "upgrade-required",
+    ty: &problems::UPGRADE_REQUIRED,
     component: "SchemaStep",
     when: "The app's schema step (`Offgen-Schema-Step`) is not served: older than the oldest \
            step the server serves (`upgrade-required`: update the app; nothing was applied), \
@@ -67,44 +67,37 @@ pub(super) const SCHEMA_STEP: ProblemKind = ProblemKind {
            device until the server is upgraded).",
 };
 pub(super) const GONE: ProblemKind = ProblemKind {
-    status: 410,
-    slug: "gone",
+    ty: &problems::GONE,
     component: "Gone",
     when: "The record was deleted.",
 };
 pub(super) const PRECONDITION_FAILED: ProblemKind = ProblemKind {
-    status: 412,
-    slug: "precondition-failed",
+    ty: &problems::PRECONDITION_FAILED,
     component: "PreconditionFailed",
     when: "`If-Match` matches no current version: the record is stale or deleted.",
 };
 pub(super) const PAYLOAD_TOO_LARGE: ProblemKind = ProblemKind {
-    status: 413,
-    slug: "payload-too-large",
+    ty: &problems::PAYLOAD_TOO_LARGE,
     component: "PayloadTooLarge",
     when: "More than 1,000 mutations or 8 MiB in one request.",
 };
 pub(super) const INVALID_DATA: ProblemKind = ProblemKind {
-    status: 422,
-    slug: "invalid-data",
+    ty: &problems::INVALID_DATA,
     component: "InvalidData",
     when: "Field values the entity does not accept; `errors` says which.",
 };
 pub(super) const PRECONDITION_REQUIRED: ProblemKind = ProblemKind {
-    status: 428,
-    slug: "precondition-required",
+    ty: &problems::PRECONDITION_REQUIRED,
     component: "PreconditionRequired",
     when: "No `If-Match` header.",
 };
 pub(super) const INTERNAL: ProblemKind = ProblemKind {
-    status: 500,
-    slug: "internal",
+    ty: &problems::INTERNAL,
     component: "Internal",
     when: "An unexpected server error.",
 };
 pub(super) const UNAVAILABLE: ProblemKind = ProblemKind {
-    status: 503,
-    slug: "unavailable",
+    ty: &problems::UNAVAILABLE,
     component: "Unavailable",
     when: "The database cannot be reached.",
 };
@@ -137,7 +130,7 @@ pub(super) fn shared_responses() -> Map<String, Value> {
         if problem.component == SCHEMA_STEP.component {
             response = schema_step_response(response);
         }
-        if problem.status == UNAUTHORIZED.status {
+        if problem.status() == UNAUTHORIZED.status() {
             // RFC 9110 requires a challenge with every 401.
             response = with_headers(response, &["WWW-Authenticate"]);
         }
@@ -158,8 +151,8 @@ fn schema_step_extra() -> Map<String, Value> {
 /// [`SCHEMA_STEP`]'s response takes either of its two types.
 fn schema_step_response(mut response: Value) -> Value {
     let types = json!({ "enum": [
-        "https://offgen.dev/problems/upgrade-required",
-        "https://offgen.dev/problems/schema-ahead",
+        problems::UPGRADE_REQUIRED.uri(),
+        problems::SCHEMA_AHEAD.uri(),
     ] });
     if let Some(narrowed) = response
         .pointer_mut(&format!(
@@ -181,7 +174,7 @@ pub(super) fn problem_response(
 ) -> Value {
     let mut properties = Map::new();
     properties.insert("type".into(), json!({ "const": problem.type_uri() }));
-    properties.insert("status".into(), json!({ "const": problem.status }));
+    properties.insert("status".into(), json!({ "const": problem.status() }));
     properties.extend(extra);
     let mut narrowed = Map::new();
     narrowed.insert("properties".into(), Value::Object(properties));

@@ -4,7 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    MAX_MUTATIONS, MAX_STAMP_AHEAD_MS, NO_NUL_PATTERN, id_schema, schema_path, schema_ref,
+    MAX_ID_LEN, MAX_MUTATIONS, MAX_STAMP_AHEAD_MS, NO_NUL_PATTERN, id_schema, schema_path,
+    schema_ref,
 };
 use crate::model::Schema;
 
@@ -53,7 +54,7 @@ pub(super) fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>
                 "clientId": {
                     "type": "string",
                     "minLength": 1,
-                    "maxLength": 128,
+                    "maxLength": MAX_ID_LEN,
                     "pattern": NO_NUL_PATTERN,
                     "description": "The device's stable id.",
                 },
@@ -77,9 +78,11 @@ pub(super) fn protocol_schemas(schema: &Schema, schemas: &mut Map<String, Value>
             "properties": {
                 "mutationId": {
                     "type": "string",
-                    "description": "Unique per mutation; a retry carries the same id. 1 to \
-                                    128 characters, no U+0000; another is answered `rejected` \
-                                    (`invalid-request`).",
+                    "description": format!(
+                        "Unique per mutation; a retry carries the same id. 1 to {MAX_ID_LEN} \
+                         characters, no U+0000; another is answered `rejected` \
+                         (`invalid-request`)."
+                    ),
                 },
                 // Any string: an unknown entity or a malformed id is one mutation's
                 // `rejected` result, never the whole request's 400.

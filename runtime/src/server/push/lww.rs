@@ -14,9 +14,7 @@ use super::prepare::Item;
 use crate::protocol::PushStatus;
 use crate::values::order_text;
 
-/// How far ahead of the server's clock a stamp may be before it is taken as the receive time:
-/// a device whose clock runs days ahead must not win every conflict for days.
-pub const MAX_STAMP_AHEAD_MS: i64 = 60_000;
+pub use crate::limits::MAX_STAMP_AHEAD_MS;
 
 /// A stamp as the server takes it: clamped to the receive time `now` when it is more than
 /// [`MAX_STAMP_AHEAD_MS`] ahead of it.

@@ -36,7 +36,9 @@ pub(super) fn rejected(mutation: &Mutation, code: &str, message: impl Into<Strin
 /// and without U+0000, which PostgreSQL cannot store), if it cannot. Such an id was never
 /// stored, so it is not looked up either: the lookup would fail on PostgreSQL.
 pub(super) fn mutation_id_problem(id: &str) -> Option<&'static str> {
-    if id.is_empty() || id.len() > 128 {
+    // The message below spells the limit out.
+    const _: () = assert!(crate::limits::MAX_ID_LEN == 128);
+    if id.is_empty() || id.len() > crate::limits::MAX_ID_LEN {
         Some("mutationId must be 1 to 128 characters")
     } else if id.contains('\0') {
         Some("mutationId must not contain U+0000")
