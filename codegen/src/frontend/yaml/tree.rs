@@ -17,6 +17,12 @@ pub const MAX_SPEC_BYTES: usize = 1024 * 1024;
 /// Deeper nesting than this is refused: no spec needs it, and it bounds recursion.
 const MAX_DEPTH: usize = 32;
 
+/// Most nodes that aliases may copy in one spec. An alias is a copy of its anchor's node, so
+/// anchors of aliases of anchors grow tenfold a line ("billion laughs"): without a budget a
+/// few hundred bytes of YAML would take minutes and gigabytes to read. A spec shares a few
+/// small blocks at most.
+const MAX_ALIAS_NODES: usize = 10_000;
+
 /// One YAML node.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
@@ -24,6 +30,17 @@ pub struct Node {
     pub kind: NodeKind,
     /// Where it was written.
     pub span: Span,
+}
+
+impl Node {
+    /// How many nodes this one holds, itself included.
+    fn count(&self) -> usize {
+        1 + match &self.kind {
+            NodeKind::Scalar(_) => 0,
+            NodeKind::Seq(items) => items.iter().map(Node::count).sum(),
+            NodeKind::Map(entries) => entries.iter().map(|(k, v)| k.count() + v.count()).sum(),
+        }
+    }
 }
 
 /// The three kinds of YAML node.
@@ -167,6 +184,7 @@ pub fn parse(file: &SourceFile) -> Result<Node, Diagnostic> {
         offsets: &offsets,
         stack: Vec::new(),
         anchors: HashMap::new(),
+        alias_nodes: 0,
         documents: Vec::new(),
         document_starts: Vec::new(),
         error: None,
@@ -241,7 +259,10 @@ enum Open {
 struct Builder<'o> {
     offsets: &'o CharOffsets,
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchor's node and how many nodes it holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied by aliases so far (see [`MAX_ALIAS_NODES`]).
+    alias_nodes: usize,
     documents: Vec<Node>,
     document_starts: Vec<Span>,
     error: Option<Diagnostic>,
@@ -250,7 +271,7 @@ struct Builder<'o> {
 impl Builder<'_> {
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), node.count()));
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
@@ -345,8 +366,21 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
                     anchor,
                 );
             }
-            Event::Alias(anchor) => match self.anchors.get(&anchor).cloned() {
-                Some(mut node) => {
+            Event::Alias(anchor) => match self.anchors.get(&anchor) {
+                Some((_, count)) if self.alias_nodes + count > MAX_ALIAS_NODES => {
+                    if self.error.is_none() {
+                        self.error = Some(
+                            Diagnostic::error(format!(
+                                "the spec's aliases expand to more than {MAX_ALIAS_NODES} nodes"
+                            ))
+                            .at(span, "this alias copies its anchor past the limit")
+                            .help("write the shared part out, or share fewer and smaller blocks"),
+                        );
+                    }
+                }
+                Some((node, count)) => {
+                    self.alias_nodes += count;
+                    let mut node = node.clone();
                     node.span = span;
                     self.finish(node, 0);
                 }
@@ -430,5 +464,22 @@ mod tests {
         let err = parse_str("a: 1\n---\nb: 2\n").unwrap_err();
         assert!(err.message.contains("more than one YAML document"));
         assert!(parse_str("").is_err());
+    }
+
+    #[test]
+    fn aliases_of_aliases_cannot_blow_the_spec_up() {
+        // Six lines, a million nodes once expanded ("billion laughs"): refused at the alias
+        // that passes the budget, at once.
+        let mut text = String::from("x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n");
+        for level in 1..7 {
+            let aliases = vec![format!("*x{}", level - 1); 10].join(", ");
+            text.push_str(&format!("x{level}: &x{level} [{aliases}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let err = parse_str(&text).unwrap_err();
+        assert!(err.message.contains("aliases expand"), "{}", err.message);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // A few shared blocks are fine.
+        assert!(parse_str("a: &a {type: text}\nb: *a\nc: *a\n").is_ok());
     }
 }
