@@ -1,5 +1,7 @@
 //! Field-level rules: names, types, enum values, references, defaults.
 
+use std::collections::HashMap;
+
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::draft::{EntityDraft, FieldDraft, SchemaDraft};
 use crate::model::links::Link;
@@ -39,15 +41,21 @@ pub fn check_fields(
         );
     }
     let mut fields: Vec<Field> = Vec::new();
+    // Each kept field's index by its SQL and its Dart spelling, so that an entity of many
+    // fields (refused above, but still read for its other problems) is checked in linear time.
+    let mut by_spelling: HashMap<String, usize> = HashMap::new();
     for field in &source.fields {
         let Some(name) = check_field_name(field, diags) else {
             continue;
         };
         // `gpsLat` and `gps_lat` are one SQL column; `x1` and `x_1` are one Dart getter.
-        if let Some(first) = fields
-            .iter()
-            .find(|f| f.name.snake == name.snake || f.name.camel == name.camel)
-        {
+        let clash = [
+            format!("sql:{}", name.snake),
+            format!("dart:{}", name.camel),
+        ]
+        .iter()
+        .find_map(|key| by_spelling.get(key).copied());
+        if let Some(first) = clash.map(|i| &fields[i]) {
             diags.push(
                 Diagnostic::error(format!(
                     "fields `{}` and `{}` of `{}` have the same name once converted (`{}` / `{}`)",
@@ -82,6 +90,8 @@ pub fn check_fields(
                 span: unique.span,
             });
         }
+        by_spelling.insert(format!("sql:{}", name.snake), fields.len());
+        by_spelling.insert(format!("dart:{}", name.camel), fields.len());
         fields.push(Field {
             name,
             ty,

@@ -392,6 +392,8 @@ fn named_entries<'n>(
         return Vec::new();
     };
     let mut out: Vec<(Spanned<String>, &Node)> = Vec::new();
+    // By name, so that a spec of many names is read in linear time.
+    let mut first_at: std::collections::HashMap<String, Span> = std::collections::HashMap::new();
     for (key, value) in entries {
         let name = match key.scalar().map(|s| s.resolve()) {
             Some(Resolved::Str(s)) => s.to_owned(),
@@ -402,14 +404,15 @@ fn named_entries<'n>(
                 continue;
             }
         };
-        if let Some((first, _)) = out.iter().find(|(n, _)| n.value == name) {
+        if let Some(first) = first_at.get(&name) {
             diags.push(
                 Diagnostic::error(format!("`{name}` is defined twice in {what}"))
                     .at(key.span, "defined again here")
-                    .also(first.span, "first defined here"),
+                    .also(*first, "first defined here"),
             );
             continue;
         }
+        first_at.insert(name.clone(), key.span);
         out.push((Spanned::new(name, key.span), value));
     }
     out
