@@ -25,6 +25,17 @@ BEGIN
   LIMIT 1;
 {%- endfor %}
 {%- endif %}
+{%- if e.keeps_conflicts %}
+  -- A row in conflict keeps its local values, but the conflict's server side becomes this
+  -- newer version: take_server then takes the newest, and keep_local rebases on it.
+  UPDATE "_offgen_conflicts"
+  SET "server_version" = NEW."version",
+    "server_record" = json_object('entity', NEW."entity", 'id', NEW."id", 'version', NEW."version",
+      'deleted', json(CASE WHEN NEW."deleted" = 1 THEN 'true' ELSE 'false' END), 'updatedAt', NEW."updated_at",
+      'deletedAt', NEW."deleted_at", 'data', CASE WHEN NEW."deleted" = 1 THEN NULL ELSE json(NEW."data") END),
+    "message" = 'conflict: the row changed on the server (now version ' || NEW."version" || ')'
+  WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id" AND coalesce("server_version", -1) < NEW."version";
+{%- endif %}
   -- A row with local writes still queued, or in conflict, keeps its local values.
   INSERT INTO {{ e.table }} ({{ e.column_list }})
   SELECT {{ e.decoded_values }}

@@ -439,6 +439,15 @@ BEGIN
     AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = NEW."id")
     AND NOT EXISTS (SELECT 1 FROM "rangers" AS mine WHERE mine."id" = NEW."id" AND mine."version" > NEW."version")
   LIMIT 1;
+  -- A row in conflict keeps its local values, but the conflict's server side becomes this
+  -- newer version: take_server then takes the newest, and keep_local rebases on it.
+  UPDATE "_offgen_conflicts"
+  SET "server_version" = NEW."version",
+    "server_record" = json_object('entity', NEW."entity", 'id', NEW."id", 'version', NEW."version",
+      'deleted', json(CASE WHEN NEW."deleted" = 1 THEN 'true' ELSE 'false' END), 'updatedAt', NEW."updated_at",
+      'deletedAt', NEW."deleted_at", 'data', CASE WHEN NEW."deleted" = 1 THEN NULL ELSE json(NEW."data") END),
+    "message" = 'conflict: the row changed on the server (now version ' || NEW."version" || ')'
+  WHERE "entity" = 'rangers' AND "row_id" = NEW."id" AND coalesce("server_version", -1) < NEW."version";
   -- A row with local writes still queued, or in conflict, keeps its local values.
   INSERT INTO "rangers" ("id", "name", "badge_number", "station", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
   SELECT NEW."id", json_extract(NEW."data", '$.name'), json_extract(NEW."data", '$.badgeNumber'), json_extract(NEW."data", '$.station'), CASE WHEN json_type(NEW."data", '$.active') IS NULL THEN 1 ELSE json_extract(NEW."data", '$.active') END, NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL

@@ -354,6 +354,58 @@ e2e!(
 );
 
 e2e!(
+    a_conflict_is_settled_against_the_newest_server_version_pulled_since,
+    |env: Env| {
+        // offgen-sim seed 21: a row in conflict skipped the newer versions pulled meanwhile, and
+        // take_server then applied the conflict's older record for good.
+        for resolution in [Resolution::TakeServer, Resolution::KeepLocal] {
+            let mut ana = Phone::new(&env, ANA_TOKEN);
+            let mut ben = Phone::new(&env, BEN_TOKEN);
+            ana.synced();
+            ben.synced();
+            let station = |who: &str| {
+                format!("UPDATE rangers SET station = '{who} {resolution:?}' WHERE id = '{BEN}'")
+            };
+            ben.sql(&station("ben 1"));
+            ben.synced();
+            ana.sql(&station("ana"));
+            assert_eq!(ana.synced().conflicts, 1);
+            // While Ana's phone holds the conflict, Ben changes the row again, and her next
+            // sync pulls that newer version.
+            ben.sql(&station("ben 2"));
+            ben.synced();
+            ana.synced();
+            let conflicts = ana.device.list_conflicts().unwrap();
+            let server: Value =
+                serde_json::from_str(conflicts[0].server_record.as_deref().unwrap()).unwrap();
+            assert_eq!(server["data"]["station"], format!("ben 2 {resolution:?}"));
+            assert_eq!(
+                Some(server["version"].as_i64().unwrap()),
+                conflicts[0].server_version
+            );
+            ana.device
+                .resolve_conflict("rangers", BEN, resolution)
+                .unwrap();
+            let report = ana.synced();
+            assert_eq!(report.conflicts, 0, "settled once: {report:?}");
+            ben.synced();
+            let kept = match resolution {
+                Resolution::TakeServer => format!("ben 2 {resolution:?}"),
+                Resolution::KeepLocal => format!("ana {resolution:?}"),
+            };
+            for phone in [&ana, &ben] {
+                assert_eq!(
+                    phone.value(&format!("SELECT station FROM rangers WHERE id = '{BEN}'")),
+                    json!(kept)
+                );
+            }
+            assert_converged(&env, &ana, ANA_TOKEN);
+            assert_converged(&env, &ben, BEN_TOKEN);
+        }
+    }
+);
+
+e2e!(
     version_conflicts_keep_both_sides_in_either_order,
     |env: Env| {
         for ana_first in [true, false] {
