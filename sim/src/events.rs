@@ -115,6 +115,8 @@ pub enum Event {
         /// Which phone.
         device: u8,
     },
+    /// The server is redeployed with its next schema version (if there is one).
+    UpgradeServer,
 }
 
 /// An event and the time that passes before it.
@@ -148,6 +150,7 @@ pub fn generate(
         Resolve,
         Tick,
         Upgrade,
+        UpgradeServer,
     }
     let kinds = [
         (12, Kind::Insert),
@@ -161,7 +164,8 @@ pub fn generate(
         (1, Kind::Expire),
         (3, Kind::Resolve),
         (3, Kind::Tick),
-        (if upgrades { 1 } else { 0 }, Kind::Upgrade),
+        (if upgrades { 2 } else { 0 }, Kind::Upgrade),
+        (if upgrades { 1 } else { 0 }, Kind::UpgradeServer),
     ];
     let faults = [
         (50, Fault::Pass),
@@ -223,6 +227,7 @@ pub fn generate(
                     ms: rng.weighted(&[(3, 60_000), (2, 900_000), (1, 7_200_000)]) as u32,
                 },
                 Kind::Upgrade => Event::Upgrade { device },
+                Kind::UpgradeServer => Event::UpgradeServer,
             };
             Step {
                 gap_ms: rng.range(0, 3_000) as u32,

@@ -31,6 +31,8 @@ pub struct LocalWrite {
     pub id: String,
     /// What it did.
     pub op: WriteOp,
+    /// The schema step of the app that made it (its `values` are in that step's names).
+    pub step: u32,
     /// The fields it set (wire keys; empty for a delete).
     pub values: Map<String, Value>,
 }
@@ -52,6 +54,9 @@ pub struct Sent {
     /// Its place among every mutation of the run, by first sending (mutation ids are random,
     /// so anything that must replay the same way goes by this).
     pub order: u64,
+    /// The schema step the app sent it at (`Offgen-Schema-Step`; `None`: not said, the
+    /// server's); its names are that step's.
+    pub step: Option<u32>,
     /// The wire mutation, as sent.
     pub mutation: Value,
 }
@@ -99,6 +104,8 @@ pub struct Decision {
     pub tick: u64,
     /// Its place among every answer of the run (the order the server decided in).
     pub seq: u64,
+    /// The schema step the server that answered ran.
+    pub server_step: u32,
     /// The whole result, for traces.
     pub result: Value,
 }
@@ -116,8 +123,10 @@ pub struct History {
     /// phone's earlier writes to that row were dropped by the app's choice.
     pub taken_from_server: Vec<(u64, usize, String, String)>,
     /// Mutations sent again with the same id and base version but other contents (a retry
-    /// must be the same mutation).
-    pub changed_on_retry: Vec<String>,
+    /// must be the same mutation), with the sending and its step: after an app upgrade the
+    /// queued mutation carries the new step's names, which the checks compare in the
+    /// server's.
+    pub changed_on_retry: Vec<(String, Value, Option<u32>)>,
     answers: u64,
 }
 
@@ -137,6 +146,15 @@ pub fn mutations(request: &Request) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The schema step a request says its app runs (`Offgen-Schema-Step`).
+pub fn step_of(request: &Request) -> Option<u32> {
+    request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(offgen_runtime::protocol::SCHEMA_STEP_HEADER))
+        .and_then(|(_, value)| value.trim().parse().ok())
+}
+
 /// What identifies one sending of a mutation: its id and the version it is based on.
 pub fn mutation_key(mutation: &Value) -> String {
     format!(
@@ -149,10 +167,13 @@ pub fn mutation_key(mutation: &Value) -> String {
 impl History {
     /// A phone (or the setup) sent `request` as `user`.
     pub fn sent(&mut self, device: Option<usize>, user: usize, tick: u64, request: &Request) {
+        let step = step_of(request);
         for mutation in mutations(request) {
             let id = mutation_key(&mutation);
             match self.sent.get(&id) {
-                Some(first) if first.mutation != mutation => self.changed_on_retry.push(id),
+                Some(first) if first.mutation != mutation => {
+                    self.changed_on_retry.push((id, mutation, step))
+                }
                 Some(_) => {}
                 None => {
                     let order = self.sent.len() as u64;
@@ -167,6 +188,7 @@ impl History {
                             user,
                             tick,
                             order,
+                            step,
                             mutation,
                         },
                     );
@@ -175,8 +197,15 @@ impl History {
         }
     }
 
-    /// The server answered `request` with `response` at `at`.
-    pub fn answered(&mut self, request: &Request, response: &Response, at: i64, tick: u64) {
+    /// The server, at `server_step`, answered `request` with `response` at `at`.
+    pub fn answered(
+        &mut self,
+        request: &Request,
+        response: &Response,
+        at: i64,
+        tick: u64,
+        server_step: u32,
+    ) {
         if !is_push(request) || response.status != 200 {
             return;
         }
@@ -193,6 +222,7 @@ impl History {
                 at,
                 tick,
                 seq: self.answers,
+                server_step,
                 result,
             });
         }

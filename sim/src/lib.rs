@@ -46,6 +46,12 @@ pub struct Config {
     pub backend: Backend,
     /// Whether to check that lww rows end the same whatever order their writes arrive in.
     pub order_check: bool,
+    /// How many of the app's versions the fleet mixes (the oldest ones; 1: everyone runs the
+    /// example as it is).
+    pub versions: usize,
+    /// Whether the run walks into the defects reported and still open (sim/README.md,
+    /// *Defects found*) rather than around them.
+    pub expose_open_defects: bool,
 }
 
 impl Default for Config {
@@ -55,7 +61,18 @@ impl Default for Config {
             devices: 5,
             backend: Backend::Sqlite,
             order_check: true,
+            versions: usize::MAX,
+            expose_open_defects: false,
         }
+    }
+}
+
+impl Config {
+    /// The versions phones and the server run in this setup, oldest first.
+    pub fn versions(&self) -> Result<Vec<schema::SchemaVersion>, String> {
+        let mut versions = schema::versions()?;
+        versions.truncate(self.versions.max(1));
+        Ok(versions)
     }
 }
 
@@ -92,7 +109,7 @@ impl Outcome {
 
 /// The steps of a seed's run.
 pub fn steps(config: &Config, seed: u64) -> Result<Vec<Step>, String> {
-    let versions = schema::versions()?;
+    let versions = config.versions()?;
     let entities = versions.iter().map(|v| v.entities.len()).max().unwrap_or(1);
     let mut rng = Rng::new(seed);
     let _setup = rng.fork();
@@ -140,7 +157,7 @@ fn run_inner(
     keep: Option<&BTreeSet<usize>>,
     outcome: &mut Outcome,
 ) -> Result<(), String> {
-    let versions = schema::versions()?;
+    let versions = config.versions()?;
     let steps = steps(config, seed)?;
     // In memory where the system has it: a run's databases live for seconds, and what a
     // killed app leaves behind is SQLite's to recover whatever the disk (fsyncs do not
@@ -165,6 +182,7 @@ fn run_inner(
         config.devices,
         versions,
     )?;
+    world.expose_open_defects = config.expose_open_defects;
 
     let mut result = Ok(());
     for (i, step) in steps.iter().enumerate() {

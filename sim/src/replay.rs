@@ -4,7 +4,9 @@
 //! orders, to fresh servers; each must end with the same lww rows as the run.
 //!
 //! A row's insert still comes before its other mutations (nothing can change a row that does
-//! not exist yet), and the rows the lww rows refer to are created first, in their order.
+//! not exist yet), and the rows the lww rows refer to are created first, in their order. The
+//! fresh servers run the version the run's server ended on, and each mutation goes at the
+//! schema step its app sent it at (in that app's shape).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,20 +31,26 @@ pub fn order_dependence(
     dir: &Path,
     rng: &mut Rng,
 ) -> Result<Vec<String>, String> {
-    let newest = world.versions.last().expect("a version");
+    let newest = &world.versions[world.server_version];
     let lww = |table: &str| {
         newest
             .entity(table)
             .is_some_and(|e| matches!(e.policy, Policy::Lww))
     };
-    // (order the server decided it in, server time, user, mutation)
+    // (order the server decided it in, server time, user, step, mutation)
     let mut base = Vec::new();
     let mut contested = Vec::new();
     for (id, sent) in world.history.in_order() {
         let Some(decision) = world.history.decided(id) else {
             continue;
         };
-        let entry = (decision.seq, decision.at, sent.user, sent.mutation.clone());
+        let entry = Replayed {
+            seq: decision.seq,
+            at: decision.at,
+            user: sent.user,
+            step: sent.step,
+            mutation: sent.mutation.clone(),
+        };
         if lww(sent.table()) {
             contested.push(entry);
         } else if sent.op() == "insert" && decision.status == "accepted" {
@@ -52,8 +60,8 @@ pub fn order_dependence(
     if contested.is_empty() {
         return Ok(Vec::new());
     }
-    base.sort_by_key(|e| e.0);
-    contested.sort_by_key(|e| e.0);
+    base.sort_by_key(|e| e.seq);
+    contested.sort_by_key(|e| e.seq);
     let tokens: Vec<String> = (0..USERS.len())
         .map(|u| format!("{}={}", USERS[u].1, check_token(u)))
         .collect();
@@ -66,10 +74,14 @@ pub fn order_dependence(
         inserts_first(&mut shuffled);
         let sub = dir.join(format!("order{order}"));
         std::fs::create_dir_all(&sub).map_err(|e| e.to_string())?;
-        let server = SimServer::start(backend, &sub, tokens.join(","))?;
-        for (_, at, user, mutation) in base.iter().chain(shuffled.iter()) {
-            offgen_runtime::server::set_fixed_clock(Some(*at));
-            server.push(&check_token(*user), Value::Array(vec![mutation.clone()]))?;
+        let server = SimServer::start(backend, &sub, tokens.join(","), newest)?;
+        for e in base.iter().chain(shuffled.iter()) {
+            offgen_runtime::server::set_fixed_clock(Some(e.at));
+            server.push_at(
+                &check_token(e.user),
+                e.step,
+                Value::Array(vec![e.mutation.clone()]),
+            )?;
         }
         let mut ended = ServerRows::new();
         for u in 0..USERS.len() {
@@ -109,13 +121,31 @@ pub fn order_dependence(
     Ok(findings)
 }
 
+/// A mutation to push again.
+#[derive(Clone)]
+struct Replayed {
+    /// The order the server decided it in.
+    seq: u64,
+    /// The server time it first arrived at.
+    at: i64,
+    /// Its user.
+    user: usize,
+    /// The schema step its app sent it at.
+    step: Option<u32>,
+    /// As sent.
+    mutation: Value,
+}
+
 /// Moves each row's insert in front of the row's other mutations.
-fn inserts_first(list: &mut [(u64, i64, usize, Value)]) {
+fn inserts_first(list: &mut [Replayed]) {
     let mut first_of_row: BTreeMap<String, usize> = BTreeMap::new();
     for i in 0..list.len() {
-        let row = list[i].3["id"].as_str().unwrap_or_default().to_owned();
+        let row = list[i].mutation["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let first = *first_of_row.entry(row).or_insert(i);
-        if list[i].3["op"] == "insert" && first != i {
+        if list[i].mutation["op"] == "insert" && first != i {
             list.swap(first, i);
         }
     }

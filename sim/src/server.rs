@@ -1,7 +1,8 @@
-//! The server side of a run: the example's real router over the runtime's engine, called in
-//! process (tower's `oneshot` on a runtime of the simulation's own), over a SQLite file or a
-//! fresh PostgreSQL database. A restart drops the router and its pool and builds new ones over
-//! the same database, as a redeployed process would.
+//! The server side of a run: the runtime's real router and engine serving one build of the
+//! example, called in process (tower's `oneshot` on a runtime of the simulation's own), over
+//! a SQLite file or a fresh PostgreSQL database. A restart drops the router and its pool and
+//! builds new ones over the same database, as a redeployed process would; an upgrade does the
+//! same with the next build, whose steps the database is migrated to.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,10 +12,13 @@ use offgen_runtime::client::{Method, Request, Response};
 use offgen_runtime::server::axum::Router;
 use offgen_runtime::server::axum::body::{Body, to_bytes};
 use offgen_runtime::server::axum::http;
+use offgen_runtime::model::AppDef;
+use offgen_runtime::protocol::SCHEMA_STEP_HEADER;
 use offgen_runtime::server::{Database, Limits, PoolOptions, StaticTokens};
-use ranger_server::APP;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use crate::schema::SchemaVersion;
 
 /// Which database the server runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +56,8 @@ pub struct SimServer {
     tokens: String,
     db: Database,
     router: Router,
+    app: &'static AppDef,
+    openapi: &'static str,
     /// How many times it was restarted.
     pub restarts: u32,
 }
@@ -59,8 +65,14 @@ pub struct SimServer {
 static NEXT_DATABASE: AtomicU64 = AtomicU64::new(0);
 
 impl SimServer {
-    /// A server over a fresh, migrated database; `tokens` are `user=token` pairs.
-    pub fn start(backend: &Backend, dir: &Path, tokens: String) -> Result<SimServer, String> {
+    /// A server of `version` over a fresh, migrated database; `tokens` are `user=token` pairs.
+    pub fn start(
+        backend: &Backend,
+        dir: &Path,
+        tokens: String,
+        version: &SchemaVersion,
+    ) -> Result<SimServer, String> {
+        let (app, openapi) = (version.app, version.openapi);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -84,8 +96,8 @@ impl SimServer {
             }
         };
         let db = rt.block_on(connect(&url))?;
-        rt.block_on(db.migrate(&APP)).map_err(|e| e.to_string())?;
-        let router = build_router(db.clone(), &tokens)?;
+        rt.block_on(db.migrate(app)).map_err(|e| e.to_string())?;
+        let router = build_router(app, openapi, db.clone(), &tokens)?;
         Ok(SimServer {
             rt,
             url,
@@ -93,8 +105,15 @@ impl SimServer {
             tokens,
             db,
             router,
+            app,
+            openapi,
             restarts: 0,
         })
+    }
+
+    /// The schema step it serves.
+    pub fn step(&self) -> u32 {
+        self.app.step
     }
 
     /// The server process stops and a new one starts over the same database.
@@ -102,11 +121,19 @@ impl SimServer {
         self.rt.block_on(self.db.close());
         self.db = self.rt.block_on(connect(&self.url))?;
         self.rt
-            .block_on(self.db.migrate(&APP))
+            .block_on(self.db.migrate(self.app))
             .map_err(|e| e.to_string())?;
-        self.router = build_router(self.db.clone(), &self.tokens)?;
+        self.router = build_router(self.app, self.openapi, self.db.clone(), &self.tokens)?;
         self.restarts += 1;
         Ok(())
+    }
+
+    /// The server is redeployed with a later build: it stops, and the new one migrates the
+    /// same database to its steps as it starts.
+    pub fn upgrade(&mut self, version: &SchemaVersion) -> Result<(), String> {
+        self.app = version.app;
+        self.openapi = version.openapi;
+        self.restart()
     }
 
     /// Answers one request, as the server would over HTTP.
@@ -154,14 +181,28 @@ impl SimServer {
     /// Pushes `mutations` as `token`'s user, outside any device (setup, replays); returns
     /// the results.
     pub fn push(&self, token: &str, mutations: Value) -> Result<Vec<Value>, String> {
+        self.push_at(token, None, mutations)
+    }
+
+    /// [`SimServer::push`] as an app at schema step `step` pushes (in its shape).
+    pub fn push_at(
+        &self,
+        token: &str,
+        step: Option<u32>,
+        mutations: Value,
+    ) -> Result<Vec<Value>, String> {
         let body = json!({"clientId": "simulation", "mutations": mutations});
+        let mut headers = vec![
+            ("Authorization".to_owned(), format!("Bearer {token}")),
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+        ];
+        if let Some(step) = step {
+            headers.push((SCHEMA_STEP_HEADER.to_owned(), step.to_string()));
+        }
         let response = self.handle(&Request {
             method: Method::Post,
             path: "/sync/push".to_owned(),
-            headers: vec![
-                ("Authorization".to_owned(), format!("Bearer {token}")),
-                ("Content-Type".to_owned(), "application/json".to_owned()),
-            ],
+            headers,
             body: serde_json::to_vec(&body).expect("JSON"),
         });
         let answer: Value = serde_json::from_slice(&response.body)
@@ -174,13 +215,22 @@ impl SimServer {
 
     /// Every record `token`'s user pulls from the start.
     pub fn pull_all(&self, token: &str) -> Result<Vec<Value>, String> {
+        self.pull_all_at(token, None)
+    }
+
+    /// [`SimServer::pull_all`] as an app at schema step `step` pulls (in its shape).
+    pub fn pull_all_at(&self, token: &str, step: Option<u32>) -> Result<Vec<Value>, String> {
         let mut cursor = String::new();
         let mut records = Vec::new();
+        let mut headers = vec![("Authorization".to_owned(), format!("Bearer {token}"))];
+        if let Some(step) = step {
+            headers.push((SCHEMA_STEP_HEADER.to_owned(), step.to_string()));
+        }
         loop {
             let response = self.handle(&Request {
                 method: Method::Get,
                 path: format!("/sync/pull?cursor={cursor}&limit=1000"),
-                headers: vec![("Authorization".to_owned(), format!("Bearer {token}"))],
+                headers: headers.clone(),
                 body: Vec::new(),
             });
             let page: Value = serde_json::from_slice(&response.body)
@@ -270,18 +320,19 @@ async fn connect(url: &str) -> Result<Database, String> {
         .map_err(|e| format!("{url}: {e}"))
 }
 
-fn build_router(db: Database, tokens: &str) -> Result<Router, String> {
+fn build_router(
+    app: &'static AppDef,
+    openapi: &'static str,
+    db: Database,
+    tokens: &str,
+) -> Result<Router, String> {
     let auth = StaticTokens::parse(tokens)?;
     let limits = Limits {
         max_body_bytes: MAX_BODY_BYTES,
         ..Limits::default()
     };
     Ok(offgen_runtime::server::router_with_limits(
-        &APP,
-        db,
-        auth,
-        ranger_server::OPENAPI,
-        limits,
+        app, db, auth, openapi, limits,
     ))
 }
 

@@ -71,6 +71,8 @@ pub struct World {
     pub versions: Vec<SchemaVersion>,
     /// The server.
     pub server: SimServer,
+    /// The schema version the server runs (index in `versions`).
+    pub server_version: usize,
     /// The phones.
     pub devices: Vec<SimDevice>,
     /// Simulation time (ms since the epoch).
@@ -86,6 +88,9 @@ pub struct World {
     pub tally: Tally,
     /// Whether the end reached quiescence.
     pub quiesced: bool,
+    /// Whether the run walks into the defects reported and still open (sim/README.md)
+    /// rather than around them.
+    pub expose_open_defects: bool,
 }
 
 impl World {
@@ -104,12 +109,20 @@ impl World {
         for (i, p) in profiles.iter().enumerate() {
             tokens.push(format!("{}=d{i}-token", USERS[p.user].1));
         }
+        // The server starts on any version too: phones ahead of it wait for its upgrade.
+        let server_version = rng.index(versions.len());
         offgen_runtime::server::set_fixed_clock(Some(START_MS));
-        let server = SimServer::start(backend, dir, tokens.join(","))?;
+        let server = SimServer::start(
+            backend,
+            dir,
+            tokens.join(","),
+            &versions[server_version],
+        )?;
         let mut world = World {
             devices: Vec::new(),
             versions,
             server,
+            server_version,
             now: START_MS,
             tick: 0,
             late: Vec::new(),
@@ -118,7 +131,12 @@ impl World {
             step_label: "setup".to_owned(),
             tally: Tally::default(),
             quiesced: false,
+            expose_open_defects: false,
         };
+        world.note(format!(
+            "the server runs {}",
+            world.versions[server_version].name
+        ));
         world.seed_users()?;
         for (i, p) in profiles.into_iter().enumerate() {
             let device = SimDevice::new(
@@ -159,8 +177,13 @@ impl World {
             let request = push_request(&check_token(u), &[mutation]);
             let response = self.server.handle(&request);
             self.history.sent(None, u, self.tick, &request);
-            self.history
-                .answered(&request, &response, self.now, self.tick);
+            self.history.answered(
+                &request,
+                &response,
+                self.now,
+                self.tick,
+                self.server.step(),
+            );
             if response.status != 200 {
                 return Err(format!("seeding {name}: {}", response.status));
             }
@@ -272,7 +295,30 @@ impl World {
                 ));
                 self.devices[d].upgrade(next, &self.versions)
             }
+            Event::UpgradeServer => {
+                let next = self.server_version + 1;
+                if next >= self.versions.len() {
+                    return Ok(());
+                }
+                self.upgrade_server(next)
+            }
         }
+    }
+
+    /// The server is redeployed on `version` (over the same database, migrated as it starts).
+    fn upgrade_server(&mut self, version: usize) -> Result<(), String> {
+        self.note(format!(
+            "the server is upgraded to {}",
+            self.versions[version].name
+        ));
+        self.tally.restarts += 1;
+        self.server_version = version;
+        self.server.upgrade(&self.versions[version])
+    }
+
+    /// The version whose schema step is `step`.
+    pub fn version_at(&self, step: u32) -> Option<&SchemaVersion> {
+        self.versions.iter().find(|v| v.step == step)
     }
 
     fn device(&self, n: u8) -> usize {
@@ -318,6 +364,8 @@ impl World {
             };
             values.insert(field.key.to_owned(), value);
         }
+        self.steer(version, shape.table, &mut values);
+        let app = self.devices[d].app_open().expect("opened");
         match workload::insert(app, &shape, &id, &values) {
             Ok(()) => {
                 self.write(d, shape.table, &id, WriteOp::Insert, values);
@@ -379,6 +427,8 @@ impl World {
         let before = workload::row_values(app, &shape, &id)
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
+        self.steer(version, shape.table, &mut values);
+        let app = self.devices[d].app_open().expect("opened");
         match workload::update(app, &shape, &id, &values) {
             Ok(()) => {
                 values.retain(|key, value| {
@@ -428,6 +478,38 @@ impl World {
         }
     }
 
+    /// Around a defect reported and still open (unless the run exposes them): an app at an
+    /// older step writes no enum value that a later step removed (the newest server rejects
+    /// it, and the app sets the change aside as failed), but the first value it still has.
+    fn steer(&self, version: usize, table: &str, values: &mut Map<String, Value>) {
+        if self.expose_open_defects {
+            return;
+        }
+        let newest = self.versions.last().expect("a version");
+        let step = self.versions[version].step;
+        let Some(entity) = self.versions[version].entity(table) else {
+            return;
+        };
+        for (key, value) in values.iter_mut() {
+            let Some(Kind::Enum(options)) = entity.field(key).map(|f| f.kind) else {
+                continue;
+            };
+            let Some(later) = newest
+                .key_from(step, table, key)
+                .and_then(|k| newest.entity(table)?.field(k))
+            else {
+                continue;
+            };
+            if !crate::schema::holds(later.kind, value)
+                && let Some(kept) = options
+                    .iter()
+                    .find(|o| crate::schema::holds(later.kind, &json!(o)))
+            {
+                *value = json!(kept);
+            }
+        }
+    }
+
     fn write(&mut self, d: usize, table: &str, id: &str, op: WriteOp, values: Map<String, Value>) {
         self.tally.operations += 1;
         let what = match op {
@@ -445,6 +527,7 @@ impl World {
             table: table.to_owned(),
             id: id.to_owned(),
             op,
+            step: self.versions[self.devices[d].version].step,
             values,
         });
     }
@@ -512,8 +595,13 @@ impl World {
     fn serve(&mut self, request: &Request) -> Response {
         self.tally.delivered += 1;
         let response = self.server.handle(request);
-        self.history
-            .answered(request, &response, self.now, self.tick);
+        self.history.answered(
+            request,
+            &response,
+            self.now,
+            self.tick,
+            self.server.step(),
+        );
         response
     }
 
@@ -642,6 +730,12 @@ impl World {
             while self.devices[d].pending.is_some() {
                 self.deliver(d, Fault::Pass)?;
             }
+        }
+        // The rollout completes: the server runs at least the newest app in the fleet (the
+        // changes of phones ahead of it wait until then). Older phones stay as they are.
+        let newest_phone = self.devices.iter().map(|d| d.version).max().unwrap_or(0);
+        if newest_phone > self.server_version {
+            self.upgrade_server(newest_phone)?;
         }
         for round in 0..MAX_ROUNDS {
             self.tally.rounds = round as u64 + 1;

@@ -9,7 +9,8 @@ use serde_json::json;
 
 fn server(dir: &std::path::Path) -> SimServer {
     let tokens = format!("{}=ana-token", USERS[0].1);
-    let server = SimServer::start(&Backend::Sqlite, dir, tokens).unwrap();
+    let versions = schema::versions().unwrap();
+    let server = SimServer::start(&Backend::Sqlite, dir, tokens, &versions[0]).unwrap();
     let results = server
         .push(
             "ana-token",

@@ -98,7 +98,9 @@ fn a_seed_runs_the_same_way_every_time() {
 
 /// A short run brought to quiescence, for the tests below to tamper with.
 fn quiet_world(dir: &std::path::Path) -> World {
-    let versions = schema::versions().unwrap();
+    // The example as it is: the tests below tamper with its tables by their names.
+    let mut versions = schema::versions().unwrap();
+    versions.truncate(1);
     let mut rng = Rng::new(5);
     let mut world = World::new(&mut rng, &Backend::Sqlite, dir, 2, versions).unwrap();
     let steps = [
