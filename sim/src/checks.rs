@@ -292,20 +292,24 @@ fn short(value: &Value) -> String {
 /// A row's key: (table, id).
 type RowKey = (String, String);
 
-/// An accepted mutation: the version it made, its id, and what was sent.
-type Accepted<'h> = (i64, String, &'h Sent);
+/// An accepted mutation: the version it made, its id, and what was sent (as the sending
+/// the server decided carried it: an app upgraded in between sends it in its new shape).
+type Accepted = (i64, String, Sent);
 
 /// The accepted mutations of each row, oldest version first.
-fn accepted_by_row(world: &World) -> BTreeMap<RowKey, Vec<Accepted<'_>>> {
-    let mut rows: BTreeMap<RowKey, Vec<Accepted<'_>>> = BTreeMap::new();
+fn accepted_by_row(world: &World) -> BTreeMap<RowKey, Vec<Accepted>> {
+    let mut rows: BTreeMap<RowKey, Vec<Accepted>> = BTreeMap::new();
     for (id, sent) in world.history.in_order() {
         if let Some(decision) = world.history.decided(id)
             && decision.status == "accepted"
             && let Some(version) = decision.version
         {
+            let mut decided = sent.clone();
+            decided.mutation = decision.mutation.clone();
+            decided.step = decision.client_step;
             rows.entry((sent.table().to_owned(), sent.id().to_owned()))
                 .or_default()
-                .push((version, id.clone(), sent));
+                .push((version, id.clone(), decided));
         }
     }
     for list in rows.values_mut() {

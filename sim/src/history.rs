@@ -106,6 +106,10 @@ pub struct Decision {
     pub seq: u64,
     /// The schema step the server that answered ran.
     pub server_step: u32,
+    /// The mutation as the answered request carried it.
+    pub mutation: Value,
+    /// The schema step that request said its app runs.
+    pub client_step: Option<u32>,
     /// The whole result, for traces.
     pub result: Value,
 }
@@ -223,6 +227,8 @@ impl History {
                 tick,
                 seq: self.answers,
                 server_step,
+                mutation: mutation.clone(),
+                client_step: step_of(request),
                 result,
             });
         }

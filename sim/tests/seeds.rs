@@ -13,22 +13,22 @@ use offgen_sim::{Config, Outcome, checks, run, schema};
 /// Events per seed in CI: enough for every fault to happen in most seeds.
 const EVENTS: usize = 200;
 
-fn assert_passes(config: &Config, seeds: std::ops::RangeInclusive<u64>) -> u64 {
-    let mut operations = 0;
+fn assert_passes(config: &Config, seeds: std::ops::RangeInclusive<u64>) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
     let mut failed = Vec::new();
     for seed in seeds {
         let outcome = run(config, seed, None);
-        operations += outcome.tally.operations;
         if !outcome.passed() {
             failed.push(explain(&outcome));
         }
+        outcomes.push(outcome);
     }
     assert!(
         failed.is_empty(),
         "{}\n(shrink and reproduce with `cargo run --release -p offgen-sim -- --seeds 1 --first-seed S --events {EVENTS}`)",
         failed.join("\n\n")
     );
-    operations
+    outcomes
 }
 
 fn explain(outcome: &Outcome) -> String {
@@ -60,8 +60,18 @@ fn seeds_hold_every_invariant_on_sqlite() {
         events: EVENTS,
         ..Config::default()
     };
-    let operations = assert_passes(&config, 1..=6);
+    let outcomes = assert_passes(&config, 1..=6);
+    let operations: u64 = outcomes.iter().map(|o| o.tally.operations).sum();
     assert!(operations > 200, "the seeds wrote only {operations} rows");
+    // The fleet mixes the example's versions: phones start on different ones, and phones
+    // and the server upgrade midway, with writes queued.
+    let traces: Vec<&String> = outcomes.iter().flat_map(|o| &o.trace).collect();
+    let count = |what: &str| traces.iter().filter(|l| l.contains(what)).count();
+    for version in ["on v1,", "on v2,", "on v3,"] {
+        assert!(count(version) > 0, "no phone started {version}");
+    }
+    assert!(count("upgrades to v") > 0, "no phone upgraded");
+    assert!(count("the server is upgraded to v") > 0, "the server never upgraded");
 }
 
 #[test]
