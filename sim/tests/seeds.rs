@@ -210,3 +210,63 @@ fn the_checks_see_a_change_stuck_in_a_queue() {
         "{findings:?}"
     );
 }
+
+#[test]
+fn the_checks_compare_a_phone_behind_the_server_in_its_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut versions = schema::versions().unwrap();
+    versions.truncate(2);
+    // A setup with a phone on v1 (the seed chooses each phone's version).
+    let (mut world, old) = (1..100)
+        .find_map(|seed| {
+            let sub = dir.path().join(format!("s{seed}"));
+            std::fs::create_dir_all(&sub).unwrap();
+            let world =
+                World::new(&mut Rng::new(seed), &Backend::Sqlite, &sub, 2, versions.clone())
+                    .unwrap();
+            let old = world.devices.iter().position(|d| d.version == 0)?;
+            Some((world, old))
+        })
+        .expect("a setup with a phone on v1");
+    let steps = [
+        Event::UpgradeServer,
+        Event::Insert {
+            device: old as u8,
+            entity: 2,
+            row: 1,
+            values: 11,
+        },
+        Event::Sync { device: old as u8 },
+    ];
+    for (i, event) in steps.into_iter().enumerate() {
+        let step = Step {
+            gap_ms: 1000,
+            event,
+        };
+        world.step(i, &step).unwrap();
+    }
+    world.quiesce().unwrap();
+    assert_eq!(world.server.step(), 2);
+    let findings = checks::check(&mut world).unwrap();
+    assert!(findings.passed(), "{findings:?}");
+    // What the v1 phone calls `notes` is `remarks` on the server now.
+    world
+        .server
+        .exec("UPDATE observations SET remarks = 'overwritten'")
+        .unwrap();
+    let findings = checks::check(&mut world).unwrap();
+    assert!(
+        findings
+            .divergent
+            .iter()
+            .any(|l| l.starts_with(&format!("d{old} holds observations#1")) && l.contains("notes")),
+        "{findings:?}"
+    );
+    assert!(
+        findings
+            .lost
+            .iter()
+            .any(|l| l.contains("observations#1: notes")),
+        "{findings:?}"
+    );
+}
