@@ -1,7 +1,8 @@
 //! `offgen-sim`: a seeded, reproducible fault simulation of a fleet of phones syncing with
 //! the real offgen server engine.
 //!
-//! Each phone is a real SQLite database built by the ranger example's generated migrations
+//! Each phone is a real SQLite database built by the generated migrations of one of the ranger
+//! example's versions (built in memory: [`schema`]; phones and the server upgrade midway)
 //! and synced by the reference client (`offgen_runtime::client`); the server is the example's
 //! router over the runtime's engine, in process, on SQLite or PostgreSQL. Between them a
 //! simulated network loses, delays, duplicates, reorders and refuses requests, apps die

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use offgen_runtime::client::{Method, Request, Response};
+use offgen_runtime::model::AppDef;
+use offgen_runtime::protocol::SCHEMA_STEP_HEADER;
 use offgen_runtime::server::axum::Router;
 use offgen_runtime::server::axum::body::{Body, to_bytes};
 use offgen_runtime::server::axum::http;
-use offgen_runtime::model::AppDef;
-use offgen_runtime::protocol::SCHEMA_STEP_HEADER;
 use offgen_runtime::server::{Database, Limits, PoolOptions, StaticTokens};
 use serde_json::{Value, json};
 use tower::ServiceExt;

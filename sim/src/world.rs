@@ -112,12 +112,7 @@ impl World {
         // The server starts on any version too: phones ahead of it wait for its upgrade.
         let server_version = rng.index(versions.len());
         offgen_runtime::server::set_fixed_clock(Some(START_MS));
-        let server = SimServer::start(
-            backend,
-            dir,
-            tokens.join(","),
-            &versions[server_version],
-        )?;
+        let server = SimServer::start(backend, dir, tokens.join(","), &versions[server_version])?;
         let mut world = World {
             devices: Vec::new(),
             versions,
@@ -177,13 +172,8 @@ impl World {
             let request = push_request(&check_token(u), &[mutation]);
             let response = self.server.handle(&request);
             self.history.sent(None, u, self.tick, &request);
-            self.history.answered(
-                &request,
-                &response,
-                self.now,
-                self.tick,
-                self.server.step(),
-            );
+            self.history
+                .answered(&request, &response, self.now, self.tick, self.server.step());
             if response.status != 200 {
                 return Err(format!("seeding {name}: {}", response.status));
             }
@@ -595,13 +585,8 @@ impl World {
     fn serve(&mut self, request: &Request) -> Response {
         self.tally.delivered += 1;
         let response = self.server.handle(request);
-        self.history.answered(
-            request,
-            &response,
-            self.now,
-            self.tick,
-            self.server.step(),
-        );
+        self.history
+            .answered(request, &response, self.now, self.tick, self.server.step());
         response
     }
 

@@ -71,7 +71,10 @@ fn seeds_hold_every_invariant_on_sqlite() {
         assert!(count(version) > 0, "no phone started {version}");
     }
     assert!(count("upgrades to v") > 0, "no phone upgraded");
-    assert!(count("the server is upgraded to v") > 0, "the server never upgraded");
+    assert!(
+        count("the server is upgraded to v") > 0,
+        "the server never upgraded"
+    );
 }
 
 #[test]
@@ -221,9 +224,14 @@ fn the_checks_compare_a_phone_behind_the_server_in_its_shape() {
         .find_map(|seed| {
             let sub = dir.path().join(format!("s{seed}"));
             std::fs::create_dir_all(&sub).unwrap();
-            let world =
-                World::new(&mut Rng::new(seed), &Backend::Sqlite, &sub, 2, versions.clone())
-                    .unwrap();
+            let world = World::new(
+                &mut Rng::new(seed),
+                &Backend::Sqlite,
+                &sub,
+                2,
+                versions.clone(),
+            )
+            .unwrap();
             let old = world.devices.iter().position(|d| d.version == 0)?;
             Some((world, old))
         })
