@@ -321,11 +321,18 @@ fn accepted_by_row(world: &World) -> BTreeMap<RowKey, Vec<Accepted>> {
 fn duplicated(world: &World, server: &ServerRows, audit: &[AuditRow], out: &mut Vec<String>) {
     let history = &world.history;
     let now = &world.versions[world.server_version];
-    for (id, again, step) in &history.changed_on_retry {
-        let sent = &history.sent[id];
+    for resent in &history.changed_on_retry {
+        let sent = &history.sent[&resent.key];
+        if resent.step != sent.step && !resent.decided_before {
+            // Never decided (every answer so far refused the whole push, e.g. a server behind
+            // the app answering `schema-ahead`), and the app was upgraded since: its
+            // migration made the change again from the migrated row. Nothing of the first
+            // contents was applied; the checks judge the sending the server decided.
+            continue;
+        }
         let mut retry = sent.clone();
-        retry.mutation = again.clone();
-        retry.step = *step;
+        retry.mutation = resent.mutation.clone();
+        retry.step = resent.step;
         // The same mutation in the server's names (what a later step converted aside).
         let comparable = |s: &Sent| {
             let mut m = s.mutation.clone();
@@ -335,7 +342,7 @@ fn duplicated(world: &World, server: &ServerRows, audit: &[AuditRow], out: &mut 
             m["data"] = Value::Object(data);
             m
         };
-        if step != &sent.step && comparable(sent) == comparable(&retry) {
+        if resent.step != sent.step && comparable(sent) == comparable(&retry) {
             continue;
         }
         out.push(format!(

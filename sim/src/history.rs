@@ -130,8 +130,21 @@ pub struct History {
     /// must be the same mutation), with the sending and its step: after an app upgrade the
     /// queued mutation carries the new step's names, which the checks compare in the
     /// server's.
-    pub changed_on_retry: Vec<(String, Value, Option<u32>)>,
+    pub changed_on_retry: Vec<Resent>,
     answers: u64,
+}
+
+/// A mutation sent again under its id with other contents.
+#[derive(Clone, Debug)]
+pub struct Resent {
+    /// Its [`mutation_key`].
+    pub key: String,
+    /// As sent again.
+    pub mutation: Value,
+    /// The schema step it was sent again at.
+    pub step: Option<u32>,
+    /// Whether the server had decided it (accepted it or answered a conflict) before.
+    pub decided_before: bool,
 }
 
 /// Whether a request is a push.
@@ -176,7 +189,13 @@ impl History {
             let id = mutation_key(&mutation);
             match self.sent.get(&id) {
                 Some(first) if first.mutation != mutation => {
-                    self.changed_on_retry.push((id, mutation, step))
+                    let decided_before = self.decided(&id).is_some();
+                    self.changed_on_retry.push(Resent {
+                        key: id,
+                        mutation,
+                        step,
+                        decided_before,
+                    })
                 }
                 Some(_) => {}
                 None => {
