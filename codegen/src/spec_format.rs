@@ -131,8 +131,12 @@ pub const INDEX_KEYS: &[Key] = &[
 pub const CONFLICT_KEYS: &[Key] = &[
     key("policy", "version, lww, server_wins or append_only."),
     key(
+        "clock",
+        "For lww: what orders writes. device (default): when each field was written on its device, on the server's clock; the result does not depend on the order writes arrive in. received: when the server received the write; the last write to arrive wins.",
+    ),
+    key(
         "by",
-        "For lww: the datetime field that decides which write is newer.",
+        "Deprecated and ignored: lww once compared this datetime field; it now compares the stamps devices send with each write.",
     ),
 ];
 
@@ -162,7 +166,7 @@ pub const CONFLICT_POLICIES: &[Key] = &[
     ),
     key(
         "lww",
-        "Last writer wins by the `by` timestamp (default field `modifiedAt`).",
+        "Last writer wins, field by field: each field keeps its newest write, by when it was written on its device (or, with `clock: received`, by when the server received it).",
     ),
     key(
         "server_wins",

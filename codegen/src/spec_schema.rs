@@ -66,6 +66,7 @@ pub fn spec_json_schema() -> Value {
             { "enum": policies },
             object(spec_format::CONFLICT_KEYS, &["policy"], &[
                 ("policy", json!({ "enum": policies })),
+                ("clock", json!({ "enum": ["device", "received"] })),
                 ("by", json!({ "$ref": "#/$defs/identifier" })),
             ]),
         ]

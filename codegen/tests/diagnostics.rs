@@ -7,6 +7,7 @@ use std::path::Path;
 
 use offgen_codegen::diagnostics::render;
 use offgen_codegen::load_yaml_spec;
+use offgen_codegen::model::{ConflictPolicy, LwwClock};
 use offgen_codegen::source::SourceFile;
 
 struct Fixture {
@@ -160,4 +161,55 @@ entities:
     let (_, warnings) =
         offgen_codegen::read_yaml_spec(&SourceFile::new("offgen.yaml", plain)).unwrap();
     assert!(warnings.is_empty(), "{warnings:#?}");
+}
+
+/// `clock:` says what orders lww writes: devices' stamps (the default) or the server's receive
+/// time. It means nothing to other policies, and a misspelt clock is an error where it is.
+#[test]
+fn an_lww_clock_is_device_or_received_and_only_for_lww() {
+    let spec = |conflict: &str| {
+        format!(
+            "offgen: 1\napp: yard\nentities:\n  Inspection:\n    conflict: {conflict}\n    fields: {{ result: text }}\n"
+        )
+    };
+    for (conflict, clock) in [
+        ("lww", LwwClock::Device),
+        ("{ policy: lww }", LwwClock::Device),
+        ("{ policy: lww, clock: device }", LwwClock::Device),
+        ("{ policy: lww, clock: received }", LwwClock::Received),
+    ] {
+        let file = SourceFile::new("offgen.yaml", spec(conflict));
+        let (schema, warnings) = offgen_codegen::read_yaml_spec(&file).expect(conflict);
+        assert!(warnings.is_empty(), "{warnings:#?}");
+        assert_eq!(
+            schema.entities[0].conflict,
+            ConflictPolicy::Lww { clock },
+            "{conflict}"
+        );
+    }
+    for (conflict, message, column) in [
+        (
+            "{ policy: lww, clock: recieved }",
+            "unknown lww clock `recieved`",
+            37,
+        ),
+        (
+            "{ policy: version, clock: received }",
+            "`clock` only applies to the lww policy, not `version`",
+            41,
+        ),
+    ] {
+        let file = SourceFile::new("offgen.yaml", spec(conflict));
+        let diagnostics = load_yaml_spec(&file).unwrap_err();
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+        let rendered = render(&file, &diagnostics);
+        assert!(rendered.contains(message), "{rendered}");
+        assert!(
+            rendered.contains(&format!("offgen.yaml:5:{column}")),
+            "{rendered}"
+        );
+    }
+    let file = SourceFile::new("offgen.yaml", spec("{ policy: lww, clock: recieved }"));
+    let rendered = render(&file, &load_yaml_spec(&file).unwrap_err());
+    assert!(rendered.contains("did you mean `received`?"), "{rendered}");
 }

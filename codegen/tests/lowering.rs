@@ -1,7 +1,7 @@
 //! The example spec lowers into the IR the back-ends rely on.
 
 use offgen_codegen::load_yaml_spec;
-use offgen_codegen::model::{ConflictPolicy, DefaultValue, FieldType, Schema};
+use offgen_codegen::model::{ConflictPolicy, DefaultValue, FieldType, LwwClock, Schema};
 use offgen_codegen::source::SourceFile;
 
 fn ranger() -> Schema {
@@ -92,7 +92,12 @@ fn conflict_policies_and_owner_resolve_to_fields() {
         ConflictPolicy::ServerWins
     );
     let observation = schema.entity("Observation").unwrap();
-    assert_eq!(observation.conflict, ConflictPolicy::Lww);
+    assert_eq!(
+        observation.conflict,
+        ConflictPolicy::Lww {
+            clock: LwwClock::Device
+        }
+    );
     assert_eq!(observation.owner_field().unwrap().name.spec, "ranger");
 }
 

@@ -235,13 +235,31 @@ pub enum Kind {
 pub enum Policy {
     /// A conflict: nothing applied.
     Version,
-    /// Last writer wins, field by field: each field's newest write (by its stamp) is kept,
-    /// whatever order writes arrive in.
-    Lww,
+    /// Last writer wins, field by field: each field's newest write is kept, "newest" by the
+    /// clock given.
+    Lww(LwwClock),
     /// The row wins.
     ServerWins,
     /// Only inserts.
     AppendOnly,
+}
+
+/// What orders the writes of an `lww` entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LwwClock {
+    /// When each field was written on its device (the stamps devices send, on the server's
+    /// clock): the same set of writes gives the same row whatever order they arrive in.
+    Device,
+    /// When the server received the write: the last write to reach the server wins, field by
+    /// field, whatever its device's clock said (for teams who trust no device clock).
+    Received,
+}
+
+impl Policy {
+    /// Whether writes are decided field by field (`lww`, either clock).
+    pub fn is_lww(self) -> bool {
+        matches!(self, Policy::Lww(_))
+    }
 }
 
 /// Statements for one entity in one dialect. Each takes its rows as one JSON parameter and

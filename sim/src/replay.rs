@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use offgen_runtime::model::Policy;
 use serde_json::Value;
 
 use crate::checks::ServerRows;
@@ -32,11 +31,7 @@ pub fn order_dependence(
     rng: &mut Rng,
 ) -> Result<Vec<String>, String> {
     let newest = &world.versions[world.server_version];
-    let lww = |table: &str| {
-        newest
-            .entity(table)
-            .is_some_and(|e| matches!(e.policy, Policy::Lww))
-    };
+    let lww = |table: &str| newest.entity(table).is_some_and(|e| e.policy.is_lww());
     // (order the server decided it in, server time, user, step, mutation)
     let mut base = Vec::new();
     let mut contested = Vec::new();

@@ -828,7 +828,7 @@ impl World {
             };
             let policy = match newest.entity(sent.table()).map(|e| e.policy) {
                 Some(Policy::Version) => "version",
-                Some(Policy::Lww) => "lww",
+                Some(Policy::Lww(_)) => "lww",
                 Some(Policy::ServerWins) => "server_wins",
                 _ => "other",
             };

@@ -25,6 +25,8 @@ use offgen_runtime::model::AppDef;
 use serde_json::Value;
 
 pub use fleet::{Env, Fault, FaultyHttp, Phone, Sent, Settle, assert_converged};
+/// The HTTP client of [`Server::request`], for tests that call an endpoint themselves.
+pub use reqwest;
 pub use server::{Backend, Server, delete, insert, mutation_id, update, uuid};
 
 /// An app as its tests see it.

@@ -71,8 +71,10 @@ pub struct EntityDraft {
     pub table: Option<Spanned<String>>,
     /// `conflict:` policy name.
     pub conflict: Option<Spanned<String>>,
-    /// `conflict: { by: ... }` — the timestamp field for `lww`.
+    /// `conflict: { by: ... }` — once the timestamp field of `lww`; ignored now.
     pub conflict_by: Option<Spanned<String>>,
+    /// `conflict: { clock: ... }` — what orders `lww` writes.
+    pub conflict_clock: Option<Spanned<String>>,
     /// `owner:` — the field that holds the owning user's id.
     pub owner: Option<Spanned<String>>,
     /// `doc:` — carried into generated code as a comment.

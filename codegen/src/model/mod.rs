@@ -13,5 +13,5 @@ pub mod vocabulary;
 pub use links::Link;
 pub use names::Name;
 pub use schema::{
-    ConflictPolicy, DefaultValue, Entity, Field, FieldType, Index, MigrateHints, Schema,
+    ConflictPolicy, DefaultValue, Entity, Field, FieldType, Index, LwwClock, MigrateHints, Schema,
 };

@@ -184,8 +184,12 @@ impl Entity {
 pub enum ConflictPolicy {
     /// Strict: a stale write is a conflict; the device gets the server record.
     Version,
-    /// Last writer wins, field by field, by the stamps devices send with each write.
-    Lww,
+    /// Last writer wins, field by field, by the clock given.
+    Lww {
+        /// What orders the writes (devices' stamps unless the spec says otherwise).
+        #[serde(default, skip_serializing_if = "LwwClock::is_device")]
+        clock: LwwClock,
+    },
     /// A stale write loses to the server's record.
     ServerWins,
     /// Only inserts are accepted.
@@ -197,10 +201,36 @@ impl ConflictPolicy {
     pub fn name(&self) -> &'static str {
         match self {
             ConflictPolicy::Version => "version",
-            ConflictPolicy::Lww => "lww",
+            ConflictPolicy::Lww { .. } => "lww",
             ConflictPolicy::ServerWins => "server_wins",
             ConflictPolicy::AppendOnly => "append_only",
         }
+    }
+}
+
+/// What orders the writes of an `lww` entity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LwwClock {
+    /// When each field was written on its device (the stamps devices send, corrected by the
+    /// server's clock): the result does not depend on the order writes arrive in.
+    #[default]
+    Device,
+    /// When the server received the write: the last write to arrive wins.
+    Received,
+}
+
+impl LwwClock {
+    /// The clock's name in the spec.
+    pub fn name(self) -> &'static str {
+        match self {
+            LwwClock::Device => "device",
+            LwwClock::Received => "received",
+        }
+    }
+
+    fn is_device(&self) -> bool {
+        *self == LwwClock::Device
     }
 }
 

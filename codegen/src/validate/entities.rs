@@ -4,7 +4,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::draft::{EntityDraft, SchemaDraft};
 use crate::model::links::Link;
 use crate::model::names::{Name, pluralize_snake};
-use crate::model::schema::{ConflictPolicy, Entity, Field, FieldType};
+use crate::model::schema::{ConflictPolicy, Entity, Field, FieldType, LwwClock};
 use crate::model::vocabulary::RESERVED_TYPE_NAMES;
 use crate::source::Span;
 use crate::spec_format;
@@ -187,7 +187,9 @@ pub fn check_conflict_and_owner(
                         )),
                     );
                 }
-                ConflictPolicy::Lww
+                ConflictPolicy::Lww {
+                    clock: lww_clock(source, diags),
+                }
             }
             other => {
                 let names = spec_format::names(spec_format::CONFLICT_POLICIES);
@@ -201,9 +203,41 @@ pub fn check_conflict_and_owner(
             }
         },
     };
+    if let Some(clock) = &source.conflict_clock
+        && !matches!(entity.conflict, ConflictPolicy::Lww { .. })
+    {
+        diags.push(
+            Diagnostic::error(format!(
+                "`clock` only applies to the lww policy, not `{}`",
+                entity.conflict.name()
+            ))
+            .at(clock.span, "remove this"),
+        );
+    }
     if let Some(owner) = &source.owner {
         entity.owner = owner_field(entity, owner, diags);
     }
+}
+
+/// `clock:` of an lww policy: `device` (the default) or `received`.
+fn lww_clock(source: &EntityDraft, diags: &mut Diagnostics) -> LwwClock {
+    let Some(clock) = &source.conflict_clock else {
+        return LwwClock::Device;
+    };
+    let clocks = [LwwClock::Device, LwwClock::Received];
+    if let Some(known) = clocks.into_iter().find(|c| c.name() == clock.value) {
+        return known;
+    }
+    let names = clocks.map(LwwClock::name);
+    let mut d = Diagnostic::error(format!("unknown lww clock `{}`", clock.value))
+        .at(clock.span, "not a clock");
+    if let Some(hint) = did_you_mean(&clock.value, names.iter().copied()) {
+        d = d.help(format!("did you mean `{hint}`?"));
+    }
+    diags.push(d.note(
+        "device: when each field was written on its device; received: when the server received the write",
+    ));
+    LwwClock::Device
 }
 
 /// The owner field is compared with the authenticated user's id on every read and write; a

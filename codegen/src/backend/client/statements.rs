@@ -284,7 +284,7 @@ impl EntitySql {
             .collect();
         let auto_resolves = matches!(
             entity.conflict,
-            ConflictPolicy::Lww | ConflictPolicy::ServerWins
+            ConflictPolicy::Lww { .. } | ConflictPolicy::ServerWins
         );
         let value_checks = fields
             .iter()
@@ -317,7 +317,8 @@ impl EntitySql {
             now: LOCAL_NOW,
             max_attempts: MAX_ATTEMPTS,
             retry_base: RETRY_BASE,
-            stamps: matches!(entity.conflict, ConflictPolicy::Lww),
+            // Sent under either clock: a server by the received clock ignores them.
+            stamps: matches!(entity.conflict, ConflictPolicy::Lww { .. }),
             tick: TICK,
             stamp: STAMP,
             folded_field_stamps: stamp_paths("coalesce(\"field_stamps\", '{}')"),

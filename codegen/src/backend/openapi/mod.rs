@@ -21,7 +21,7 @@ mod protocol;
 use offgen_runtime::limits;
 use serde_json::{Map, Value, json};
 
-use crate::model::{ConflictPolicy, Entity, Schema};
+use crate::model::{ConflictPolicy, Entity, LwwClock, Schema};
 use crate::output::{FileSet, GENERATED_MARKER};
 
 use components::components;
@@ -141,8 +141,13 @@ fn entity_description(entity: &Entity) -> String {
         entity.table.sql(),
         entity.conflict.name(),
         match &entity.conflict {
-            ConflictPolicy::Lww =>
-                " (each field's newest write wins, by the stamps devices send)".to_owned(),
+            ConflictPolicy::Lww {
+                clock: LwwClock::Device,
+            } => " (each field's newest write wins, by the stamps devices send)".to_owned(),
+            ConflictPolicy::Lww {
+                clock: LwwClock::Received,
+            } => " (each field's last write to reach the server wins; device stamps are ignored)"
+                .to_owned(),
             ConflictPolicy::AppendOnly => " (records are only created, never changed)".to_owned(),
             ConflictPolicy::Version | ConflictPolicy::ServerWins => String::new(),
         }

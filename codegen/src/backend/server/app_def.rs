@@ -4,8 +4,8 @@
 //! steps) without compiling a crate. A test holds the two equal for the example.
 
 use offgen_runtime::model::{
-    AppDef, Dialects, EntityDef, EntityShape, EntitySql, FieldDef, FieldShape, Kind, Migration,
-    Policy, Shape,
+    AppDef, Dialects, EntityDef, EntityShape, EntitySql, FieldDef, FieldShape, Kind,
+    LwwClock as RuntimeClock, Migration, Policy, Shape,
 };
 
 use crate::backend::Dialect;
@@ -13,7 +13,7 @@ use crate::backend::server::migrate::ServerStep;
 use crate::backend::server::sql::{entity_statements, pull_statement};
 use crate::diagnostics::Diagnostic;
 use crate::history::{ClientShape, PastKind};
-use crate::model::{ConflictPolicy, DefaultValue, Entity, FieldType, Schema};
+use crate::model::{ConflictPolicy, DefaultValue, Entity, FieldType, LwwClock, Schema};
 use crate::output::FileSet;
 
 /// [`AppDef`], owned.
@@ -313,7 +313,10 @@ fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
             .collect(),
         policy: match &entity.conflict {
             ConflictPolicy::Version => Policy::Version,
-            ConflictPolicy::Lww => Policy::Lww,
+            ConflictPolicy::Lww { clock } => Policy::Lww(match clock {
+                LwwClock::Device => RuntimeClock::Device,
+                LwwClock::Received => RuntimeClock::Received,
+            }),
             ConflictPolicy::ServerWins => Policy::ServerWins,
             ConflictPolicy::AppendOnly => Policy::AppendOnly,
         },

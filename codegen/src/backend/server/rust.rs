@@ -7,7 +7,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use offgen_runtime::bookkeeping::{self, DELETED_AT, ID, UPDATED_AT, VERSION};
-use offgen_runtime::model::Policy;
+use offgen_runtime::model::{LwwClock, Policy};
 
 use crate::backend::server::app_def::{AppPlan, EntityPlan, KindPlan, MigrationPlan};
 use crate::model::{Entity, FieldType, Schema};
@@ -160,12 +160,18 @@ fn kind(kind: &KindPlan) -> TokenStream {
 fn entities(plan: &AppPlan) -> TokenStream {
     let header = format!(" {GENERATED_MARKER}. Do not edit.");
     let items = plan.entities.iter().map(entity_static);
+    // Imported only when used: the generated crate builds without warnings.
+    let clock = plan
+        .entities
+        .iter()
+        .any(|e| e.policy.is_lww())
+        .then(|| quote!(LwwClock,));
     quote! {
         #![doc = #header]
         #![doc = ""]
         #![doc = " Each entity's fields, conflict policy and SQL (both dialects), for the runtime."]
 
-        use offgen_runtime::model::{Dialects, EntityDef, EntitySql, FieldDef, Kind, Policy};
+        use offgen_runtime::model::{Dialects, EntityDef, EntitySql, FieldDef, Kind, #clock Policy};
 
         #(#items)*
     }
@@ -186,7 +192,8 @@ fn entity_static(entity: &EntityPlan) -> TokenStream {
     });
     let policy = match entity.policy {
         Policy::Version => quote!(Policy::Version),
-        Policy::Lww => quote!(Policy::Lww),
+        Policy::Lww(LwwClock::Device) => quote!(Policy::Lww(LwwClock::Device)),
+        Policy::Lww(LwwClock::Received) => quote!(Policy::Lww(LwwClock::Received)),
         Policy::ServerWins => quote!(Policy::ServerWins),
         Policy::AppendOnly => quote!(Policy::AppendOnly),
     };

@@ -72,6 +72,7 @@ fn lower_entity(
         table: None,
         conflict: None,
         conflict_by: None,
+        conflict_clock: None,
         owner: None,
         doc: None,
         fields: Vec::new(),
@@ -131,8 +132,11 @@ fn lower_conflict(node: &Node, entity: &mut EntityDraft, diags: &mut Diagnostics
         if let Some((_, by)) = keys.get("by") {
             entity.conflict_by = string(by, "the name of a datetime field", diags);
         }
+        if let Some((_, clock)) = keys.get("clock") {
+            entity.conflict_clock = string(clock, "device or received", diags);
+        }
     } else {
-        entity.conflict = string(node, "a conflict policy or { policy, by }", diags);
+        entity.conflict = string(node, "a conflict policy or { policy, clock }", diags);
     }
 }
 

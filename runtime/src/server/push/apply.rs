@@ -12,7 +12,7 @@ use super::order::next_sequence;
 use super::prepare::Item;
 use super::sql::{AUDIT, KEEP_RESULTS};
 use crate::bookkeeping::{DELETED_AT, ID, UPDATED_AT, VERSION};
-use crate::model::{EntityDef, Policy};
+use crate::model::EntityDef;
 use crate::protocol::Op;
 use crate::server::db::{Arg, Tx};
 
@@ -59,7 +59,7 @@ pub(super) async fn apply(
         flat.insert(DELETED_AT.key.into(), json!(row.deleted_at));
         flat.insert("_seq".into(), json!(seq));
         // Only lww rows keep their fields' stamps.
-        let clock = (entity.policy == Policy::Lww).then(|| json!(row.clock));
+        let clock = entity.policy.is_lww().then(|| json!(row.clock));
         flat.insert("_clock".into(), clock.unwrap_or(Value::Null));
         seq += 1;
         let target = if *is_new { &mut inserts } else { &mut updates };

@@ -145,7 +145,7 @@ pub(super) fn decide(
 ) -> Decision {
     let m = &item.mutation;
     let entity = item.entity;
-    let is_lww = entity.policy == Policy::Lww;
+    let is_lww = entity.policy.is_lww();
     let owner_key = entity.owner_field().map(|f| f.key);
     // Owner scoping: another user's row looks like a missing one, and is never shown. Naming
     // another user as owner is refused the same way, `not-found`, whatever that user holds.
@@ -229,7 +229,7 @@ pub(super) fn decide(
             (Op::Delete, _, _) => {
                 Decision::nothing(answer(m, PushStatus::Accepted, Some(row.version), None))
             }
-            (_, Mode::Policy, Policy::Lww | Policy::ServerWins) => Decision {
+            (_, Mode::Policy, Policy::Lww(_) | Policy::ServerWins) => Decision {
                 result: conflict(m, entity, row),
                 write: None,
                 audits: vec![Audit {
@@ -470,7 +470,7 @@ mod tests {
 
     #[test]
     fn an_insert_over_an_existing_id_is_a_conflict_and_deleting_a_tombstone_is_accepted() {
-        let e = entity(Policy::Lww, None);
+        let e = entity(Policy::Lww(crate::model::LwwClock::Device), None);
         let d = decide(
             &item(e, Op::Insert, None, json!({"note": "x"})),
             Some(&row(4, json!({}))),

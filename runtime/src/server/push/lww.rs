@@ -4,6 +4,10 @@
 //! text only breaks ties between equal stamps, the same way on every server.
 //!
 //! A delete is final: it wins whatever its stamp, and an update of a tombstone is a conflict.
+//!
+//! An entity whose clock is [`LwwClock::Received`] stamps every write with the time the server
+//! received it, whatever its device sent: the last write to arrive wins each field it writes,
+//! and what it replaced without having seen it is audited like any stale lww write.
 
 use std::cmp::Ordering;
 
@@ -11,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::decide::{Audit, Clock, Decision, Stored, answer, conflict};
 use super::prepare::Item;
+use crate::model::{LwwClock, Policy};
 use crate::protocol::PushStatus;
 use crate::values::order_text;
 
@@ -26,8 +31,16 @@ fn clamped(stamp: i64, now: i64) -> i64 {
     }
 }
 
+/// Whether the device's stamps count for `item`'s entity (else the receive time does).
+fn by_device_clock(item: &Item) -> bool {
+    item.entity.policy != Policy::Lww(LwwClock::Received)
+}
+
 /// The stamp of field `key` of an update: its own, else the mutation's, else the receive time.
 fn stamp(item: &Item, key: &str, now: i64) -> i64 {
+    if !by_device_clock(item) {
+        return now;
+    }
     let m = &item.mutation;
     let own = m.field_stamps.as_ref().and_then(|s| s.get(key)).copied();
     clamped(own.or(m.stamp).unwrap_or(now), now)
@@ -35,7 +48,10 @@ fn stamp(item: &Item, key: &str, now: i64) -> i64 {
 
 /// The clock of a new row: every field at the insert's stamp.
 pub(super) fn insert_clock(item: &Item, now: i64) -> Clock {
-    let stamp = clamped(item.mutation.stamp.unwrap_or(now), now);
+    let stamp = match item.mutation.stamp {
+        Some(stamp) if by_device_clock(item) => clamped(stamp, now),
+        _ => now,
+    };
     item.data.keys().map(|k| (k.clone(), stamp)).collect()
 }
 
@@ -188,7 +204,7 @@ mod tests {
     const NOW: i64 = 1_000_000;
 
     fn lww() -> &'static crate::model::EntityDef {
-        entity(Policy::Lww, None)
+        entity(Policy::Lww(LwwClock::Device), None)
     }
 
     fn run(item: &Item, row: &Stored) -> Decision {
@@ -242,6 +258,75 @@ mod tests {
         assert_eq!(d.audits[0].losing["stamps"], json!({"note": 200}));
         assert_eq!(d.audits[1].losing["data"], json!({"count": 1}));
         assert!(d.keep_result);
+    }
+
+    #[test]
+    fn by_the_received_clock_the_last_write_to_arrive_wins_whatever_its_stamps() {
+        let by_arrival = entity(Policy::Lww(LwwClock::Received), None);
+        let row = clocked(
+            3,
+            json!({"owner": "me", "note": "server", "modifiedAt": 100, "count": 1}),
+            &[
+                ("owner", 10),
+                ("note", 300),
+                ("modifiedAt", 100),
+                ("count", 100),
+            ],
+        );
+        // Stamped long before the stored note (and one field stamp far in the future): by the
+        // device's clock the note would lose; received now, both fields win.
+        let edit = stamped(
+            item(
+                by_arrival,
+                Op::Update,
+                Some(1),
+                json!({"note": "device", "count": 2}),
+            ),
+            200,
+            &[("count", NOW + 3_600_000)],
+        );
+        let d = run(&edit, &row);
+        assert_eq!(d.result.status, PushStatus::Accepted);
+        assert_eq!(d.result.overridden, Some(Vec::new()), "nothing of it lost");
+        let written = d.write.unwrap();
+        assert_eq!(
+            (&written.data["note"], &written.data["count"]),
+            (&json!("device"), &json!(2))
+        );
+        assert_eq!((written.clock["note"], written.clock["count"]), (NOW, NOW));
+        // It was based on version 1: what it replaced unseen is audited.
+        assert_eq!(d.audits.len(), 1);
+        assert_eq!(
+            d.audits[0].losing["data"],
+            json!({"note": "server", "count": 1})
+        );
+        // An insert is stamped with the receive time too, not the device's stamp.
+        let insert = stamped(
+            item(
+                by_arrival,
+                Op::Insert,
+                None,
+                json!({"owner": "me", "note": "n"}),
+            ),
+            5,
+            &[],
+        );
+        assert!(insert_clock(&insert, NOW).values().all(|&t| t == NOW));
+        // The same edit by the device's clock loses its note.
+        let by_device = stamped(
+            item(
+                lww(),
+                Op::Update,
+                Some(1),
+                json!({"note": "device", "count": 2}),
+            ),
+            200,
+            &[],
+        );
+        assert_eq!(
+            run(&by_device, &row).result.overridden,
+            Some(vec!["note".to_owned()])
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::Caller;
-use crate::model::{AppDef, EntityDef, Policy};
+use crate::model::{AppDef, EntityDef};
 use crate::protocol::{ItemError, Mutation, Op, PushResult, PushStatus};
 use crate::values;
 
@@ -79,7 +79,7 @@ pub(super) fn prepare(
         ));
     }
     // Per-field stamps belong to fields the update changes; any other is a device's mistake.
-    if entity.policy == Policy::Lww
+    if entity.policy.is_lww()
         && mutation.op == Op::Update
         && let Some(stamps) = &mutation.field_stamps
         && let Some(key) = stamps.keys().find(|k| !mutation.data.contains_key(*k))
