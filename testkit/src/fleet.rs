@@ -200,6 +200,7 @@ pub struct FaultyHttp {
     inner: HttpTransport,
     plan: Arc<Mutex<VecDeque<Fault>>>,
     log: Arc<Mutex<Vec<Sent>>>,
+    pushes: Arc<Mutex<Vec<Vec<String>>>>,
     settle: Settle,
 }
 
@@ -210,6 +211,7 @@ impl FaultyHttp {
             inner: HttpTransport::new(&env.server.base),
             plan: Arc::default(),
             log: Arc::default(),
+            pushes: Arc::default(),
             settle: env.settler(),
         }
     }
@@ -223,6 +225,12 @@ impl FaultyHttp {
     pub fn log(&self) -> Vec<Sent> {
         self.log.lock().unwrap().clone()
     }
+
+    /// The mutation ids of every push so far, one list per request in the order sent (lost
+    /// ones too): how the client batched its queue, and what a retry sent again.
+    pub fn pushes(&self) -> Vec<Vec<String>> {
+        self.pushes.lock().unwrap().clone()
+    }
 }
 
 impl Transport for FaultyHttp {
@@ -231,6 +239,18 @@ impl Transport for FaultyHttp {
         let path = request.path.clone();
         if path.starts_with("/sync/pull") {
             self.settle.wait();
+        }
+        if path.starts_with("/sync/push") {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let ids = body["mutations"]
+                .as_array()
+                .map(|ms| {
+                    ms.iter()
+                        .map(|m| m["mutationId"].as_str().unwrap_or("").to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.pushes.lock().unwrap().push(ids);
         }
         let outcome = match fault {
             Fault::Pass => self.inner.send(request),
