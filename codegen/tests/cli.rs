@@ -309,25 +309,27 @@ fn a_refused_change_names_its_way_out_and_writes_nothing() {
     assert_eq!(tree(&tmp.path().join("gen")), before);
 }
 
+/// The names of the examples (folders under `examples/`) that hold `file`, in name order.
+fn examples_with(file: &str) -> Vec<String> {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut names: Vec<String> = fs::read_dir(examples)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|dir| dir.join(file).is_file())
+        .map(|dir| dir.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 2, "{names:?}");
+    names
+}
+
 #[test]
 fn every_checked_in_example_is_exactly_what_offgen_builds() {
     // The examples are compiled and served by the workspace's tests: this keeps each one the
     // generator's real output, not a hand-edited copy.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut examples: Vec<_> = fs::read_dir(root.join("examples"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|dir| dir.join("offgen.yaml").is_file())
-        .collect();
-    examples.sort();
-    assert!(examples.len() >= 2, "{examples:?}");
-    for dir in examples {
-        let dir = dir
-            .strip_prefix(&root)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
+    for name in examples_with("offgen.yaml") {
+        let dir = format!("examples/{name}");
         let spec = format!("{dir}/offgen.yaml");
         let run = offgen(&["build", &spec, "--out", &dir, "--check"], &root);
         assert!(
@@ -432,16 +434,7 @@ fn the_first_build_writes_a_server_crate_that_later_builds_never_touch() {
 fn every_example_server_is_the_scaffold() {
     // The examples' servers are compiled and served by the workspace's tests (ranger's binary
     // is killed and restarted by the fault tests): so is the crate `offgen build` writes.
-    let mut apps: Vec<String> =
-        fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"))
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|dir| dir.join("server/src/main.rs").is_file())
-            .map(|dir| dir.file_name().unwrap().to_str().unwrap().to_owned())
-            .collect();
-    apps.sort();
-    assert!(apps.len() >= 2, "{apps:?}");
-    for app in &apps {
+    for app in &examples_with("server/src/main.rs") {
         let app = app.as_str();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../examples")
