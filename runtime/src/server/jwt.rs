@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::RwLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
@@ -47,7 +47,11 @@ enum Keys {
 
 struct JwksState {
     set: JwkSet,
-    modified: Option<SystemTime>,
+    /// The file's bytes when `set` was read from it. A change is told by content, not by
+    /// modification time: a file rewritten within the file system's timestamp granularity, or
+    /// replaced by a copy that keeps the old time (`cp -p`, a config-management tool), keeps
+    /// its mtime. A JWKS is a few kilobytes, read at most once per recheck interval.
+    read: Vec<u8>,
     checked: Instant,
 }
 
@@ -74,13 +78,15 @@ impl Jwt {
             [None, None, None] => return Ok(None),
             [Some(path), None, None] => {
                 let path = PathBuf::from(path);
-                let (set, modified) = read_jwks(&path)
+                let read = std::fs::read(&path)
+                    .map_err(|e| format!("OFFGEN_JWT_JWKS_FILE={}: {e}", path.display()))?;
+                let set = parse_jwks(&read)
                     .map_err(|e| format!("OFFGEN_JWT_JWKS_FILE={}: {e}", path.display()))?;
                 Keys::Jwks {
                     path,
                     state: RwLock::new(JwksState {
                         set,
-                        modified,
+                        read,
                         checked: Instant::now(),
                     }),
                 }
@@ -214,15 +220,19 @@ impl Jwt {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         current.checked = Instant::now();
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        if modified.is_some() && modified == current.modified {
-            return;
-        }
-        match read_jwks(path) {
-            Ok((set, modified)) => {
+        let read = match std::fs::read(path) {
+            Ok(read) if read == current.read => return,
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "JWKS not reloaded; keeping the keys there were");
+                return;
+            }
+        };
+        match parse_jwks(&read) {
+            Ok(set) => {
                 tracing::info!(path = %path.display(), keys = set.keys.len(), "JWKS reloaded");
                 current.set = set;
-                current.modified = modified;
+                current.read = read;
             }
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "JWKS not reloaded; keeping the keys there were");
@@ -326,14 +336,12 @@ fn public_key(pem: &[u8]) -> Result<DecodingKey, String> {
         .map_err(|_| "not a PEM RSA, EC or Ed25519 public key".to_owned())
 }
 
-fn read_jwks(path: &PathBuf) -> Result<(JwkSet, Option<SystemTime>), String> {
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let set: JwkSet = serde_json::from_str(&text).map_err(|e| format!("not a JWKS: {e}"))?;
+fn parse_jwks(read: &[u8]) -> Result<JwkSet, String> {
+    let set: JwkSet = serde_json::from_slice(read).map_err(|e| format!("not a JWKS: {e}"))?;
     if set.keys.is_empty() {
         return Err("the JWKS holds no keys".to_owned());
     }
-    Ok((set, modified))
+    Ok(set)
 }
 
 #[cfg(test)]
@@ -411,6 +419,61 @@ mod tests {
             token.split('.').nth(1).unwrap()
         );
         assert_eq!(auth.authenticate(&unsigned), None);
+    }
+
+    /// A JWKS of HMAC keys, one per `kid`, all with the test's secret.
+    fn oct_jwks(kids: &[&str]) -> String {
+        // SECRET in base64url, as a JWK writes an HMAC key.
+        let k = "YS1zaGFyZWQtc2VjcmV0LW9mLXRoaXJ0eS10d28tYnl0ZXMh";
+        let keys: Vec<Value> = kids
+            .iter()
+            .map(|kid| json!({"kty": "oct", "kid": kid, "alg": "HS256", "k": k}))
+            .collect();
+        json!({ "keys": keys }).to_string()
+    }
+
+    #[test]
+    fn a_rotated_jwks_is_read_again_even_when_its_modification_time_did_not_change() {
+        let path = std::env::temp_dir().join(format!(
+            "offgen-jwks-{}-{}.json",
+            std::process::id(),
+            exp(0)
+        ));
+        std::fs::write(&path, oct_jwks(&["before"])).unwrap();
+        let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let auth = jwt(&[
+            ("OFFGEN_JWT_JWKS_FILE", path.to_str().unwrap()),
+            ("OFFGEN_JWT_JWKS_RECHECK_SECS", "0"),
+        ]);
+        let signed_by = |kid: &str| {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(kid.to_owned());
+            let claims = json!({"sub": "ana", "exp": exp(60)});
+            encode(
+                &header,
+                &claims,
+                &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            auth.authenticate(&signed_by("before")).as_deref(),
+            Some("ana")
+        );
+        // The provider rotates within one tick of the file system's clock (or copies the new
+        // file keeping the old time): the same mtime, other keys.
+        std::fs::write(&path, oct_jwks(&["after"])).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(written)
+            .unwrap();
+        let rotated = auth.authenticate(&signed_by("after"));
+        let retired = auth.authenticate(&signed_by("before"));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(rotated.as_deref(), Some("ana"), "the new key is used");
+        assert_eq!(retired, None, "the retired key is not");
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct Process {
     pub addr: String,
     pub base: String,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The thread copying stderr into `logs`: it ends at end of file, after the process
+    /// exits. Its last lines may still be in the pipe when the exit status is known, so
+    /// waiting for an exit also waits for it (a test that reads the logs then sees them all).
+    reader: Option<std::thread::JoinHandle<()>>,
     env: Vec<(String, String)>,
 }
 
@@ -75,7 +79,7 @@ impl Process {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
         let sink = logs.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Ok(event) = serde_json::from_str::<Value>(&line)
                     && event["message"] == "listening"
@@ -91,12 +95,14 @@ impl Process {
                 base: format!("http://{addr}"),
                 addr,
                 logs,
+                reader: Some(reader),
                 env: all,
             }),
             Err(_) => {
                 let status = wait_for(&mut child, Duration::from_secs(5));
                 let _ = child.kill();
-                std::thread::sleep(Duration::from_millis(50));
+                let _ = child.wait();
+                let _ = reader.join();
                 Err((status, logs.lock().unwrap().clone()))
             }
         }
@@ -106,6 +112,14 @@ impl Process {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.finish_reading();
+    }
+
+    /// Once the process has exited: waits until every line it wrote is in `logs`.
+    fn finish_reading(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
 
     /// SIGKILL, then a new process with the same settings on the same address.
@@ -133,7 +147,11 @@ impl Process {
 
     /// The exit status, once the process ends within `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_for(&mut self.child, timeout)
+        let status = wait_for(&mut self.child, timeout);
+        if status.is_some() {
+            self.finish_reading();
+        }
+        status
     }
 
     /// The process id.
