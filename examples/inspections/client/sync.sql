@@ -33,10 +33,18 @@
 --              again with the same mutation ids, and the server answers with its first result.
 --           Repeat while claim_batch claims entries.
 --   Pull:   1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
---           2. 200: apply_pulled_records(:records = the page's `records`), then take_clashes()
---              -> held, clear_clashes(), apply_pulled_records(:records = held) (records waiting
---              for a unique clash are tried again after every page), unknown_pulled_records()
---              (log them), clear_inbox(), set_pull_cursor(:cursor), set_clock(:server_time, :now).
+--           2. 200: while hasMore, the next page may be asked for (cursor = this page's
+--              `cursor`) while this one is applied. The page's records, in page order: a live
+--              record (`deleted` false) of an entity with an apply_pulled_row_<table> statement,
+--              whose `data` holds every key the statement takes (its params' notes say where
+--              each value is and how it is bound), goes through that statement, after
+--              begin_pulled_rows(); one it changes no row for, and every other record, goes
+--              through apply_pulled_records(:records = a JSON array of such records, in order;
+--              it ends begin_pulled_rows' effect). end_pulled_rows() after the last record.
+--              Then take_clashes() -> held, clear_clashes(), apply_pulled_records(:records =
+--              held) (records waiting for a unique clash are tried again after every page),
+--              unknown_pulled_records() (log them), clear_inbox(), set_pull_cursor(:cursor),
+--              set_clock(:server_time, :now).
 --           Repeat while hasMore. Then set_last_synced(:now).
 --   App:    sync_stats(:now), retry_waiting() (a "Sync now" button, before the sync),
 --           list_failed(), retry_failed(:seq), discard_failed(:seq),
@@ -192,6 +200,94 @@ SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_ex
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key";
+
+-- name: begin_pulled_rows
+-- Silences the queue triggers while pulled records are applied one statement each.
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+
+-- name: end_pulled_rows
+-- Lets the queue triggers record local writes again.
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+
+-- name: apply_pulled_row_gates
+-- Applies one live pulled record of gates with every key of its data, in one write, when
+-- nothing local is in the way. Changes one row; none when the record must go through
+-- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
+-- one of its unique values, the server's row is older than this device's, or a value breaks
+-- a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
+-- params: :inbound (data.inbound)
+INSERT OR IGNORE INTO "gates" ("id", "name", "inbound", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'gates' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'gates' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'gates' AND "id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "gates" WHERE "gates"."id" <> :id AND "gates"."name" = :name)), :name, :inbound, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "inbound" = excluded."inbound", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "gates"."version";
+
+-- name: apply_pulled_row_trucks
+-- Applies one live pulled record of trucks with every key of its data, in one write, when
+-- nothing local is in the way. Changes one row; none when the record must go through
+-- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
+-- one of its unique values, the server's row is older than this device's, or a value breaks
+-- a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :plate (data.plate)
+-- params: :haulier (data.haulier), :blocked (data.blocked), :block_reason (data.blockReason)
+INSERT OR IGNORE INTO "trucks" ("id", "plate", "haulier", "blocked", "block_reason", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'trucks' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'trucks' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'trucks' AND "id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "trucks" WHERE "trucks"."id" <> :id AND "trucks"."plate" = :plate)), :plate, :haulier, :blocked, :block_reason, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "plate" = excluded."plate", "haulier" = excluded."haulier", "blocked" = excluded."blocked", "block_reason" = excluded."block_reason", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "trucks"."version";
+
+-- name: apply_pulled_row_inspections
+-- Applies one live pulled record of inspections with every key of its data, in one write, when
+-- nothing local is in the way. Changes one row; none when the record must go through
+-- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
+-- one of its unique values, the server's row is older than this device's, or a value breaks
+-- a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :truck (data.truck)
+-- params: :gate (data.gate), :inspector (data.inspector), :started_at (data.startedAt)
+-- params: :result (data.result), :seal_number (data.sealNumber), :seal_intact (data.sealIntact)
+-- params: :tyres (data.tyres), :damage (data.damage as JSON)
+-- params: :driver_signature (data.driverSignature), :notes (data.notes)
+INSERT OR IGNORE INTO "inspections" ("id", "truck", "gate", "inspector", "started_at", "result", "seal_number", "seal_intact", "tyres", "damage", "driver_signature", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = :id)), :truck, :gate, :inspector, :started_at, :result, :seal_number, :seal_intact, :tyres, CASE json_type(:damage, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(:damage, '$')) ELSE json_extract(:damage, '$') END, unhex(:driver_signature), :notes, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."gate", "inspector" = excluded."inspector", "started_at" = excluded."started_at", "result" = excluded."result", "seal_number" = excluded."seal_number", "seal_intact" = excluded."seal_intact", "tyres" = excluded."tyres", "damage" = excluded."damage", "driver_signature" = excluded."driver_signature", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "inspections"."version";
+
+-- name: apply_pulled_row_gate_events
+-- Applies one live pulled record of gate_events with every key of its data, in one write, when
+-- nothing local is in the way. Changes one row; none when the record must go through
+-- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
+-- one of its unique values, the server's row is older than this device's, or a value breaks
+-- a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :truck (data.truck)
+-- params: :gate (data.gate), :kind (data.kind), :at (data.at), :container (data.container)
+-- params: :recorded_by (data.recordedBy)
+INSERT OR IGNORE INTO "gate_events" ("id", "truck", "gate", "kind", "at", "container", "recorded_by", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'gate_events' AND "row_id" = :id)), :truck, :gate, :kind, :at, :container, :recorded_by, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."gate", "kind" = excluded."kind", "at" = excluded."at", "container" = excluded."container", "recorded_by" = excluded."recorded_by", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "gate_events"."version";
+
+-- name: apply_pulled_row_transfers
+-- Applies one live pulled record of transfers with every key of its data, in one write, when
+-- nothing local is in the way. Changes one row; none when the record must go through
+-- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
+-- one of its unique values, the server's row is older than this device's, or a value breaks
+-- a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :container (data.container)
+-- params: :truck (data.truck), :from_haulier (data.fromHaulier), :to_haulier (data.toHaulier)
+-- params: :condition (data.condition), :handed_over_at (data.handedOverAt)
+-- params: :signed_by (data.signedBy), :signature (data.signature)
+INSERT OR IGNORE INTO "transfers" ("id", "container", "truck", "from_haulier", "to_haulier", "condition", "handed_over_at", "signed_by", "signature", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = :id)), :container, :truck, :from_haulier, :to_haulier, :condition, :handed_over_at, :signed_by, unhex(:signature), :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "container" = excluded."container", "truck" = excluded."truck", "from_haulier" = excluded."from_haulier", "to_haulier" = excluded."to_haulier", "condition" = excluded."condition", "handed_over_at" = excluded."handed_over_at", "signed_by" = excluded."signed_by", "signature" = excluded."signature", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "transfers"."version";
 
 -- name: take_clashes
 -- The records waiting for a unique clash, as a JSON array of records, to apply again.

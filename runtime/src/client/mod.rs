@@ -37,6 +37,7 @@
 //! ```
 
 mod device;
+mod pulled;
 mod reals;
 mod schema;
 mod sync;

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::Serialize;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use super::transport::{Method, Request, Response, Transport, TransportError};
@@ -320,7 +319,7 @@ impl<T: Transport> SyncClient<T> {
     }
 }
 
-impl<T: Transport> Run<'_, '_, T> {
+impl<'c, T: Transport> Run<'_, 'c, T> {
     fn run(&mut self) -> Result<(), SyncErrorKind> {
         self.device
             .execute("recover_inflight", &[])
@@ -507,7 +506,10 @@ impl<T: Transport> Run<'_, '_, T> {
     }
 
     fn pull(&mut self) -> Result<(), SyncErrorKind> {
-        loop {
+        // Each next page is asked for before the current one is applied: over a transport that
+        // can send from another thread (HTTP), from a thread of this scope, so that the server
+        // and the network work while the device does.
+        std::thread::scope(|scope| {
             self.keep_lease()?;
             let cursor: String = self
                 .device
@@ -516,61 +518,69 @@ impl<T: Transport> Run<'_, '_, T> {
                 .into_iter()
                 .next()
                 .unwrap_or_default();
-            let path = format!(
-                "/sync/pull?cursor={}&limit={}",
-                percent_encode(&cursor),
-                self.client.options.pull_page.clamp(1, 1000)
-            );
-            let response = self
+            let limit = self.client.options.pull_page.clamp(1, 1000);
+            let path = format!("/sync/pull?cursor={}&limit={}", percent_encode(&cursor), limit);
+            let mut response = self
                 .send(Method::Get, path, Vec::new())
                 .map_err(SyncErrorKind::Transport)?;
-            if response.status != 200 {
-                return Err(refused(&response));
-            }
-            let page: PullPage<'_> = serde_json::from_slice(&response.body)
-                .map_err(|e| SyncErrorKind::Protocol(format!("pull page: {e}")))?;
-            let count = serde_json::from_str::<Vec<IgnoredAny>>(page.records.get())
-                .map_err(|e| SyncErrorKind::Protocol(format!("pull records: {e}")))?
-                .len();
-            let now = self.now()?;
-            let records = page.records.get();
-            let next = page.cursor.as_str();
-            let server_time = page.server_time;
-            let unknown = self.in_transaction(|device| {
-                device.execute("apply_pulled_records", &[(":records", &records)])?;
-                // Records waiting for a unique clash are tried again after every page: the
-                // page may have changed the local row that held them back.
-                let held: Vec<String> = device.query("take_clashes", &[], |r| r.get(0))?;
-                device.execute("clear_clashes", &[])?;
-                for held in &held {
-                    device.execute("apply_pulled_records", &[(":records", held)])?;
+            loop {
+                if response.status != 200 {
+                    return Err(refused(&response));
                 }
-                let unknown: Vec<(String, i64)> =
-                    device.query("unknown_pulled_records", &[], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?;
-                device.execute("clear_inbox", &[])?;
-                device.execute("set_pull_cursor", &[(":cursor", &next)])?;
-                if let Some(server_time) = server_time {
-                    device.execute(
-                        "set_clock",
-                        &[(":server_time", &server_time), (":now", &now)],
-                    )?;
+                let page: PullPage<'_> = serde_json::from_slice(&response.body)
+                    .map_err(|e| SyncErrorKind::Protocol(format!("pull page: {e}")))?;
+                let records: Vec<&RawValue> = serde_json::from_str(page.records.get())
+                    .map_err(|e| SyncErrorKind::Protocol(format!("pull records: {e}")))?;
+                let count = records.len();
+                let now = self.now()?;
+                let next = page.cursor.as_str();
+                let server_time = page.server_time;
+                let mut ahead = None;
+                if page.has_more {
+                    self.keep_lease()?;
+                    let path =
+                        format!("/sync/pull?cursor={}&limit={}", percent_encode(next), limit);
+                    ahead = Some(self.send_ahead(scope, Method::Get, path));
                 }
-                Ok(unknown)
-            })?;
-            self.report.pulled += count as u64;
-            for (entity, n) in unknown {
-                let n = u64::try_from(n).unwrap_or(0);
-                match self.report.unknown.iter_mut().find(|(e, _)| *e == entity) {
-                    Some((_, total)) => *total += n,
-                    None => self.report.unknown.push((entity, n)),
+                let unknown = self.in_transaction(|device| {
+                    device.apply_pulled_page(&records)?;
+                    // Records waiting for a unique clash are tried again after every page:
+                    // the page may have changed the local row that held them back.
+                    let held: Vec<String> = device.query("take_clashes", &[], |r| r.get(0))?;
+                    device.execute("clear_clashes", &[])?;
+                    for held in &held {
+                        device.execute("apply_pulled_records", &[(":records", held)])?;
+                    }
+                    let unknown: Vec<(String, i64)> =
+                        device.query("unknown_pulled_records", &[], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })?;
+                    device.execute("clear_inbox", &[])?;
+                    device.execute("set_pull_cursor", &[(":cursor", &next)])?;
+                    if let Some(server_time) = server_time {
+                        device.execute(
+                            "set_clock",
+                            &[(":server_time", &server_time), (":now", &now)],
+                        )?;
+                    }
+                    Ok(unknown)
+                })?;
+                self.report.pulled += count as u64;
+                for (entity, n) in unknown {
+                    let n = u64::try_from(n).unwrap_or(0);
+                    match self.report.unknown.iter_mut().find(|(e, _)| *e == entity) {
+                        Some((_, total)) => *total += n,
+                        None => self.report.unknown.push((entity, n)),
+                    }
                 }
+                let Some(ahead) = ahead else {
+                    return Ok(());
+                };
+                response = ahead
+                    .wait(&self.client.transport, &mut self.report)
+                    .map_err(SyncErrorKind::Transport)?;
             }
-            if !page.has_more {
-                return Ok(());
-            }
-        }
+        })
     }
 
     /// Runs `work` in one transaction of the device's connection: all of it or none. (The
@@ -608,6 +618,32 @@ impl<T: Transport> Run<'_, '_, T> {
         path: String,
         body: Vec<u8>,
     ) -> Result<Response, TransportError> {
+        let request = self.request(method, path, body);
+        let response = self.client.transport.send(request)?;
+        self.report.bytes_received += response.body.len() as u64;
+        Ok(response)
+    }
+
+    /// Starts a request whose answer is waited for later ([`Ahead::wait`]): on a thread of
+    /// `scope` when the transport can send from one, else when it is waited for.
+    fn send_ahead<'s>(
+        &mut self,
+        scope: &'s std::thread::Scope<'s, '_>,
+        method: Method,
+        path: String,
+    ) -> Ahead<'s>
+    where
+        'c: 's,
+    {
+        let request = self.request(method, path, Vec::new());
+        match self.client.transport.concurrent() {
+            Some(transport) => Ahead::Sending(scope.spawn(move || transport.send(request))),
+            None => Ahead::Waiting(request),
+        }
+    }
+
+    /// A request with the headers every request carries (the token asked for now), counted.
+    fn request(&mut self, method: Method, path: String, body: Vec<u8>) -> Request {
         let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
         if method == Method::Post {
             headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
@@ -619,13 +655,38 @@ impl<T: Transport> Run<'_, '_, T> {
         }
         self.report.requests += 1;
         self.report.bytes_sent += body.len() as u64;
-        let response = self.client.transport.send(Request {
+        Request {
             method,
             path,
             headers,
             body,
-        })?;
-        self.report.bytes_received += response.body.len() as u64;
+        }
+    }
+}
+
+/// A request sent ahead of time, or to be sent when its answer is wanted.
+enum Ahead<'s> {
+    /// On its way, from a thread of the sync's scope.
+    Sending(std::thread::ScopedJoinHandle<'s, Result<Response, TransportError>>),
+    /// Sent by [`Ahead::wait`]: the transport sends from the sync's thread only.
+    Waiting(Request),
+}
+
+impl Ahead<'_> {
+    /// The answer, counted in `report`.
+    fn wait(
+        self,
+        transport: &impl Transport,
+        report: &mut SyncReport,
+    ) -> Result<Response, TransportError> {
+        let response = match self {
+            Ahead::Sending(thread) => match thread.join() {
+                Ok(answer) => answer?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Ahead::Waiting(request) => transport.send(request)?,
+        };
+        report.bytes_received += response.body.len() as u64;
         Ok(response)
     }
 }

@@ -79,6 +79,14 @@ impl std::error::Error for TransportError {}
 pub trait Transport {
     /// Sends one request and waits for its response.
     fn send(&self, request: Request) -> Result<Response, TransportError>;
+
+    /// This transport, if it may send a request from another thread while the sync loop
+    /// works: the loop then asks for the next pull page while it applies the current one.
+    /// `None` (the default) sends every request from the loop's thread, each when the loop
+    /// needs its answer, in an order that depends on nothing else (simulations rely on it).
+    fn concurrent(&self) -> Option<&(dyn Transport + Sync)> {
+        None
+    }
 }
 
 impl<F> Transport for F
@@ -122,6 +130,10 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
+    fn concurrent(&self) -> Option<&(dyn Transport + Sync)> {
+        Some(self)
+    }
+
     fn send(&self, request: Request) -> Result<Response, TransportError> {
         let url = format!("{}{}", self.base, request.path);
         let fail = |e: ureq::Error| TransportError {

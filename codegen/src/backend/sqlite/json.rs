@@ -50,7 +50,17 @@ pub fn real(value: &str) -> String {
 /// The column value of wire key `key` of a field of type `ty` (`None`: bookkeeping) in the
 /// JSON object `data`.
 pub fn decode(ty: Option<&FieldType>, data: &str, key: &str) -> String {
-    let at = path(key);
+    decode_at(ty, data, &path(key))
+}
+
+/// The value of a `json` field from its JSON text `value` (a bound parameter), exactly as
+/// [`decode`] gives it from the key of a record's data.
+pub fn decode_json_text(value: &str) -> String {
+    decode_at(Some(&FieldType::Json), value, "'$'")
+}
+
+/// [`decode`] at the JSON path `at` (a SQL string).
+fn decode_at(ty: Option<&FieldType>, data: &str, at: &str) -> String {
     match ty {
         // `json_extract` unwraps a JSON string to bare text, and turns true into 1; a json
         // field must keep the JSON text itself.

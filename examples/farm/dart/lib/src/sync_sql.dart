@@ -1429,6 +1429,70 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one live pulled record of barns with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowBarns = SyncStatement(
+    'apply_pulled_row_barns',
+    r'''
+INSERT OR IGNORE INTO "barns" ("id", "name", "capacity", "heated", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'barns' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'barns' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'barns' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "barns" WHERE "barns"."id" <> ?1 AND "barns"."name" = ?4)), ?4, ?5, ?6, ?7, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "capacity" = excluded."capacity", "heated" = excluded."heated", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "barns"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'capacity', 'heated', 'notes'],
+    null,
+  );
+
+  /// Applies one live pulled record of flocks with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowFlocks = SyncStatement(
+    'apply_pulled_row_flocks',
+    r'''
+INSERT OR IGNORE INTO "flocks" ("id", "barn", "breed", "placed_on", "headcount", "status", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'flocks' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'flocks' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "breed" = excluded."breed", "placed_on" = excluded."placed_on", "headcount" = excluded."headcount", "status" = excluded."status", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "flocks"."version"
+''',
+    ['id', 'version', 'updated_at', 'barn', 'breed', 'placed_on', 'headcount', 'status', 'notes'],
+    null,
+  );
+
+  /// Applies one live pulled record of barn_events with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowBarnEvents = SyncStatement(
+    'apply_pulled_row_barn_events',
+    r'''
+INSERT OR IGNORE INTO "barn_events" ("id", "barn", "flock", "kind", "value", "recorded_at", "recorded_by", "note", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'barn_events' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "flock" = excluded."flock", "kind" = excluded."kind", "value" = excluded."value", "recorded_at" = excluded."recorded_at", "recorded_by" = excluded."recorded_by", "note" = excluded."note", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "barn_events"."version"
+''',
+    ['id', 'version', 'updated_at', 'barn', 'flock', 'kind', 'value', 'recorded_at', 'recorded_by', 'note'],
+    null,
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',

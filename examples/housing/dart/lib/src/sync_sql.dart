@@ -2468,6 +2468,114 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one live pulled record of regions with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowRegions = SyncStatement(
+    'apply_pulled_row_regions',
+    r'''
+INSERT OR IGNORE INTO "regions" ("id", "name", "office", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'regions' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'regions' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'regions' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "regions" WHERE "regions"."id" <> ?1 AND "regions"."name" = ?4)), ?4, ?5, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "office" = excluded."office", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "regions"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'office'],
+    null,
+  );
+
+  /// Applies one live pulled record of officers with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowOfficers = SyncStatement(
+    'apply_pulled_row_officers',
+    r'''
+INSERT OR IGNORE INTO "officers" ("id", "name", "region", "phone", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'officers' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'officers' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "region" = excluded."region", "phone" = excluded."phone", "active" = excluded."active", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "officers"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'region', 'phone', 'active'],
+    null,
+  );
+
+  /// Applies one live pulled record of units with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowUnits = SyncStatement(
+    'apply_pulled_row_units',
+    r'''
+INSERT OR IGNORE INTO "units" ("id", "region", "address", "postcode", "bedrooms", "floor", "accessible", "weekly_rent", "status", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'units' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'units' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'units' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "units" WHERE "units"."id" <> ?1 AND "units"."address" = ?5 AND "units"."postcode" = ?6)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "address" = excluded."address", "postcode" = excluded."postcode", "bedrooms" = excluded."bedrooms", "floor" = excluded."floor", "accessible" = excluded."accessible", "weekly_rent" = excluded."weekly_rent", "status" = excluded."status", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "units"."version"
+''',
+    ['id', 'version', 'updated_at', 'region', 'address', 'postcode', 'bedrooms', 'floor', 'accessible', 'weekly_rent', 'status'],
+    null,
+  );
+
+  /// Applies one live pulled record of applicants with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowApplicants = SyncStatement(
+    'apply_pulled_row_applicants',
+    r'''
+INSERT OR IGNORE INTO "applicants" ("id", "officer", "full_name", "date_of_birth", "phone", "email", "current_address", "household_size", "needs_accessible", "priority", "status", "registered_on", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'applicants' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'applicants' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "full_name" = excluded."full_name", "date_of_birth" = excluded."date_of_birth", "phone" = excluded."phone", "email" = excluded."email", "current_address" = excluded."current_address", "household_size" = excluded."household_size", "needs_accessible" = excluded."needs_accessible", "priority" = excluded."priority", "status" = excluded."status", "registered_on" = excluded."registered_on", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "applicants"."version"
+''',
+    ['id', 'version', 'updated_at', 'officer', 'full_name', 'date_of_birth', 'phone', 'email', 'current_address', 'household_size', 'needs_accessible', 'priority', 'status', 'registered_on', 'notes'],
+    null,
+  );
+
+  /// Applies one live pulled record of inspections with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowInspections = SyncStatement(
+    'apply_pulled_row_inspections',
+    r'''
+INSERT OR IGNORE INTO "inspections" ("id", "officer", "unit", "inspected_at", "outcome", "damp", "heating_works", "smoke_alarms", "repairs", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE json_type(?11, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(?11, '$')) ELSE json_extract(?11, '$') END, ?12, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = excluded."unit", "inspected_at" = excluded."inspected_at", "outcome" = excluded."outcome", "damp" = excluded."damp", "heating_works" = excluded."heating_works", "smoke_alarms" = excluded."smoke_alarms", "repairs" = excluded."repairs", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "inspections"."version"
+''',
+    ['id', 'version', 'updated_at', 'officer', 'unit', 'inspected_at', 'outcome', 'damp', 'heating_works', 'smoke_alarms', 'repairs', 'notes'],
+    null,
+  );
+
+  /// Applies one live pulled record of occupancy_reports with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowOccupancyReports = SyncStatement(
+    'apply_pulled_row_occupancy_reports',
+    r'''
+INSERT OR IGNORE INTO "occupancy_reports" ("id", "officer", "unit", "applicant", "visited_on", "occupants", "tenant_present", "rent_arrears", "sublet_suspected", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'occupancy_reports' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'occupancy_reports' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = excluded."unit", "applicant" = excluded."applicant", "visited_on" = excluded."visited_on", "occupants" = excluded."occupants", "tenant_present" = excluded."tenant_present", "rent_arrears" = excluded."rent_arrears", "sublet_suspected" = excluded."sublet_suspected", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "occupancy_reports"."version"
+''',
+    ['id', 'version', 'updated_at', 'officer', 'unit', 'applicant', 'visited_on', 'occupants', 'tenant_present', 'rent_arrears', 'sublet_suspected', 'notes'],
+    null,
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',

@@ -2122,6 +2122,100 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one live pulled record of gates with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowGates = SyncStatement(
+    'apply_pulled_row_gates',
+    r'''
+INSERT OR IGNORE INTO "gates" ("id", "name", "inbound", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'gates' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'gates' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'gates' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "gates" WHERE "gates"."id" <> ?1 AND "gates"."name" = ?4)), ?4, ?5, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "inbound" = excluded."inbound", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "gates"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'inbound'],
+    null,
+  );
+
+  /// Applies one live pulled record of trucks with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowTrucks = SyncStatement(
+    'apply_pulled_row_trucks',
+    r'''
+INSERT OR IGNORE INTO "trucks" ("id", "plate", "haulier", "blocked", "block_reason", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'trucks' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'trucks' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'trucks' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "trucks" WHERE "trucks"."id" <> ?1 AND "trucks"."plate" = ?4)), ?4, ?5, ?6, ?7, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "plate" = excluded."plate", "haulier" = excluded."haulier", "blocked" = excluded."blocked", "block_reason" = excluded."block_reason", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "trucks"."version"
+''',
+    ['id', 'version', 'updated_at', 'plate', 'haulier', 'blocked', 'block_reason'],
+    null,
+  );
+
+  /// Applies one live pulled record of inspections with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowInspections = SyncStatement(
+    'apply_pulled_row_inspections',
+    r'''
+INSERT OR IGNORE INTO "inspections" ("id", "truck", "gate", "inspector", "started_at", "result", "seal_number", "seal_intact", "tyres", "damage", "driver_signature", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE json_type(?12, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(?12, '$')) ELSE json_extract(?12, '$') END, unhex(?13), ?14, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."gate", "inspector" = excluded."inspector", "started_at" = excluded."started_at", "result" = excluded."result", "seal_number" = excluded."seal_number", "seal_intact" = excluded."seal_intact", "tyres" = excluded."tyres", "damage" = excluded."damage", "driver_signature" = excluded."driver_signature", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "inspections"."version"
+''',
+    ['id', 'version', 'updated_at', 'truck', 'gate', 'inspector', 'started_at', 'result', 'seal_number', 'seal_intact', 'tyres', 'damage', 'driver_signature', 'notes'],
+    null,
+  );
+
+  /// Applies one live pulled record of gate_events with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowGateEvents = SyncStatement(
+    'apply_pulled_row_gate_events',
+    r'''
+INSERT OR IGNORE INTO "gate_events" ("id", "truck", "gate", "kind", "at", "container", "recorded_by", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'gate_events' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."gate", "kind" = excluded."kind", "at" = excluded."at", "container" = excluded."container", "recorded_by" = excluded."recorded_by", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "gate_events"."version"
+''',
+    ['id', 'version', 'updated_at', 'truck', 'gate', 'kind', 'at', 'container', 'recorded_by'],
+    null,
+  );
+
+  /// Applies one live pulled record of transfers with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowTransfers = SyncStatement(
+    'apply_pulled_row_transfers',
+    r'''
+INSERT OR IGNORE INTO "transfers" ("id", "container", "truck", "from_haulier", "to_haulier", "condition", "handed_over_at", "signed_by", "signature", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, unhex(?11), ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "container" = excluded."container", "truck" = excluded."truck", "from_haulier" = excluded."from_haulier", "to_haulier" = excluded."to_haulier", "condition" = excluded."condition", "handed_over_at" = excluded."handed_over_at", "signed_by" = excluded."signed_by", "signature" = excluded."signature", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "transfers"."version"
+''',
+    ['id', 'version', 'updated_at', 'container', 'truck', 'from_haulier', 'to_haulier', 'condition', 'handed_over_at', 'signed_by', 'signature'],
+    null,
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',

@@ -1472,6 +1472,72 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one live pulled record of rangers with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowRangers = SyncStatement(
+    'apply_pulled_row_rangers',
+    r'''
+INSERT OR IGNORE INTO "rangers" ("id", "name", "badge_number", "station", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "rangers" WHERE "rangers"."id" <> ?1 AND "rangers"."badge_number" = ?5)), ?4, ?5, ?6, ?7, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "badge_number" = excluded."badge_number", "station" = excluded."station", "active" = excluded."active", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "rangers"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'badge_number', 'station', 'active'],
+    null,
+  );
+
+  /// Applies one live pulled record of patrol_routes with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowPatrolRoutes = SyncStatement(
+    'apply_pulled_row_patrol_routes',
+    r'''
+INSERT OR IGNORE INTO "patrol_routes" ("id", "name", "sector", "geometry", "length_km", "difficulty", "retired", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "patrol_routes" WHERE "patrol_routes"."id" <> ?1 AND "patrol_routes"."sector" = ?5 AND "patrol_routes"."name" = ?4)), ?4, ?5, CASE json_type(?6, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(?6, '$')) ELSE json_extract(?6, '$') END, ?7, ?8, ?9, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "sector" = excluded."sector", "geometry" = excluded."geometry", "length_km" = excluded."length_km", "difficulty" = excluded."difficulty", "retired" = excluded."retired", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "patrol_routes"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'sector', 'geometry', 'length_km', 'difficulty', 'retired'],
+    null,
+  );
+
+  /// Applies one live pulled record of observations with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowObservations = SyncStatement(
+    'apply_pulled_row_observations',
+    r'''
+INSERT OR IGNORE INTO "observations" ("id", "ranger", "route", "kind", "species", "count", "latitude", "longitude", "accuracy_m", "altitude_m", "notes", "photo_path", "thumbnail", "sighting_id", "patrol_day", "photo_upload", "status", "recorded_at", "modified_at", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, unhex(?15), ?16, ?17, ?18, ?19, ?20, ?21, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "ranger" = excluded."ranger", "route" = excluded."route", "kind" = excluded."kind", "species" = excluded."species", "count" = excluded."count", "latitude" = excluded."latitude", "longitude" = excluded."longitude", "accuracy_m" = excluded."accuracy_m", "altitude_m" = excluded."altitude_m", "notes" = excluded."notes", "photo_path" = excluded."photo_path", "thumbnail" = excluded."thumbnail", "sighting_id" = excluded."sighting_id", "patrol_day" = excluded."patrol_day", "photo_upload" = excluded."photo_upload", "status" = excluded."status", "recorded_at" = excluded."recorded_at", "modified_at" = excluded."modified_at", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "observations"."version"
+''',
+    ['id', 'version', 'updated_at', 'ranger', 'route', 'kind', 'species', 'count', 'latitude', 'longitude', 'accuracy_m', 'altitude_m', 'notes', 'photo_path', 'thumbnail', 'sighting_id', 'patrol_day', 'photo_upload', 'status', 'recorded_at', 'modified_at'],
+    null,
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',

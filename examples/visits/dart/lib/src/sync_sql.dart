@@ -1413,6 +1413,68 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one live pulled record of facilities with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowFacilities = SyncStatement(
+    'apply_pulled_row_facilities',
+    r'''
+INSERT OR IGNORE INTO "facilities" ("id", "name", "district", "level", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'facilities' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'facilities' AND "row_id" = ?1)), ?4, ?5, ?6, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "district" = excluded."district", "level" = excluded."level", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "facilities"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'district', 'level'],
+    null,
+  );
+
+  /// Applies one live pulled record of households with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowHouseholds = SyncStatement(
+    'apply_pulled_row_households',
+    r'''
+INSERT OR IGNORE INTO "households" ("id", "worker", "head_name", "village", "latitude", "longitude", "members", "pregnant_women", "children_under_five", "registered_on", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'households' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'households' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "head_name" = excluded."head_name", "village" = excluded."village", "latitude" = excluded."latitude", "longitude" = excluded."longitude", "members" = excluded."members", "pregnant_women" = excluded."pregnant_women", "children_under_five" = excluded."children_under_five", "registered_on" = excluded."registered_on", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "households"."version"
+''',
+    ['id', 'version', 'updated_at', 'worker', 'head_name', 'village', 'latitude', 'longitude', 'members', 'pregnant_women', 'children_under_five', 'registered_on'],
+    null,
+  );
+
+  /// Applies one live pulled record of visits with every key of its data, in one write, when
+  static const SyncStatement applyPulledRowVisits = SyncStatement(
+    'apply_pulled_row_visits',
+    r'''
+INSERT OR IGNORE INTO "visits" ("id", "worker", "household", "visited_at", "purpose", "muac_mm", "temperature_c", "malaria_test", "referred_to", "follow_up_on", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'visits' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'visits' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "household" = excluded."household", "visited_at" = excluded."visited_at", "purpose" = excluded."purpose", "muac_mm" = excluded."muac_mm", "temperature_c" = excluded."temperature_c", "malaria_test" = excluded."malaria_test", "referred_to" = excluded."referred_to", "follow_up_on" = excluded."follow_up_on", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "visits"."version"
+''',
+    ['id', 'version', 'updated_at', 'worker', 'household', 'visited_at', 'purpose', 'muac_mm', 'temperature_c', 'malaria_test', 'referred_to', 'follow_up_on', 'notes'],
+    null,
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',
