@@ -37,6 +37,7 @@
 //! ```
 
 mod device;
+mod json_text;
 mod pulled;
 mod reals;
 mod schema;
@@ -79,6 +80,8 @@ pub enum ClientError {
     },
     /// `sync.sql` lacks a statement the client runs.
     MissingStatement(String),
+    /// What must be a JSON array (pulled `records`) is not one.
+    NotAnArray(&'static str),
 }
 
 impl fmt::Display for ClientError {
@@ -99,6 +102,7 @@ impl fmt::Display for ClientError {
             ClientError::MissingStatement(name) => {
                 write!(f, "sync.sql has no statement `{name}`")
             }
+            ClientError::NotAnArray(what) => write!(f, "{what}: not a JSON array"),
         }
     }
 }

@@ -11,61 +11,13 @@
 //! an object, an escape it does not copy verbatim) takes the record to `apply_pulled_records`,
 //! whose result the pulled-row statement's equals for every record it does take.
 
-use std::fmt;
-
 use rusqlite::CachedStatement;
-use serde::Deserialize;
-use serde::de::{DeserializeSeed, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::json_text::{elements, members_with};
 use super::{ClientError, Device};
 use crate::reals::from_json_number;
 use crate::scripts::{Decoding, PulledRowStatement, RecordKey};
-
-/// A record's envelope, each member as its JSON text (absent or `null`: `None`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    entity: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    version: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    deleted: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    updated_at: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-}
-
-/// The members of a JSON object, in order, each value as its JSON text, into a reused buffer.
-struct Members<'v, 'a>(&'v mut Vec<(&'a str, &'a RawValue)>);
-
-impl<'de, 'v> DeserializeSeed<'de> for Members<'v, 'de> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de, 'v> Visitor<'de> for Members<'v, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
-        // A key with an escape cannot be borrowed: the record goes the general way.
-        while let Some((key, value)) = map.next_entry::<&'de str, &'de RawValue>()? {
-            self.0.push((key, value));
-        }
-        Ok(())
-    }
-}
 
 /// A value to bind, borrowed from the record where it can be.
 enum Bound<'a> {
@@ -119,6 +71,15 @@ fn text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
     (!unescaped.contains('\0')).then_some(unescaped.into())
 }
 
+/// Whether the JSON string text `key` (quotes included) is `name`. A key with an escape is
+/// never one: SQLite reads escapes in keys, and such a record goes the general way.
+fn key_is(key: &str, name: &str) -> bool {
+    key.len() == name.len() + 2 && &key[1..key.len() - 1] == name
+}
+
+/// The members of a record's envelope a pulled-row statement reads.
+const ENVELOPE: [&str; 6] = ["entity", "id", "version", "deleted", "updatedAt", "data"];
+
 /// A `real` field's value: the double `offgen_real` reads from the number's text.
 fn real(raw: &str) -> Option<Bound<'_>> {
     if raw == "null" {
@@ -127,11 +88,22 @@ fn real(raw: &str) -> Option<Bound<'_>> {
     from_json_number(raw).map(Bound::Real)
 }
 
-/// A pulled-row statement, prepared for the page: its parameter indexes, in the order of its
-/// params.
+/// Where a parameter's value comes from, and how it is bound.
+#[derive(Clone, Copy)]
+enum Source {
+    Id,
+    Version,
+    UpdatedAt,
+    /// The data member whose key is `keys[i]` of the statement.
+    Data(usize, Decoding),
+}
+
+/// A pulled-row statement, prepared for the page: each parameter's index and source, and the
+/// data keys it takes, in the statement's order.
 struct Prepared<'d> {
     statement: CachedStatement<'d>,
-    indexes: Vec<usize>,
+    binds: Vec<(usize, Source)>,
+    keys: Vec<&'d str>,
 }
 
 /// The pulled-row statements of a page, prepared as the first record of each entity needs
@@ -139,7 +111,10 @@ struct Prepared<'d> {
 pub(crate) struct PulledRows<'d, 'r> {
     device: &'d Device,
     prepared: Vec<Option<Prepared<'d>>>,
-    members: Vec<(&'r str, &'r RawValue)>,
+    envelope: Vec<(&'r str, &'r str)>,
+    data: Vec<(&'r str, &'r str)>,
+    /// A record's data values, by the statement's keys.
+    values: Vec<Option<&'r str>>,
 }
 
 impl<'d, 'r> PulledRows<'d, 'r> {
@@ -147,7 +122,9 @@ impl<'d, 'r> PulledRows<'d, 'r> {
         PulledRows {
             device,
             prepared: device.schema().pulled_rows().iter().map(|_| None).collect(),
-            members: Vec::new(),
+            envelope: Vec::new(),
+            data: Vec::new(),
+            values: Vec::new(),
         }
     }
 
@@ -156,68 +133,85 @@ impl<'d, 'r> PulledRows<'d, 'r> {
     /// or absent, and whose data holds every key the statement takes, each decodable here.
     /// Returns the statement to run, or `None`: the record goes through
     /// `apply_pulled_records`.
-    pub(crate) fn bind(&mut self, record: &'r RawValue) -> Result<Option<usize>, ClientError> {
-        let Ok(envelope) = serde_json::from_str::<Envelope<'r>>(record.get()) else {
+    pub(crate) fn bind(&mut self, record: &'r str) -> Result<Option<usize>, ClientError> {
+        if !members_with(record, &mut self.envelope, "\"data\"", &mut self.data) {
             return Ok(None);
-        };
-        let (Some(entity), Some(id), Some(version), Some(data)) = (
-            envelope.entity.and_then(|e| text(e.get())),
-            envelope.id.and_then(|i| text(i.get())),
-            envelope.version.and_then(|v| value(v.get())),
-            envelope.data,
+        }
+        // entity, id, version, deleted, updatedAt, data: each once at most.
+        let mut envelope: [Option<&str>; 6] = [None; 6];
+        for (key, value) in &self.envelope {
+            let Some(at) = ENVELOPE.iter().position(|name| key_is(key, name)) else {
+                if key.contains('\\') {
+                    return Ok(None); // it could spell one of them
+                }
+                continue;
+            };
+            if envelope[at].replace(value).is_some() {
+                return Ok(None);
+            }
+        }
+        let [entity, id, version, deleted, updated_at, data] = envelope;
+        let (Some(entity), Some(id), Some(Bound::Integer(version)), Some(data)) = (
+            entity.and_then(text),
+            id.and_then(text),
+            version.and_then(value),
+            data,
         ) else {
             return Ok(None);
         };
-        if !matches!(version, Bound::Integer(_))
-            || envelope.deleted.is_some_and(|d| d.get() != "false")
+        // Absent and null are both false to the pull triggers; anything else but false is
+        // theirs to read.
+        if deleted.is_some_and(|d| d != "false" && d != "null")
+            || (self.data.is_empty() && data.trim() != "{}")
         {
             return Ok(None);
         }
-        let updated_at = match envelope.updated_at.map(|u| value(u.get())) {
-            None => Bound::Null,
-            Some(Some(u @ Bound::Integer(_))) => u,
+        let updated_at = match updated_at.map(value) {
+            None | Some(Some(Bound::Null)) => None,
+            Some(Some(Bound::Integer(u))) => Some(u),
             Some(_) => return Ok(None),
         };
         let rows = self.device.schema().pulled_rows();
         let Some(slot) = rows.iter().position(|r| r.entity == *entity) else {
             return Ok(None);
         };
-        self.members.clear();
-        let mut reader = serde_json::Deserializer::from_str(data.get());
-        if Members(&mut self.members)
-            .deserialize(&mut reader)
-            .is_err()
-        {
-            return Ok(None);
-        }
-        // A key twice: SQLite reads the first, serde the last; the general way decides.
-        for (i, (key, _)) in self.members.iter().enumerate() {
-            if self.members[..i].iter().any(|(k, _)| k == key) {
-                return Ok(None);
-            }
-        }
         let row = &rows[slot];
         let prepared = match &mut self.prepared[slot] {
             Some(prepared) => prepared,
             empty => empty.insert(prepare(self.device, row)?),
         };
-        for (param, &index) in row.params.iter().zip(&prepared.indexes) {
-            let bound = match &param.key {
-                RecordKey::Id => Bound::Text(id.clone()),
-                RecordKey::Version => Bound::Integer(match version {
-                    Bound::Integer(v) => v,
-                    _ => unreachable!("checked above"),
-                }),
-                RecordKey::UpdatedAt => match updated_at {
-                    Bound::Integer(u) => Bound::Integer(u),
-                    _ => Bound::Null,
-                },
-                RecordKey::Data(key) => {
-                    let Some((_, raw)) = self.members.iter().find(|(k, _)| k == key) else {
+        // Each data member to the parameter taking its key; the server sends them in the
+        // statement's order, so the next key is tried first.
+        let values = &mut self.values;
+        values.clear();
+        values.resize(prepared.keys.len(), None);
+        let mut next = 0;
+        for (key, value) in &self.data {
+            if key.contains('\\') {
+                return Ok(None); // it could spell a key SQLite would read first
+            }
+            let key = &key[1..key.len() - 1];
+            let at = match prepared.keys.get(next) {
+                Some(k) if *k == key => Some(next),
+                _ => prepared.keys.iter().position(|k| *k == key),
+            };
+            if let Some(at) = at {
+                if values[at].replace(value).is_some() {
+                    return Ok(None); // a key twice: SQLite reads the first
+                }
+                next = at + 1;
+            }
+        }
+        for &(index, source) in &prepared.binds {
+            let bound = match source {
+                Source::Id => Bound::Text(id.clone()),
+                Source::Version => Bound::Integer(version),
+                Source::UpdatedAt => updated_at.map_or(Bound::Null, Bound::Integer),
+                Source::Data(at, decoding) => {
+                    let Some(raw) = values[at] else {
                         return Ok(None);
                     };
-                    let raw = raw.get();
-                    let decoded = match param.decoding {
+                    let decoded = match decoding {
                         Decoding::Value => value(raw),
                         Decoding::Real => real(raw),
                         Decoding::Json => Some(Bound::Text(raw.into())),
@@ -242,32 +236,57 @@ impl<'d, 'r> PulledRows<'d, 'r> {
     }
 }
 
-fn prepare<'d>(device: &'d Device, row: &PulledRowStatement) -> Result<Prepared<'d>, ClientError> {
+fn prepare<'d>(
+    device: &'d Device,
+    row: &'d PulledRowStatement,
+) -> Result<Prepared<'d>, ClientError> {
     let statement = device
         .connection()
         .prepare_cached(device.schema().pulled_row_sql(row))?;
-    let indexes = row
-        .params
-        .iter()
-        .map(|p| {
-            statement
-                .parameter_index(&format!(":{}", p.name))?
-                .ok_or_else(|| ClientError::MissingStatement(format!("{} :{}", row.name, p.name)))
-        })
-        .collect::<Result<Vec<_>, ClientError>>()?;
-    Ok(Prepared { statement, indexes })
+    let mut binds = Vec::new();
+    let mut keys = Vec::new();
+    for param in &row.params {
+        let index = statement
+            .parameter_index(&format!(":{}", param.name))?
+            .ok_or_else(|| {
+                ClientError::MissingStatement(format!("{} :{}", row.name, param.name))
+            })?;
+        let source = match &param.key {
+            RecordKey::Id => Source::Id,
+            RecordKey::Version => Source::Version,
+            RecordKey::UpdatedAt => Source::UpdatedAt,
+            RecordKey::Data(key) => {
+                keys.push(key.as_str());
+                Source::Data(keys.len() - 1, param.decoding)
+            }
+        };
+        binds.push((index, source));
+    }
+    Ok(Prepared {
+        statement,
+        binds,
+        keys,
+    })
 }
 
 impl Device {
-    /// Applies a pulled page's records (its `records` array, each as its JSON text), in page
-    /// order, as a sync does: each that fits its entity's pulled-row statement through it, the
-    /// others through `apply_pulled_records` and the pull triggers, consecutive ones together.
-    /// The database ends as `apply_pulled_records` of the whole page would leave it. The rest
-    /// of a page's step (clashes tried again, the cursor, the clock) is the sync's; run this
-    /// inside a transaction, as the sync does, so that a failure leaves nothing half applied.
-    pub fn apply_pulled_page(&self, records: &[&RawValue]) -> Result<(), ClientError> {
+    /// Applies a pulled page's records (its `records` array), in page order, as a sync does:
+    /// each that fits its entity's pulled-row statement through it, the others through
+    /// `apply_pulled_records` and the pull triggers, consecutive ones together. The database
+    /// ends as `apply_pulled_records` of the whole page would leave it. The rest of a page's
+    /// step (clashes tried again, the cursor, the clock) is the sync's; run this inside a
+    /// transaction, as the sync does, so that a failure leaves nothing half applied. Returns
+    /// how many records there were.
+    pub fn apply_pulled_page(&self, records: &RawValue) -> Result<usize, ClientError> {
+        let records = elements(records.get()).ok_or(ClientError::NotAnArray("records"))?;
+        self.apply_pulled(&records)?;
+        Ok(records.len())
+    }
+
+    /// [`Device::apply_pulled_page`] of the page's records, each as its JSON text.
+    pub(crate) fn apply_pulled(&self, records: &[&str]) -> Result<(), ClientError> {
         let mut rows = PulledRows::new(self);
-        let mut held: Vec<&RawValue> = Vec::new();
+        let mut held: Vec<&str> = Vec::new();
         let mut silenced = false;
         for record in records.iter().copied() {
             let row = rows.bind(record)?;
@@ -308,7 +327,7 @@ impl Device {
 
     /// Applies `held` through `apply_pulled_records` (which leaves the queue triggers
     /// listening again), and empties it.
-    fn apply_held(&self, held: &mut Vec<&RawValue>) -> Result<(), ClientError> {
+    fn apply_held(&self, held: &mut Vec<&str>) -> Result<(), ClientError> {
         let records = json_array(held);
         held.clear();
         self.execute("apply_pulled_records", &[(":records", &records)])?;
@@ -317,14 +336,14 @@ impl Device {
 }
 
 /// The JSON array of `records`' texts.
-fn json_array(records: &[&RawValue]) -> String {
-    let mut out = String::with_capacity(records.iter().map(|r| r.get().len() + 1).sum::<usize>() + 2);
+fn json_array(records: &[&str]) -> String {
+    let mut out = String::with_capacity(records.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
     out.push('[');
     for (i, record) in records.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(record.get());
+        out.push_str(record);
     }
     out.push(']');
     out
@@ -345,7 +364,10 @@ mod tests {
         assert_eq!(int("-0"), Some(0));
         assert_eq!(int("-9223372036854775808"), Some(i64::MIN));
         assert!(value("9223372036854775808").is_none(), "beyond 64 bits");
-        assert!(value("1.0").is_none() && value("1e2").is_none(), "SQLite reads those");
+        assert!(
+            value("1.0").is_none() && value("1e2").is_none(),
+            "SQLite reads those"
+        );
         assert!(value("{}").is_none() && value("[1]").is_none());
         assert!(matches!(value("null"), Some(Bound::Null)));
         let txt = |raw| match value(raw) {

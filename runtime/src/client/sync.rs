@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::json_text::elements;
 use super::transport::{Method, Request, Response, Transport, TransportError};
 use super::{ClientError, Device};
 use crate::protocol::{SCHEMA_AHEAD_PROBLEM, SCHEMA_STEP_HEADER, UPGRADE_REQUIRED_PROBLEM};
@@ -519,7 +520,11 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
                 .next()
                 .unwrap_or_default();
             let limit = self.client.options.pull_page.clamp(1, 1000);
-            let path = format!("/sync/pull?cursor={}&limit={}", percent_encode(&cursor), limit);
+            let path = format!(
+                "/sync/pull?cursor={}&limit={}",
+                percent_encode(&cursor),
+                limit
+            );
             let mut response = self
                 .send(Method::Get, path, Vec::new())
                 .map_err(SyncErrorKind::Transport)?;
@@ -529,8 +534,8 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
                 }
                 let page: PullPage<'_> = serde_json::from_slice(&response.body)
                     .map_err(|e| SyncErrorKind::Protocol(format!("pull page: {e}")))?;
-                let records: Vec<&RawValue> = serde_json::from_str(page.records.get())
-                    .map_err(|e| SyncErrorKind::Protocol(format!("pull records: {e}")))?;
+                let records = elements(page.records.get())
+                    .ok_or_else(|| SyncErrorKind::Protocol("pull records: not an array".into()))?;
                 let count = records.len();
                 let now = self.now()?;
                 let next = page.cursor.as_str();
@@ -543,7 +548,7 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
                     ahead = Some(self.send_ahead(scope, Method::Get, path));
                 }
                 let unknown = self.in_transaction(|device| {
-                    device.apply_pulled_page(&records)?;
+                    device.apply_pulled(&records)?;
                     // Records waiting for a unique clash are tried again after every page:
                     // the page may have changed the local row that held them back.
                     let held: Vec<String> = device.query("take_clashes", &[], |r| r.get(0))?;

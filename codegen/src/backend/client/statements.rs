@@ -389,9 +389,21 @@ pub fn pulled_row(schema: &Schema, entity: &Entity) -> PulledRowSql {
     let entity_name = sql_string(table_name);
     let all = columns(schema, entity);
     let mut params = vec![
-        RecordParam { name: "id".to_owned(), key: RecordKey::Id, decoding: Decoding::Value },
-        RecordParam { name: "version".to_owned(), key: RecordKey::Version, decoding: Decoding::Value },
-        RecordParam { name: "updated_at".to_owned(), key: RecordKey::UpdatedAt, decoding: Decoding::Value },
+        RecordParam {
+            name: "id".to_owned(),
+            key: RecordKey::Id,
+            decoding: Decoding::Value,
+        },
+        RecordParam {
+            name: "version".to_owned(),
+            key: RecordKey::Version,
+            decoding: Decoding::Value,
+        },
+        RecordParam {
+            name: "updated_at".to_owned(),
+            key: RecordKey::UpdatedAt,
+            decoding: Decoding::Value,
+        },
     ];
     // The column's value from its bound parameter, as `Column::from_wire` decodes it from the
     // record's data.
@@ -404,8 +416,12 @@ pub fn pulled_row(schema: &Schema, entity: &Entity) -> PulledRowSql {
         }
     };
     let mut checks = vec![
-        format!("NOT EXISTS (SELECT 1 FROM \"_offgen_outbox\" WHERE \"entity\" = {entity_name} AND \"row_id\" = :id)"),
-        format!("NOT EXISTS (SELECT 1 FROM \"_offgen_conflicts\" WHERE \"entity\" = {entity_name} AND \"row_id\" = :id)"),
+        format!(
+            "NOT EXISTS (SELECT 1 FROM \"_offgen_outbox\" WHERE \"entity\" = {entity_name} AND \"row_id\" = :id)"
+        ),
+        format!(
+            "NOT EXISTS (SELECT 1 FROM \"_offgen_conflicts\" WHERE \"entity\" = {entity_name} AND \"row_id\" = :id)"
+        ),
     ];
     let uniques: Vec<&Index> = entity.indexes.iter().filter(|i| i.unique).collect();
     if !uniques.is_empty() {
