@@ -41,7 +41,7 @@ pub fn run(records: &Path, dir: &Path, only: Option<&str>, rounds: usize) {
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
         for (i, variant) in variants.iter().enumerate() {
-            let path = dir.join(format!("{variant}-{round}.db"));
+            let path = dir.join(format!("apply-{variant}-{round}.db"));
             let mut device = Device::open(&path, &client_schema()).expect("a device");
             if let Ok(store) = std::env::var("OFFGEN_BENCH_TEMP_STORE") {
                 // An experiment: the statement journal in SQLite's spill buffer (FILE).
