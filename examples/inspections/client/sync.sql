@@ -39,8 +39,8 @@
 --              whose `data` holds every key the statement takes (its params' notes say where
 --              each value is and how it is bound), goes through that statement, after
 --              begin_pulled_rows(); one it changes no row for, and every other record, goes
---              through apply_pulled_records(:records = a JSON array of such records, in order;
---              it ends begin_pulled_rows' effect). end_pulled_rows() after the last record.
+--              through apply_pulled_records(:records = a JSON array of such records, in order),
+--              after end_pulled_rows(). end_pulled_rows() after the last record too.
 --              Then take_clashes() -> held, clear_clashes(), apply_pulled_records(:records =
 --              held) (records waiting for a unique clash are tried again after every page),
 --              unknown_pulled_records() (log them), clear_inbox(), set_pull_cursor(:cursor),

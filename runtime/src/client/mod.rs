@@ -47,6 +47,7 @@ mod transport;
 use std::fmt;
 
 pub use device::{Clash, Conflict, Device, FailedEntry, Notice, Resolution, Stats, sql_to_json};
+pub use pulled::AppliedPage;
 pub use schema::ClientSchema;
 pub use sync::{SyncClient, SyncError, SyncErrorKind, SyncOptions, SyncReport};
 pub use transport::{HttpTransport, Method, Request, Response, Transport, TransportError};

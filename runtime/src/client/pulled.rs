@@ -88,6 +88,16 @@ fn real(raw: &str) -> Option<Bound<'_>> {
     from_json_number(raw).map(Bound::Real)
 }
 
+/// What [`Device::apply_pulled_page`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppliedPage {
+    /// The page's records.
+    pub records: usize,
+    /// How many of them went through a pulled-row statement (the others through
+    /// `apply_pulled_records`).
+    pub by_statement: usize,
+}
+
 /// Where a parameter's value comes from, and how it is bound.
 #[derive(Clone, Copy)]
 enum Source {
@@ -275,25 +285,33 @@ impl Device {
     /// `apply_pulled_records` and the pull triggers, consecutive ones together. The database
     /// ends as `apply_pulled_records` of the whole page would leave it. The rest of a page's
     /// step (clashes tried again, the cursor, the clock) is the sync's; run this inside a
-    /// transaction, as the sync does, so that a failure leaves nothing half applied. Returns
-    /// how many records there were.
-    pub fn apply_pulled_page(&self, records: &RawValue) -> Result<usize, ClientError> {
+    /// transaction, as the sync does, so that a failure leaves nothing half applied.
+    pub fn apply_pulled_page(&self, records: &RawValue) -> Result<AppliedPage, ClientError> {
         let records = elements(records.get()).ok_or(ClientError::NotAnArray("records"))?;
-        self.apply_pulled(&records)?;
-        Ok(records.len())
+        let by_statement = self.apply_pulled(&records)?;
+        Ok(AppliedPage {
+            records: records.len(),
+            by_statement,
+        })
     }
 
-    /// [`Device::apply_pulled_page`] of the page's records, each as its JSON text.
-    pub(crate) fn apply_pulled(&self, records: &[&str]) -> Result<(), ClientError> {
+    /// [`Device::apply_pulled_page`] of the page's records, each as its JSON text; returns how
+    /// many went through a pulled-row statement.
+    pub(crate) fn apply_pulled(&self, records: &[&str]) -> Result<usize, ClientError> {
         let mut rows = PulledRows::new(self);
         let mut held: Vec<&str> = Vec::new();
         let mut silenced = false;
+        let mut applied = 0;
         for record in records.iter().copied() {
             let row = rows.bind(record)?;
             if let Some(row) = row {
                 if !held.is_empty() {
+                    // apply_pulled_records runs as ever: with the queue triggers listening.
+                    if silenced {
+                        self.execute("end_pulled_rows", &[])?;
+                        silenced = false;
+                    }
                     self.apply_held(&mut held)?;
-                    silenced = false;
                 }
                 if !silenced {
                     self.execute("begin_pulled_rows", &[])?;
@@ -301,19 +319,20 @@ impl Device {
                 }
                 if self.execute_pulled_row(&mut rows, row)? == 0 {
                     held.push(record);
+                } else {
+                    applied += 1;
                 }
             } else {
                 held.push(record);
             }
         }
-        if !held.is_empty() {
-            self.apply_held(&mut held)?;
-            silenced = false;
-        }
         if silenced {
             self.execute("end_pulled_rows", &[])?;
         }
-        Ok(())
+        if !held.is_empty() {
+            self.apply_held(&mut held)?;
+        }
+        Ok(applied)
     }
 
     /// Runs a record's pulled-row statement, bound by [`PulledRows::bind`].
@@ -325,8 +344,7 @@ impl Device {
         rows.execute(row)
     }
 
-    /// Applies `held` through `apply_pulled_records` (which leaves the queue triggers
-    /// listening again), and empties it.
+    /// Applies `held` through `apply_pulled_records`, and empties it.
     fn apply_held(&self, held: &mut Vec<&str>) -> Result<(), ClientError> {
         let records = json_array(held);
         held.clear();
