@@ -89,6 +89,7 @@ impl<'s> Source<'s> {
             class: class.to_owned(),
             depth: 0,
             mutable: HashSet::new(),
+            locals: HashSet::new(),
             strings: BTreeMap::new(),
         };
         normalize(reader.body(method.child_by_field_name("body").unwrap()))
@@ -115,6 +116,8 @@ struct Reader<'a, 's> {
     class: String,
     depth: usize,
     mutable: HashSet<String>,
+    /// Every local of the method read (an `add` to one is a change of it).
+    locals: HashSet<String>,
     strings: BTreeMap<String, String>,
 }
 
@@ -185,6 +188,7 @@ impl<'s> Reader<'_, 's> {
                         continue;
                     };
                     let name = self.t(name).to_owned();
+                    self.locals.insert(name.clone());
                     if mutable {
                         self.mutable.insert(name.clone());
                     }
@@ -320,6 +324,10 @@ impl<'s> Reader<'_, 's> {
                 out.push(self.statement(&arguments));
                 return out;
             }
+            (Some("SyncDevice"), "executePulledRow") => {
+                out.push(super::rust::pulled_row());
+                return out;
+            }
             (Some("_Run"), "inTransaction") => {
                 let closure = arguments
                     .first()
@@ -352,6 +360,14 @@ impl<'s> Reader<'_, 's> {
         for a in &arguments {
             out.extend(self.node(*a));
         }
+        // `held.add(x)`: the local list changes.
+        if name == "add"
+            && let Some(object) = receiver
+            && object.kind() == "identifier"
+            && self.locals.contains(self.t(object))
+        {
+            out.push(Step::Set(self.t(object).to_owned()));
+        }
         if let Some(class) = class
             && self.source.has(&class, &name)
         {
@@ -367,12 +383,19 @@ impl<'s> Reader<'_, 's> {
             std::mem::replace(&mut self.class, class.to_owned()),
             std::mem::replace(&mut self.text, text),
             std::mem::take(&mut self.mutable),
+            std::mem::take(&mut self.locals),
             std::mem::take(&mut self.strings),
         );
         self.depth += 1;
         let steps = self.body(method.child_by_field_name("body").unwrap());
         self.depth -= 1;
-        (self.class, self.text, self.mutable, self.strings) = saved;
+        (
+            self.class,
+            self.text,
+            self.mutable,
+            self.locals,
+            self.strings,
+        ) = saved;
         steps
     }
 

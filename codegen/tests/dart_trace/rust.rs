@@ -46,6 +46,7 @@ impl Source {
             ty: ty.to_owned(),
             depth: 0,
             mutable: HashSet::new(),
+            locals: HashSet::new(),
             strings: BTreeMap::new(),
         };
         normalize(reader.block(&f.block.stmts))
@@ -63,6 +64,8 @@ struct Reader<'s> {
     ty: String,
     depth: usize,
     mutable: HashSet<String>,
+    /// Every local of the method read (a `push` onto one is a change of it).
+    locals: HashSet<String>,
     strings: BTreeMap<String, String>,
 }
 
@@ -72,10 +75,15 @@ impl Reader<'_> {
         for stmt in stmts {
             match stmt {
                 Stmt::Local(local) => {
-                    if let Pat::Ident(p) = &local.pat
-                        && p.mutability.is_some()
-                    {
-                        self.mutable.insert(p.ident.to_string());
+                    let pat = match &local.pat {
+                        Pat::Type(t) => &*t.pat,
+                        other => other,
+                    };
+                    if let Pat::Ident(p) = pat {
+                        self.locals.insert(p.ident.to_string());
+                        if p.mutability.is_some() {
+                            self.mutable.insert(p.ident.to_string());
+                        }
                     }
                     if let Some(init) = &local.init {
                         if let (Pat::Ident(p), Expr::Macro(m)) = (&local.pat, &*init.expr)
@@ -84,8 +92,10 @@ impl Reader<'_> {
                             self.strings.insert(p.ident.to_string(), text);
                         }
                         out.extend(self.expr(&init.expr));
+                        // `let Some(x) = y else { return }` is `if y == null { return }`.
                         if let Some((_, diverge)) = &init.diverge {
-                            out.extend(self.expr(diverge));
+                            let condition = format!("{} == null", label(&init.expr));
+                            out.push(Step::If(condition, self.expr(diverge), Vec::new()));
                         }
                     }
                 }
@@ -124,6 +134,10 @@ impl Reader<'_> {
                         out.push(statement(&call.args));
                         return out;
                     }
+                    (Some("Device"), "execute_pulled_row") => {
+                        out.push(pulled_row());
+                        return out;
+                    }
                     (Some("Run"), "in_transaction") => {
                         let Some(Expr::Closure(c)) = call.args.first() else {
                             panic!("in_transaction without a closure")
@@ -133,6 +147,13 @@ impl Reader<'_> {
                     }
                     (Some("Run"), "send") => {
                         out.push(self.http(&call.args));
+                        return out;
+                    }
+                    // A request sent ahead (its first argument the thread scope).
+                    (Some("Run"), "send_ahead") => {
+                        let args: syn::punctuated::Punctuated<Expr, syn::Token![,]> =
+                            call.args.iter().skip(1).cloned().collect();
+                        out.push(self.http(&args));
                         return out;
                     }
                     (Some("Transport"), "send") => {
@@ -147,6 +168,14 @@ impl Reader<'_> {
                 for arg in &call.args {
                     out.extend(self.expr(arg));
                 }
+                // `held.push(x)`: the local list changes.
+                if method == "push"
+                    && let Expr::Path(p) = &*call.receiver
+                    && let Some(name) = p.path.get_ident()
+                    && self.locals.contains(&name.to_string())
+                {
+                    out.push(Step::Set(camel(&name.to_string())));
+                }
                 if let Some(ty) = ty
                     && self.source.has(&ty, &method)
                 {
@@ -156,6 +185,13 @@ impl Reader<'_> {
             }
             Expr::Call(call) => {
                 let mut out = Vec::new();
+                // `std::thread::scope(|scope| body)`: the body runs here, in order.
+                if let Expr::Path(p) = &*call.func
+                    && p.path.segments.last().is_some_and(|s| s.ident == "scope")
+                    && let Some(Expr::Closure(c)) = call.args.first()
+                {
+                    return self.expr(&c.body);
+                }
                 if let Expr::Paren(p) = &*call.func
                     && let Expr::Field(f) = &*p.expr
                     && matches!(&f.member, syn::Member::Named(n) if n == "token")
@@ -249,12 +285,13 @@ impl Reader<'_> {
         let saved = (
             std::mem::replace(&mut self.ty, ty.to_owned()),
             std::mem::take(&mut self.mutable),
+            std::mem::take(&mut self.locals),
             std::mem::take(&mut self.strings),
         );
         self.depth += 1;
         let steps = self.block(&f.block.stmts);
         self.depth -= 1;
-        (self.ty, self.mutable, self.strings) = saved;
+        (self.ty, self.mutable, self.locals, self.strings) = saved;
         steps
     }
 
@@ -418,6 +455,12 @@ fn fail_kind(arg: &Expr) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// A record bound to its entity's pulled-row statement, run: the statement is the entity's
+/// (`applyPulledRow…`), its parameters the record's values.
+pub fn pulled_row() -> Step {
+    Step::Sql("applyPulledRow…".to_owned(), vec!["record".to_owned()])
 }
 
 /// A `device.execute("name", &[(":p", &v), ...])` or `query(...)` call as a step.

@@ -210,11 +210,11 @@ UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
 UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 
 -- name: apply_pulled_row_barns
--- Applies one live pulled record of barns with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of barns in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
 -- params: :capacity (data.capacity), :heated (data.heated), :notes (data.notes)
 INSERT OR IGNORE INTO "barns" ("id", "name", "capacity", "heated", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
@@ -226,11 +226,11 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "capacity" = excluded
 WHERE excluded."version" >= "barns"."version";
 
 -- name: apply_pulled_row_flocks
--- Applies one live pulled record of flocks with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of flocks in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :barn (data.barn)
 -- params: :breed (data.breed), :placed_on (data.placedOn), :headcount (data.headcount)
 -- params: :status (data.status), :notes (data.notes)
@@ -241,11 +241,11 @@ ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "breed" = excluded."b
 WHERE excluded."version" >= "flocks"."version";
 
 -- name: apply_pulled_row_barn_events
--- Applies one live pulled record of barn_events with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of barn_events in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :barn (data.barn)
 -- params: :flock (data.flock), :kind (data.kind), :value (data.value as real)
 -- params: :recorded_at (data.recordedAt), :recorded_by (data.recordedBy), :note (data.note)

@@ -210,11 +210,11 @@ UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
 UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 
 -- name: apply_pulled_row_regions
--- Applies one live pulled record of regions with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of regions in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
 -- params: :office (data.office)
 INSERT OR IGNORE INTO "regions" ("id", "name", "office", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
@@ -226,11 +226,11 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "office" = excluded."
 WHERE excluded."version" >= "regions"."version";
 
 -- name: apply_pulled_row_officers
--- Applies one live pulled record of officers with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of officers in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
 -- params: :region (data.region), :phone (data.phone), :active (data.active)
 INSERT OR IGNORE INTO "officers" ("id", "name", "region", "phone", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
@@ -240,11 +240,11 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "region" = excluded."
 WHERE excluded."version" >= "officers"."version";
 
 -- name: apply_pulled_row_units
--- Applies one live pulled record of units with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of units in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :region (data.region)
 -- params: :address (data.address), :postcode (data.postcode), :bedrooms (data.bedrooms)
 -- params: :floor (data.floor), :accessible (data.accessible)
@@ -258,11 +258,11 @@ ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "address" = exclu
 WHERE excluded."version" >= "units"."version";
 
 -- name: apply_pulled_row_applicants
--- Applies one live pulled record of applicants with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of applicants in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :officer (data.officer)
 -- params: :full_name (data.fullName), :date_of_birth (data.dateOfBirth), :phone (data.phone)
 -- params: :email (data.email), :current_address (data.currentAddress)
@@ -276,11 +276,11 @@ ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "full_name" = e
 WHERE excluded."version" >= "applicants"."version";
 
 -- name: apply_pulled_row_inspections
--- Applies one live pulled record of inspections with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of inspections in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :officer (data.officer)
 -- params: :unit (data.unit), :inspected_at (data.inspectedAt), :outcome (data.outcome)
 -- params: :damp (data.damp), :heating_works (data.heatingWorks), :smoke_alarms (data.smokeAlarms)
@@ -292,11 +292,11 @@ ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = exclud
 WHERE excluded."version" >= "inspections"."version";
 
 -- name: apply_pulled_row_occupancy_reports
--- Applies one live pulled record of occupancy_reports with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of occupancy_reports in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :officer (data.officer)
 -- params: :unit (data.unit), :applicant (data.applicant), :visited_on (data.visitedOn)
 -- params: :occupants (data.occupants), :tenant_present (data.tenantPresent)

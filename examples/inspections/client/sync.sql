@@ -210,11 +210,11 @@ UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
 UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 
 -- name: apply_pulled_row_gates
--- Applies one live pulled record of gates with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of gates in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
 -- params: :inbound (data.inbound)
 INSERT OR IGNORE INTO "gates" ("id", "name", "inbound", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
@@ -226,11 +226,11 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "inbound" = excluded.
 WHERE excluded."version" >= "gates"."version";
 
 -- name: apply_pulled_row_trucks
--- Applies one live pulled record of trucks with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of trucks in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :plate (data.plate)
 -- params: :haulier (data.haulier), :blocked (data.blocked), :block_reason (data.blockReason)
 INSERT OR IGNORE INTO "trucks" ("id", "plate", "haulier", "blocked", "block_reason", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
@@ -242,11 +242,11 @@ ON CONFLICT ("id") DO UPDATE SET "plate" = excluded."plate", "haulier" = exclude
 WHERE excluded."version" >= "trucks"."version";
 
 -- name: apply_pulled_row_inspections
--- Applies one live pulled record of inspections with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of inspections in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :truck (data.truck)
 -- params: :gate (data.gate), :inspector (data.inspector), :started_at (data.startedAt)
 -- params: :result (data.result), :seal_number (data.sealNumber), :seal_intact (data.sealIntact)
@@ -259,11 +259,11 @@ ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."
 WHERE excluded."version" >= "inspections"."version";
 
 -- name: apply_pulled_row_gate_events
--- Applies one live pulled record of gate_events with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of gate_events in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :truck (data.truck)
 -- params: :gate (data.gate), :kind (data.kind), :at (data.at), :container (data.container)
 -- params: :recorded_by (data.recordedBy)
@@ -274,11 +274,11 @@ ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."
 WHERE excluded."version" >= "gate_events"."version";
 
 -- name: apply_pulled_row_transfers
--- Applies one live pulled record of transfers with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of transfers in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :container (data.container)
 -- params: :truck (data.truck), :from_haulier (data.fromHaulier), :to_haulier (data.toHaulier)
 -- params: :condition (data.condition), :handed_over_at (data.handedOverAt)

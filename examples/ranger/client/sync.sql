@@ -210,11 +210,11 @@ UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
 UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 
 -- name: apply_pulled_row_rangers
--- Applies one live pulled record of rangers with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of rangers in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
 -- params: :badge_number (data.badgeNumber), :station (data.station), :active (data.active)
 INSERT OR IGNORE INTO "rangers" ("id", "name", "badge_number", "station", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
@@ -226,11 +226,11 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "badge_number" = excl
 WHERE excluded."version" >= "rangers"."version";
 
 -- name: apply_pulled_row_patrol_routes
--- Applies one live pulled record of patrol_routes with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of patrol_routes in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
 -- params: :sector (data.sector), :geometry (data.geometry as JSON)
 -- params: :length_km (data.lengthKm as real), :difficulty (data.difficulty)
@@ -244,11 +244,11 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "sector" = excluded."
 WHERE excluded."version" >= "patrol_routes"."version";
 
 -- name: apply_pulled_row_observations
--- Applies one live pulled record of observations with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of observations in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :ranger (data.ranger)
 -- params: :route (data.route), :kind (data.kind), :species (data.species), :count (data.count)
 -- params: :latitude (data.latitude as real), :longitude (data.longitude as real)

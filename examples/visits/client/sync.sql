@@ -210,11 +210,11 @@ UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
 UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 
 -- name: apply_pulled_row_facilities
--- Applies one live pulled record of facilities with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of facilities in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
 -- params: :district (data.district), :level (data.level)
 INSERT OR IGNORE INTO "facilities" ("id", "name", "district", "level", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
@@ -224,11 +224,11 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "district" = excluded
 WHERE excluded."version" >= "facilities"."version";
 
 -- name: apply_pulled_row_households
--- Applies one live pulled record of households with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of households in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :worker (data.worker)
 -- params: :head_name (data.headName), :village (data.village), :latitude (data.latitude as real)
 -- params: :longitude (data.longitude as real), :members (data.members)
@@ -241,11 +241,11 @@ ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "head_name" = exc
 WHERE excluded."version" >= "households"."version";
 
 -- name: apply_pulled_row_visits
--- Applies one live pulled record of visits with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of visits in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 -- params: :id (id), :version (version), :updated_at (updatedAt), :worker (data.worker)
 -- params: :household (data.household), :visited_at (data.visitedAt), :purpose (data.purpose)
 -- params: :muac_mm (data.muacMm), :temperature_c (data.temperatureC as real)

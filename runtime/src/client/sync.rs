@@ -649,15 +649,18 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
 
     /// A request with the headers every request carries (the token asked for now), counted.
     fn request(&mut self, method: Method, path: String, body: Vec<u8>) -> Request {
-        let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
-        if method == Method::Post {
-            headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
-        }
+        let json = || "application/json".to_owned();
         let step = self.device.schema().step().to_string();
-        headers.push((SCHEMA_STEP_HEADER.to_owned(), step));
-        if let Some(token) = (self.client.token)() {
-            headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
-        }
+        let headers: Vec<(String, String)> = [
+            Some(("Accept".to_owned(), json())),
+            (method == Method::Post).then(|| ("Content-Type".to_owned(), json())),
+            Some((SCHEMA_STEP_HEADER.to_owned(), step)),
+            (self.client.token)()
+                .map(|token| ("Authorization".to_owned(), format!("Bearer {token}"))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         self.report.requests += 1;
         self.report.bytes_sent += body.len() as u64;
         Request {

@@ -211,11 +211,11 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 {%- for row in rows %}
 
 -- name: {{ row.name }}
--- Applies one live pulled record of {{ row.entity }} with every key of its data, in one write, when
--- nothing local is in the way. Changes one row; none when the record must go through
--- apply_pulled_records (the row has queued writes, a conflict or a clash, another row holds
--- one of its unique values, the server's row is older than this device's, or a value breaks
--- a constraint of a new row).
+-- Applies one pulled record of {{ row.entity }} in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
 {%- for line in row.param_lines %}
 -- params: {{ line }}
 {%- endfor %}

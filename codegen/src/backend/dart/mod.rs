@@ -6,6 +6,8 @@
 
 use askama::Template;
 
+use offgen_runtime::scripts::{Decoding, RecordKey, pulled_row_statements};
+
 use crate::backend::client::{Migration, sync_sql};
 use crate::backend::device_columns::{Column, ColumnDefault, Role, SqlType, columns};
 use crate::backend::literals::dart_string;
@@ -85,9 +87,11 @@ pub fn numbered_parameters(sql: &str, params: &[&str]) -> Result<String, String>
 
 /// The table a statement writes (`INSERT INTO`, `UPDATE`, `DELETE FROM`), if any.
 fn written_table(sql: &str) -> Option<String> {
-    let words: Vec<&str> = sql.split_whitespace().take(3).collect();
+    let words: Vec<&str> = sql.split_whitespace().take(5).collect();
     let table = match words.as_slice() {
-        ["INSERT", "INTO", t] | ["DELETE", "FROM", t] => *t,
+        ["INSERT", "INTO", t, ..] | ["INSERT", "OR", _, "INTO", t] | ["DELETE", "FROM", t, ..] => {
+            *t
+        }
         ["UPDATE", t, ..] => *t,
         _ => return None,
     };
@@ -170,6 +174,15 @@ struct SyncSqlDart<'a> {
     app: &'a str,
     migrations: Vec<StepView>,
     statements: Vec<StatementView>,
+    rows: Vec<PulledRowView>,
+}
+
+/// A pulled-row statement for `pulledRowStatements`: its parameters as `RecordParam`s, read
+/// back from the notes of its `-- params:` by the runtime's own reader.
+struct PulledRowView {
+    entity: String,
+    dart_name: String,
+    params: Vec<String>,
 }
 
 #[derive(Template)]
@@ -407,6 +420,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
     };
     files.insert("dart/lib/src/sync.drift", render(&drift));
 
+    let named = sync_sql::named_statements(schema);
     let sync_sql = SyncSqlDart {
         marker: GENERATED_MARKER,
         app,
@@ -417,7 +431,33 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
                 statements: m.statements.iter().map(|s| sql_literal(s)).collect(),
             })
             .collect(),
-        statements: sync_sql::named_statements(schema)
+        rows: pulled_row_statements(&named)
+            .expect("sync.sql as rendered is readable")
+            .into_iter()
+            .map(|row| PulledRowView {
+                entity: dart_string(&row.entity),
+                dart_name: crate::model::Name::new(&row.name).camel,
+                params: row
+                    .params
+                    .iter()
+                    .map(|p| {
+                        let (key, data_key) = match &p.key {
+                            RecordKey::Id => ("id", "null".to_owned()),
+                            RecordKey::Version => ("version", "null".to_owned()),
+                            RecordKey::UpdatedAt => ("updatedAt", "null".to_owned()),
+                            RecordKey::Data(key) => ("data", dart_string(key)),
+                        };
+                        let decoding = match p.decoding {
+                            Decoding::Value => "value",
+                            Decoding::Real => "real",
+                            Decoding::Json => "json",
+                        };
+                        format!("RecordParam(RecordKey.{key}, {data_key}, Decoding.{decoding})")
+                    })
+                    .collect(),
+            })
+            .collect(),
+        statements: named
             .into_iter()
             .map(|s| {
                 let params: Vec<&str> =

@@ -1449,7 +1449,7 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
     '_offgen_meta',
   );
 
-  /// Applies one live pulled record of barns with every key of its data, in one write, when
+  /// Applies one pulled record of barns in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowBarns = SyncStatement(
     'apply_pulled_row_barns',
     r'''
@@ -1462,10 +1462,10 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "capacity" = excluded
 WHERE excluded."version" >= "barns"."version"
 ''',
     ['id', 'version', 'updated_at', 'name', 'capacity', 'heated', 'notes'],
-    null,
+    'barns',
   );
 
-  /// Applies one live pulled record of flocks with every key of its data, in one write, when
+  /// Applies one pulled record of flocks in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowFlocks = SyncStatement(
     'apply_pulled_row_flocks',
     r'''
@@ -1476,10 +1476,10 @@ ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "breed" = excluded."b
 WHERE excluded."version" >= "flocks"."version"
 ''',
     ['id', 'version', 'updated_at', 'barn', 'breed', 'placed_on', 'headcount', 'status', 'notes'],
-    null,
+    'flocks',
   );
 
-  /// Applies one live pulled record of barn_events with every key of its data, in one write, when
+  /// Applies one pulled record of barn_events in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowBarnEvents = SyncStatement(
     'apply_pulled_row_barn_events',
     r'''
@@ -1490,7 +1490,7 @@ ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "flock" = excluded."f
 WHERE excluded."version" >= "barn_events"."version"
 ''',
     ['id', 'version', 'updated_at', 'barn', 'flock', 'kind', 'value', 'recorded_at', 'recorded_by', 'note'],
-    null,
+    'barn_events',
   );
 
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
@@ -1691,3 +1691,77 @@ DELETE FROM "_offgen_notices"
     '_offgen_notices',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'barns': PulledRowStatement(SyncSql.applyPulledRowBarns, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'capacity', Decoding.value),
+    RecordParam(RecordKey.data, 'heated', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'flocks': PulledRowStatement(SyncSql.applyPulledRowFlocks, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'barn', Decoding.value),
+    RecordParam(RecordKey.data, 'breed', Decoding.value),
+    RecordParam(RecordKey.data, 'placedOn', Decoding.value),
+    RecordParam(RecordKey.data, 'headcount', Decoding.value),
+    RecordParam(RecordKey.data, 'status', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'barn_events': PulledRowStatement(SyncSql.applyPulledRowBarnEvents, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'barn', Decoding.value),
+    RecordParam(RecordKey.data, 'flock', Decoding.value),
+    RecordParam(RecordKey.data, 'kind', Decoding.value),
+    RecordParam(RecordKey.data, 'value', Decoding.real),
+    RecordParam(RecordKey.data, 'recordedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'recordedBy', Decoding.value),
+    RecordParam(RecordKey.data, 'note', Decoding.value),
+  ]),
+};

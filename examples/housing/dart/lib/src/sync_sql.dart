@@ -2488,7 +2488,7 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
     '_offgen_meta',
   );
 
-  /// Applies one live pulled record of regions with every key of its data, in one write, when
+  /// Applies one pulled record of regions in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowRegions = SyncStatement(
     'apply_pulled_row_regions',
     r'''
@@ -2501,10 +2501,10 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "office" = excluded."
 WHERE excluded."version" >= "regions"."version"
 ''',
     ['id', 'version', 'updated_at', 'name', 'office'],
-    null,
+    'regions',
   );
 
-  /// Applies one live pulled record of officers with every key of its data, in one write, when
+  /// Applies one pulled record of officers in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowOfficers = SyncStatement(
     'apply_pulled_row_officers',
     r'''
@@ -2515,10 +2515,10 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "region" = excluded."
 WHERE excluded."version" >= "officers"."version"
 ''',
     ['id', 'version', 'updated_at', 'name', 'region', 'phone', 'active'],
-    null,
+    'officers',
   );
 
-  /// Applies one live pulled record of units with every key of its data, in one write, when
+  /// Applies one pulled record of units in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowUnits = SyncStatement(
     'apply_pulled_row_units',
     r'''
@@ -2531,10 +2531,10 @@ ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "address" = exclu
 WHERE excluded."version" >= "units"."version"
 ''',
     ['id', 'version', 'updated_at', 'region', 'address', 'postcode', 'bedrooms', 'floor', 'accessible', 'weekly_rent', 'status'],
-    null,
+    'units',
   );
 
-  /// Applies one live pulled record of applicants with every key of its data, in one write, when
+  /// Applies one pulled record of applicants in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowApplicants = SyncStatement(
     'apply_pulled_row_applicants',
     r'''
@@ -2545,10 +2545,10 @@ ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "full_name" = e
 WHERE excluded."version" >= "applicants"."version"
 ''',
     ['id', 'version', 'updated_at', 'officer', 'full_name', 'date_of_birth', 'phone', 'email', 'current_address', 'household_size', 'needs_accessible', 'priority', 'status', 'registered_on', 'notes'],
-    null,
+    'applicants',
   );
 
-  /// Applies one live pulled record of inspections with every key of its data, in one write, when
+  /// Applies one pulled record of inspections in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowInspections = SyncStatement(
     'apply_pulled_row_inspections',
     r'''
@@ -2559,10 +2559,10 @@ ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = exclud
 WHERE excluded."version" >= "inspections"."version"
 ''',
     ['id', 'version', 'updated_at', 'officer', 'unit', 'inspected_at', 'outcome', 'damp', 'heating_works', 'smoke_alarms', 'repairs', 'notes'],
-    null,
+    'inspections',
   );
 
-  /// Applies one live pulled record of occupancy_reports with every key of its data, in one write, when
+  /// Applies one pulled record of occupancy_reports in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowOccupancyReports = SyncStatement(
     'apply_pulled_row_occupancy_reports',
     r'''
@@ -2573,7 +2573,7 @@ ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = exclud
 WHERE excluded."version" >= "occupancy_reports"."version"
 ''',
     ['id', 'version', 'updated_at', 'officer', 'unit', 'applicant', 'visited_on', 'occupants', 'tenant_present', 'rent_arrears', 'sublet_suspected', 'notes'],
-    null,
+    'occupancy_reports',
   );
 
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
@@ -2774,3 +2774,119 @@ DELETE FROM "_offgen_notices"
     '_offgen_notices',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'regions': PulledRowStatement(SyncSql.applyPulledRowRegions, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'office', Decoding.value),
+  ]),
+  'officers': PulledRowStatement(SyncSql.applyPulledRowOfficers, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'region', Decoding.value),
+    RecordParam(RecordKey.data, 'phone', Decoding.value),
+    RecordParam(RecordKey.data, 'active', Decoding.value),
+  ]),
+  'units': PulledRowStatement(SyncSql.applyPulledRowUnits, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'region', Decoding.value),
+    RecordParam(RecordKey.data, 'address', Decoding.value),
+    RecordParam(RecordKey.data, 'postcode', Decoding.value),
+    RecordParam(RecordKey.data, 'bedrooms', Decoding.value),
+    RecordParam(RecordKey.data, 'floor', Decoding.value),
+    RecordParam(RecordKey.data, 'accessible', Decoding.value),
+    RecordParam(RecordKey.data, 'weeklyRent', Decoding.real),
+    RecordParam(RecordKey.data, 'status', Decoding.value),
+  ]),
+  'applicants': PulledRowStatement(SyncSql.applyPulledRowApplicants, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'officer', Decoding.value),
+    RecordParam(RecordKey.data, 'fullName', Decoding.value),
+    RecordParam(RecordKey.data, 'dateOfBirth', Decoding.value),
+    RecordParam(RecordKey.data, 'phone', Decoding.value),
+    RecordParam(RecordKey.data, 'email', Decoding.value),
+    RecordParam(RecordKey.data, 'currentAddress', Decoding.value),
+    RecordParam(RecordKey.data, 'householdSize', Decoding.value),
+    RecordParam(RecordKey.data, 'needsAccessible', Decoding.value),
+    RecordParam(RecordKey.data, 'priority', Decoding.value),
+    RecordParam(RecordKey.data, 'status', Decoding.value),
+    RecordParam(RecordKey.data, 'registeredOn', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'inspections': PulledRowStatement(SyncSql.applyPulledRowInspections, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'officer', Decoding.value),
+    RecordParam(RecordKey.data, 'unit', Decoding.value),
+    RecordParam(RecordKey.data, 'inspectedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'outcome', Decoding.value),
+    RecordParam(RecordKey.data, 'damp', Decoding.value),
+    RecordParam(RecordKey.data, 'heatingWorks', Decoding.value),
+    RecordParam(RecordKey.data, 'smokeAlarms', Decoding.value),
+    RecordParam(RecordKey.data, 'repairs', Decoding.json),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'occupancy_reports': PulledRowStatement(SyncSql.applyPulledRowOccupancyReports, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'officer', Decoding.value),
+    RecordParam(RecordKey.data, 'unit', Decoding.value),
+    RecordParam(RecordKey.data, 'applicant', Decoding.value),
+    RecordParam(RecordKey.data, 'visitedOn', Decoding.value),
+    RecordParam(RecordKey.data, 'occupants', Decoding.value),
+    RecordParam(RecordKey.data, 'tenantPresent', Decoding.value),
+    RecordParam(RecordKey.data, 'rentArrears', Decoding.value),
+    RecordParam(RecordKey.data, 'subletSuspected', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+};

@@ -2142,7 +2142,7 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
     '_offgen_meta',
   );
 
-  /// Applies one live pulled record of gates with every key of its data, in one write, when
+  /// Applies one pulled record of gates in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowGates = SyncStatement(
     'apply_pulled_row_gates',
     r'''
@@ -2155,10 +2155,10 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "inbound" = excluded.
 WHERE excluded."version" >= "gates"."version"
 ''',
     ['id', 'version', 'updated_at', 'name', 'inbound'],
-    null,
+    'gates',
   );
 
-  /// Applies one live pulled record of trucks with every key of its data, in one write, when
+  /// Applies one pulled record of trucks in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowTrucks = SyncStatement(
     'apply_pulled_row_trucks',
     r'''
@@ -2171,10 +2171,10 @@ ON CONFLICT ("id") DO UPDATE SET "plate" = excluded."plate", "haulier" = exclude
 WHERE excluded."version" >= "trucks"."version"
 ''',
     ['id', 'version', 'updated_at', 'plate', 'haulier', 'blocked', 'block_reason'],
-    null,
+    'trucks',
   );
 
-  /// Applies one live pulled record of inspections with every key of its data, in one write, when
+  /// Applies one pulled record of inspections in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowInspections = SyncStatement(
     'apply_pulled_row_inspections',
     r'''
@@ -2185,10 +2185,10 @@ ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."
 WHERE excluded."version" >= "inspections"."version"
 ''',
     ['id', 'version', 'updated_at', 'truck', 'gate', 'inspector', 'started_at', 'result', 'seal_number', 'seal_intact', 'tyres', 'damage', 'driver_signature', 'notes'],
-    null,
+    'inspections',
   );
 
-  /// Applies one live pulled record of gate_events with every key of its data, in one write, when
+  /// Applies one pulled record of gate_events in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowGateEvents = SyncStatement(
     'apply_pulled_row_gate_events',
     r'''
@@ -2199,10 +2199,10 @@ ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."
 WHERE excluded."version" >= "gate_events"."version"
 ''',
     ['id', 'version', 'updated_at', 'truck', 'gate', 'kind', 'at', 'container', 'recorded_by'],
-    null,
+    'gate_events',
   );
 
-  /// Applies one live pulled record of transfers with every key of its data, in one write, when
+  /// Applies one pulled record of transfers in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowTransfers = SyncStatement(
     'apply_pulled_row_transfers',
     r'''
@@ -2213,7 +2213,7 @@ ON CONFLICT ("id") DO UPDATE SET "container" = excluded."container", "truck" = e
 WHERE excluded."version" >= "transfers"."version"
 ''',
     ['id', 'version', 'updated_at', 'container', 'truck', 'from_haulier', 'to_haulier', 'condition', 'handed_over_at', 'signed_by', 'signature'],
-    null,
+    'transfers',
   );
 
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
@@ -2414,3 +2414,101 @@ DELETE FROM "_offgen_notices"
     '_offgen_notices',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'gates': PulledRowStatement(SyncSql.applyPulledRowGates, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'inbound', Decoding.value),
+  ]),
+  'trucks': PulledRowStatement(SyncSql.applyPulledRowTrucks, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'plate', Decoding.value),
+    RecordParam(RecordKey.data, 'haulier', Decoding.value),
+    RecordParam(RecordKey.data, 'blocked', Decoding.value),
+    RecordParam(RecordKey.data, 'blockReason', Decoding.value),
+  ]),
+  'inspections': PulledRowStatement(SyncSql.applyPulledRowInspections, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'truck', Decoding.value),
+    RecordParam(RecordKey.data, 'gate', Decoding.value),
+    RecordParam(RecordKey.data, 'inspector', Decoding.value),
+    RecordParam(RecordKey.data, 'startedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'result', Decoding.value),
+    RecordParam(RecordKey.data, 'sealNumber', Decoding.value),
+    RecordParam(RecordKey.data, 'sealIntact', Decoding.value),
+    RecordParam(RecordKey.data, 'tyres', Decoding.value),
+    RecordParam(RecordKey.data, 'damage', Decoding.json),
+    RecordParam(RecordKey.data, 'driverSignature', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'gate_events': PulledRowStatement(SyncSql.applyPulledRowGateEvents, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'truck', Decoding.value),
+    RecordParam(RecordKey.data, 'gate', Decoding.value),
+    RecordParam(RecordKey.data, 'kind', Decoding.value),
+    RecordParam(RecordKey.data, 'at', Decoding.value),
+    RecordParam(RecordKey.data, 'container', Decoding.value),
+    RecordParam(RecordKey.data, 'recordedBy', Decoding.value),
+  ]),
+  'transfers': PulledRowStatement(SyncSql.applyPulledRowTransfers, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'container', Decoding.value),
+    RecordParam(RecordKey.data, 'truck', Decoding.value),
+    RecordParam(RecordKey.data, 'fromHaulier', Decoding.value),
+    RecordParam(RecordKey.data, 'toHaulier', Decoding.value),
+    RecordParam(RecordKey.data, 'condition', Decoding.value),
+    RecordParam(RecordKey.data, 'handedOverAt', Decoding.value),
+    RecordParam(RecordKey.data, 'signedBy', Decoding.value),
+    RecordParam(RecordKey.data, 'signature', Decoding.value),
+  ]),
+};

@@ -1492,7 +1492,7 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
     '_offgen_meta',
   );
 
-  /// Applies one live pulled record of rangers with every key of its data, in one write, when
+  /// Applies one pulled record of rangers in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowRangers = SyncStatement(
     'apply_pulled_row_rangers',
     r'''
@@ -1505,10 +1505,10 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "badge_number" = excl
 WHERE excluded."version" >= "rangers"."version"
 ''',
     ['id', 'version', 'updated_at', 'name', 'badge_number', 'station', 'active'],
-    null,
+    'rangers',
   );
 
-  /// Applies one live pulled record of patrol_routes with every key of its data, in one write, when
+  /// Applies one pulled record of patrol_routes in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowPatrolRoutes = SyncStatement(
     'apply_pulled_row_patrol_routes',
     r'''
@@ -1521,10 +1521,10 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "sector" = excluded."
 WHERE excluded."version" >= "patrol_routes"."version"
 ''',
     ['id', 'version', 'updated_at', 'name', 'sector', 'geometry', 'length_km', 'difficulty', 'retired'],
-    null,
+    'patrol_routes',
   );
 
-  /// Applies one live pulled record of observations with every key of its data, in one write, when
+  /// Applies one pulled record of observations in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowObservations = SyncStatement(
     'apply_pulled_row_observations',
     r'''
@@ -1535,7 +1535,7 @@ ON CONFLICT ("id") DO UPDATE SET "ranger" = excluded."ranger", "route" = exclude
 WHERE excluded."version" >= "observations"."version"
 ''',
     ['id', 'version', 'updated_at', 'ranger', 'route', 'kind', 'species', 'count', 'latitude', 'longitude', 'accuracy_m', 'altitude_m', 'notes', 'photo_path', 'thumbnail', 'sighting_id', 'patrol_day', 'photo_upload', 'status', 'recorded_at', 'modified_at'],
-    null,
+    'observations',
   );
 
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
@@ -1736,3 +1736,88 @@ DELETE FROM "_offgen_notices"
     '_offgen_notices',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'rangers': PulledRowStatement(SyncSql.applyPulledRowRangers, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'badgeNumber', Decoding.value),
+    RecordParam(RecordKey.data, 'station', Decoding.value),
+    RecordParam(RecordKey.data, 'active', Decoding.value),
+  ]),
+  'patrol_routes': PulledRowStatement(SyncSql.applyPulledRowPatrolRoutes, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'sector', Decoding.value),
+    RecordParam(RecordKey.data, 'geometry', Decoding.json),
+    RecordParam(RecordKey.data, 'lengthKm', Decoding.real),
+    RecordParam(RecordKey.data, 'difficulty', Decoding.value),
+    RecordParam(RecordKey.data, 'retired', Decoding.value),
+  ]),
+  'observations': PulledRowStatement(SyncSql.applyPulledRowObservations, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'ranger', Decoding.value),
+    RecordParam(RecordKey.data, 'route', Decoding.value),
+    RecordParam(RecordKey.data, 'kind', Decoding.value),
+    RecordParam(RecordKey.data, 'species', Decoding.value),
+    RecordParam(RecordKey.data, 'count', Decoding.value),
+    RecordParam(RecordKey.data, 'latitude', Decoding.real),
+    RecordParam(RecordKey.data, 'longitude', Decoding.real),
+    RecordParam(RecordKey.data, 'accuracyM', Decoding.real),
+    RecordParam(RecordKey.data, 'altitudeM', Decoding.real),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+    RecordParam(RecordKey.data, 'photoPath', Decoding.value),
+    RecordParam(RecordKey.data, 'thumbnail', Decoding.value),
+    RecordParam(RecordKey.data, 'sightingId', Decoding.value),
+    RecordParam(RecordKey.data, 'patrolDay', Decoding.value),
+    RecordParam(RecordKey.data, 'photoUpload', Decoding.value),
+    RecordParam(RecordKey.data, 'status', Decoding.value),
+    RecordParam(RecordKey.data, 'recordedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'modifiedAt', Decoding.value),
+  ]),
+};

@@ -1433,7 +1433,7 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
     '_offgen_meta',
   );
 
-  /// Applies one live pulled record of facilities with every key of its data, in one write, when
+  /// Applies one pulled record of facilities in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowFacilities = SyncStatement(
     'apply_pulled_row_facilities',
     r'''
@@ -1444,10 +1444,10 @@ ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "district" = excluded
 WHERE excluded."version" >= "facilities"."version"
 ''',
     ['id', 'version', 'updated_at', 'name', 'district', 'level'],
-    null,
+    'facilities',
   );
 
-  /// Applies one live pulled record of households with every key of its data, in one write, when
+  /// Applies one pulled record of households in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowHouseholds = SyncStatement(
     'apply_pulled_row_households',
     r'''
@@ -1458,10 +1458,10 @@ ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "head_name" = exc
 WHERE excluded."version" >= "households"."version"
 ''',
     ['id', 'version', 'updated_at', 'worker', 'head_name', 'village', 'latitude', 'longitude', 'members', 'pregnant_women', 'children_under_five', 'registered_on'],
-    null,
+    'households',
   );
 
-  /// Applies one live pulled record of visits with every key of its data, in one write, when
+  /// Applies one pulled record of visits in one write, if nothing local is in the way.
   static const SyncStatement applyPulledRowVisits = SyncStatement(
     'apply_pulled_row_visits',
     r'''
@@ -1472,7 +1472,7 @@ ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "household" = exc
 WHERE excluded."version" >= "visits"."version"
 ''',
     ['id', 'version', 'updated_at', 'worker', 'household', 'visited_at', 'purpose', 'muac_mm', 'temperature_c', 'malaria_test', 'referred_to', 'follow_up_on', 'notes'],
-    null,
+    'visits',
   );
 
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
@@ -1673,3 +1673,82 @@ DELETE FROM "_offgen_notices"
     '_offgen_notices',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'facilities': PulledRowStatement(SyncSql.applyPulledRowFacilities, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'district', Decoding.value),
+    RecordParam(RecordKey.data, 'level', Decoding.value),
+  ]),
+  'households': PulledRowStatement(SyncSql.applyPulledRowHouseholds, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'worker', Decoding.value),
+    RecordParam(RecordKey.data, 'headName', Decoding.value),
+    RecordParam(RecordKey.data, 'village', Decoding.value),
+    RecordParam(RecordKey.data, 'latitude', Decoding.real),
+    RecordParam(RecordKey.data, 'longitude', Decoding.real),
+    RecordParam(RecordKey.data, 'members', Decoding.value),
+    RecordParam(RecordKey.data, 'pregnantWomen', Decoding.value),
+    RecordParam(RecordKey.data, 'childrenUnderFive', Decoding.value),
+    RecordParam(RecordKey.data, 'registeredOn', Decoding.value),
+  ]),
+  'visits': PulledRowStatement(SyncSql.applyPulledRowVisits, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'worker', Decoding.value),
+    RecordParam(RecordKey.data, 'household', Decoding.value),
+    RecordParam(RecordKey.data, 'visitedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'purpose', Decoding.value),
+    RecordParam(RecordKey.data, 'muacMm', Decoding.value),
+    RecordParam(RecordKey.data, 'temperatureC', Decoding.real),
+    RecordParam(RecordKey.data, 'malariaTest', Decoding.value),
+    RecordParam(RecordKey.data, 'referredTo', Decoding.value),
+    RecordParam(RecordKey.data, 'followUpOn', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+};
