@@ -43,6 +43,13 @@ pub fn run(records: &Path, dir: &Path, only: Option<&str>, rounds: usize) {
         for (i, variant) in variants.iter().enumerate() {
             let path = dir.join(format!("apply-{variant}-{round}.db"));
             let mut device = Device::open(&path, &client_schema()).expect("a device");
+            if let Ok(level) = std::env::var("OFFGEN_BENCH_SYNCHRONOUS") {
+                // An experiment: page commits that do not wait for the disk.
+                device
+                    .connection()
+                    .pragma_update(None, "synchronous", level)
+                    .expect("pragma");
+            }
             if let Ok(store) = std::env::var("OFFGEN_BENCH_TEMP_STORE") {
                 // An experiment: the statement journal in SQLite's spill buffer (FILE).
                 device

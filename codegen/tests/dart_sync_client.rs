@@ -140,6 +140,7 @@ fn the_loop_read_is_the_whole_algorithm() {
         "fail refused",
         "set report.setAside",
         "sql getPullCursor()",
+        "sql pullDurability()",
         "http GET /sync/pull?cursor=&limit=",
         "loop",
         "if response.status != 200",
@@ -147,6 +148,8 @@ fn the_loop_read_is_the_whole_algorithm() {
         "sql acquireSyncLease(holder, now, until)",
         "http GET /sync/pull?cursor=&limit=",
         "set ahead",
+        "if relax",
+        "sql relaxDurability()",
         "transaction",
         "for each",
         "if row != null",
@@ -169,6 +172,8 @@ fn the_loop_read_is_the_whole_algorithm() {
         "sql unknownPulledRecords()",
         "sql clearInbox()",
         "sql setPullCursor(cursor)",
+        "if relax",
+        "sql restoreDurability()",
         "if ahead == null",
         "return",
         "set response",
@@ -284,8 +289,8 @@ fn the_comparison_notices_a_broken_dart_loop() {
     let cases = [
         // Two statements of the pull page swapped.
         (
-            "await device._execute(SyncSql.clearInbox, const {});\n        await device._execute(SyncSql.setPullCursor, {'cursor': next});",
-            "await device._execute(SyncSql.setPullCursor, {'cursor': next});\n        await device._execute(SyncSql.clearInbox, const {});",
+            "await device._execute(SyncSql.clearInbox, const {});\n          await device._execute(SyncSql.setPullCursor, {'cursor': next});",
+            "await device._execute(SyncSql.setPullCursor, {'cursor': next});\n          await device._execute(SyncSql.clearInbox, const {});",
         ),
         // 413 with one entry treated as with several.
         (
@@ -299,8 +304,8 @@ fn the_comparison_notices_a_broken_dart_loop() {
         ),
         // The clock not set after a pull page.
         (
-            "        if (serverTime != null) {\n          await device._execute(\n            SyncSql.setClock,\n            {'server_time': serverTime, 'now': now},\n          );\n        }\n        return [",
-            "        return [",
+            "          if (serverTime != null) {\n            await device._execute(\n              SyncSql.setClock,\n              {'server_time': serverTime, 'now': now},\n            );\n          }\n          return [",
+            "          return [",
         ),
         // The results applied outside a transaction.
         (
@@ -333,6 +338,11 @@ fn the_comparison_notices_a_broken_dart_loop() {
         (
             "          if (silenced) {\n            await _execute(SyncSql.endPulledRows, const {});\n            silenced = false;\n          }\n          await _applyHeld(held);",
             "          await _applyHeld(held);",
+        ),
+        // Durability not restored when a page fails.
+        (
+            "      } finally {\n        if (relax) {",
+            "      } on FormatException {\n        if (relax) {",
         ),
         // The last page taken for one with more after it.
         (
@@ -390,4 +400,3 @@ fn the_comparison_notices_a_changed_rust_loop() {
         );
     }
 }
-

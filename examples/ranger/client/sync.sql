@@ -32,7 +32,8 @@
 --              requests never count as attempts. A lost response is harmless: the entries go
 --              again with the same mutation ids, and the server answers with its first result.
 --           Repeat while claim_batch claims entries.
---   Pull:   1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
+--   Pull:   1. get_pull_cursor() -> cursor, pull_durability() -> relax; GET
+--              /sync/pull?cursor=<cursor>&limit=N
 --           2. 200: while hasMore, the next page may be asked for (cursor = this page's
 --              `cursor`) while this one is applied. The page's records, in page order: a live
 --              record (`deleted` false) of an entity with an apply_pulled_row_<table> statement,
@@ -44,7 +45,8 @@
 --              Then take_clashes() -> held, clear_clashes(), apply_pulled_records(:records =
 --              held) (records waiting for a unique clash are tried again after every page),
 --              unknown_pulled_records() (log them), clear_inbox(), set_pull_cursor(:cursor),
---              set_clock(:server_time, :now).
+--              set_clock(:server_time, :now). Where relax: relax_durability() before the
+--              page's transaction, restore_durability() after it, committed or not.
 --           Repeat while hasMore. Then set_last_synced(:now).
 --   App:    sync_stats(:now), retry_waiting() (a "Sync now" button, before the sync),
 --           list_failed(), retry_failed(:seq), discard_failed(:seq),
@@ -200,6 +202,25 @@ SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_ex
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key";
+
+-- name: pull_durability
+-- Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+-- default synchronous = FULL. A page a power cut takes back is pulled again (its cursor is in
+-- its transaction; an app crash takes nothing back), and the next commit at FULL (the sync's
+-- last) makes every commit before it durable. Waiting for the disk at each page's commit cost
+-- more than writing the page's rows (docs/BENCHMARKS.md).
+-- returns: relax
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax";
+
+-- name: relax_durability
+-- A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+-- transaction only).
+PRAGMA synchronous = NORMAL;
+
+-- name: restore_durability
+-- Back to SQLite's default: each commit waits for the disk.
+PRAGMA synchronous = FULL;
 
 -- name: begin_pulled_rows
 -- Silences the queue triggers while pulled records are applied one statement each.

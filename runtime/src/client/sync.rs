@@ -519,6 +519,11 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
                 .into_iter()
                 .next()
                 .unwrap_or_default();
+            let relax = self
+                .device
+                .query("pull_durability", &[], |r| r.get::<_, bool>(0))
+                .map_err(SyncErrorKind::Client)?
+                .contains(&true);
             let limit = self.client.options.pull_page.clamp(1, 1000);
             let path = format!(
                 "/sync/pull?cursor={}&limit={}",
@@ -547,7 +552,12 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
                         format!("/sync/pull?cursor={}&limit={}", percent_encode(next), limit);
                     ahead = Some(self.send_ahead(scope, Method::Get, path));
                 }
-                let unknown = self.in_transaction(|device| {
+                if relax {
+                    self.device
+                        .execute("relax_durability", &[])
+                        .map_err(SyncErrorKind::Client)?;
+                }
+                let applied = self.in_transaction(|device| {
                     device.apply_pulled(&records)?;
                     // Records waiting for a unique clash are tried again after every page:
                     // the page may have changed the local row that held them back.
@@ -569,7 +579,13 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
                         )?;
                     }
                     Ok(unknown)
-                })?;
+                });
+                if relax {
+                    self.device
+                        .execute("restore_durability", &[])
+                        .map_err(SyncErrorKind::Client)?;
+                }
+                let unknown = applied?;
                 self.report.pulled += count as u64;
                 for (entity, n) in unknown {
                     let n = u64::try_from(n).unwrap_or(0);

@@ -1413,6 +1413,37 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+  static const SyncStatement pullDurability = SyncStatement(
+    'pull_durability',
+    r'''
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax"
+''',
+    [],
+    null,
+  );
+
+  /// A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+  static const SyncStatement relaxDurability = SyncStatement(
+    'relax_durability',
+    r'''
+PRAGMA synchronous = NORMAL
+''',
+    [],
+    null,
+  );
+
+  /// Back to SQLite's default: each commit waits for the disk.
+  static const SyncStatement restoreDurability = SyncStatement(
+    'restore_durability',
+    r'''
+PRAGMA synchronous = FULL
+''',
+    [],
+    null,
+  );
+
   /// Silences the queue triggers while pulled records are applied one statement each.
   static const SyncStatement beginPulledRows = SyncStatement(
     'begin_pulled_rows',
