@@ -28,7 +28,6 @@ pub(crate) fn elements(text: &str) -> Option<Vec<&str>> {
 /// The members of the JSON object `text`, each key as its JSON string's text (quotes
 /// included) and each value as its text, into `out` (emptied first); false when `text` is
 /// not an object.
-#[cfg(test)]
 pub(crate) fn members<'t>(text: &'t str, out: &mut Vec<(&'t str, &'t str)>) -> bool {
     out.clear();
     object_at(text, skip_space(text.as_bytes(), 0), out, None).is_some()

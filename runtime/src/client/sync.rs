@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::json_text::elements;
+use super::json_text::{self, elements};
 use super::transport::{Method, Request, Response, Transport, TransportError};
 use super::{ClientError, Device};
 use crate::protocol::{SCHEMA_AHEAD_PROBLEM, SCHEMA_STEP_HEADER, UPGRADE_REQUIRED_PROBLEM};
@@ -229,13 +229,104 @@ struct ResultStatus {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PullPage<'a> {
+struct PullPageJson<'a> {
     #[serde(borrow)]
     records: &'a RawValue,
     cursor: String,
     has_more: bool,
     #[serde(default)]
     server_time: Option<i64>,
+}
+
+/// A pull page: its records' JSON text, where the next page starts, and the server's clock.
+struct PullPage<'a> {
+    records: &'a str,
+    cursor: String,
+    has_more: bool,
+    server_time: Option<i64>,
+}
+
+impl<'a> PullPage<'a> {
+    /// Reads a page. A body already checked as JSON (on the thread that received it) only has
+    /// its parts found, and is read by serde only should they be unusual; any other is read
+    /// by serde, which checks it.
+    fn read(received: &'a Received) -> Result<PullPage<'a>, String> {
+        if received.json
+            && let Some(page) = std::str::from_utf8(&received.response.body)
+                .ok()
+                .and_then(PullPage::find)
+        {
+            return Ok(page);
+        }
+        let page: PullPageJson<'a> =
+            serde_json::from_slice(&received.response.body).map_err(|e| e.to_string())?;
+        Ok(PullPage {
+            records: page.records.get(),
+            cursor: page.cursor,
+            has_more: page.has_more,
+            server_time: page.server_time,
+        })
+    }
+
+    /// The parts of valid JSON text, if each is there once, plain and of its type.
+    fn find(text: &'a str) -> Option<PullPage<'a>> {
+        let mut members = Vec::new();
+        if !json_text::members(text, &mut members) {
+            return None;
+        }
+        let mut parts: [Option<&str>; 4] = [None; 4];
+        for (key, value) in members {
+            let at = ["\"records\"", "\"cursor\"", "\"hasMore\"", "\"serverTime\""]
+                .iter()
+                .position(|k| *k == key);
+            match at {
+                Some(at) if parts[at].is_none() => parts[at] = Some(value),
+                Some(_) => return None, // twice: serde's error
+                None if key.contains('\\') => return None,
+                None => {}
+            }
+        }
+        let [Some(records), Some(cursor), Some(has_more), server_time] = parts else {
+            return None;
+        };
+        let cursor = cursor.strip_prefix('"')?.strip_suffix('"')?;
+        Some(PullPage {
+            records,
+            cursor: (!cursor.contains('\\')).then(|| cursor.to_owned())?,
+            has_more: match has_more {
+                "true" => true,
+                "false" => false,
+                _ => return None,
+            },
+            server_time: match server_time {
+                None | Some("null") => None,
+                Some(number) => Some(number.parse().ok()?),
+            },
+        })
+    }
+}
+
+/// A response, and whether its body was checked as JSON where it was received.
+struct Received {
+    response: Response,
+    json: bool,
+}
+
+impl Received {
+    /// `response`, its body checked as JSON if the server answered 200.
+    fn check(response: Response) -> Received {
+        let json = response.status == 200
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&response.body).is_ok();
+        Received { response, json }
+    }
+}
+
+impl std::ops::Deref for Received {
+    type Target = Response;
+
+    fn deref(&self) -> &Response {
+        &self.response
+    }
 }
 
 #[derive(Deserialize)]
@@ -532,14 +623,15 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
             );
             let mut response = self
                 .send(Method::Get, path, Vec::new())
+                .map(Received::check)
                 .map_err(SyncErrorKind::Transport)?;
             loop {
                 if response.status != 200 {
                     return Err(refused(&response));
                 }
-                let page: PullPage<'_> = serde_json::from_slice(&response.body)
+                let page = PullPage::read(&response)
                     .map_err(|e| SyncErrorKind::Protocol(format!("pull page: {e}")))?;
-                let records = elements(page.records.get())
+                let records = elements(page.records)
                     .ok_or_else(|| SyncErrorKind::Protocol("pull records: not an array".into()))?;
                 let count = records.len();
                 let now = self.now()?;
@@ -658,7 +750,10 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
     {
         let request = self.request(method, path, Vec::new());
         match self.client.transport.concurrent() {
-            Some(transport) => Ahead::Sending(scope.spawn(move || transport.send(request))),
+            // The body is checked as JSON there too, while this thread works.
+            Some(transport) => {
+                Ahead::Sending(scope.spawn(move || transport.send(request).map(Received::check)))
+            }
             None => Ahead::Waiting(request),
         }
     }
@@ -691,7 +786,7 @@ impl<'c, T: Transport> Run<'_, 'c, T> {
 /// A request sent ahead of time, or to be sent when its answer is wanted.
 enum Ahead<'s> {
     /// On its way, from a thread of the sync's scope.
-    Sending(std::thread::ScopedJoinHandle<'s, Result<Response, TransportError>>),
+    Sending(std::thread::ScopedJoinHandle<'s, Result<Received, TransportError>>),
     /// Sent by [`Ahead::wait`]: the transport sends from the sync's thread only.
     Waiting(Request),
 }
@@ -702,16 +797,16 @@ impl Ahead<'_> {
         self,
         transport: &impl Transport,
         report: &mut SyncReport,
-    ) -> Result<Response, TransportError> {
-        let response = match self {
+    ) -> Result<Received, TransportError> {
+        let received = match self {
             Ahead::Sending(thread) => match thread.join() {
                 Ok(answer) => answer?,
                 Err(panic) => std::panic::resume_unwind(panic),
             },
-            Ahead::Waiting(request) => transport.send(request)?,
+            Ahead::Waiting(request) => Received::check(transport.send(request)?),
         };
-        report.bytes_received += response.body.len() as u64;
-        Ok(response)
+        report.bytes_received += received.body.len() as u64;
+        Ok(received)
     }
 }
 
@@ -793,6 +888,48 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checked_page_reads_as_serde_reads_it() {
+        let read = |body: &str, json: bool| {
+            let received = Received {
+                response: Response {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: body.as_bytes().to_vec(),
+                },
+                json,
+            };
+            PullPage::read(&received)
+                .map(|p| (p.records.to_owned(), p.cursor, p.has_more, p.server_time))
+        };
+        for body in [
+            r#"{"records":[{"a":1}, 2],"cursor":"s12","hasMore":true,"serverTime":5}"#,
+            r#"{ "serverTime" : null, "hasMore" : false, "cursor" : "s\u0031", "records" : [] }"#,
+            r#"{"records":[],"cursor":"x1.2","hasMore":false,"extra":{"serverTime":1}}"#,
+            r#"{"records":[],"cursor":"s1","hasMore":false,"cursor":"s2"}"#,
+            r#"{"records":[],"cursor":"s1","hasMore":"yes"}"#,
+            r#"{"records":[],"cursor":"s1","hasMore":true,"serverTime":1.5}"#,
+            r#"{"records":[],"cursor":7,"hasMore":true}"#,
+            r#"{"records":[],"hasMore":true}"#,
+        ] {
+            let checked = Received::check(Response {
+                status: 200,
+                headers: Vec::new(),
+                body: body.as_bytes().to_vec(),
+            });
+            assert!(checked.json, "{body}");
+            assert_eq!(read(body, true), read(body, false), "{body}");
+        }
+        assert!(
+            !Received::check(Response {
+                status: 200,
+                headers: Vec::new(),
+                body: b"{\"records\":[".to_vec(),
+            })
+            .json
+        );
+    }
 
     #[test]
     fn cursors_travel_percent_encoded() {
