@@ -3,7 +3,8 @@
 //! general path (`apply_pulled_records` and the pull triggers), by the client's page apply
 //! (the pulled-row statements, `Device::apply_pulled_page`), and inserted raw as the
 //! initial-sync baseline inserts them. `--only` runs one of them (or `setup`, nothing but the
-//! reading; `raw-setup`, the reading and the baseline's conversion), for instruction counts
+//! reading; `raw-setup` and `page-setup`, the reading and what the variant does before its
+//! clock starts), for instruction counts
 //! under callgrind: the difference of two such runs is the variant's own work.
 
 use std::path::Path;
@@ -54,6 +55,14 @@ pub fn run(records: &Path, dir: &Path, only: Option<&str>, rounds: usize) {
                 "general" => general(&device, &pages),
                 "page" => page(&device, &pages),
                 "raw" => raw_rows.as_ref().expect("read").insert(&mut device),
+                "page-setup" => {
+                    let checked: Vec<&RawValue> = pages
+                        .iter()
+                        .map(|p| serde_json::from_str(p).expect("JSON"))
+                        .collect();
+                    std::hint::black_box(checked);
+                    0.0
+                }
                 "setup" | "raw-setup" => 0.0,
                 other => panic!(
                     "no variant {other} (setup, raw-setup, {})",
