@@ -11,7 +11,11 @@ use offgen_runtime::Ref;
 
 /// The app: its entities in order, and the build output its migrations come from.
 #[derive(SyncApp)]
-#[syncable(app = "ranger", entities(Ranger, PatrolRoute, Observation), build = "generated")]
+#[syncable(
+    app = "ranger",
+    entities(Ranger, PatrolRoute, Observation),
+    build = "generated"
+)]
 pub struct App;
 
 /// A ranger who patrols and records observations.

@@ -138,9 +138,7 @@ pub fn read(sources: &SourceSet, diags: &mut Diagnostics) -> Option<RustSpec> {
     let root = sources.files().next().map_or(Span::default(), |(base, f)| {
         Span::new(base, base + f.text.len())
     });
-    let Some(app) = one_app(apps, root, diags) else {
-        return None;
-    };
+    let app = one_app(apps, root, diags)?;
     let enums = enums_by_name(enums, diags);
     let entity_names: Vec<String> = structs
         .iter()
