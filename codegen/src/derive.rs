@@ -84,8 +84,8 @@ pub fn syncable(input: TokenStream) -> TokenStream {
     };
     let mut spans = TokenSpans::new();
     let mut diags = Diagnostics::new();
-    let item = items::lower_struct(&input, &mut spans, &mut diags);
-    let Some(item) = item.filter(|_| !diags.has_errors()) else {
+    // Lowering records what it cannot read and goes on, so validation reports the rest.
+    let Some(item) = items::lower_struct(&input, &mut spans, &mut diags) else {
         return unbuilt(compile_errors(&spans, diags.into_sorted()));
     };
     let draft = entity_alone(&item, &input, &mut spans);
@@ -177,14 +177,14 @@ fn entity_alone(item: &StructItem, input: &DeriveInput, spans: &mut TokenSpans) 
         match written {
             Written::Reference(path) => {
                 let name = types::last_segment(path);
-                let name = if name == "Self" {
-                    entity.name.value.clone()
+                if name == "Self" || name == entity.name.value {
+                    field.ty.value = entity.name.value.clone();
                 } else {
-                    name
-                };
-                field.ty.value = name.clone();
-                if name != entity.name.value && !others.iter().any(|o| o.name.value == name) {
-                    others.push(stand_in(&name, at));
+                    // Named for its place, not for the type: whether the type is an entity
+                    // at all is the compiler's to say.
+                    let stand_in_name = format!("StandIn{}", others.len());
+                    field.ty.value = stand_in_name.clone();
+                    others.push(stand_in(&stand_in_name, at));
                 }
             }
             Written::Named(_) => {

@@ -121,9 +121,19 @@ pub fn classify<'t>(ty: &'t Type, spans: &mut dyn SpanMap) -> Result<Classified<
         ))
     };
     let written_as = || {
-        quote::ToTokens::to_token_stream(ty)
-            .to_string()
-            .replace(' ', "")
+        let mut text = quote::ToTokens::to_token_stream(ty).to_string();
+        for (spaced, tight) in [
+            ("& ", "&"),
+            (" <", "<"),
+            ("< ", "<"),
+            (" >", ">"),
+            (" ::", "::"),
+            (":: ", "::"),
+            (" ,", ","),
+        ] {
+            text = text.replace(spaced, tight);
+        }
+        text
     };
     let Some(path) = type_path(ty) else {
         let help = match ty {
