@@ -203,3 +203,122 @@ fn a_changed_struct_adds_a_migration_step_as_a_changed_spec_does() {
     );
     assert!(!tmp.path().join("generated/server/src").exists());
 }
+
+/// Every option a YAML spec has, written both ways, gives one schema.
+#[test]
+fn every_spec_option_written_as_rust_is_the_yaml_schema() {
+    let yaml = r#"
+offgen: 1
+app: depot
+clients: { oldest_step: 1 }
+migrate: { drop: [Old.gone], retype: [Item.weight] }
+entities:
+  Site:
+    table: depots
+    doc: A depot.
+    fields:
+      code: { type: text, unique: true }
+  Item:
+    conflict: { policy: lww, clock: received }
+    owner: keeper
+    renamed_from: Thing
+    fields:
+      keeper: { type: uuid, doc: Who keeps it. }
+      site: Site?
+      parent: Item?
+      weight: { type: real, default: 1.5 }
+      count: { type: int, default: -2 }
+      seen: { type: datetime, nullable: true }
+      day: date?
+      meta: json?
+      raw: blob?
+      state: { type: enum, values: [in_stock, gone], default: in_stock }
+      grade: { type: enum, values: [low, high] }
+      label: { type: text, renamed_from: title, default: "none" }
+    indexes:
+      - [site, seen]
+      - { fields: [count], name: items_count_idx }
+    uniques:
+      - { fields: [keeper, label], name: items_keeper_label_key }
+"#;
+    let rust = r#"
+use offgen_macros::{SyncApp, SyncEnum, Syncable};
+
+#[derive(SyncApp)]
+#[syncable(app = "depot", entities(Site, Item), oldest_step = 1, drop("Old.gone"), retype("Item.weight"))]
+pub struct Depot;
+
+/// A depot.
+#[derive(Syncable)]
+#[syncable(table = "depots")]
+pub struct Site {
+    #[syncable(unique)]
+    pub code: String,
+}
+
+#[derive(Syncable)]
+#[syncable(conflict = "lww", clock = received, owner = keeper, renamed_from = "Thing")]
+#[syncable(index(site, seen), index(count, name = "items_count_idx"))]
+#[syncable(unique(keeper, label, name = "items_keeper_label_key"))]
+pub struct Item {
+    /// Who keeps it.
+    pub keeper: uuid::Uuid,
+    pub site: Option<Ref<Site>>,
+    pub parent: Option<Ref<Self>>,
+    #[syncable(default = 1.5)]
+    pub weight: f64,
+    #[syncable(default = -2)]
+    pub count: i32,
+    pub seen: Option<chrono::DateTime<chrono::Utc>>,
+    pub day: Option<NaiveDate>,
+    pub meta: Option<serde_json::Value>,
+    pub raw: Option<Vec<u8>>,
+    #[syncable(default = "in_stock")]
+    pub state: State,
+    #[syncable(values(low, high))]
+    pub grade: String,
+    #[syncable(renamed_from = "title", default = "none")]
+    pub label: String,
+}
+
+#[derive(SyncEnum)]
+pub enum State {
+    #[syncable(rename = "in_stock")]
+    InStock,
+    Gone,
+}
+"#;
+    let from_yaml = offgen_codegen::load_yaml_spec(&offgen_codegen::source::SourceFile::new(
+        "offgen.yaml",
+        yaml,
+    ))
+    .unwrap_or_else(|d| panic!("{d:?}"));
+    let sources = offgen_codegen::source::SourceSet::single(
+        offgen_codegen::source::SourceFile::new("lib.rs", rust),
+    );
+    let (from_rust, warnings, _) =
+        offgen_codegen::read_rust_spec(&sources).unwrap_or_else(|d| panic!("{d:?}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        serde_json::to_value(&from_rust).unwrap(),
+        serde_json::to_value(&from_yaml).unwrap()
+    );
+    let hints = |s: &offgen_codegen::model::Schema| {
+        let values = |v: &[offgen_codegen::source::Spanned<String>]| {
+            v.iter().map(|s| s.value.clone()).collect::<Vec<_>>()
+        };
+        (values(&s.migrate.drop), values(&s.migrate.retype))
+    };
+    assert_eq!(hints(&from_rust), hints(&from_yaml));
+    let renames = |s: &offgen_codegen::model::Schema| {
+        let item = s.entity("Item").unwrap();
+        (
+            item.renamed_from.as_ref().map(|r| r.value.clone()),
+            item.field("label")
+                .and_then(|f| f.renamed_from.as_ref())
+                .map(|r| r.value.clone()),
+        )
+    };
+    assert_eq!(renames(&from_rust), renames(&from_yaml));
+    assert_eq!(renames(&from_rust).0.as_deref(), Some("Thing"));
+}

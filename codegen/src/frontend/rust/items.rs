@@ -233,7 +233,13 @@ pub fn lower_struct<'i>(
             Written::Spec("text") if draft.values.is_some() => draft.ty.value = "enum".to_owned(),
             Written::Spec(spec) => draft.ty.value = spec.to_owned(),
             Written::Reference(path) => {
-                draft.ty = Spanned::new(types::last_segment(path), spans.span(path.span()));
+                // `Ref<Self>`: a reference to a row of the same entity.
+                let target = if path.is_ident("Self") {
+                    entity.name.value.clone()
+                } else {
+                    types::last_segment(path)
+                };
+                draft.ty = Spanned::new(target, spans.span(path.span()));
             }
             Written::Named(_) => draft.ty.value = "enum".to_owned(),
         }
