@@ -430,7 +430,7 @@ fn wire_value(kind: Kind, value: SqlValue) -> Value {
     match (kind, value) {
         (_, SqlValue::Null) => Value::Null,
         (Kind::Bool, SqlValue::Integer(i)) => Value::Bool(i != 0),
-        (Kind::Json, SqlValue::Text(t)) => serde_json::from_str(&t).unwrap(),
+        (Kind::Json | Kind::Attachment, SqlValue::Text(t)) => serde_json::from_str(&t).unwrap(),
         (_, other) => offgen_runtime::client::sql_to_json(other),
     }
 }

@@ -36,6 +36,14 @@ pub const PATH: &str = "openapi.json";
 const UUID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 /// Blobs travel as lowercase hex, two digits per byte.
 const HEX_PATTERN: &str = "^(?:[0-9a-f]{2})*$";
+
+/// A SHA-256 as attachments are named by it: 64 lowercase hex digits.
+const SHA256_PATTERN: &str = "^[0-9a-f]{64}$";
+
+/// A media type without parameters, as attachment references carry it (RFC 6838's restricted
+/// names; offgen_runtime::attachments::is_media_type).
+const MEDIA_TYPE_PATTERN: &str =
+    "^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$";
 /// An `ETag` is the record's version in quotes (a strong entity tag).
 const ETAG_PATTERN: &str = "^\"[0-9]+\"$";
 /// `If-Match` and `If-None-Match` as the server reads them (RFC 9110 8.8.3, 13.1.1): `*`, or a

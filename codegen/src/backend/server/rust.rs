@@ -152,6 +152,7 @@ fn kind(kind: &KindPlan) -> TokenStream {
         KindPlan::Uuid => quote!(Kind::Uuid),
         KindPlan::Json => quote!(Kind::Json),
         KindPlan::Blob => quote!(Kind::Blob),
+        KindPlan::Attachment => quote!(Kind::Attachment),
         KindPlan::Enum(values) => quote!(Kind::Enum(&[#(#values),*])),
         KindPlan::Reference(table) => quote!(Kind::Reference(#table)),
     }
@@ -248,6 +249,7 @@ fn model(entity: &Entity) -> TokenStream {
             FieldType::Real => quote!(f64),
             FieldType::Bool => quote!(bool),
             FieldType::Json => quote!(offgen_runtime::serde_json::Value),
+            FieldType::Attachment => quote!(offgen_runtime::attachments::AttachmentRef),
             FieldType::Enum { dart_type, values } => {
                 let enum_name = format_ident!("{}", dart_type);
                 let variants = values.iter().map(|v| {
