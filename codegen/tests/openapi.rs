@@ -359,8 +359,16 @@ fn operation_ids_are_unique_and_every_operation_is_summarised() {
             );
         }
         // push, pull, the audit's list and restore, health, liveness, metrics, openapi + five
-        // per entity.
-        assert_eq!(seen.len(), 8 + 5 * schema.entities.len(), "{label}");
+        // per entity, + an attachment's download and upload when there are attachment fields.
+        let attachments = schema
+            .entities
+            .iter()
+            .any(|e| e.fields.iter().any(|f| f.ty.is_attachment()));
+        assert_eq!(
+            seen.len(),
+            8 + 5 * schema.entities.len() + if attachments { 2 } else { 0 },
+            "{label}"
+        );
     }
 }
 
@@ -391,6 +399,14 @@ fn ranger_operation_ids_are_stable() {
         ("get /openapi.json", "openapi"),
         ("get /admin/audit", "listAudit"),
         ("post /admin/audit/{auditId}/restore", "restoreAudit"),
+        (
+            "get /attachments/{entity}/{id}/{field}/{sha256}",
+            "downloadAttachment",
+        ),
+        (
+            "put /attachments/{entity}/{id}/{field}/{sha256}",
+            "uploadAttachment",
+        ),
     ];
     for (operation, id) in expected {
         assert_eq!(
@@ -680,6 +696,7 @@ fn problem_type(status: &str) -> &'static str {
         "410" => "gone",
         "412" => "precondition-failed",
         "413" => "payload-too-large",
+        "416" => "range-not-satisfiable",
         "422" => "invalid-data",
         "428" => "precondition-required",
         "500" => "internal",
@@ -722,6 +739,12 @@ fn every_error_is_a_typed_problem_document() {
                             "https://offgen.dev/problems/upgrade-required",
                             "https://offgen.dev/problems/schema-ahead"
                         ]),
+                        "{at}"
+                    );
+                } else if path.starts_with("/attachments/") && status == "422" {
+                    // Only uploads answer 422, when their bytes hash to another file.
+                    assert_eq!(
+                        narrowed["type"]["const"], "https://offgen.dev/problems/digest-mismatch",
                         "{at}"
                     );
                 } else {

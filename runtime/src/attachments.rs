@@ -124,6 +124,41 @@ pub fn path(table: &str, id: &str, field: &str, sha256: &str) -> String {
     format!("{PATH_PREFIX}/{table}/{id}/{field}/{sha256}")
 }
 
+/// The SHA-256 of a file's bytes as references name it, fed a piece at a time (a file is
+/// never read whole into memory to be hashed).
+#[cfg(any(feature = "server", feature = "client"))]
+#[derive(Clone, Debug, Default)]
+pub struct ContentHash(sha2::Sha256);
+
+#[cfg(any(feature = "server", feature = "client"))]
+impl ContentHash {
+    /// An empty hash.
+    pub fn new() -> ContentHash {
+        ContentHash::default()
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(&mut self.0, bytes);
+    }
+
+    /// The hash as 64 lowercase hex digits.
+    pub fn hex(self) -> String {
+        sha2::Digest::finalize(self.0)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// The SHA-256 of `bytes`, as references name it.
+#[cfg(any(feature = "server", feature = "client"))]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut hash = ContentHash::new();
+    hash.update(bytes);
+    hash.hex()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

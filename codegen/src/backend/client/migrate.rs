@@ -124,7 +124,6 @@ impl<'s> Plan<'s> {
             }
             self.summary
                 .push("create the attachment queue (_offgen_attachments)".to_owned());
-            self.slugs.push("attachments".to_owned());
         }
         if !has_attachments(old) {
             return;

@@ -12,6 +12,7 @@
 //! objects keep insertion order: the same schema always gives the same text, and nothing
 //! depends on hash order.
 
+mod attachments;
 mod components;
 mod entities;
 mod paths;
@@ -79,6 +80,8 @@ const ADMIN_TAG: &str = "admin";
 const SYNC_TAG: &str = "sync";
 /// Tag of `/healthz`, `/livez`, `/metrics` and `/openapi.json`.
 const SERVICE_TAG: &str = "service";
+/// Tag of `/attachments/...`.
+const ATTACHMENTS_TAG: &str = "attachments";
 
 /// Adds `openapi.json` to `files`.
 pub fn generate(schema: &Schema, files: &mut FileSet) {
@@ -127,6 +130,12 @@ fn tags(schema: &Schema) -> Value {
     tags.extend(schema.entities.iter().map(
         |entity| json!({ "name": entity.name.pascal, "description": entity_description(entity) }),
     ));
+    if crate::backend::client::statements::has_attachments(schema) {
+        tags.push(json!({
+            "name": ATTACHMENTS_TAG,
+            "description": "The bytes of attachment fields (photos, signatures, files), uploaded                             and downloaded apart from the records that refer to them.",
+        }));
+    }
     tags.push(json!({
         "name": ADMIN_TAG,
         "description": "What lost a conflict (`lww`, `server_wins`), kept in the server's audit: \
