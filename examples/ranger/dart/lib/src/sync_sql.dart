@@ -2194,46 +2194,10 @@ DELETE FROM "_offgen_notices" WHERE "id" = ?1
   static const SyncStatement dismissAllNotices = SyncStatement(
     'dismiss_all_notices',
     r'''
-DELETE FROM "_offgen_notices";
--- Attachments (observations.photo): files kept apart from the records, with a queue of their own
--- (_offgen_attachments). A record refers to its file by content (SHA-256, size, media type)
--- and syncs at once; the file follows on its own, never holding a record back. Run this loop
--- apart from the record sync above, on its own lease (a long upload must not stop records
--- from syncing), after a record sync (an upload needs its row on the server):
---
---   Start:  1. acquire_attachment_lease(:holder, :now, :until) as acquire_sync_lease;
---              release_attachment_lease(:holder) at the end.
---           2. recover_attachment_uploads(): uploads a killed run left claimed go back.
---   Upload: 1. claim_attachment_upload(:claim, :now, :metered) (:metered 1 on a metered
---              network: the app's rules, set_attachment_policy, say what may go there), then
---              claimed_attachment(:claim) -> the file; none: uploads are done.
---           2. HEAD /attachments/<remote_key>: 200: the server holds it for this row (a
---              retry after a lost answer): confirm_attachment_upload(:claim, :now). A size
---              above the answer's Offgen-Attachment-Max-Bytes: set_aside_attachment(:claim,
---              :error), never sent.
---           3. PUT /attachments/<remote_key> with the file's bytes, streamed. 200, 201:
---              confirm_attachment_upload(:claim, :now). 413: set_aside_attachment. 404 (the
---              row is not on the server yet), 409 (its field refers to another file), 422 (the
---              bytes did not match the hash on the way): retry_attachment_upload(:claim,
---              :error, :now): due again after a delay that doubles, failed after max_attempts.
---              The local file no longer matching its hash: set_aside_attachment. No answer,
---              or any other status: release_attachment_upload(:claim), and stop (nothing
---              counted). Repeat.
---   Fetch:  attachment_downloads_due(:now, :metered, :limit) (only when the app asked for
---           eager downloads) -> files to fetch: GET /attachments/<remote_key> into a
---           temporary file, hash checked, then renamed into place and
---           confirm_attachment_download(:seq, :local_path, :now); 404 (not uploaded yet):
---           retry_attachment_download(:seq, :error, :now). The app fetches one on demand
---           the same way, after find_attachment(:entity, :row_id, :field).
---   Evict:  evictable_attachments(:now) -> local paths; for each, evict_attachment(:local_path,
---           :now), and delete the file only if that changed a row (the statement checks again
---           that no row still needs it). Then forget_evicted().
---   App:    attach_file(...), attachment_stats(:now), list_failed_attachments(),
---           retry_failed_attachment(:seq), discard_attachment(:seq), retry_waiting_attachments(),
---           set_attachment_policy(...)
+DELETE FROM "_offgen_notices"
 ''',
     [],
-    '_offgen_notices";',
+    '_offgen_notices',
   );
 
   /// Attaches the file at :local_path (its bytes hash to :sha256, lowercase hex; the client
