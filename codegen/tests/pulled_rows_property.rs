@@ -110,6 +110,14 @@ const NULLABLE_REALS: &[&str] = &["1.25", "-0.5", "null"];
 const BOOLS: &[&str] = &["true", "false"];
 const INTS: &[&str] = &["1", "0", "-5", "42", "1700000000000"];
 const BLOBS: &[&str] = &["\"00ff\"", "\"ABCD\"", "null"];
+/// Attachment references: keys in the device's order, in another (a server's `jsonb` gives
+/// them back sorted), spaced; and null.
+const ATTACHMENTS: &[&str] = &[
+    "{\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"size\":4,\"mediaType\":\"image/jpeg\"}",
+    "{\"mediaType\":\"image/png\",\"sha256\":\"60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752\",\"size\":12}",
+    "{ \"size\" : 0 , \"sha256\" : \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\", \"mediaType\" : \"text/plain\" }",
+    "null",
+];
 const KINDS: &[&str] = &["\"wildlife\"", "\"tracks\"", "\"fire\""];
 const DAYS: &[&str] = &["\"2026-12-01\"", "null"];
 
@@ -168,6 +176,7 @@ fn entities() -> Vec<(&'static str, Vec<Field>)> {
                 field("altitudeM", NULLABLE_REALS),
                 field("notes", &["\"line\\nbreak\"", "\"plain\"", "null"]),
                 field("photoPath", &["null", "\"/p.jpg\""]),
+                field("photo", ATTACHMENTS),
                 field("thumbnail", BLOBS),
                 field("sightingId", &with_null),
                 field("patrolDay", DAYS),
