@@ -127,6 +127,12 @@ fn field(key: &'static str, values: &[&'static str]) -> Field {
 }
 
 /// The ranger example's entities: table and fields.
+const PHOTOS: &[&str] = &[
+    "null",
+    "{\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"size\":4,\"mediaType\":\"image/jpeg\"}",
+    "{\"size\":5,\"sha256\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\",\"mediaType\":\"image/png\"}",
+];
+
 fn entities() -> Vec<(&'static str, Vec<Field>)> {
     let ids: Vec<&'static str> = (0..4)
         .map(|n| &*Box::leak(format!("\"{}\"", id(n)).into_boxed_str()))
@@ -168,6 +174,9 @@ fn entities() -> Vec<(&'static str, Vec<Field>)> {
                 field("altitudeM", NULLABLE_REALS),
                 field("notes", &["\"line\\nbreak\"", "\"plain\"", "null"]),
                 field("photoPath", &["null", "\"/p.jpg\""]),
+                // Attachment references: in the device's key order, and in another (a
+                // PostgreSQL server's jsonb gives its keys back sorted by length).
+                field("photo", PHOTOS),
                 field("thumbnail", BLOBS),
                 field("sightingId", &with_null),
                 field("patrolDay", DAYS),

@@ -36,6 +36,7 @@
 //! # }
 //! ```
 
+mod attachments;
 mod device;
 mod json_text;
 mod pulled;
@@ -46,6 +47,10 @@ mod transport;
 
 use std::fmt;
 
+pub use attachments::{
+    AttachmentOptions, AttachmentPolicy, AttachmentReport, AttachmentStats, Downloads,
+    FailedAttachment, LocalAttachment,
+};
 pub use device::{Clash, Conflict, Device, FailedEntry, Notice, Resolution, Stats, sql_to_json};
 pub use pulled::AppliedPage;
 pub use schema::ClientSchema;
@@ -83,6 +88,9 @@ pub enum ClientError {
     MissingStatement(String),
     /// What must be a JSON array (pulled `records`) is not one.
     NotAnArray(&'static str),
+    /// A file could not be attached or kept (no such attachment field, a file that cannot be
+    /// read or written).
+    Attachment(String),
 }
 
 impl fmt::Display for ClientError {
@@ -104,6 +112,7 @@ impl fmt::Display for ClientError {
                 write!(f, "sync.sql has no statement `{name}`")
             }
             ClientError::NotAnArray(what) => write!(f, "{what}: not a JSON array"),
+            ClientError::Attachment(why) => write!(f, "attachment: {why}"),
         }
     }
 }

@@ -91,6 +91,17 @@ pub(super) const PRECONDITION_REQUIRED: ProblemKind = ProblemKind {
     component: "PreconditionRequired",
     when: "No `If-Match` header.",
 };
+pub(super) const DIGEST_MISMATCH: ProblemKind = ProblemKind {
+    ty: &problems::DIGEST_MISMATCH,
+    component: "DigestMismatch",
+    when: "An upload's bytes do not hash to the file the row refers to (they changed on the \
+           way): nothing of it is kept; send it again.",
+};
+pub(super) const RANGE_NOT_SATISFIABLE: ProblemKind = ProblemKind {
+    ty: &problems::RANGE_NOT_SATISFIABLE,
+    component: "RangeNotSatisfiable",
+    when: "A `Range` outside the file; `Content-Range` gives its size.",
+};
 pub(super) const INTERNAL: ProblemKind = ProblemKind {
     ty: &problems::INTERNAL,
     component: "Internal",
@@ -104,7 +115,7 @@ pub(super) const UNAVAILABLE: ProblemKind = ProblemKind {
 
 /// The errors shared by all entities, as `components.responses`. 412 is not among them: its
 /// `record` has the entity's type.
-pub(super) fn shared_responses() -> Map<String, Value> {
+pub(super) fn shared_responses(attachments: bool) -> Map<String, Value> {
     let mut errors_extra = Map::new();
     errors_extra.insert(
         "errors".into(),
@@ -124,6 +135,14 @@ pub(super) fn shared_responses() -> Map<String, Value> {
         (&UNAVAILABLE, Map::new(), &[][..]),
     ]
     .into_iter()
+    .chain(
+        [
+            (&DIGEST_MISMATCH, Map::new(), &[][..]),
+            (&RANGE_NOT_SATISFIABLE, Map::new(), &[][..]),
+        ]
+        .into_iter()
+        .filter(move |_| attachments),
+    )
     .chain([(&SCHEMA_STEP, schema_step_extra(), &[][..])])
     .map(|(problem, extra, required)| {
         let mut response = problem_response(problem, extra, required);
@@ -133,6 +152,9 @@ pub(super) fn shared_responses() -> Map<String, Value> {
         if problem.status() == UNAUTHORIZED.status() {
             // RFC 9110 requires a challenge with every 401.
             response = with_headers(response, &["WWW-Authenticate"]);
+        }
+        if problem.component == RANGE_NOT_SATISFIABLE.component {
+            response = with_headers(response, &["Content-Range"]);
         }
         (problem.component.to_owned(), response)
     })

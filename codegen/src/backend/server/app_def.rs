@@ -103,6 +103,8 @@ pub enum KindPlan {
     Json,
     /// [`Kind::Blob`].
     Blob,
+    /// [`Kind::Attachment`].
+    Attachment,
     /// [`Kind::Enum`].
     Enum(Vec<String>),
     /// [`Kind::Reference`]: the table.
@@ -259,12 +261,14 @@ fn past_kind(kind: &PastKind) -> KindPlan {
         PastKind::Uuid => KindPlan::Uuid,
         PastKind::Json => KindPlan::Json,
         PastKind::Blob => KindPlan::Blob,
+        PastKind::Attachment => KindPlan::Attachment,
         PastKind::Enum { values } => KindPlan::Enum(values.clone()),
         PastKind::Reference { to } => KindPlan::Reference(to.clone()),
     }
 }
 
-fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
+/// The runtime's description of one entity of `schema`.
+pub fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
     let sql = |dialect| {
         let s = entity_statements(entity, dialect);
         SqlPlan {
@@ -300,6 +304,7 @@ fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
                     FieldType::Uuid => KindPlan::Uuid,
                     FieldType::Json => KindPlan::Json,
                     FieldType::Blob => KindPlan::Blob,
+                    FieldType::Attachment => KindPlan::Attachment,
                     FieldType::Enum { values, .. } => {
                         KindPlan::Enum(values.iter().map(|v| v.spec.clone()).collect())
                     }
@@ -369,6 +374,7 @@ impl KindPlan {
             KindPlan::Uuid => Kind::Uuid,
             KindPlan::Json => Kind::Json,
             KindPlan::Blob => Kind::Blob,
+            KindPlan::Attachment => Kind::Attachment,
             KindPlan::Enum(values) => {
                 Kind::Enum(leak_slice(values.iter().map(|v| leak(v)).collect()))
             }

@@ -317,3 +317,16 @@ pub fn support(dialect: Dialect) -> String {
         pg: dialect == Dialect::Postgres,
     })
 }
+
+#[derive(Template)]
+#[template(path = "sql/server/attachments.sql", escape = "none")]
+struct AttachmentsSupport {
+    pg: bool,
+}
+
+/// The table of uploaded attachment files, for a schema with attachment fields.
+pub fn attachments_support(dialect: Dialect) -> String {
+    render(&AttachmentsSupport {
+        pg: dialect == Dialect::Postgres,
+    })
+}

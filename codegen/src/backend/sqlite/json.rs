@@ -29,7 +29,9 @@ pub fn encode(ty: Option<&FieldType>, value: String) -> String {
         }
         // The queue triggers refuse invalid JSON on write; should any reach a payload anyway
         // (written while the guard was set), it goes as null rather than failing the push.
-        Some(FieldType::Json) => format!("CASE WHEN json_valid({value}) THEN json({value}) END"),
+        Some(FieldType::Json | FieldType::Attachment) => {
+            format!("CASE WHEN json_valid({value}) THEN json({value}) END")
+        }
         Some(FieldType::Blob) => {
             format!("CASE WHEN {value} IS NULL THEN NULL ELSE lower(hex({value})) END")
         }
@@ -50,17 +52,24 @@ pub fn real(value: &str) -> String {
 /// The column value of wire key `key` of a field of type `ty` (`None`: bookkeeping) in the
 /// JSON object `data`.
 pub fn decode(ty: Option<&FieldType>, data: &str, key: &str) -> String {
-    decode_at(ty, data, &path(key))
+    decode_at(ty, data, &format!("$.{key}"))
 }
 
 /// The value of a `json` field from its JSON text `value` (a bound parameter), exactly as
 /// [`decode`] gives it from the key of a record's data.
 pub fn decode_json_text(value: &str) -> String {
-    decode_at(Some(&FieldType::Json), value, "'$'")
+    decode_at(Some(&FieldType::Json), value, "$")
 }
 
-/// [`decode`] at the JSON path `at` (a SQL string).
-fn decode_at(ty: Option<&FieldType>, data: &str, at: &str) -> String {
+/// The value of an `attachment` field from its reference's JSON text `value` (a bound
+/// parameter), exactly as [`decode`] gives it from the key of a record's data.
+pub fn decode_attachment_text(value: &str) -> String {
+    decode_at(Some(&FieldType::Attachment), value, "$")
+}
+
+/// [`decode`] at the JSON path `json_path` (`$.key`, or `$` for a whole JSON text).
+fn decode_at(ty: Option<&FieldType>, data: &str, json_path: &str) -> String {
+    let at = &sql_string(json_path);
     match ty {
         // `json_extract` unwraps a JSON string to bare text, and turns true into 1; a json
         // field must keep the JSON text itself.
@@ -70,6 +79,22 @@ fn decode_at(ty: Option<&FieldType>, data: &str, at: &str) -> String {
              ELSE json_extract({data}, {at}) END"
         ),
         Some(FieldType::Blob) => format!("unhex(json_extract({data}, {at}))"),
+        // Rebuilt in its one key order (a server's `jsonb` gives the keys back in another),
+        // so the stored text of a reference is the same wherever it came from.
+        Some(FieldType::Attachment) => {
+            let part = |name: &str| {
+                format!(
+                    "json_extract({data}, {})",
+                    sql_string(&format!("{json_path}.{name}"))
+                )
+            };
+            format!(
+                "CASE json_type({data}, {at}) WHEN 'object' THEN json_object('sha256', {}, 'size', {}, 'mediaType', {}) END",
+                part("sha256"),
+                part("size"),
+                part("mediaType")
+            )
+        }
         // `->` gives the number's own text, which `offgen_real` reads exactly (SQLite's
         // `json_extract` does not, for large and small exponents).
         Some(FieldType::Real) => format!("offgen_real({data} -> {at})"),

@@ -150,6 +150,22 @@ fn settings_that_cannot_work_stop_the_server_at_start_with_exit_2() {
             ],
             "OFFGEN_LOG_FORMAT=xml",
         ),
+        (
+            vec![
+                ("DATABASE_URL", db.url.as_str()),
+                ("OFFGEN_TOKENS", "a=b"),
+                ("OFFGEN_ATTACHMENT_STORE", "ftp://photos"),
+            ],
+            "OFFGEN_ATTACHMENT_STORE: `ftp://photos` is not an attachment store",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", db.url.as_str()),
+                ("OFFGEN_TOKENS", "a=b"),
+                ("OFFGEN_ATTACHMENT_STORE", "s3://photos"),
+            ],
+            "feature `s3-tls`",
+        ),
     ] {
         let (status, logs) = match Process::try_start(&env) {
             Ok(_) => panic!("started with {env:?}"),
@@ -358,7 +374,15 @@ async fn every_log_line_of_a_request_carries_its_id_and_metrics_count_what_happe
 
     // Every line written while answering a request is inside its span, with its id; the
     // answer's line says the status, and the user once authenticated.
-    let logs = server.logs();
+    let answered_proxied = |logs: &[Value]| {
+        logs.iter().any(|l| {
+            l["message"] == "answered"
+                && l["spans"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["request_id"] == "from-the-proxy-1"))
+        })
+    };
+    let logs = server.logs_once(answered_proxied);
     let of_request = |id: &str| -> Vec<Value> {
         logs.iter()
             .filter(|l| {

@@ -61,6 +61,8 @@ impl Process {
             ("OFFGEN_ADDR".into(), "127.0.0.1:0".into()),
             ("OFFGEN_LOG".into(), "info,offgen_runtime=debug".into()),
             ("OFFGEN_LOG_FORMAT".into(), "json".into()),
+            // Observations' photos: kept in memory, never in a folder beside the tests.
+            ("OFFGEN_ATTACHMENT_STORE".into(), "memory:".into()),
         ];
         for (k, v) in env {
             all.retain(|(key, _)| key != k);
@@ -183,6 +185,20 @@ impl Process {
             .iter()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// Its log lines once `wanted` holds of them, waiting up to 10 s: lines reach `logs`
+    /// through a pipe and a thread, a little after the server wrote them, so a test that just
+    /// got an answer may not see that request's lines yet.
+    pub fn logs_once(&self, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs();
+            if wanted(&logs) || Instant::now() > deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Its raw stderr so far.
