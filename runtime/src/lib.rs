@@ -25,6 +25,7 @@ pub mod problems;
 pub mod protocol;
 pub mod reals;
 pub mod scripts;
+pub mod support_tables;
 pub mod values;
 
 /// Re-exported for generated code, so an app's crate needs no serde dependency of its own.

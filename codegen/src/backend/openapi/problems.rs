@@ -4,7 +4,7 @@
 use offgen_runtime::problems::{self, ProblemType};
 use serde_json::{Map, Value, json};
 
-use super::{PROBLEM_JSON, schema_ref, with_headers};
+use super::{MAX_BODY_MIB, MAX_MUTATIONS, PROBLEM_JSON, schema_ref, with_headers};
 
 /// One row of the protocol's error table: a problem type of the runtime's, and how the
 /// document presents it.
@@ -13,13 +13,20 @@ pub(super) struct ProblemKind {
     pub(super) ty: &'static ProblemType,
     /// Name in `components.responses`.
     pub(super) component: &'static str,
-    /// When it is answered.
+    /// When it is answered; `{max_mutations}` and `{max_body_mib}` stand for the server's
+    /// default limits, read from the runtime so the document cannot restate them wrongly.
     when: &'static str,
 }
 
 impl ProblemKind {
     fn type_uri(&self) -> String {
         self.ty.uri()
+    }
+
+    fn description(&self) -> String {
+        self.when
+            .replace("{max_mutations}", &MAX_MUTATIONS.to_string())
+            .replace("{max_body_mib}", &MAX_BODY_MIB.to_string())
     }
 
     /// The HTTP status it is answered with.
@@ -79,7 +86,8 @@ pub(super) const PRECONDITION_FAILED: ProblemKind = ProblemKind {
 pub(super) const PAYLOAD_TOO_LARGE: ProblemKind = ProblemKind {
     ty: &problems::PAYLOAD_TOO_LARGE,
     component: "PayloadTooLarge",
-    when: "More than 1,000 mutations or 8 MiB in one request.",
+    when: "More than {max_mutations} mutations or {max_body_mib} MiB in one request (the \
+           defaults; a server may be configured with others).",
 };
 pub(super) const INVALID_DATA: ProblemKind = ProblemKind {
     ty: &problems::INVALID_DATA,
@@ -204,7 +212,7 @@ pub(super) fn problem_response(
         narrowed.insert("required".into(), json!(required));
     }
     json!({
-        "description": problem.when,
+        "description": problem.description(),
         "content": {
             PROBLEM_JSON: {
                 "schema": { "allOf": [schema_ref("Problem"), Value::Object(narrowed)] },

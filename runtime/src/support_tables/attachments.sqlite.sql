@@ -2,16 +2,6 @@
 -- was uploaded, by whom, when. The bytes are in the object store once per hash; a row's file
 -- is served only after it was uploaded for that row, so knowing a hash gives no file.
 CREATE TABLE IF NOT EXISTS "_offgen_attachments" (
-{%- if pg %}
-  "entity" text NOT NULL,
-  "row_id" text NOT NULL,
-  "field" text NOT NULL,
-  "sha256" text NOT NULL,
-  "size" bigint NOT NULL,
-  "media_type" text NOT NULL,
-  "user_id" text NOT NULL,
-  "uploaded_at" bigint NOT NULL,
-{%- else %}
   "entity" TEXT NOT NULL,
   "row_id" TEXT NOT NULL,
   "field" TEXT NOT NULL,
@@ -20,6 +10,5 @@ CREATE TABLE IF NOT EXISTS "_offgen_attachments" (
   "media_type" TEXT NOT NULL,
   "user_id" TEXT NOT NULL,
   "uploaded_at" INTEGER NOT NULL,
-{%- endif %}
   PRIMARY KEY ("entity", "row_id", "field", "sha256")
 );
