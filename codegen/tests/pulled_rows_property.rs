@@ -488,13 +488,12 @@ fn dump(device: &Device) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// Every table's rows, by table.
+type Tables = Vec<(String, Vec<String>)>;
+
 /// Applies `text` one way (returning how many records went through a pulled-row statement)
 /// in a transaction, and every table's rows as it left them; then rolls it back.
-fn apply(
-    device: &Device,
-    text: &str,
-    rows: bool,
-) -> (Result<usize, String>, Vec<(String, Vec<String>)>) {
+fn apply(device: &Device, text: &str, rows: bool) -> (Result<usize, String>, Tables) {
     let conn = device.connection();
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
     let applied = if rows {
@@ -532,7 +531,7 @@ fn the_page_apply_leaves_every_table_as_the_pull_triggers_do() {
     let seed: u64 = std::env::var("OFFGEN_PULL_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x0ff9_e4);
+        .unwrap_or(0x000f_f9e4);
     let files = support::build(&support::ranger_spec());
     let schema = support::client_schema(&files);
     let entities = entities();

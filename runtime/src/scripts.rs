@@ -391,7 +391,7 @@ pub fn parse_sync_sql(text: &str) -> Result<Vec<SyncStatement>, ScriptError> {
             open.comments
                 .iter()
                 .filter_map(|c| c.strip_prefix(prefix))
-                .flat_map(|rest| noted_items(rest))
+                .flat_map(noted_items)
                 .collect()
         };
         let (params, param_notes) = list("params:").into_iter().unzip();
