@@ -1,134 +1,160 @@
-//! Where a pulled page's time goes on the device: the generated `apply_pulled_records` run on
-//! pages of the initial sync's records, as generated and with one thing changed at a time in
-//! the device's own SQL (never kept: this measures what a change to the generator would buy).
+//! Where a pulled page's time goes on the device, in process and without the network: the
+//! initial sync's records applied in pages of 1,000 (each page in one transaction) by the
+//! general path (`apply_pulled_records` and the pull triggers), by the client's page apply
+//! (the pulled-row statements, `Device::apply_pulled_page`), and inserted raw as the
+//! initial-sync baseline inserts them. `--only` runs one of them (or `setup`, nothing but the
+//! reading; `raw-setup` and `page-setup`, the reading and what the variant does before its
+//! clock starts), for instruction counts
+//! under callgrind: the difference of two such runs is the variant's own work.
 
 use std::path::Path;
 use std::time::Instant;
 
 use offgen_runtime::client::Device;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
-use crate::initial_sync::client_schema;
+use crate::initial_sync::{RawRows, client_schema};
 
-/// Times applying `records` in pages of 1,000, each page in one transaction.
-fn apply(device: &Device, statement: &str, pages: &[String]) -> f64 {
+/// The variants, in the order they run.
+pub const VARIANTS: [&str; 3] = ["general", "page", "raw"];
+
+/// Runs the variants (or `only` one) on fresh device files under `dir`, `rounds` times each,
+/// interleaved; prints µs per record (the median) and each one's ratio to raw.
+pub fn run(records: &Path, dir: &Path, only: Option<&str>, rounds: usize) {
+    let text = std::fs::read_to_string(records).expect("the records");
+    let all: Vec<&RawValue> = serde_json::from_str(&text).expect("a JSON array");
+    let pages: Vec<String> = all
+        .chunks(1000)
+        .map(|page| {
+            let texts: Vec<&str> = page.iter().map(|r| r.get()).collect();
+            format!("[{}]", texts.join(","))
+        })
+        .collect();
+    let n = all.len() as f64;
+    let variants: Vec<&str> = match only {
+        Some(one) => vec![one],
+        None => VARIANTS.to_vec(),
+    };
+    let raw_rows = variants
+        .iter()
+        .any(|v| v.starts_with("raw"))
+        .then(|| RawRows::read(records));
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for round in 0..rounds {
+        for (i, variant) in variants.iter().enumerate() {
+            let path = dir.join(format!("apply-{variant}-{round}.db"));
+            let mut device = Device::open(&path, &client_schema()).expect("a device");
+            if let Ok(store) = std::env::var("OFFGEN_BENCH_TEMP_STORE") {
+                // An experiment: the statement journal in SQLite's spill buffer (FILE).
+                device
+                    .connection()
+                    .pragma_update(None, "temp_store", store)
+                    .expect("pragma");
+            }
+            let secs = match *variant {
+                "general" => general(&device, &pages),
+                "page" => page(&device, &pages),
+                "raw" => raw_rows.as_ref().expect("read").insert(&mut device),
+                "page-setup" => {
+                    let checked: Vec<&RawValue> = pages
+                        .iter()
+                        .map(|p| serde_json::from_str(p).expect("JSON"))
+                        .collect();
+                    std::hint::black_box(checked);
+                    0.0
+                }
+                "setup" | "raw-setup" => 0.0,
+                other => panic!(
+                    "no variant {other} (setup, raw-setup, {})",
+                    VARIANTS.join(", ")
+                ),
+            };
+            times[i].push(secs);
+            drop(device);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+    let medians: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect();
+    let raw = variants
+        .iter()
+        .position(|v| *v == "raw")
+        .map(|i| medians[i]);
+    for (variant, secs) in variants.iter().zip(&medians) {
+        let what = match *variant {
+            "general" => "apply_pulled_records, every record through the triggers (before)",
+            "page" => "the client's page apply (pulled-row statements, commits not waiting)",
+            "raw" => "raw insert, triggers dropped, values bound (the baseline)",
+            _ => "setup only",
+        };
+        let ratio = raw.map_or(String::new(), |r| format!("  ratio to raw {:.2}", r / secs));
+        println!(
+            "    {what:<64} {:>6.1} µs/record {:>8.0} rows/s{ratio}",
+            secs / n * 1e6,
+            n / secs
+        );
+    }
+}
+
+/// Every page through `apply_pulled_records`, as every pull did before the pulled-row
+/// statements.
+fn general(device: &Device, pages: &[String]) -> f64 {
+    let conn = device.connection();
+    let sql = &device
+        .schema()
+        .statement("apply_pulled_records")
+        .expect("the statement")
+        .sql;
     let started = Instant::now();
     for page in pages {
-        let conn = device.connection();
         conn.execute_batch("BEGIN IMMEDIATE").expect("BEGIN");
-        conn.execute(statement, [page]).expect("applied");
+        conn.execute(sql, [page]).expect("applied");
         conn.execute_batch("DELETE FROM _offgen_inbox; COMMIT")
             .expect("COMMIT");
     }
     started.elapsed().as_secs_f64()
 }
 
-/// Rewrites the device's triggers with `change` (old text, new text) applied.
-fn rewrite_triggers(device: &Device, change: (&str, &str)) {
+/// Every page applied as the client does: split (the client checks a page as JSON on the
+/// thread that receives it, so that is done before the clock starts here), bound, and
+/// committed without waiting for the disk.
+fn page(device: &Device, pages: &[String]) -> f64 {
+    let checked: Vec<&RawValue> = pages
+        .iter()
+        .map(|p| serde_json::from_str(p).expect("JSON"))
+        .collect();
     let conn = device.connection();
-    let triggers: Vec<(String, String)> = conn
-        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
-        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-        .expect("triggers");
-    for (name, sql) in triggers {
-        if sql.contains(change.0) {
-            conn.execute_batch(&format!(
-                "DROP TRIGGER \"{name}\"; {};",
-                sql.replace(change.0, change.1)
-            ))
-            .expect("rewritten");
+    let sql = |name: &str| {
+        device
+            .schema()
+            .statement(name)
+            .unwrap_or_else(|| panic!("sync.sql has {name}"))
+            .sql
+            .clone()
+    };
+    let relax: bool = conn
+        .query_row(&sql("pull_durability"), [], |r| r.get(0))
+        .expect("asked");
+    let (relaxed, restored) = (sql("relax_durability"), sql("restore_durability"));
+    let started = Instant::now();
+    for records in checked {
+        if relax {
+            conn.execute_batch(&relaxed).expect("relaxed");
+        }
+        conn.execute_batch("BEGIN IMMEDIATE").expect("BEGIN");
+        device.apply_pulled_page(records).expect("applied");
+        conn.execute_batch("DELETE FROM _offgen_inbox; COMMIT")
+            .expect("COMMIT");
+        if relax {
+            conn.execute_batch(&restored).expect("restored");
         }
     }
-}
-
-/// Runs every variant on fresh devices under `dir` and prints rows/s for each.
-pub fn run(records: &Path, dir: &Path) {
-    let records: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(records).expect("records")).expect("JSON");
-    let pages: Vec<String> = records
-        .chunks(1000)
-        .map(|c| serde_json::to_string(c).expect("JSON"))
-        .collect();
-    let schema = client_schema();
-    let generated = schema
-        .statement("apply_pulled_records")
-        .expect("the statement")
-        .sql
-        .clone();
-    let n = records.len() as f64;
-    let fresh =
-        |name: &str| Device::open(dir.join(format!("{name}.db")), &schema).expect("a device");
-    let device = fresh("generated");
-    let as_generated = apply(&device, &generated, &pages);
-    println!(
-        "  apply_pulled_records as generated        {:>9.0} rows/s",
-        n / as_generated
-    );
-    // The same pages again: every record now meets its row (the upsert's update path).
-    let again = apply(&device, &generated, &pages);
-    println!(
-        "  the same pages again, every row here     {:>9.0} rows/s",
-        n / again
-    );
-    // The guard set and cleared around each record instead of once per page.
-    let device = fresh("guard");
-    rewrite_triggers(
-        &device,
-        (
-            "UPDATE \"_offgen_meta\" SET \"value\" = '1' WHERE \"key\" = 'applying_remote';",
-            "",
-        ),
-    );
-    rewrite_triggers(
-        &device,
-        (
-            "UPDATE \"_offgen_meta\" SET \"value\" = '0' WHERE \"key\" = 'applying_remote';",
-            "",
-        ),
-    );
-    device
-        .connection()
-        .execute_batch("UPDATE _offgen_meta SET value = '1' WHERE key = 'applying_remote'")
-        .expect("guard");
-    let guard = apply(&device, &generated, &pages);
-    println!(
-        "  guard set once per page, not per record  {:>9.0} rows/s",
-        n / guard
-    );
-    // Each record's data parsed once, into SQLite's binary JSON, instead of per column.
-    let binary = generated.replace(
-        "coalesce(json_extract(\"value\", '$.data'), '{}')",
-        "jsonb(coalesce(json_extract(\"value\", '$.data'), '{}'))",
-    );
-    assert_ne!(binary, generated, "the statement changed");
-    let device = fresh("jsonb");
-    let jsonb = apply(&device, &binary, &pages);
-    println!(
-        "  data as binary JSON (jsonb) in the inbox {:>9.0} rows/s",
-        n / jsonb
-    );
-    let device = fresh("both");
-    rewrite_triggers(
-        &device,
-        (
-            "UPDATE \"_offgen_meta\" SET \"value\" = '1' WHERE \"key\" = 'applying_remote';",
-            "",
-        ),
-    );
-    rewrite_triggers(
-        &device,
-        (
-            "UPDATE \"_offgen_meta\" SET \"value\" = '0' WHERE \"key\" = 'applying_remote';",
-            "",
-        ),
-    );
-    device
-        .connection()
-        .execute_batch("UPDATE _offgen_meta SET value = '1' WHERE key = 'applying_remote'")
-        .expect("guard");
-    let both = apply(&device, &binary, &pages);
-    println!(
-        "  both                                     {:>9.0} rows/s",
-        n / both
-    );
+    started.elapsed().as_secs_f64()
 }

@@ -94,8 +94,10 @@ pub fn run(rows: usize, postgres: Option<&str>, node_dir: Option<PathBuf>) {
     );
     println!("  ratio                     {:.2}", client_rate / raw_rate);
     drop(server);
-    println!("  where the device's time goes (the page apply alone, in process, pages of 1,000):");
-    crate::apply_cost::run(&records_path, dir.path());
+    println!(
+        "  where the device's time goes (the page apply alone, in process, pages of 1,000, median of {RUNS}):"
+    );
+    crate::apply_cost::run(&records_path, dir.path(), None, RUNS);
     match node_dir.filter(|d| d.join("node_modules/pouchdb-server").exists()) {
         Some(node_dir) => pouchdb(&node_dir, dir.path(), &records_path, records.len()),
         None => println!(
@@ -182,13 +184,18 @@ pub fn pull_client(base: &str, token: &str, db: &Path) {
 }
 
 /// HTTP that adds up the time spent waiting for answers (the server's work and the
-/// transfer), so the report can say how much of a sync is the device's own.
+/// transfer), so the report can say how much of a sync is the device's own. It sends from
+/// another thread as the plain HTTP transport does, so that wait overlaps the device's work.
 struct Waiting {
     inner: HttpTransport,
     waited: std::sync::Arc<std::sync::Mutex<std::time::Duration>>,
 }
 
 impl offgen_runtime::client::Transport for Waiting {
+    fn concurrent(&self) -> Option<&(dyn offgen_runtime::client::Transport + Sync)> {
+        Some(self)
+    }
+
     fn send(
         &self,
         request: offgen_runtime::client::Request,
@@ -204,69 +211,89 @@ impl offgen_runtime::client::Transport for Waiting {
 /// device database of the same schema, its triggers removed, with one prepared statement per
 /// table in one transaction. The records are read and converted before the clock starts.
 pub fn raw_insert(records: &Path, db: &Path) {
-    let records: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(records).expect("the records")).expect("JSON");
+    let rows = RawRows::read(records);
     let mut device = Device::open(db, &client_schema()).expect("a device");
-    let conn = device.connection_mut();
-    let triggers: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .expect("triggers listed");
-    for trigger in triggers {
-        conn.execute_batch(&format!("DROP TRIGGER \"{trigger}\""))
-            .expect("dropped");
-    }
-    let mut rows: Vec<(&'static str, Vec<SqlValue>)> = Vec::new();
-    for record in &records {
-        let entity = ranger_server::APP
-            .entities
-            .iter()
-            .find(|e| record["entity"] == e.table)
-            .expect("a known entity");
-        let mut values = vec![
-            SqlValue::Text(record["id"].as_str().unwrap_or_default().to_owned()),
-            SqlValue::Integer(record["version"].as_i64().unwrap_or(0)),
-            SqlValue::Integer(record["updatedAt"].as_i64().unwrap_or(0)),
-        ];
-        for field in entity.fields {
-            values.push(to_sql(field.kind, &record["data"][field.key]));
-        }
-        rows.push((entity.table, values));
-    }
-    let statements: Vec<(&'static str, String)> = ranger_server::APP
-        .entities
-        .iter()
-        .map(|e| {
-            let columns: Vec<String> = e.fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
-            let marks = vec!["?"; e.fields.len()].join(", ");
-            (
-                e.table,
-                format!(
-                    "INSERT INTO \"{}\" (id, version, updated_at, sync_status, {}) VALUES (?, ?, ?, 'synced', {marks})",
-                    e.table,
-                    columns.join(", ")
-                ),
-            )
-        })
-        .collect();
-    let started = Instant::now();
-    let tx = conn.transaction().expect("BEGIN");
-    for (table, values) in &rows {
-        let sql = &statements
-            .iter()
-            .find(|(t, _)| t == table)
-            .expect("a statement")
-            .1;
-        tx.prepare_cached(sql)
-            .and_then(|mut s| s.execute(params_from_iter(values.iter())))
-            .expect("inserted");
-    }
-    tx.commit().expect("COMMIT");
-    let secs = started.elapsed().as_secs_f64();
+    let secs = rows.insert(&mut device);
     println!(
         "{}",
-        json!({"secs": secs, "rows": rows.len(), "peak_kib": process::own_peak_kib()})
+        json!({"secs": secs, "rows": rows.rows.len(), "peak_kib": process::own_peak_kib()})
     );
+}
+
+/// The baseline's rows: every record's column values, converted before any clock starts.
+pub struct RawRows {
+    rows: Vec<(&'static str, Vec<SqlValue>)>,
+}
+
+impl RawRows {
+    /// Reads and converts the records of a file (a JSON array of pulled records).
+    pub fn read(records: &Path) -> RawRows {
+        let records: Vec<Value> =
+            serde_json::from_slice(&std::fs::read(records).expect("the records")).expect("JSON");
+        let mut rows: Vec<(&'static str, Vec<SqlValue>)> = Vec::new();
+        for record in &records {
+            let entity = ranger_server::APP
+                .entities
+                .iter()
+                .find(|e| record["entity"] == e.table)
+                .expect("a known entity");
+            let mut values = vec![
+                SqlValue::Text(record["id"].as_str().unwrap_or_default().to_owned()),
+                SqlValue::Integer(record["version"].as_i64().unwrap_or(0)),
+                SqlValue::Integer(record["updatedAt"].as_i64().unwrap_or(0)),
+            ];
+            for field in entity.fields {
+                values.push(to_sql(field.kind, &record["data"][field.key]));
+            }
+            rows.push((entity.table, values));
+        }
+        RawRows { rows }
+    }
+
+    /// Drops the device's triggers, then inserts the rows in one transaction; returns the
+    /// seconds the inserts took.
+    pub fn insert(&self, device: &mut Device) -> f64 {
+        let conn = device.connection_mut();
+        let triggers: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("triggers listed");
+        for trigger in triggers {
+            conn.execute_batch(&format!("DROP TRIGGER \"{trigger}\""))
+                .expect("dropped");
+        }
+        let statements: Vec<(&'static str, String)> = ranger_server::APP
+            .entities
+            .iter()
+            .map(|e| {
+                let columns: Vec<String> =
+                    e.fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
+                let marks = vec!["?"; e.fields.len()].join(", ");
+                (
+                    e.table,
+                    format!(
+                        "INSERT INTO \"{}\" (id, version, updated_at, sync_status, {}) VALUES (?, ?, ?, 'synced', {marks})",
+                        e.table,
+                        columns.join(", ")
+                    ),
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        let tx = conn.transaction().expect("BEGIN");
+        for (table, values) in &self.rows {
+            let sql = &statements
+                .iter()
+                .find(|(t, _)| t == table)
+                .expect("a statement")
+                .1;
+            tx.prepare_cached(sql)
+                .and_then(|mut s| s.execute(params_from_iter(values.iter())))
+                .expect("inserted");
+        }
+        tx.commit().expect("COMMIT");
+        started.elapsed().as_secs_f64()
+    }
 }
 
 /// A wire value as its device column holds it.

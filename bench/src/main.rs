@@ -72,6 +72,22 @@ enum Bench {
         #[arg(long)]
         warm_up: bool,
     },
+    /// The initial sync's page apply alone, in process: the general path, the client's, and a
+    /// raw insert, on records saved from a pull (a JSON array of records).
+    ApplyCost {
+        /// The records.
+        #[arg(long)]
+        records: PathBuf,
+        /// Where the device files go.
+        #[arg(long)]
+        dir: PathBuf,
+        /// One variant only (general, page, raw; setup: only the reading), for callgrind.
+        #[arg(long)]
+        only: Option<String>,
+        /// Rounds of each (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// (Internal) the measured client of initial-sync.
     #[command(hide = true)]
     PullClient {
@@ -123,6 +139,12 @@ fn main() {
                 warm_up,
             },
         ),
+        Bench::ApplyCost {
+            records,
+            dir,
+            only,
+            rounds,
+        } => apply_cost::run(&records, &dir, only.as_deref(), rounds.max(1)),
         Bench::PullClient { base, token, db } => initial_sync::pull_client(&base, &token, &db),
         Bench::RawInsert { records, db } => initial_sync::raw_insert(&records, &db),
     }

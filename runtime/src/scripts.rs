@@ -163,28 +163,195 @@ pub struct SyncStatement {
     pub summary: String,
     /// Its `-- params:`, in binding order (`:now`, `:limit`).
     pub params: Vec<String>,
+    /// The note in parentheses after each of [`SyncStatement::params`] (`:records (a JSON
+    /// array)`), or an empty string; in the same order.
+    pub param_notes: Vec<String>,
     /// Its `-- returns:` columns.
     pub returns: Vec<String>,
     /// The SQL, without the trailing `;`.
     pub sql: String,
 }
 
-/// `text` without its parenthesised notes.
-fn without_parentheses(text: &str) -> String {
-    let mut depth = 0usize;
-    text.chars()
-        .filter(|c| match c {
-            '(' => {
-                depth += 1;
-                false
+/// The statements that apply one pulled record of one entity are named this, then the
+/// entity's table (`apply_pulled_row_observations`).
+pub const PULLED_ROW_PREFIX: &str = "apply_pulled_row_";
+
+/// Where a parameter of a pulled-row statement takes its value in a pulled record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordKey {
+    /// The record's `id`.
+    Id,
+    /// The record's `version`.
+    Version,
+    /// The record's `updatedAt` (absent: NULL).
+    UpdatedAt,
+    /// A key of the record's `data`.
+    Data(String),
+}
+
+/// How a pulled value is bound to a pulled-row statement's parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoding {
+    /// As SQLite's `json_extract` gives it: NULL, 1 or 0 for `true` or `false`, an integer, or
+    /// a string's text. A record with any other value here (a fraction, an object, an array)
+    /// is applied by `apply_pulled_records` instead, which decodes it in SQL.
+    Value,
+    /// A `real` field: the double of the number's text, read by the very function the SQL
+    /// `offgen_real` reads it with; NULL for null. Anything else takes the record to
+    /// `apply_pulled_records`.
+    Real,
+    /// A `json` field: the value's JSON text exactly as the server sent it (the statement
+    /// decodes it).
+    Json,
+}
+
+/// One parameter of a pulled-row statement: its name (without the colon), where its value is
+/// in the record, and how it is bound. In `sync.sql` it is written `:name (note)`, the note
+/// saying the rest: `:accuracy_m (data.accuracyM as real)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordParam {
+    /// The parameter's name, without the colon.
+    pub name: String,
+    /// Where the value is.
+    pub key: RecordKey,
+    /// How it is bound.
+    pub decoding: Decoding,
+}
+
+impl RecordParam {
+    /// The note `sync.sql` writes after the parameter: `id`, `version`, `updatedAt`,
+    /// `data.<key>`, and for a real or a json field ` as real` or ` as JSON`.
+    pub fn note(&self) -> String {
+        let key = match &self.key {
+            RecordKey::Id => "id".to_owned(),
+            RecordKey::Version => "version".to_owned(),
+            RecordKey::UpdatedAt => "updatedAt".to_owned(),
+            RecordKey::Data(key) => format!("data.{key}"),
+        };
+        match self.decoding {
+            Decoding::Value => key,
+            Decoding::Real => format!("{key} as real"),
+            Decoding::Json => format!("{key} as JSON"),
+        }
+    }
+
+    /// Reads back a parameter written as [`RecordParam::note`] says.
+    pub fn parse(name: &str, note: &str) -> Result<RecordParam, String> {
+        let (key, decoding) = match note.split_once(" as ") {
+            None => (note, Decoding::Value),
+            Some((key, "real")) => (key, Decoding::Real),
+            Some((key, "JSON")) => (key, Decoding::Json),
+            Some((_, other)) => {
+                return Err(format!(
+                    "`{name}` is bound as `{other}`, which is neither `real` nor `JSON`"
+                ));
             }
-            ')' => {
-                depth = depth.saturating_sub(1);
-                false
-            }
-            _ => depth == 0,
+        };
+        let key = match key.trim() {
+            "id" => RecordKey::Id,
+            "version" => RecordKey::Version,
+            "updatedAt" => RecordKey::UpdatedAt,
+            other => match other.strip_prefix("data.") {
+                Some(key) if !key.is_empty() => RecordKey::Data(key.to_owned()),
+                _ => {
+                    return Err(format!(
+                        "`{name}` takes `{other}`, which is no key of a pulled record"
+                    ));
+                }
+            },
+        };
+        Ok(RecordParam {
+            name: name.trim_start_matches(':').to_owned(),
+            key,
+            decoding,
         })
-        .collect()
+    }
+}
+
+/// A statement applying one pulled record of `entity`, when nothing local is in the way: it
+/// changes one row, or none when the record must go through `apply_pulled_records`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PulledRowStatement {
+    /// The entity's table, as pulled records name it.
+    pub entity: String,
+    /// The statement's name.
+    pub name: String,
+    /// Its parameters, in binding order.
+    pub params: Vec<RecordParam>,
+}
+
+/// The pulled-row statements among `statements` (those named [`PULLED_ROW_PREFIX`] + table),
+/// their parameters read from their notes.
+pub fn pulled_row_statements(
+    statements: &[SyncStatement],
+) -> Result<Vec<PulledRowStatement>, ScriptError> {
+    let mut out = Vec::new();
+    for statement in statements {
+        let Some(entity) = statement.name.strip_prefix(PULLED_ROW_PREFIX) else {
+            continue;
+        };
+        let problem = |message: String| {
+            error(
+                "sync.sql",
+                format!("statement `{}`: {message}", statement.name),
+            )
+        };
+        let params = statement
+            .params
+            .iter()
+            .zip(&statement.param_notes)
+            .map(|(name, note)| RecordParam::parse(name, note))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(problem)?;
+        for required in [RecordKey::Id, RecordKey::Version] {
+            if !params.iter().any(|p| p.key == required) {
+                return Err(problem(format!(
+                    "no parameter takes the record's {required:?}"
+                )));
+            }
+        }
+        out.push(PulledRowStatement {
+            entity: entity.to_owned(),
+            name: statement.name.clone(),
+            params,
+        });
+    }
+    Ok(out)
+}
+
+/// The items of a comma-separated list with their notes: `:results (the JSON array, as sent),
+/// :now` gives `(":results", "the JSON array, as sent")` and `(":now", "")`. A note in
+/// parentheses may hold commas of its own; an item's name is its first word.
+fn noted_items(text: &str) -> Vec<(String, String)> {
+    let mut items = Vec::new();
+    let (mut name, mut note) = (String::new(), String::new());
+    let mut depth = 0usize;
+    for c in text.chars().chain(std::iter::once(',')) {
+        match c {
+            '(' => {
+                if depth > 0 {
+                    note.push(c);
+                }
+                depth += 1;
+            }
+            ')' if depth > 0 => {
+                depth -= 1;
+                if depth > 0 {
+                    note.push(c);
+                }
+            }
+            ',' if depth == 0 => {
+                if let Some(first) = name.split_whitespace().next() {
+                    items.push((first.to_owned(), note.trim().to_owned()));
+                }
+                name.clear();
+                note.clear();
+            }
+            _ if depth > 0 => note.push(c),
+            _ => name.push(c),
+        }
+    }
+    items
 }
 
 /// The statements of a `sync.sql`, in file order. Each starts at a `-- name:` line; the comment
@@ -220,23 +387,15 @@ pub fn parse_sync_sql(text: &str) -> Result<Vec<SyncStatement>, ScriptError> {
                 format!("statement `{}` has no SQL", open.name),
             ));
         }
-        let list = |prefix: &str| -> Vec<String> {
+        let list = |prefix: &str| -> Vec<(String, String)> {
             open.comments
                 .iter()
                 .filter_map(|c| c.strip_prefix(prefix))
-                // A note in parentheses may hold commas of its own.
-                .map(without_parentheses)
-                .flat_map(|rest| {
-                    rest.split(',')
-                        // `:results (the JSON array ...)`: the name is the first word.
-                        .filter_map(|p| p.split_whitespace().next())
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                })
+                .flat_map(noted_items)
                 .collect()
         };
-        let params = list("params:");
-        let returns = list("returns:");
+        let (params, param_notes) = list("params:").into_iter().unzip();
+        let returns = list("returns:").into_iter().map(|(name, _)| name).collect();
         let summary = open
             .comments
             .iter()
@@ -253,6 +412,7 @@ pub fn parse_sync_sql(text: &str) -> Result<Vec<SyncStatement>, ScriptError> {
             name: open.name,
             summary,
             params,
+            param_notes,
             returns,
             sql,
         });
@@ -354,6 +514,7 @@ mod tests {
             [":results", ":now"],
             "a note's comma is no list's"
         );
+        assert_eq!(statements[1].param_notes, ["the JSON array, as sent", ""]);
         assert!(parse_sync_sql("-- name: a\n-- nothing\n").is_err());
     }
 
@@ -364,5 +525,60 @@ mod tests {
         assert_eq!(statements[0].sql, "SELECT 1\n  -- inside: kept\n  + 1");
         assert_eq!(statements[1].sql, "SELECT 2");
         assert!(parse_sync_sql("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n").is_err());
+    }
+
+    #[test]
+    fn pulled_row_parameters_read_back_from_their_notes() {
+        let params = [
+            RecordParam {
+                name: "id".into(),
+                key: RecordKey::Id,
+                decoding: Decoding::Value,
+            },
+            RecordParam {
+                name: "version".into(),
+                key: RecordKey::Version,
+                decoding: Decoding::Value,
+            },
+            RecordParam {
+                name: "updated_at".into(),
+                key: RecordKey::UpdatedAt,
+                decoding: Decoding::Value,
+            },
+            RecordParam {
+                name: "accuracy_m".into(),
+                key: RecordKey::Data("accuracyM".into()),
+                decoding: Decoding::Real,
+            },
+            RecordParam {
+                name: "geometry".into(),
+                key: RecordKey::Data("geometry".into()),
+                decoding: Decoding::Json,
+            },
+        ];
+        let line = params
+            .iter()
+            .map(|p| format!(":{} ({})", p.name, p.note()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            "-- name: apply_pulled_row_obs\n-- One.\n-- params: {line}\nINSERT INTO obs VALUES (1);\n"
+        );
+        let statements = parse_sync_sql(&text).unwrap();
+        let rows = pulled_row_statements(&statements).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].entity, "obs");
+        assert_eq!(rows[0].params, params);
+        for bad in [":x (data.)", ":x (deleted)", ":x (data.a as text)"] {
+            let text = format!(
+                "-- name: apply_pulled_row_obs\n-- params: :id (id), :version (version), {bad}\nSELECT 1;\n"
+            );
+            assert!(
+                pulled_row_statements(&parse_sync_sql(&text).unwrap()).is_err(),
+                "{bad}"
+            );
+        }
+        let no_version = "-- name: apply_pulled_row_obs\n-- params: :id (id)\nSELECT 1;\n";
+        assert!(pulled_row_statements(&parse_sync_sql(no_version).unwrap()).is_err());
     }
 }

@@ -46,7 +46,9 @@ impl Source {
             ty: ty.to_owned(),
             depth: 0,
             mutable: HashSet::new(),
+            locals: HashSet::new(),
             strings: BTreeMap::new(),
+            types: BTreeMap::new(),
         };
         normalize(reader.block(&f.block.stmts))
     }
@@ -63,7 +65,11 @@ struct Reader<'s> {
     ty: String,
     depth: usize,
     mutable: HashSet<String>,
+    /// Every local of the method read (a `push` onto one is a change of it).
+    locals: HashSet<String>,
     strings: BTreeMap<String, String>,
+    /// Locals made as a struct of the client (`let run = FileRun { .. }`), by name.
+    types: BTreeMap<String, String>,
 }
 
 impl Reader<'_> {
@@ -72,20 +78,32 @@ impl Reader<'_> {
         for stmt in stmts {
             match stmt {
                 Stmt::Local(local) => {
-                    if let Pat::Ident(p) = &local.pat
-                        && p.mutability.is_some()
-                    {
-                        self.mutable.insert(p.ident.to_string());
+                    let pat = match &local.pat {
+                        Pat::Type(t) => &*t.pat,
+                        other => other,
+                    };
+                    if let Pat::Ident(p) = pat {
+                        self.locals.insert(p.ident.to_string());
+                        if p.mutability.is_some() {
+                            self.mutable.insert(p.ident.to_string());
+                        }
                     }
                     if let Some(init) = &local.init {
+                        if let (Pat::Ident(p), Expr::Struct(s)) = (pat, &*init.expr)
+                            && let Some(ty) = s.path.get_ident()
+                        {
+                            self.types.insert(p.ident.to_string(), ty.to_string());
+                        }
                         if let (Pat::Ident(p), Expr::Macro(m)) = (&local.pat, &*init.expr)
                             && let Some(text) = format_string(&m.mac.tokens)
                         {
                             self.strings.insert(p.ident.to_string(), text);
                         }
                         out.extend(self.expr(&init.expr));
+                        // `let Some(x) = y else { return }` is `if y == null { return }`.
                         if let Some((_, diverge)) = &init.diverge {
-                            out.extend(self.expr(diverge));
+                            let condition = format!("{} == null", label(&init.expr));
+                            out.push(Step::If(condition, self.expr(diverge), Vec::new()));
                         }
                     }
                 }
@@ -98,6 +116,14 @@ impl Reader<'_> {
 
     /// The type a receiver expression stands for.
     fn receiver_type(&self, receiver: &Expr) -> Option<String> {
+        if let Expr::Path(p) = receiver
+            && let Some(ty) = p
+                .path
+                .get_ident()
+                .and_then(|i| self.types.get(&i.to_string()))
+        {
+            return Some(ty.clone());
+        }
         match receiver {
             Expr::Path(p) if p.path.is_ident("self") => Some(self.ty.clone()),
             Expr::Path(p) if p.path.is_ident("device") => Some("Device".to_owned()),
@@ -124,6 +150,10 @@ impl Reader<'_> {
                         out.push(statement(&call.args));
                         return out;
                     }
+                    (Some("Device"), "execute_pulled_row") => {
+                        out.push(pulled_row());
+                        return out;
+                    }
                     (Some("Run"), "in_transaction") => {
                         let Some(Expr::Closure(c)) = call.args.first() else {
                             panic!("in_transaction without a closure")
@@ -135,17 +165,38 @@ impl Reader<'_> {
                         out.push(self.http(&call.args));
                         return out;
                     }
-                    (Some("Transport"), "send") => {
+                    // A request sent ahead (its first argument the thread scope).
+                    (Some("Run"), "send_ahead") => {
+                        let args: syn::punctuated::Punctuated<Expr, syn::Token![,]> =
+                            call.args.iter().skip(1).cloned().collect();
+                        out.push(self.http(&args));
+                        return out;
+                    }
+                    // The attachment loop's request: built here, handed to the transport by
+                    // the caller (`send`, `upload` or `download`).
+                    (Some("FileRun"), "build") => {
+                        out.push(self.http(&call.args));
+                        return out;
+                    }
+                    (Some("Transport"), how) => {
                         for arg in &call.args {
                             out.extend(self.expr(arg));
                         }
-                        out.push(Step::Transport);
+                        out.push(Step::Transport(how.to_owned()));
                         return out;
                     }
                     _ => {}
                 }
                 for arg in &call.args {
                     out.extend(self.expr(arg));
+                }
+                // `held.push(x)`: the local list changes.
+                if method == "push"
+                    && let Expr::Path(p) = &*call.receiver
+                    && let Some(name) = p.path.get_ident()
+                    && self.locals.contains(&name.to_string())
+                {
+                    out.push(Step::Set(camel(&name.to_string())));
                 }
                 if let Some(ty) = ty
                     && self.source.has(&ty, &method)
@@ -156,6 +207,31 @@ impl Reader<'_> {
             }
             Expr::Call(call) => {
                 let mut out = Vec::new();
+                // `std::thread::scope(|scope| body)`: the body runs here, in order.
+                if let Expr::Path(p) = &*call.func
+                    && p.path.segments.last().is_some_and(|s| s.ident == "scope")
+                    && let Some(Expr::Closure(c)) = call.args.first()
+                {
+                    return self.expr(&c.body);
+                }
+                // Files on the device: deleted or renamed.
+                if let Expr::Path(p) = &*call.func
+                    && let Some(op) =
+                        p.path
+                            .segments
+                            .last()
+                            .and_then(|s| match s.ident.to_string().as_str() {
+                                "remove_file" => Some("delete"),
+                                "rename" => Some("rename"),
+                                _ => None,
+                            })
+                {
+                    for arg in &call.args {
+                        out.extend(self.expr(arg));
+                    }
+                    out.push(Step::File(op.to_owned()));
+                    return out;
+                }
                 if let Expr::Paren(p) = &*call.func
                     && let Expr::Field(f) = &*p.expr
                     && matches!(&f.member, syn::Member::Named(n) if n == "token")
@@ -185,8 +261,18 @@ impl Reader<'_> {
                 out
             }
             Expr::If(i) => {
-                let mut out = self.condition_steps(&i.cond);
                 let label = label(&i.cond);
+                // Whether the schema has attachment fields is known when the Dart is
+                // generated: its client has the attachment code or not, and no such test.
+                if label.ends_with("schema.hasAttachments") {
+                    let taken = !label.starts_with('!');
+                    return match (taken, &i.else_branch) {
+                        (true, _) => self.block(&i.then_branch.stmts),
+                        (false, Some((_, e))) => self.expr(e),
+                        (false, None) => Vec::new(),
+                    };
+                }
+                let mut out = self.condition_steps(&i.cond);
                 let then = self.block(&i.then_branch.stmts);
                 let otherwise = i
                     .else_branch
@@ -249,12 +335,13 @@ impl Reader<'_> {
         let saved = (
             std::mem::replace(&mut self.ty, ty.to_owned()),
             std::mem::take(&mut self.mutable),
+            std::mem::take(&mut self.locals),
             std::mem::take(&mut self.strings),
         );
         self.depth += 1;
         let steps = self.block(&f.block.stmts);
         self.depth -= 1;
-        (self.ty, self.mutable, self.strings) = saved;
+        (self.ty, self.mutable, self.locals, self.strings) = saved;
         steps
     }
 
@@ -291,7 +378,11 @@ impl Reader<'_> {
                 other.map(|e| e.to_token_stream().to_string())
             ),
         };
-        let path = match args.iter().nth(1) {
+        let path_arg = match args.iter().nth(1) {
+            Some(Expr::Reference(r)) => Some(&*r.expr),
+            other => other,
+        };
+        let path = match path_arg {
             Some(Expr::MethodCall(m)) => match &*m.receiver {
                 Expr::Lit(l) => lit_text(&l.lit),
                 other => panic!("send's path: {}", other.to_token_stream()),
@@ -357,12 +448,25 @@ impl Reader<'_> {
             }
             return out;
         }
-        // A chain: each arm is `if scrutinee == pattern [&& guard]`, a binding or `_` the rest.
+        // A chain: each arm is `if scrutinee == pattern [&& guard]`, a binding or `_` the rest;
+        // `a | b` is `scrutinee == a || scrutinee == b`.
         let mut chain: Option<Vec<Step>> = None;
         for arm in arms.iter().rev() {
             let body = self.expr(&arm.body);
             let condition = match &arm.pat {
                 Pat::Lit(l) => Some(format!("{scrutinee} == {}", label(&Expr::Lit(l.clone())))),
+                Pat::Or(or) if or.cases.iter().all(|c| matches!(c, Pat::Lit(_))) => Some(
+                    or.cases
+                        .iter()
+                        .map(|c| match c {
+                            Pat::Lit(l) => {
+                                format!("{scrutinee} == {}", label(&Expr::Lit(l.clone())))
+                            }
+                            _ => unreachable!(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" || "),
+                ),
                 Pat::Wild(_) | Pat::Ident(_) => None,
                 other => match head(other).as_deref() {
                     Some("Some") => Some(format!("{scrutinee} != null")),
@@ -404,6 +508,10 @@ fn is_err(e: &Expr) -> bool {
 /// only propagates).
 fn fail_kind(arg: &Expr) -> Option<String> {
     let text = arg.to_token_stream().to_string();
+    // A file the app or the loop cannot attach, keep or delete (Dart's AttachmentException).
+    if text.contains("ClientError :: Attachment") {
+        return Some("attachment".to_owned());
+    }
     if let Some(at) = text.find("SyncErrorKind :: ") {
         let kind: String = text[at + "SyncErrorKind :: ".len()..]
             .chars()
@@ -418,6 +526,12 @@ fn fail_kind(arg: &Expr) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// A record bound to its entity's pulled-row statement, run: the statement is the entity's
+/// (`applyPulledRow…`), its parameters the record's values.
+pub fn pulled_row() -> Step {
+    Step::Sql("applyPulledRow…".to_owned(), vec!["record".to_owned()])
 }
 
 /// A `device.execute("name", &[(":p", &v), ...])` or `query(...)` call as a step.

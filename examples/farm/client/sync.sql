@@ -32,11 +32,21 @@
 --              requests never count as attempts. A lost response is harmless: the entries go
 --              again with the same mutation ids, and the server answers with its first result.
 --           Repeat while claim_batch claims entries.
---   Pull:   1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
---           2. 200: apply_pulled_records(:records = the page's `records`), then take_clashes()
---              -> held, clear_clashes(), apply_pulled_records(:records = held) (records waiting
---              for a unique clash are tried again after every page), unknown_pulled_records()
---              (log them), clear_inbox(), set_pull_cursor(:cursor), set_clock(:server_time, :now).
+--   Pull:   1. get_pull_cursor() -> cursor, pull_durability() -> relax; GET
+--              /sync/pull?cursor=<cursor>&limit=N
+--           2. 200: while hasMore, the next page may be asked for (cursor = this page's
+--              `cursor`) while this one is applied. The page's records, in page order: a live
+--              record (`deleted` false) of an entity with an apply_pulled_row_<table> statement,
+--              whose `data` holds every key the statement takes (its params' notes say where
+--              each value is and how it is bound), goes through that statement, after
+--              begin_pulled_rows(); one it changes no row for, and every other record, goes
+--              through apply_pulled_records(:records = a JSON array of such records, in order),
+--              after end_pulled_rows(). end_pulled_rows() after the last record too.
+--              Then take_clashes() -> held, clear_clashes(), apply_pulled_records(:records =
+--              held) (records waiting for a unique clash are tried again after every page),
+--              unknown_pulled_records() (log them), clear_inbox(), set_pull_cursor(:cursor),
+--              set_clock(:server_time, :now). Where relax: relax_durability() before the
+--              page's transaction, restore_durability() after it, committed or not.
 --           Repeat while hasMore. Then set_last_synced(:now).
 --   App:    sync_stats(:now), retry_waiting() (a "Sync now" button, before the sync),
 --           list_failed(), retry_failed(:seq), discard_failed(:seq),
@@ -192,6 +202,79 @@ SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_ex
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key";
+
+-- name: pull_durability
+-- Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+-- default synchronous = FULL. A page a power cut takes back is pulled again (its cursor is in
+-- its transaction; an app crash takes nothing back), and the next commit at FULL (the sync's
+-- last) makes every commit before it durable. Waiting for the disk at each page's commit cost
+-- more than writing the page's rows (docs/BENCHMARKS.md).
+-- returns: relax
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax";
+
+-- name: relax_durability
+-- A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+-- transaction only).
+PRAGMA synchronous = NORMAL;
+
+-- name: restore_durability
+-- Back to SQLite's default: each commit waits for the disk.
+PRAGMA synchronous = FULL;
+
+-- name: begin_pulled_rows
+-- Silences the queue triggers while pulled records are applied one statement each.
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+
+-- name: end_pulled_rows
+-- Lets the queue triggers record local writes again.
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+
+-- name: apply_pulled_row_barns
+-- Applies one pulled record of barns in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
+-- params: :capacity (data.capacity), :heated (data.heated), :notes (data.notes)
+INSERT OR IGNORE INTO "barns" ("id", "name", "capacity", "heated", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'barns' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'barns' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'barns' AND "id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "barns" WHERE "barns"."id" <> :id AND "barns"."name" = :name)), :name, :capacity, :heated, :notes, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "capacity" = excluded."capacity", "heated" = excluded."heated", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "barns"."version";
+
+-- name: apply_pulled_row_flocks
+-- Applies one pulled record of flocks in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :barn (data.barn)
+-- params: :breed (data.breed), :placed_on (data.placedOn), :headcount (data.headcount)
+-- params: :status (data.status), :notes (data.notes)
+INSERT OR IGNORE INTO "flocks" ("id", "barn", "breed", "placed_on", "headcount", "status", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'flocks' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'flocks' AND "row_id" = :id)), :barn, :breed, :placed_on, :headcount, :status, :notes, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "breed" = excluded."breed", "placed_on" = excluded."placed_on", "headcount" = excluded."headcount", "status" = excluded."status", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "flocks"."version";
+
+-- name: apply_pulled_row_barn_events
+-- Applies one pulled record of barn_events in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :barn (data.barn)
+-- params: :flock (data.flock), :kind (data.kind), :value (data.value as real)
+-- params: :recorded_at (data.recordedAt), :recorded_by (data.recordedBy), :note (data.note)
+INSERT OR IGNORE INTO "barn_events" ("id", "barn", "flock", "kind", "value", "recorded_at", "recorded_by", "note", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'barn_events' AND "row_id" = :id)), :barn, :flock, :kind, :value, :recorded_at, :recorded_by, :note, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "flock" = excluded."flock", "kind" = excluded."kind", "value" = excluded."value", "recorded_at" = excluded."recorded_at", "recorded_by" = excluded."recorded_by", "note" = excluded."note", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "barn_events"."version";
 
 -- name: take_clashes
 -- The records waiting for a unique clash, as a JSON array of records, to apply again.

@@ -32,11 +32,21 @@
 --              requests never count as attempts. A lost response is harmless: the entries go
 --              again with the same mutation ids, and the server answers with its first result.
 --           Repeat while claim_batch claims entries.
---   Pull:   1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
---           2. 200: apply_pulled_records(:records = the page's `records`), then take_clashes()
---              -> held, clear_clashes(), apply_pulled_records(:records = held) (records waiting
---              for a unique clash are tried again after every page), unknown_pulled_records()
---              (log them), clear_inbox(), set_pull_cursor(:cursor), set_clock(:server_time, :now).
+--   Pull:   1. get_pull_cursor() -> cursor, pull_durability() -> relax; GET
+--              /sync/pull?cursor=<cursor>&limit=N
+--           2. 200: while hasMore, the next page may be asked for (cursor = this page's
+--              `cursor`) while this one is applied. The page's records, in page order: a live
+--              record (`deleted` false) of an entity with an apply_pulled_row_<table> statement,
+--              whose `data` holds every key the statement takes (its params' notes say where
+--              each value is and how it is bound), goes through that statement, after
+--              begin_pulled_rows(); one it changes no row for, and every other record, goes
+--              through apply_pulled_records(:records = a JSON array of such records, in order),
+--              after end_pulled_rows(). end_pulled_rows() after the last record too.
+--              Then take_clashes() -> held, clear_clashes(), apply_pulled_records(:records =
+--              held) (records waiting for a unique clash are tried again after every page),
+--              unknown_pulled_records() (log them), clear_inbox(), set_pull_cursor(:cursor),
+--              set_clock(:server_time, :now). Where relax: relax_durability() before the
+--              page's transaction, restore_durability() after it, committed or not.
 --           Repeat while hasMore. Then set_last_synced(:now).
 --   App:    sync_stats(:now), retry_waiting() (a "Sync now" button, before the sync),
 --           list_failed(), retry_failed(:seq), discard_failed(:seq),
@@ -192,6 +202,132 @@ SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_ex
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key";
+
+-- name: pull_durability
+-- Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+-- default synchronous = FULL. A page a power cut takes back is pulled again (its cursor is in
+-- its transaction; an app crash takes nothing back), and the next commit at FULL (the sync's
+-- last) makes every commit before it durable. Waiting for the disk at each page's commit cost
+-- more than writing the page's rows (docs/BENCHMARKS.md).
+-- returns: relax
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax";
+
+-- name: relax_durability
+-- A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+-- transaction only).
+PRAGMA synchronous = NORMAL;
+
+-- name: restore_durability
+-- Back to SQLite's default: each commit waits for the disk.
+PRAGMA synchronous = FULL;
+
+-- name: begin_pulled_rows
+-- Silences the queue triggers while pulled records are applied one statement each.
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+
+-- name: end_pulled_rows
+-- Lets the queue triggers record local writes again.
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+
+-- name: apply_pulled_row_regions
+-- Applies one pulled record of regions in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
+-- params: :office (data.office)
+INSERT OR IGNORE INTO "regions" ("id", "name", "office", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'regions' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'regions' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'regions' AND "id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "regions" WHERE "regions"."id" <> :id AND "regions"."name" = :name)), :name, :office, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "office" = excluded."office", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "regions"."version";
+
+-- name: apply_pulled_row_officers
+-- Applies one pulled record of officers in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
+-- params: :region (data.region), :phone (data.phone), :active (data.active)
+INSERT OR IGNORE INTO "officers" ("id", "name", "region", "phone", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'officers' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'officers' AND "row_id" = :id)), :name, :region, :phone, :active, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "region" = excluded."region", "phone" = excluded."phone", "active" = excluded."active", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "officers"."version";
+
+-- name: apply_pulled_row_units
+-- Applies one pulled record of units in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :region (data.region)
+-- params: :address (data.address), :postcode (data.postcode), :bedrooms (data.bedrooms)
+-- params: :floor (data.floor), :accessible (data.accessible)
+-- params: :weekly_rent (data.weeklyRent as real), :status (data.status)
+INSERT OR IGNORE INTO "units" ("id", "region", "address", "postcode", "bedrooms", "floor", "accessible", "weekly_rent", "status", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'units' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'units' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'units' AND "id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "units" WHERE "units"."id" <> :id AND "units"."address" = :address AND "units"."postcode" = :postcode)), :region, :address, :postcode, :bedrooms, :floor, :accessible, :weekly_rent, :status, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "address" = excluded."address", "postcode" = excluded."postcode", "bedrooms" = excluded."bedrooms", "floor" = excluded."floor", "accessible" = excluded."accessible", "weekly_rent" = excluded."weekly_rent", "status" = excluded."status", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "units"."version";
+
+-- name: apply_pulled_row_applicants
+-- Applies one pulled record of applicants in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :officer (data.officer)
+-- params: :full_name (data.fullName), :date_of_birth (data.dateOfBirth), :phone (data.phone)
+-- params: :email (data.email), :current_address (data.currentAddress)
+-- params: :household_size (data.householdSize), :needs_accessible (data.needsAccessible)
+-- params: :priority (data.priority), :status (data.status), :registered_on (data.registeredOn)
+-- params: :notes (data.notes)
+INSERT OR IGNORE INTO "applicants" ("id", "officer", "full_name", "date_of_birth", "phone", "email", "current_address", "household_size", "needs_accessible", "priority", "status", "registered_on", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'applicants' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'applicants' AND "row_id" = :id)), :officer, :full_name, :date_of_birth, :phone, :email, :current_address, :household_size, :needs_accessible, :priority, :status, :registered_on, :notes, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "full_name" = excluded."full_name", "date_of_birth" = excluded."date_of_birth", "phone" = excluded."phone", "email" = excluded."email", "current_address" = excluded."current_address", "household_size" = excluded."household_size", "needs_accessible" = excluded."needs_accessible", "priority" = excluded."priority", "status" = excluded."status", "registered_on" = excluded."registered_on", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "applicants"."version";
+
+-- name: apply_pulled_row_inspections
+-- Applies one pulled record of inspections in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :officer (data.officer)
+-- params: :unit (data.unit), :inspected_at (data.inspectedAt), :outcome (data.outcome)
+-- params: :damp (data.damp), :heating_works (data.heatingWorks), :smoke_alarms (data.smokeAlarms)
+-- params: :repairs (data.repairs as JSON), :notes (data.notes)
+INSERT OR IGNORE INTO "inspections" ("id", "officer", "unit", "inspected_at", "outcome", "damp", "heating_works", "smoke_alarms", "repairs", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = :id)), :officer, :unit, :inspected_at, :outcome, :damp, :heating_works, :smoke_alarms, CASE json_type(:repairs, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(:repairs, '$')) ELSE json_extract(:repairs, '$') END, :notes, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = excluded."unit", "inspected_at" = excluded."inspected_at", "outcome" = excluded."outcome", "damp" = excluded."damp", "heating_works" = excluded."heating_works", "smoke_alarms" = excluded."smoke_alarms", "repairs" = excluded."repairs", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "inspections"."version";
+
+-- name: apply_pulled_row_occupancy_reports
+-- Applies one pulled record of occupancy_reports in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :officer (data.officer)
+-- params: :unit (data.unit), :applicant (data.applicant), :visited_on (data.visitedOn)
+-- params: :occupants (data.occupants), :tenant_present (data.tenantPresent)
+-- params: :rent_arrears (data.rentArrears), :sublet_suspected (data.subletSuspected)
+-- params: :notes (data.notes)
+INSERT OR IGNORE INTO "occupancy_reports" ("id", "officer", "unit", "applicant", "visited_on", "occupants", "tenant_present", "rent_arrears", "sublet_suspected", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'occupancy_reports' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'occupancy_reports' AND "row_id" = :id)), :officer, :unit, :applicant, :visited_on, :occupants, :tenant_present, :rent_arrears, :sublet_suspected, :notes, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = excluded."unit", "applicant" = excluded."applicant", "visited_on" = excluded."visited_on", "occupants" = excluded."occupants", "tenant_present" = excluded."tenant_present", "rent_arrears" = excluded."rent_arrears", "sublet_suspected" = excluded."sublet_suspected", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "occupancy_reports"."version";
 
 -- name: take_clashes
 -- The records waiting for a unique clash, as a JSON array of records, to apply again.

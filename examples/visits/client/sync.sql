@@ -32,11 +32,21 @@
 --              requests never count as attempts. A lost response is harmless: the entries go
 --              again with the same mutation ids, and the server answers with its first result.
 --           Repeat while claim_batch claims entries.
---   Pull:   1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
---           2. 200: apply_pulled_records(:records = the page's `records`), then take_clashes()
---              -> held, clear_clashes(), apply_pulled_records(:records = held) (records waiting
---              for a unique clash are tried again after every page), unknown_pulled_records()
---              (log them), clear_inbox(), set_pull_cursor(:cursor), set_clock(:server_time, :now).
+--   Pull:   1. get_pull_cursor() -> cursor, pull_durability() -> relax; GET
+--              /sync/pull?cursor=<cursor>&limit=N
+--           2. 200: while hasMore, the next page may be asked for (cursor = this page's
+--              `cursor`) while this one is applied. The page's records, in page order: a live
+--              record (`deleted` false) of an entity with an apply_pulled_row_<table> statement,
+--              whose `data` holds every key the statement takes (its params' notes say where
+--              each value is and how it is bound), goes through that statement, after
+--              begin_pulled_rows(); one it changes no row for, and every other record, goes
+--              through apply_pulled_records(:records = a JSON array of such records, in order),
+--              after end_pulled_rows(). end_pulled_rows() after the last record too.
+--              Then take_clashes() -> held, clear_clashes(), apply_pulled_records(:records =
+--              held) (records waiting for a unique clash are tried again after every page),
+--              unknown_pulled_records() (log them), clear_inbox(), set_pull_cursor(:cursor),
+--              set_clock(:server_time, :now). Where relax: relax_durability() before the
+--              page's transaction, restore_durability() after it, committed or not.
 --           Repeat while hasMore. Then set_last_synced(:now).
 --   App:    sync_stats(:now), retry_waiting() (a "Sync now" button, before the sync),
 --           list_failed(), retry_failed(:seq), discard_failed(:seq),
@@ -192,6 +202,81 @@ SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_ex
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key";
+
+-- name: pull_durability
+-- Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+-- default synchronous = FULL. A page a power cut takes back is pulled again (its cursor is in
+-- its transaction; an app crash takes nothing back), and the next commit at FULL (the sync's
+-- last) makes every commit before it durable. Waiting for the disk at each page's commit cost
+-- more than writing the page's rows (docs/BENCHMARKS.md).
+-- returns: relax
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax";
+
+-- name: relax_durability
+-- A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+-- transaction only).
+PRAGMA synchronous = NORMAL;
+
+-- name: restore_durability
+-- Back to SQLite's default: each commit waits for the disk.
+PRAGMA synchronous = FULL;
+
+-- name: begin_pulled_rows
+-- Silences the queue triggers while pulled records are applied one statement each.
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+
+-- name: end_pulled_rows
+-- Lets the queue triggers record local writes again.
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+
+-- name: apply_pulled_row_facilities
+-- Applies one pulled record of facilities in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
+-- params: :district (data.district), :level (data.level)
+INSERT OR IGNORE INTO "facilities" ("id", "name", "district", "level", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'facilities' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'facilities' AND "row_id" = :id)), :name, :district, :level, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "district" = excluded."district", "level" = excluded."level", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "facilities"."version";
+
+-- name: apply_pulled_row_households
+-- Applies one pulled record of households in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :worker (data.worker)
+-- params: :head_name (data.headName), :village (data.village), :latitude (data.latitude as real)
+-- params: :longitude (data.longitude as real), :members (data.members)
+-- params: :pregnant_women (data.pregnantWomen), :children_under_five (data.childrenUnderFive)
+-- params: :registered_on (data.registeredOn)
+INSERT OR IGNORE INTO "households" ("id", "worker", "head_name", "village", "latitude", "longitude", "members", "pregnant_women", "children_under_five", "registered_on", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'households' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'households' AND "row_id" = :id)), :worker, :head_name, :village, :latitude, :longitude, :members, :pregnant_women, :children_under_five, :registered_on, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "head_name" = excluded."head_name", "village" = excluded."village", "latitude" = excluded."latitude", "longitude" = excluded."longitude", "members" = excluded."members", "pregnant_women" = excluded."pregnant_women", "children_under_five" = excluded."children_under_five", "registered_on" = excluded."registered_on", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "households"."version";
+
+-- name: apply_pulled_row_visits
+-- Applies one pulled record of visits in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :worker (data.worker)
+-- params: :household (data.household), :visited_at (data.visitedAt), :purpose (data.purpose)
+-- params: :muac_mm (data.muacMm), :temperature_c (data.temperatureC as real)
+-- params: :malaria_test (data.malariaTest), :referred_to (data.referredTo)
+-- params: :follow_up_on (data.followUpOn), :notes (data.notes)
+INSERT OR IGNORE INTO "visits" ("id", "worker", "household", "visited_at", "purpose", "muac_mm", "temperature_c", "malaria_test", "referred_to", "follow_up_on", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'visits' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'visits' AND "row_id" = :id)), :worker, :household, :visited_at, :purpose, :muac_mm, :temperature_c, :malaria_test, :referred_to, :follow_up_on, :notes, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "household" = excluded."household", "visited_at" = excluded."visited_at", "purpose" = excluded."purpose", "muac_mm" = excluded."muac_mm", "temperature_c" = excluded."temperature_c", "malaria_test" = excluded."malaria_test", "referred_to" = excluded."referred_to", "follow_up_on" = excluded."follow_up_on", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "visits"."version";
 
 -- name: take_clashes
 -- The records waiting for a unique clash, as a JSON array of records, to apply again.

@@ -177,6 +177,9 @@ impl Device {
         // SQLite's default is off, but rusqlite's bundled build (like other builds) turns them
         // on by default, and then a reopened device failed every pull on such a page.
         conn.pragma_update(None, "foreign_keys", "OFF")?;
+        // Every sync.sql statement stays prepared (rusqlite keeps 16 by default; a sync runs
+        // about 30, and a pull page a dozen).
+        conn.set_prepared_statement_cache_capacity(64);
         super::reals::register(&conn)?;
         let mut device = Device {
             conn,

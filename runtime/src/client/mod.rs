@@ -38,6 +38,8 @@
 
 mod attachments;
 mod device;
+mod json_text;
+mod pulled;
 mod reals;
 mod schema;
 mod sync;
@@ -50,6 +52,7 @@ pub use attachments::{
     FailedAttachment, LocalAttachment,
 };
 pub use device::{Clash, Conflict, Device, FailedEntry, Notice, Resolution, Stats, sql_to_json};
+pub use pulled::AppliedPage;
 pub use schema::ClientSchema;
 pub use sync::{SyncClient, SyncError, SyncErrorKind, SyncOptions, SyncReport};
 pub use transport::{HttpTransport, Method, Request, Response, Transport, TransportError};
@@ -83,6 +86,8 @@ pub enum ClientError {
     },
     /// `sync.sql` lacks a statement the client runs.
     MissingStatement(String),
+    /// What must be a JSON array (pulled `records`) is not one.
+    NotAnArray(&'static str),
     /// A file could not be attached or kept (no such attachment field, a file that cannot be
     /// read or written).
     Attachment(String),
@@ -106,6 +111,7 @@ impl fmt::Display for ClientError {
             ClientError::MissingStatement(name) => {
                 write!(f, "sync.sql has no statement `{name}`")
             }
+            ClientError::NotAnArray(what) => write!(f, "{what}: not a JSON array"),
             ClientError::Attachment(why) => write!(f, "attachment: {why}"),
         }
     }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
-use crate::scripts::{self, MigrationStep, ScriptError, SyncStatement};
+use crate::scripts::{self, MigrationStep, PulledRowStatement, ScriptError, SyncStatement};
 
 /// The statements the client runs. A `sync.sql` that lacks one was written by another offgen
 /// version than this client's, which is refused up front rather than mid-sync.
@@ -25,6 +25,11 @@ pub(crate) const REQUIRED: &[&str] = &[
     "set_clock",
     "get_pull_cursor",
     "apply_pulled_records",
+    "pull_durability",
+    "relax_durability",
+    "restore_durability",
+    "begin_pulled_rows",
+    "end_pulled_rows",
     "take_clashes",
     "clear_clashes",
     "unknown_pulled_records",
@@ -78,6 +83,8 @@ pub(crate) const ATTACHMENT_STATEMENTS: &[&str] = &[
 pub struct ClientSchema {
     steps: Vec<MigrationStep>,
     statements: HashMap<String, SyncStatement>,
+    /// The pulled-row statements, and the table each applies records of.
+    rows: Vec<PulledRowStatement>,
 }
 
 impl ClientSchema {
@@ -94,10 +101,10 @@ impl ClientSchema {
                 message: "no migration steps".to_owned(),
             });
         }
-        let statements: HashMap<String, SyncStatement> = scripts::parse_sync_sql(sync_sql)?
-            .into_iter()
-            .map(|s| (s.name.clone(), s))
-            .collect();
+        let parsed = scripts::parse_sync_sql(sync_sql)?;
+        let rows = scripts::pulled_row_statements(&parsed)?;
+        let statements: HashMap<String, SyncStatement> =
+            parsed.into_iter().map(|s| (s.name.clone(), s)).collect();
         let attachments = statements.contains_key(ATTACHMENT_STATEMENTS[0]);
         let missing: Vec<&str> = REQUIRED
             .iter()
@@ -114,7 +121,11 @@ impl ClientSchema {
                 ),
             });
         }
-        Ok(ClientSchema { steps, statements })
+        Ok(ClientSchema {
+            steps,
+            statements,
+            rows,
+        })
     }
 
     /// From a `client/` folder written by `offgen build` (`migrations/*.sql` and `sync.sql`).
@@ -154,6 +165,18 @@ impl ClientSchema {
     /// A named statement of `sync.sql`.
     pub fn statement(&self, name: &str) -> Option<&SyncStatement> {
         self.statements.get(name)
+    }
+
+    /// The pulled-row statements, one per entity that has one.
+    pub(crate) fn pulled_rows(&self) -> &[PulledRowStatement] {
+        &self.rows
+    }
+
+    /// The SQL of a pulled-row statement.
+    pub(crate) fn pulled_row_sql(&self, row: &PulledRowStatement) -> &str {
+        self.statements
+            .get(&row.name)
+            .map_or("", |s| s.sql.as_str())
     }
 
     /// Whether the schema has attachment fields (and `sync.sql` the attachment loop).

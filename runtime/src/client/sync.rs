@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::Serialize;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
+use super::json_text::{self, elements};
 use super::transport::{Method, Request, Response, Transport, TransportError};
 use super::{ClientError, Device};
 use crate::protocol::{SCHEMA_AHEAD_PROBLEM, SCHEMA_STEP_HEADER, UPGRADE_REQUIRED_PROBLEM};
@@ -229,13 +229,104 @@ struct ResultStatus {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PullPage<'a> {
+struct PullPageJson<'a> {
     #[serde(borrow)]
     records: &'a RawValue,
     cursor: String,
     has_more: bool,
     #[serde(default)]
     server_time: Option<i64>,
+}
+
+/// A pull page: its records' JSON text, where the next page starts, and the server's clock.
+struct PullPage<'a> {
+    records: &'a str,
+    cursor: String,
+    has_more: bool,
+    server_time: Option<i64>,
+}
+
+impl<'a> PullPage<'a> {
+    /// Reads a page. A body already checked as JSON (on the thread that received it) only has
+    /// its parts found, and is read by serde only should they be unusual; any other is read
+    /// by serde, which checks it.
+    fn read(received: &'a Received) -> Result<PullPage<'a>, String> {
+        if received.json
+            && let Some(page) = std::str::from_utf8(&received.response.body)
+                .ok()
+                .and_then(PullPage::find)
+        {
+            return Ok(page);
+        }
+        let page: PullPageJson<'a> =
+            serde_json::from_slice(&received.response.body).map_err(|e| e.to_string())?;
+        Ok(PullPage {
+            records: page.records.get(),
+            cursor: page.cursor,
+            has_more: page.has_more,
+            server_time: page.server_time,
+        })
+    }
+
+    /// The parts of valid JSON text, if each is there once, plain and of its type.
+    fn find(text: &'a str) -> Option<PullPage<'a>> {
+        let mut members = Vec::new();
+        if !json_text::members(text, &mut members) {
+            return None;
+        }
+        let mut parts: [Option<&str>; 4] = [None; 4];
+        for (key, value) in members {
+            let at = ["\"records\"", "\"cursor\"", "\"hasMore\"", "\"serverTime\""]
+                .iter()
+                .position(|k| *k == key);
+            match at {
+                Some(at) if parts[at].is_none() => parts[at] = Some(value),
+                Some(_) => return None, // twice: serde's error
+                None if key.contains('\\') => return None,
+                None => {}
+            }
+        }
+        let [Some(records), Some(cursor), Some(has_more), server_time] = parts else {
+            return None;
+        };
+        let cursor = cursor.strip_prefix('"')?.strip_suffix('"')?;
+        Some(PullPage {
+            records,
+            cursor: (!cursor.contains('\\')).then(|| cursor.to_owned())?,
+            has_more: match has_more {
+                "true" => true,
+                "false" => false,
+                _ => return None,
+            },
+            server_time: match server_time {
+                None | Some("null") => None,
+                Some(number) => Some(number.parse().ok()?),
+            },
+        })
+    }
+}
+
+/// A response, and whether its body was checked as JSON where it was received.
+struct Received {
+    response: Response,
+    json: bool,
+}
+
+impl Received {
+    /// `response`, its body checked as JSON if the server answered 200.
+    fn check(response: Response) -> Received {
+        let json = response.status == 200
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&response.body).is_ok();
+        Received { response, json }
+    }
+}
+
+impl std::ops::Deref for Received {
+    type Target = Response;
+
+    fn deref(&self) -> &Response {
+        &self.response
+    }
 }
 
 #[derive(Deserialize)]
@@ -320,7 +411,7 @@ impl<T: Transport> SyncClient<T> {
     }
 }
 
-impl<T: Transport> Run<'_, '_, T> {
+impl<'c, T: Transport> Run<'_, 'c, T> {
     fn run(&mut self) -> Result<(), SyncErrorKind> {
         self.device
             .execute("recover_inflight", &[])
@@ -507,7 +598,10 @@ impl<T: Transport> Run<'_, '_, T> {
     }
 
     fn pull(&mut self) -> Result<(), SyncErrorKind> {
-        loop {
+        // Each next page is asked for before the current one is applied: over a transport that
+        // can send from another thread (HTTP), from a thread of this scope, so that the server
+        // and the network work while the device does.
+        std::thread::scope(|scope| {
             self.keep_lease()?;
             let cursor: String = self
                 .device
@@ -516,61 +610,90 @@ impl<T: Transport> Run<'_, '_, T> {
                 .into_iter()
                 .next()
                 .unwrap_or_default();
+            let relax = self
+                .device
+                .query("pull_durability", &[], |r| r.get::<_, bool>(0))
+                .map_err(SyncErrorKind::Client)?
+                .contains(&true);
+            let limit = self.client.options.pull_page.clamp(1, 1000);
             let path = format!(
                 "/sync/pull?cursor={}&limit={}",
                 percent_encode(&cursor),
-                self.client.options.pull_page.clamp(1, 1000)
+                limit
             );
-            let response = self
+            let mut response = self
                 .send(Method::Get, path, Vec::new())
+                .map(Received::check)
                 .map_err(SyncErrorKind::Transport)?;
-            if response.status != 200 {
-                return Err(refused(&response));
-            }
-            let page: PullPage<'_> = serde_json::from_slice(&response.body)
-                .map_err(|e| SyncErrorKind::Protocol(format!("pull page: {e}")))?;
-            let count = serde_json::from_str::<Vec<IgnoredAny>>(page.records.get())
-                .map_err(|e| SyncErrorKind::Protocol(format!("pull records: {e}")))?
-                .len();
-            let now = self.now()?;
-            let records = page.records.get();
-            let next = page.cursor.as_str();
-            let server_time = page.server_time;
-            let unknown = self.in_transaction(|device| {
-                device.execute("apply_pulled_records", &[(":records", &records)])?;
-                // Records waiting for a unique clash are tried again after every page: the
-                // page may have changed the local row that held them back.
-                let held: Vec<String> = device.query("take_clashes", &[], |r| r.get(0))?;
-                device.execute("clear_clashes", &[])?;
-                for held in &held {
-                    device.execute("apply_pulled_records", &[(":records", held)])?;
+            loop {
+                if response.status != 200 {
+                    return Err(refused(&response));
                 }
-                let unknown: Vec<(String, i64)> =
-                    device.query("unknown_pulled_records", &[], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?;
-                device.execute("clear_inbox", &[])?;
-                device.execute("set_pull_cursor", &[(":cursor", &next)])?;
-                if let Some(server_time) = server_time {
-                    device.execute(
-                        "set_clock",
-                        &[(":server_time", &server_time), (":now", &now)],
-                    )?;
+                let page = PullPage::read(&response)
+                    .map_err(|e| SyncErrorKind::Protocol(format!("pull page: {e}")))?;
+                let records = elements(page.records)
+                    .ok_or_else(|| SyncErrorKind::Protocol("pull records: not an array".into()))?;
+                let count = records.len();
+                let now = self.now()?;
+                let next = page.cursor.as_str();
+                let server_time = page.server_time;
+                let mut ahead = None;
+                if page.has_more {
+                    self.keep_lease()?;
+                    let path =
+                        format!("/sync/pull?cursor={}&limit={}", percent_encode(next), limit);
+                    ahead = Some(self.send_ahead(scope, Method::Get, path));
                 }
-                Ok(unknown)
-            })?;
-            self.report.pulled += count as u64;
-            for (entity, n) in unknown {
-                let n = u64::try_from(n).unwrap_or(0);
-                match self.report.unknown.iter_mut().find(|(e, _)| *e == entity) {
-                    Some((_, total)) => *total += n,
-                    None => self.report.unknown.push((entity, n)),
+                if relax {
+                    self.device
+                        .execute("relax_durability", &[])
+                        .map_err(SyncErrorKind::Client)?;
                 }
+                let applied = self.in_transaction(|device| {
+                    device.apply_pulled(&records)?;
+                    // Records waiting for a unique clash are tried again after every page:
+                    // the page may have changed the local row that held them back.
+                    let held: Vec<String> = device.query("take_clashes", &[], |r| r.get(0))?;
+                    device.execute("clear_clashes", &[])?;
+                    for held in &held {
+                        device.execute("apply_pulled_records", &[(":records", held)])?;
+                    }
+                    let unknown: Vec<(String, i64)> =
+                        device.query("unknown_pulled_records", &[], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })?;
+                    device.execute("clear_inbox", &[])?;
+                    device.execute("set_pull_cursor", &[(":cursor", &next)])?;
+                    if let Some(server_time) = server_time {
+                        device.execute(
+                            "set_clock",
+                            &[(":server_time", &server_time), (":now", &now)],
+                        )?;
+                    }
+                    Ok(unknown)
+                });
+                if relax {
+                    self.device
+                        .execute("restore_durability", &[])
+                        .map_err(SyncErrorKind::Client)?;
+                }
+                let unknown = applied?;
+                self.report.pulled += count as u64;
+                for (entity, n) in unknown {
+                    let n = u64::try_from(n).unwrap_or(0);
+                    match self.report.unknown.iter_mut().find(|(e, _)| *e == entity) {
+                        Some((_, total)) => *total += n,
+                        None => self.report.unknown.push((entity, n)),
+                    }
+                }
+                let Some(ahead) = ahead else {
+                    return Ok(());
+                };
+                response = ahead
+                    .wait(&self.client.transport, &mut self.report)
+                    .map_err(SyncErrorKind::Transport)?;
             }
-            if !page.has_more {
-                return Ok(());
-            }
-        }
+        })
     }
 
     /// Runs `work` in one transaction of the device's connection: all of it or none. (The
@@ -608,25 +731,82 @@ impl<T: Transport> Run<'_, '_, T> {
         path: String,
         body: Vec<u8>,
     ) -> Result<Response, TransportError> {
-        let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
-        if method == Method::Post {
-            headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+        let request = self.request(method, path, body);
+        let response = self.client.transport.send(request)?;
+        self.report.bytes_received += response.body.len() as u64;
+        Ok(response)
+    }
+
+    /// Starts a request whose answer is waited for later ([`Ahead::wait`]): on a thread of
+    /// `scope` when the transport can send from one, else when it is waited for.
+    fn send_ahead<'s>(
+        &mut self,
+        scope: &'s std::thread::Scope<'s, '_>,
+        method: Method,
+        path: String,
+    ) -> Ahead<'s>
+    where
+        'c: 's,
+    {
+        let request = self.request(method, path, Vec::new());
+        match self.client.transport.concurrent() {
+            // The body is checked as JSON there too, while this thread works.
+            Some(transport) => {
+                Ahead::Sending(scope.spawn(move || transport.send(request).map(Received::check)))
+            }
+            None => Ahead::Waiting(request),
         }
+    }
+
+    /// A request with the headers every request carries (the token asked for now), counted.
+    fn request(&mut self, method: Method, path: String, body: Vec<u8>) -> Request {
+        let json = || "application/json".to_owned();
         let step = self.device.schema().step().to_string();
-        headers.push((SCHEMA_STEP_HEADER.to_owned(), step));
-        if let Some(token) = (self.client.token)() {
-            headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
-        }
+        let headers: Vec<(String, String)> = [
+            Some(("Accept".to_owned(), json())),
+            (method == Method::Post).then(|| ("Content-Type".to_owned(), json())),
+            Some((SCHEMA_STEP_HEADER.to_owned(), step)),
+            (self.client.token)()
+                .map(|token| ("Authorization".to_owned(), format!("Bearer {token}"))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         self.report.requests += 1;
         self.report.bytes_sent += body.len() as u64;
-        let response = self.client.transport.send(Request {
+        Request {
             method,
             path,
             headers,
             body,
-        })?;
-        self.report.bytes_received += response.body.len() as u64;
-        Ok(response)
+        }
+    }
+}
+
+/// A request sent ahead of time, or to be sent when its answer is wanted.
+enum Ahead<'s> {
+    /// On its way, from a thread of the sync's scope.
+    Sending(std::thread::ScopedJoinHandle<'s, Result<Received, TransportError>>),
+    /// Sent by [`Ahead::wait`]: the transport sends from the sync's thread only.
+    Waiting(Request),
+}
+
+impl Ahead<'_> {
+    /// The answer, counted in `report`.
+    fn wait(
+        self,
+        transport: &impl Transport,
+        report: &mut SyncReport,
+    ) -> Result<Received, TransportError> {
+        let received = match self {
+            Ahead::Sending(thread) => match thread.join() {
+                Ok(answer) => answer?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Ahead::Waiting(request) => Received::check(transport.send(request)?),
+        };
+        report.bytes_received += received.body.len() as u64;
+        Ok(received)
     }
 }
 
@@ -708,6 +888,48 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checked_page_reads_as_serde_reads_it() {
+        let read = |body: &str, json: bool| {
+            let received = Received {
+                response: Response {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: body.as_bytes().to_vec(),
+                },
+                json,
+            };
+            PullPage::read(&received)
+                .map(|p| (p.records.to_owned(), p.cursor, p.has_more, p.server_time))
+        };
+        for body in [
+            r#"{"records":[{"a":1}, 2],"cursor":"s12","hasMore":true,"serverTime":5}"#,
+            r#"{ "serverTime" : null, "hasMore" : false, "cursor" : "s\u0031", "records" : [] }"#,
+            r#"{"records":[],"cursor":"x1.2","hasMore":false,"extra":{"serverTime":1}}"#,
+            r#"{"records":[],"cursor":"s1","hasMore":false,"cursor":"s2"}"#,
+            r#"{"records":[],"cursor":"s1","hasMore":"yes"}"#,
+            r#"{"records":[],"cursor":"s1","hasMore":true,"serverTime":1.5}"#,
+            r#"{"records":[],"cursor":7,"hasMore":true}"#,
+            r#"{"records":[],"hasMore":true}"#,
+        ] {
+            let checked = Received::check(Response {
+                status: 200,
+                headers: Vec::new(),
+                body: body.as_bytes().to_vec(),
+            });
+            assert!(checked.json, "{body}");
+            assert_eq!(read(body, true), read(body, false), "{body}");
+        }
+        assert!(
+            !Received::check(Response {
+                status: 200,
+                headers: Vec::new(),
+                body: b"{\"records\":[".to_vec(),
+            })
+            .json
+        );
+    }
 
     #[test]
     fn cursors_travel_percent_encoded() {

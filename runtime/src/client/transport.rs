@@ -85,6 +85,14 @@ pub trait Transport {
     /// Sends one request and waits for its response.
     fn send(&self, request: Request) -> Result<Response, TransportError>;
 
+    /// This transport, if it may send a request from another thread while the sync loop
+    /// works: the loop then asks for the next pull page while it applies the current one.
+    /// `None` (the default) sends every request from the loop's thread, each when the loop
+    /// needs its answer, in an order that depends on nothing else (simulations rely on it).
+    fn concurrent(&self) -> Option<&(dyn Transport + Sync)> {
+        None
+    }
+
     /// Sends a request whose body (`len` bytes) is read from `body` as it goes: an attachment's
     /// upload. The default reads it into memory and calls [`Transport::send`]; a real
     /// transport streams it. An error reading `body` is a [`TransportError`] (the request did
@@ -215,6 +223,10 @@ fn transfer_config<B>(builder: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<
 }
 
 impl Transport for HttpTransport {
+    fn concurrent(&self) -> Option<&(dyn Transport + Sync)> {
+        Some(self)
+    }
+
     fn send(&self, request: Request) -> Result<Response, TransportError> {
         let url = self.url(&request);
         let response = match request.method {

@@ -32,11 +32,21 @@
 --              requests never count as attempts. A lost response is harmless: the entries go
 --              again with the same mutation ids, and the server answers with its first result.
 --           Repeat while claim_batch claims entries.
---   Pull:   1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
---           2. 200: apply_pulled_records(:records = the page's `records`), then take_clashes()
---              -> held, clear_clashes(), apply_pulled_records(:records = held) (records waiting
---              for a unique clash are tried again after every page), unknown_pulled_records()
---              (log them), clear_inbox(), set_pull_cursor(:cursor), set_clock(:server_time, :now).
+--   Pull:   1. get_pull_cursor() -> cursor, pull_durability() -> relax; GET
+--              /sync/pull?cursor=<cursor>&limit=N
+--           2. 200: while hasMore, the next page may be asked for (cursor = this page's
+--              `cursor`) while this one is applied. The page's records, in page order: a live
+--              record (`deleted` false) of an entity with an apply_pulled_row_<table> statement,
+--              whose `data` holds every key the statement takes (its params' notes say where
+--              each value is and how it is bound), goes through that statement, after
+--              begin_pulled_rows(); one it changes no row for, and every other record, goes
+--              through apply_pulled_records(:records = a JSON array of such records, in order),
+--              after end_pulled_rows(). end_pulled_rows() after the last record too.
+--              Then take_clashes() -> held, clear_clashes(), apply_pulled_records(:records =
+--              held) (records waiting for a unique clash are tried again after every page),
+--              unknown_pulled_records() (log them), clear_inbox(), set_pull_cursor(:cursor),
+--              set_clock(:server_time, :now). Where relax: relax_durability() before the
+--              page's transaction, restore_durability() after it, committed or not.
 --           Repeat while hasMore. Then set_last_synced(:now).
 --   App:    sync_stats(:now), retry_waiting() (a "Sync now" button, before the sync),
 --           list_failed(), retry_failed(:seq), discard_failed(:seq),
@@ -192,6 +202,49 @@ SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_ex
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key";
+
+-- name: pull_durability
+-- Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+-- default synchronous = FULL. A page a power cut takes back is pulled again (its cursor is in
+-- its transaction; an app crash takes nothing back), and the next commit at FULL (the sync's
+-- last) makes every commit before it durable. Waiting for the disk at each page's commit cost
+-- more than writing the page's rows (docs/BENCHMARKS.md).
+-- returns: relax
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax";
+
+-- name: relax_durability
+-- A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+-- transaction only).
+PRAGMA synchronous = NORMAL;
+
+-- name: restore_durability
+-- Back to SQLite's default: each commit waits for the disk.
+PRAGMA synchronous = FULL;
+
+-- name: begin_pulled_rows
+-- Silences the queue triggers while pulled records are applied one statement each.
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+
+-- name: end_pulled_rows
+-- Lets the queue triggers record local writes again.
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+{%- for row in rows %}
+
+-- name: {{ row.name }}
+-- Applies one pulled record of {{ row.entity }} in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+{%- for line in row.param_lines %}
+-- params: {{ line }}
+{%- endfor %}
+INSERT OR IGNORE INTO {{ row.table }} ({{ row.column_list }})
+VALUES ({{ row.values }})
+ON CONFLICT ("id") DO UPDATE SET {{ row.assignments }}
+WHERE excluded."version" >= {{ row.table }}."version";
+{%- endfor %}
 
 -- name: take_clashes
 -- The records waiting for a unique clash, as a JSON array of records, to apply again.

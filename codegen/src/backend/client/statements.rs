@@ -364,6 +364,140 @@ impl EntitySql {
     }
 }
 
+/// The statement that applies one pulled record of an entity in one write
+/// (`apply_pulled_row_<table>` of `sync.sql`), for records with nothing local in the way.
+pub struct PulledRowSql {
+    /// The statement's name.
+    pub name: String,
+    /// The quoted table name.
+    pub table: String,
+    /// The `-- params:` line's list: each parameter with the note saying where its value is
+    /// in the record (`offgen_runtime::scripts::RecordParam`).
+    pub params: String,
+    /// All columns.
+    pub column_list: String,
+    /// Their values: the bound parameters, decoded as the pull trigger decodes the record.
+    pub values: String,
+    /// `"c" = excluded."c", ...` for every column but the id.
+    pub assignments: String,
+}
+
+/// The pulled-row statement of `entity`. It writes exactly what the entity's pull trigger
+/// (`trigger_apply_remote.sql`) writes for a live record carrying every key, when the row has
+/// no queued write, no conflict and no clash and no other row holds one of its unique values;
+/// otherwise its id is NULL and `OR IGNORE` makes it change nothing, and the client hands the
+/// record to `apply_pulled_records`. (So do a NULL in a NOT NULL column and a failed CHECK on
+/// a new row: the trigger then fails the page the same way.)
+pub fn pulled_row(schema: &Schema, entity: &Entity) -> PulledRowSql {
+    use offgen_runtime::scripts::{Decoding, PULLED_ROW_PREFIX, RecordKey, RecordParam};
+    let table_name = entity.table.sql();
+    let table = quote(table_name);
+    let entity_name = sql_string(table_name);
+    let all = columns(schema, entity);
+    let mut params = vec![
+        RecordParam {
+            name: "id".to_owned(),
+            key: RecordKey::Id,
+            decoding: Decoding::Value,
+        },
+        RecordParam {
+            name: "version".to_owned(),
+            key: RecordKey::Version,
+            decoding: Decoding::Value,
+        },
+        RecordParam {
+            name: "updated_at".to_owned(),
+            key: RecordKey::UpdatedAt,
+            decoding: Decoding::Value,
+        },
+    ];
+    // The column's value from its bound parameter, as `Column::from_wire` decodes it from the
+    // record's data.
+    let value = |c: &Column| -> String {
+        let param = format!(":{}", c.name);
+        match c.field().map(|f| &f.ty) {
+            Some(crate::model::FieldType::Json) => wire::decode_json_text(&param),
+            Some(crate::model::FieldType::Attachment) => wire::decode_attachment_text(&param),
+            Some(crate::model::FieldType::Blob) => format!("unhex({param})"),
+            _ => param,
+        }
+    };
+    let mut checks = vec![
+        format!(
+            "NOT EXISTS (SELECT 1 FROM \"_offgen_outbox\" WHERE \"entity\" = {entity_name} AND \"row_id\" = :id)"
+        ),
+        format!(
+            "NOT EXISTS (SELECT 1 FROM \"_offgen_conflicts\" WHERE \"entity\" = {entity_name} AND \"row_id\" = :id)"
+        ),
+    ];
+    let uniques: Vec<&Index> = entity.indexes.iter().filter(|i| i.unique).collect();
+    if !uniques.is_empty() {
+        checks.push(format!("NOT EXISTS (SELECT 1 FROM \"_offgen_clashes\" WHERE \"entity\" = {entity_name} AND \"id\" = :id)"));
+    }
+    for index in uniques {
+        let matches: Vec<String> = entity
+            .index_fields(index)
+            .map(|f| {
+                let c = all
+                    .iter()
+                    .find(|c| c.field() == Some(f))
+                    .expect("every field has a column");
+                format!("{table}.{} = {}", quote(&c.name), value(c))
+            })
+            .collect();
+        checks.push(format!(
+            "NOT EXISTS (SELECT 1 FROM {table} WHERE {table}.\"id\" <> :id AND {})",
+            matches.join(" AND ")
+        ));
+    }
+    let values: Vec<String> = all
+        .iter()
+        .map(|c| match c.name.as_str() {
+            "id" => format!("(SELECT :id WHERE {})", checks.join("\n    AND ")),
+            "version" => ":version".to_owned(),
+            "updated_at" => format!("coalesce(:updated_at, {LOCAL_NOW})"),
+            "deleted_at" | "sync_error" => "NULL".to_owned(),
+            "sync_status" => "'synced'".to_owned(),
+            _ => {
+                let decoding = match c.field().map(|f| &f.ty) {
+                    Some(crate::model::FieldType::Json | crate::model::FieldType::Attachment) => {
+                        Decoding::Json
+                    }
+                    Some(crate::model::FieldType::Real) => Decoding::Real,
+                    _ => Decoding::Value,
+                };
+                params.push(RecordParam {
+                    name: c.name.clone(),
+                    key: RecordKey::Data(c.dart.clone()),
+                    decoding,
+                });
+                value(c)
+            }
+        })
+        .collect();
+    PulledRowSql {
+        name: format!("{PULLED_ROW_PREFIX}{table_name}"),
+        params: params
+            .iter()
+            .map(|p| format!(":{} ({})", p.name, p.note()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        column_list: all
+            .iter()
+            .map(|c| quote(&c.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        values: values.join(", "),
+        assignments: all
+            .iter()
+            .filter(|c| c.name != "id")
+            .map(|c| format!("{0} = excluded.{0}", quote(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        table,
+    }
+}
+
 /// SQL condition: `value` (a column's text) is an attachment reference, as
 /// `offgen_runtime::attachments::check` takes it (the server checks the media type fully).
 pub fn valid_reference(value: &str) -> String {

@@ -18,6 +18,34 @@ struct SyncSql<'a> {
     uuid: &'a str,
     entry_bytes: String,
     entry_bytes_o: String,
+    rows: Vec<RowStatement>,
+}
+
+/// A pulled-row statement as the template writes it.
+struct RowStatement {
+    name: String,
+    entity: String,
+    table: String,
+    /// The `-- params:` list, wrapped over lines of readable length.
+    param_lines: Vec<String>,
+    column_list: String,
+    values: String,
+    assignments: String,
+}
+
+/// `list` (comma-separated items) over lines of about `width` characters.
+fn wrap(list: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for item in list.split(", ") {
+        match lines.last_mut() {
+            Some(line) if line.len() + item.len() + 2 <= width => {
+                line.push_str(", ");
+                line.push_str(item);
+            }
+            _ => lines.push(item.to_owned()),
+        }
+    }
+    lines
 }
 
 /// The text of `client/sync.sql`.
@@ -35,6 +63,22 @@ pub fn render(schema: &Schema) -> String {
         uuid: statements::UUID_V4,
         entry_bytes: statements::entry_bytes(""),
         entry_bytes_o: statements::entry_bytes("o."),
+        rows: schema
+            .entities
+            .iter()
+            .map(|entity| {
+                let row = statements::pulled_row(schema, entity);
+                RowStatement {
+                    entity: entity.table.sql().to_owned(),
+                    name: row.name,
+                    table: row.table,
+                    param_lines: wrap(&row.params, 88),
+                    column_list: row.column_list,
+                    values: row.values,
+                    assignments: row.assignments,
+                }
+            })
+            .collect(),
     }
     .render()
     .expect("sync.sql only reads prepared strings");

@@ -6,6 +6,8 @@
 
 use askama::Template;
 
+use offgen_runtime::scripts::{Decoding, RecordKey, pulled_row_statements};
+
 use crate::backend::client::{Migration, sync_sql};
 use crate::backend::device_columns::{Column, ColumnDefault, Role, SqlType, columns};
 use crate::backend::literals::dart_string;
@@ -85,9 +87,11 @@ pub fn numbered_parameters(sql: &str, params: &[&str]) -> Result<String, String>
 
 /// The table a statement writes (`INSERT INTO`, `UPDATE`, `DELETE FROM`), if any.
 fn written_table(sql: &str) -> Option<String> {
-    let words: Vec<&str> = sql.split_whitespace().take(3).collect();
+    let words: Vec<&str> = sql.split_whitespace().take(5).collect();
     let table = match words.as_slice() {
-        ["INSERT", "INTO", t] | ["DELETE", "FROM", t] => *t,
+        ["INSERT", "INTO", t, ..] | ["INSERT", "OR", _, "INTO", t] | ["DELETE", "FROM", t, ..] => {
+            *t
+        }
         ["UPDATE", t, ..] => *t,
         _ => return None,
     };
@@ -171,6 +175,15 @@ struct SyncSqlDart<'a> {
     app: &'a str,
     migrations: Vec<StepView>,
     statements: Vec<StatementView>,
+    rows: Vec<PulledRowView>,
+}
+
+/// A pulled-row statement for `pulledRowStatements`: its parameters as `RecordParam`s, read
+/// back from the notes of its `-- params:` by the runtime's own reader.
+struct PulledRowView {
+    entity: String,
+    dart_name: String,
+    params: Vec<String>,
 }
 
 #[derive(Template)]
@@ -192,6 +205,17 @@ struct SyncClientDart<'a> {
     schema_step_header: &'a str,
     schema_ahead_problem: &'a str,
     upgrade_required_problem: &'a str,
+    attachments: bool,
+}
+
+/// The attachment loop, in apps with attachment fields.
+#[derive(Template)]
+#[template(path = "dart/sync_attachments.dart", escape = "none")]
+struct SyncAttachmentsDart<'a> {
+    marker: &'a str,
+    app: &'a str,
+    attachment_path_prefix: &'a str,
+    attachment_max_bytes_header: &'a str,
 }
 
 #[derive(Template)]
@@ -199,6 +223,7 @@ struct SyncClientDart<'a> {
 struct SyncDeviceDart<'a> {
     marker: &'a str,
     app: &'a str,
+    attachments: bool,
 }
 
 #[derive(Template)]
@@ -212,6 +237,7 @@ struct SyncJsonDart<'a> {
 struct SyncTransportDart<'a> {
     marker: &'a str,
     app: &'a str,
+    attachments: bool,
 }
 
 #[derive(Template)]
@@ -229,6 +255,7 @@ struct Pubspec<'a> {
     marker: &'a str,
     app: &'a str,
     package: &'a str,
+    attachments: bool,
 }
 
 #[derive(Template)]
@@ -382,6 +409,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
     let file_stem = format!("{}_database", schema.app.snake);
     let database_class = format!("{}Database", schema.app.pascal);
     let render = |t: &dyn DynRender| t.render_text();
+    let attachments = crate::backend::client::statements::has_attachments(schema);
 
     let tables = TablesDart {
         marker: GENERATED_MARKER,
@@ -412,6 +440,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
     };
     files.insert("dart/lib/src/sync.drift", render(&drift));
 
+    let named = sync_sql::named_statements(schema);
     let sync_sql = SyncSqlDart {
         marker: GENERATED_MARKER,
         app,
@@ -422,7 +451,33 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
                 statements: m.statements.iter().map(|s| sql_literal(s)).collect(),
             })
             .collect(),
-        statements: sync_sql::named_statements(schema)
+        rows: pulled_row_statements(&named)
+            .expect("sync.sql as rendered is readable")
+            .into_iter()
+            .map(|row| PulledRowView {
+                entity: dart_string(&row.entity),
+                dart_name: crate::model::Name::new(&row.name).camel,
+                params: row
+                    .params
+                    .iter()
+                    .map(|p| {
+                        let (key, data_key) = match &p.key {
+                            RecordKey::Id => ("id", "null".to_owned()),
+                            RecordKey::Version => ("version", "null".to_owned()),
+                            RecordKey::UpdatedAt => ("updatedAt", "null".to_owned()),
+                            RecordKey::Data(key) => ("data", dart_string(key)),
+                        };
+                        let decoding = match p.decoding {
+                            Decoding::Value => "value",
+                            Decoding::Real => "real",
+                            Decoding::Json => "json",
+                        };
+                        format!("RecordParam(RecordKey.{key}, {data_key}, Decoding.{decoding})")
+                    })
+                    .collect(),
+            })
+            .collect(),
+        statements: named
             .into_iter()
             .map(|s| {
                 let params: Vec<&str> =
@@ -455,13 +510,26 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
             schema_step_header: offgen_runtime::protocol::SCHEMA_STEP_HEADER,
             schema_ahead_problem: offgen_runtime::protocol::SCHEMA_AHEAD_PROBLEM,
             upgrade_required_problem: offgen_runtime::protocol::UPGRADE_REQUIRED_PROBLEM,
+            attachments,
         }),
     );
+    if attachments {
+        files.insert(
+            "dart/lib/src/sync_attachments.dart",
+            render(&SyncAttachmentsDart {
+                marker: GENERATED_MARKER,
+                app,
+                attachment_path_prefix: offgen_runtime::attachments::PATH_PREFIX,
+                attachment_max_bytes_header: offgen_runtime::attachments::MAX_BYTES_HEADER,
+            }),
+        );
+    }
     files.insert(
         "dart/lib/src/sync_device.dart",
         render(&SyncDeviceDart {
             marker: GENERATED_MARKER,
             app,
+            attachments,
         }),
     );
     files.insert(
@@ -475,6 +543,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
         render(&SyncTransportDart {
             marker: GENERATED_MARKER,
             app,
+            attachments,
         }),
     );
     files.insert(
@@ -507,6 +576,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
             marker: GENERATED_MARKER,
             app,
             package: &package,
+            attachments,
         }),
     );
     files.insert(

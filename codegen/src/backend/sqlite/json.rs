@@ -52,7 +52,24 @@ pub fn real(value: &str) -> String {
 /// The column value of wire key `key` of a field of type `ty` (`None`: bookkeeping) in the
 /// JSON object `data`.
 pub fn decode(ty: Option<&FieldType>, data: &str, key: &str) -> String {
-    let at = path(key);
+    decode_at(ty, data, &format!("$.{key}"))
+}
+
+/// The value of a `json` field from its JSON text `value` (a bound parameter), exactly as
+/// [`decode`] gives it from the key of a record's data.
+pub fn decode_json_text(value: &str) -> String {
+    decode_at(Some(&FieldType::Json), value, "$")
+}
+
+/// The value of an `attachment` field from its reference's JSON text `value` (a bound
+/// parameter), exactly as [`decode`] gives it from the key of a record's data.
+pub fn decode_attachment_text(value: &str) -> String {
+    decode_at(Some(&FieldType::Attachment), value, "$")
+}
+
+/// [`decode`] at the JSON path `json_path` (`$.key`, or `$` for a whole JSON text).
+fn decode_at(ty: Option<&FieldType>, data: &str, json_path: &str) -> String {
+    let at = &sql_string(json_path);
     match ty {
         // `json_extract` unwraps a JSON string to bare text, and turns true into 1; a json
         // field must keep the JSON text itself.
@@ -65,8 +82,12 @@ pub fn decode(ty: Option<&FieldType>, data: &str, key: &str) -> String {
         // Rebuilt in its one key order (a server's `jsonb` gives the keys back in another),
         // so the stored text of a reference is the same wherever it came from.
         Some(FieldType::Attachment) => {
-            let part =
-                |name: &str| format!("json_extract({data}, {})", path(&format!("{key}.{name}")));
+            let part = |name: &str| {
+                format!(
+                    "json_extract({data}, {})",
+                    sql_string(&format!("{json_path}.{name}"))
+                )
+            };
             format!(
                 "CASE json_type({data}, {at}) WHEN 'object' THEN json_object('sha256', {}, 'size', {}, 'mediaType', {}) END",
                 part("sha256"),

@@ -32,11 +32,21 @@
 --              requests never count as attempts. A lost response is harmless: the entries go
 --              again with the same mutation ids, and the server answers with its first result.
 --           Repeat while claim_batch claims entries.
---   Pull:   1. get_pull_cursor() -> cursor; GET /sync/pull?cursor=<cursor>&limit=N
---           2. 200: apply_pulled_records(:records = the page's `records`), then take_clashes()
---              -> held, clear_clashes(), apply_pulled_records(:records = held) (records waiting
---              for a unique clash are tried again after every page), unknown_pulled_records()
---              (log them), clear_inbox(), set_pull_cursor(:cursor), set_clock(:server_time, :now).
+--   Pull:   1. get_pull_cursor() -> cursor, pull_durability() -> relax; GET
+--              /sync/pull?cursor=<cursor>&limit=N
+--           2. 200: while hasMore, the next page may be asked for (cursor = this page's
+--              `cursor`) while this one is applied. The page's records, in page order: a live
+--              record (`deleted` false) of an entity with an apply_pulled_row_<table> statement,
+--              whose `data` holds every key the statement takes (its params' notes say where
+--              each value is and how it is bound), goes through that statement, after
+--              begin_pulled_rows(); one it changes no row for, and every other record, goes
+--              through apply_pulled_records(:records = a JSON array of such records, in order),
+--              after end_pulled_rows(). end_pulled_rows() after the last record too.
+--              Then take_clashes() -> held, clear_clashes(), apply_pulled_records(:records =
+--              held) (records waiting for a unique clash are tried again after every page),
+--              unknown_pulled_records() (log them), clear_inbox(), set_pull_cursor(:cursor),
+--              set_clock(:server_time, :now). Where relax: relax_durability() before the
+--              page's transaction, restore_durability() after it, committed or not.
 --           Repeat while hasMore. Then set_last_synced(:now).
 --   App:    sync_stats(:now), retry_waiting() (a "Sync now" button, before the sync),
 --           list_failed(), retry_failed(:seq), discard_failed(:seq),
@@ -192,6 +202,87 @@ SELECT json_extract("value", '$.entity'), json_extract("value", '$.id'), json_ex
   json_extract("value", '$.deletedAt'), coalesce(json_extract("value", '$.data'), '{}')
 FROM json_each(:records)
 ORDER BY "key";
+
+-- name: pull_durability
+-- Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+-- default synchronous = FULL. A page a power cut takes back is pulled again (its cursor is in
+-- its transaction; an app crash takes nothing back), and the next commit at FULL (the sync's
+-- last) makes every commit before it durable. Waiting for the disk at each page's commit cost
+-- more than writing the page's rows (docs/BENCHMARKS.md).
+-- returns: relax
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax";
+
+-- name: relax_durability
+-- A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+-- transaction only).
+PRAGMA synchronous = NORMAL;
+
+-- name: restore_durability
+-- Back to SQLite's default: each commit waits for the disk.
+PRAGMA synchronous = FULL;
+
+-- name: begin_pulled_rows
+-- Silences the queue triggers while pulled records are applied one statement each.
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+
+-- name: end_pulled_rows
+-- Lets the queue triggers record local writes again.
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+
+-- name: apply_pulled_row_rangers
+-- Applies one pulled record of rangers in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
+-- params: :badge_number (data.badgeNumber), :station (data.station), :active (data.active)
+INSERT OR IGNORE INTO "rangers" ("id", "name", "badge_number", "station", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "rangers" WHERE "rangers"."id" <> :id AND "rangers"."badge_number" = :badge_number)), :name, :badge_number, :station, :active, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "badge_number" = excluded."badge_number", "station" = excluded."station", "active" = excluded."active", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "rangers"."version";
+
+-- name: apply_pulled_row_patrol_routes
+-- Applies one pulled record of patrol_routes in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :name (data.name)
+-- params: :sector (data.sector), :geometry (data.geometry as JSON)
+-- params: :length_km (data.lengthKm as real), :difficulty (data.difficulty)
+-- params: :retired (data.retired)
+INSERT OR IGNORE INTO "patrol_routes" ("id", "name", "sector", "geometry", "length_km", "difficulty", "retired", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "patrol_routes" WHERE "patrol_routes"."id" <> :id AND "patrol_routes"."sector" = :sector AND "patrol_routes"."name" = :name)), :name, :sector, CASE json_type(:geometry, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(:geometry, '$')) ELSE json_extract(:geometry, '$') END, :length_km, :difficulty, :retired, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "sector" = excluded."sector", "geometry" = excluded."geometry", "length_km" = excluded."length_km", "difficulty" = excluded."difficulty", "retired" = excluded."retired", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "patrol_routes"."version";
+
+-- name: apply_pulled_row_observations
+-- Applies one pulled record of observations in one write, if nothing local is in the way.
+-- For a live record carrying every key its data has here. Changes one row; none when the
+-- record must go through apply_pulled_records (the row has queued writes, a conflict or a
+-- clash, another row holds one of its unique values, the server's row is older than this
+-- device's, or a value breaks a constraint of a new row).
+-- params: :id (id), :version (version), :updated_at (updatedAt), :ranger (data.ranger)
+-- params: :route (data.route), :kind (data.kind), :species (data.species), :count (data.count)
+-- params: :latitude (data.latitude as real), :longitude (data.longitude as real)
+-- params: :accuracy_m (data.accuracyM as real), :altitude_m (data.altitudeM as real)
+-- params: :notes (data.notes), :photo_path (data.photoPath), :photo (data.photo as JSON)
+-- params: :thumbnail (data.thumbnail), :sighting_id (data.sightingId)
+-- params: :patrol_day (data.patrolDay), :photo_upload (data.photoUpload), :status (data.status)
+-- params: :recorded_at (data.recordedAt), :modified_at (data.modifiedAt)
+INSERT OR IGNORE INTO "observations" ("id", "ranger", "route", "kind", "species", "count", "latitude", "longitude", "accuracy_m", "altitude_m", "notes", "photo_path", "photo", "thumbnail", "sighting_id", "patrol_day", "photo_upload", "status", "recorded_at", "modified_at", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT :id WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = :id)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = :id)), :ranger, :route, :kind, :species, :count, :latitude, :longitude, :accuracy_m, :altitude_m, :notes, :photo_path, CASE json_type(:photo, '$') WHEN 'object' THEN json_object('sha256', json_extract(:photo, '$.sha256'), 'size', json_extract(:photo, '$.size'), 'mediaType', json_extract(:photo, '$.mediaType')) END, unhex(:thumbnail), :sighting_id, :patrol_day, :photo_upload, :status, :recorded_at, :modified_at, :version, coalesce(:updated_at, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "ranger" = excluded."ranger", "route" = excluded."route", "kind" = excluded."kind", "species" = excluded."species", "count" = excluded."count", "latitude" = excluded."latitude", "longitude" = excluded."longitude", "accuracy_m" = excluded."accuracy_m", "altitude_m" = excluded."altitude_m", "notes" = excluded."notes", "photo_path" = excluded."photo_path", "photo" = excluded."photo", "thumbnail" = excluded."thumbnail", "sighting_id" = excluded."sighting_id", "patrol_day" = excluded."patrol_day", "photo_upload" = excluded."photo_upload", "status" = excluded."status", "recorded_at" = excluded."recorded_at", "modified_at" = excluded."modified_at", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "observations"."version";
 
 -- name: take_clashes
 -- The records waiting for a unique clash, as a JSON array of records, to apply again.

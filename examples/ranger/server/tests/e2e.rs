@@ -326,7 +326,10 @@ e2e!(
             add_observation(&writer, &uuid(200 + n), &format!("n{n}"));
         }
         writer.synced();
-        let mut reader = Phone::new(&env, ANA_TOKEN).with_options(SyncOptions {
+        // A device on a file, as an app's: WAL, each commit waiting for the disk by default.
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::open(dir.path().join("reader.db"), &env.schema).unwrap();
+        let mut reader = Phone::with_device(&env, ANA_TOKEN, device).with_options(SyncOptions {
             pull_page: 10,
             ..SyncOptions::default()
         });
@@ -337,8 +340,13 @@ e2e!(
          BEGIN SELECT RAISE(ABORT, 'killed'); END",
             uuid(215)
         ));
+        assert_eq!(reader.value("PRAGMA journal_mode"), json!("wal"));
+        assert_eq!(reader.value("PRAGMA synchronous"), json!(2), "FULL");
         let error = reader.sync().unwrap_err();
         assert!(matches!(error.kind, SyncErrorKind::Client(_)), "{error}");
+        // Pulled pages commit without waiting for the disk (a page a power cut takes back is
+        // pulled again); the failed one still gave the connection its default back.
+        assert_eq!(reader.value("PRAGMA synchronous"), json!(2), "FULL again");
         // Page one (the two rangers and eight observations) applied; page two not at all.
         assert_eq!(reader.value("SELECT count(*) FROM observations"), json!(8));
         let cursor_after_failure =

@@ -460,48 +460,71 @@ final class _Run {
   }
 
   Future<void> pull() async {
+    // Each next page is asked for before the current one is applied, so that the server and
+    // the network work while the device does.
+    await keepLease();
+    final cursors = await device._query(SyncSql.getPullCursor, const {});
+    final cursor = cursors.isEmpty ? '' : cursors.first.read<String>('cursor');
+    final durability = await device._query(SyncSql.pullDurability, const {});
+    final relax = durability.any((row) => row.read<bool>('relax'));
+    final limit = client.options.pullPage.clamp(1, 1000);
+    final path = '/sync/pull?cursor=${Uri.encodeComponent(cursor)}&limit=$limit';
+    var response = await send('GET', path, null);
     while (true) {
-      await keepLease();
-      final cursors = await device._query(SyncSql.getPullCursor, const {});
-      final cursor = cursors.isEmpty ? '' : cursors.first.read<String>('cursor');
-      final limit = client.options.pullPage.clamp(1, 1000);
-      final path = '/sync/pull?cursor=${Uri.encodeComponent(cursor)}&limit=$limit';
-      final response = await send('GET', path, null);
       if (response.status != 200) {
         throw _refused(response);
       }
       final page = _PullPage.parse(response.body);
-      final count = _arrayLength(page.records, 'pull records');
+      final records = _elementTexts(page.records);
+      final count = records.length;
       final now = await this.now();
-      final records = page.records;
       final next = page.cursor;
       final serverTime = page.serverTime;
-      final unknown = await inTransaction(() async {
-        await device._execute(SyncSql.applyPulledRecords, {'records': records});
-        // Records waiting for a unique clash are tried again after every page: the page may
-        // have changed the local row that held them back.
-        final held = await device._query(SyncSql.takeClashes, const {});
-        await device._execute(SyncSql.clearClashes, const {});
-        for (final heldRecords in held) {
-          await device._execute(
-            SyncSql.applyPulledRecords,
-            {'records': heldRecords.read<String>('records')},
-          );
+      Future<SyncResponse>? ahead;
+      if (page.hasMore) {
+        await keepLease();
+        final path = '/sync/pull?cursor=${Uri.encodeComponent(next)}&limit=$limit';
+        ahead = send('GET', path, null);
+        // Awaited once this page is applied; should applying it fail first, the answer is
+        // not wanted, and its failure is no unhandled error.
+        unawaited(ahead.then<void>((_) {}, onError: (Object _) {}));
+      }
+      if (relax) {
+        await device._execute(SyncSql.relaxDurability, const {});
+      }
+      final List<MapEntry<String, int>> unknown;
+      try {
+        unknown = await inTransaction(() async {
+          await device._applyPulled(records);
+          // Records waiting for a unique clash are tried again after every page: the page may
+          // have changed the local row that held them back.
+          final held = await device._query(SyncSql.takeClashes, const {});
+          await device._execute(SyncSql.clearClashes, const {});
+          for (final heldRecords in held) {
+            await device._execute(
+              SyncSql.applyPulledRecords,
+              {'records': heldRecords.read<String>('records')},
+            );
+          }
+          final unknown = await device._query(SyncSql.unknownPulledRecords, const {});
+          await device._execute(SyncSql.clearInbox, const {});
+          await device._execute(SyncSql.setPullCursor, {'cursor': next});
+          if (serverTime != null) {
+            await device._execute(
+              SyncSql.setClock,
+              {'server_time': serverTime, 'now': now},
+            );
+          }
+          return [
+            for (final row in unknown)
+              MapEntry(row.read<String>('entity'), row.read<int>('records')),
+          ];
+        });
+      } finally {
+        if (relax) {
+          await device._execute(SyncSql.restoreDurability, const {});
         }
-        final unknown = await device._query(SyncSql.unknownPulledRecords, const {});
-        await device._execute(SyncSql.clearInbox, const {});
-        await device._execute(SyncSql.setPullCursor, {'cursor': next});
-        if (serverTime != null) {
-          await device._execute(
-            SyncSql.setClock,
-            {'server_time': serverTime, 'now': now},
-          );
-        }
-        return [
-          for (final row in unknown)
-            MapEntry(row.read<String>('entity'), row.read<int>('records')),
-        ];
-      });
+      }
       report._pulled += count;
       for (final entry in unknown) {
         report._unknown.update(
@@ -510,9 +533,10 @@ final class _Run {
           ifAbsent: () => entry.value,
         );
       }
-      if (!page.hasMore) {
+      if (ahead == null) {
         return;
       }
+      response = await ahead;
     }
   }
 

@@ -1429,6 +1429,101 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+  static const SyncStatement pullDurability = SyncStatement(
+    'pull_durability',
+    r'''
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax"
+''',
+    [],
+    null,
+  );
+
+  /// A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+  static const SyncStatement relaxDurability = SyncStatement(
+    'relax_durability',
+    r'''
+PRAGMA synchronous = NORMAL
+''',
+    [],
+    null,
+  );
+
+  /// Back to SQLite's default: each commit waits for the disk.
+  static const SyncStatement restoreDurability = SyncStatement(
+    'restore_durability',
+    r'''
+PRAGMA synchronous = FULL
+''',
+    [],
+    null,
+  );
+
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one pulled record of barns in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowBarns = SyncStatement(
+    'apply_pulled_row_barns',
+    r'''
+INSERT OR IGNORE INTO "barns" ("id", "name", "capacity", "heated", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'barns' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'barns' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'barns' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "barns" WHERE "barns"."id" <> ?1 AND "barns"."name" = ?4)), ?4, ?5, ?6, ?7, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "capacity" = excluded."capacity", "heated" = excluded."heated", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "barns"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'capacity', 'heated', 'notes'],
+    'barns',
+  );
+
+  /// Applies one pulled record of flocks in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowFlocks = SyncStatement(
+    'apply_pulled_row_flocks',
+    r'''
+INSERT OR IGNORE INTO "flocks" ("id", "barn", "breed", "placed_on", "headcount", "status", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'flocks' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'flocks' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "breed" = excluded."breed", "placed_on" = excluded."placed_on", "headcount" = excluded."headcount", "status" = excluded."status", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "flocks"."version"
+''',
+    ['id', 'version', 'updated_at', 'barn', 'breed', 'placed_on', 'headcount', 'status', 'notes'],
+    'flocks',
+  );
+
+  /// Applies one pulled record of barn_events in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowBarnEvents = SyncStatement(
+    'apply_pulled_row_barn_events',
+    r'''
+INSERT OR IGNORE INTO "barn_events" ("id", "barn", "flock", "kind", "value", "recorded_at", "recorded_by", "note", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'barn_events' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "barn" = excluded."barn", "flock" = excluded."flock", "kind" = excluded."kind", "value" = excluded."value", "recorded_at" = excluded."recorded_at", "recorded_by" = excluded."recorded_by", "note" = excluded."note", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "barn_events"."version"
+''',
+    ['id', 'version', 'updated_at', 'barn', 'flock', 'kind', 'value', 'recorded_at', 'recorded_by', 'note'],
+    'barn_events',
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',
@@ -1627,3 +1722,77 @@ DELETE FROM "_offgen_notices"
     '_offgen_notices',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'barns': PulledRowStatement(SyncSql.applyPulledRowBarns, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'capacity', Decoding.value),
+    RecordParam(RecordKey.data, 'heated', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'flocks': PulledRowStatement(SyncSql.applyPulledRowFlocks, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'barn', Decoding.value),
+    RecordParam(RecordKey.data, 'breed', Decoding.value),
+    RecordParam(RecordKey.data, 'placedOn', Decoding.value),
+    RecordParam(RecordKey.data, 'headcount', Decoding.value),
+    RecordParam(RecordKey.data, 'status', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'barn_events': PulledRowStatement(SyncSql.applyPulledRowBarnEvents, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'barn', Decoding.value),
+    RecordParam(RecordKey.data, 'flock', Decoding.value),
+    RecordParam(RecordKey.data, 'kind', Decoding.value),
+    RecordParam(RecordKey.data, 'value', Decoding.real),
+    RecordParam(RecordKey.data, 'recordedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'recordedBy', Decoding.value),
+    RecordParam(RecordKey.data, 'note', Decoding.value),
+  ]),
+};

@@ -2468,6 +2468,145 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+  static const SyncStatement pullDurability = SyncStatement(
+    'pull_durability',
+    r'''
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax"
+''',
+    [],
+    null,
+  );
+
+  /// A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+  static const SyncStatement relaxDurability = SyncStatement(
+    'relax_durability',
+    r'''
+PRAGMA synchronous = NORMAL
+''',
+    [],
+    null,
+  );
+
+  /// Back to SQLite's default: each commit waits for the disk.
+  static const SyncStatement restoreDurability = SyncStatement(
+    'restore_durability',
+    r'''
+PRAGMA synchronous = FULL
+''',
+    [],
+    null,
+  );
+
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one pulled record of regions in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowRegions = SyncStatement(
+    'apply_pulled_row_regions',
+    r'''
+INSERT OR IGNORE INTO "regions" ("id", "name", "office", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'regions' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'regions' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'regions' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "regions" WHERE "regions"."id" <> ?1 AND "regions"."name" = ?4)), ?4, ?5, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "office" = excluded."office", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "regions"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'office'],
+    'regions',
+  );
+
+  /// Applies one pulled record of officers in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowOfficers = SyncStatement(
+    'apply_pulled_row_officers',
+    r'''
+INSERT OR IGNORE INTO "officers" ("id", "name", "region", "phone", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'officers' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'officers' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "region" = excluded."region", "phone" = excluded."phone", "active" = excluded."active", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "officers"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'region', 'phone', 'active'],
+    'officers',
+  );
+
+  /// Applies one pulled record of units in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowUnits = SyncStatement(
+    'apply_pulled_row_units',
+    r'''
+INSERT OR IGNORE INTO "units" ("id", "region", "address", "postcode", "bedrooms", "floor", "accessible", "weekly_rent", "status", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'units' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'units' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'units' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "units" WHERE "units"."id" <> ?1 AND "units"."address" = ?5 AND "units"."postcode" = ?6)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "region" = excluded."region", "address" = excluded."address", "postcode" = excluded."postcode", "bedrooms" = excluded."bedrooms", "floor" = excluded."floor", "accessible" = excluded."accessible", "weekly_rent" = excluded."weekly_rent", "status" = excluded."status", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "units"."version"
+''',
+    ['id', 'version', 'updated_at', 'region', 'address', 'postcode', 'bedrooms', 'floor', 'accessible', 'weekly_rent', 'status'],
+    'units',
+  );
+
+  /// Applies one pulled record of applicants in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowApplicants = SyncStatement(
+    'apply_pulled_row_applicants',
+    r'''
+INSERT OR IGNORE INTO "applicants" ("id", "officer", "full_name", "date_of_birth", "phone", "email", "current_address", "household_size", "needs_accessible", "priority", "status", "registered_on", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'applicants' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'applicants' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "full_name" = excluded."full_name", "date_of_birth" = excluded."date_of_birth", "phone" = excluded."phone", "email" = excluded."email", "current_address" = excluded."current_address", "household_size" = excluded."household_size", "needs_accessible" = excluded."needs_accessible", "priority" = excluded."priority", "status" = excluded."status", "registered_on" = excluded."registered_on", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "applicants"."version"
+''',
+    ['id', 'version', 'updated_at', 'officer', 'full_name', 'date_of_birth', 'phone', 'email', 'current_address', 'household_size', 'needs_accessible', 'priority', 'status', 'registered_on', 'notes'],
+    'applicants',
+  );
+
+  /// Applies one pulled record of inspections in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowInspections = SyncStatement(
+    'apply_pulled_row_inspections',
+    r'''
+INSERT OR IGNORE INTO "inspections" ("id", "officer", "unit", "inspected_at", "outcome", "damp", "heating_works", "smoke_alarms", "repairs", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE json_type(?11, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(?11, '$')) ELSE json_extract(?11, '$') END, ?12, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = excluded."unit", "inspected_at" = excluded."inspected_at", "outcome" = excluded."outcome", "damp" = excluded."damp", "heating_works" = excluded."heating_works", "smoke_alarms" = excluded."smoke_alarms", "repairs" = excluded."repairs", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "inspections"."version"
+''',
+    ['id', 'version', 'updated_at', 'officer', 'unit', 'inspected_at', 'outcome', 'damp', 'heating_works', 'smoke_alarms', 'repairs', 'notes'],
+    'inspections',
+  );
+
+  /// Applies one pulled record of occupancy_reports in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowOccupancyReports = SyncStatement(
+    'apply_pulled_row_occupancy_reports',
+    r'''
+INSERT OR IGNORE INTO "occupancy_reports" ("id", "officer", "unit", "applicant", "visited_on", "occupants", "tenant_present", "rent_arrears", "sublet_suspected", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'occupancy_reports' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'occupancy_reports' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "officer" = excluded."officer", "unit" = excluded."unit", "applicant" = excluded."applicant", "visited_on" = excluded."visited_on", "occupants" = excluded."occupants", "tenant_present" = excluded."tenant_present", "rent_arrears" = excluded."rent_arrears", "sublet_suspected" = excluded."sublet_suspected", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "occupancy_reports"."version"
+''',
+    ['id', 'version', 'updated_at', 'officer', 'unit', 'applicant', 'visited_on', 'occupants', 'tenant_present', 'rent_arrears', 'sublet_suspected', 'notes'],
+    'occupancy_reports',
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',
@@ -2666,3 +2805,119 @@ DELETE FROM "_offgen_notices"
     '_offgen_notices',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'regions': PulledRowStatement(SyncSql.applyPulledRowRegions, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'office', Decoding.value),
+  ]),
+  'officers': PulledRowStatement(SyncSql.applyPulledRowOfficers, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'region', Decoding.value),
+    RecordParam(RecordKey.data, 'phone', Decoding.value),
+    RecordParam(RecordKey.data, 'active', Decoding.value),
+  ]),
+  'units': PulledRowStatement(SyncSql.applyPulledRowUnits, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'region', Decoding.value),
+    RecordParam(RecordKey.data, 'address', Decoding.value),
+    RecordParam(RecordKey.data, 'postcode', Decoding.value),
+    RecordParam(RecordKey.data, 'bedrooms', Decoding.value),
+    RecordParam(RecordKey.data, 'floor', Decoding.value),
+    RecordParam(RecordKey.data, 'accessible', Decoding.value),
+    RecordParam(RecordKey.data, 'weeklyRent', Decoding.real),
+    RecordParam(RecordKey.data, 'status', Decoding.value),
+  ]),
+  'applicants': PulledRowStatement(SyncSql.applyPulledRowApplicants, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'officer', Decoding.value),
+    RecordParam(RecordKey.data, 'fullName', Decoding.value),
+    RecordParam(RecordKey.data, 'dateOfBirth', Decoding.value),
+    RecordParam(RecordKey.data, 'phone', Decoding.value),
+    RecordParam(RecordKey.data, 'email', Decoding.value),
+    RecordParam(RecordKey.data, 'currentAddress', Decoding.value),
+    RecordParam(RecordKey.data, 'householdSize', Decoding.value),
+    RecordParam(RecordKey.data, 'needsAccessible', Decoding.value),
+    RecordParam(RecordKey.data, 'priority', Decoding.value),
+    RecordParam(RecordKey.data, 'status', Decoding.value),
+    RecordParam(RecordKey.data, 'registeredOn', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'inspections': PulledRowStatement(SyncSql.applyPulledRowInspections, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'officer', Decoding.value),
+    RecordParam(RecordKey.data, 'unit', Decoding.value),
+    RecordParam(RecordKey.data, 'inspectedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'outcome', Decoding.value),
+    RecordParam(RecordKey.data, 'damp', Decoding.value),
+    RecordParam(RecordKey.data, 'heatingWorks', Decoding.value),
+    RecordParam(RecordKey.data, 'smokeAlarms', Decoding.value),
+    RecordParam(RecordKey.data, 'repairs', Decoding.json),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+  'occupancy_reports': PulledRowStatement(SyncSql.applyPulledRowOccupancyReports, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'officer', Decoding.value),
+    RecordParam(RecordKey.data, 'unit', Decoding.value),
+    RecordParam(RecordKey.data, 'applicant', Decoding.value),
+    RecordParam(RecordKey.data, 'visitedOn', Decoding.value),
+    RecordParam(RecordKey.data, 'occupants', Decoding.value),
+    RecordParam(RecordKey.data, 'tenantPresent', Decoding.value),
+    RecordParam(RecordKey.data, 'rentArrears', Decoding.value),
+    RecordParam(RecordKey.data, 'subletSuspected', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+};

@@ -9,6 +9,10 @@ import 'package:drift/native.dart';
 import 'package:sqlite3/common.dart';
 
 import '../inspections_database.dart';
+import 'sync_client.dart' show offgenReal, offgenRealJson;
+
+// The exact reals are the sync client's, which reads pulled reals with the same function.
+export 'sync_client.dart' show offgenReal, offgenRealJson;
 
 /// Opens the database at [file] on a background isolate that Drift manages, with every
 /// connection set up by [offgenSetupConnection]. Call it in each isolate that needs the
@@ -48,38 +52,4 @@ void offgenSetupConnection(CommonDatabase database) {
     directOnly: false,
     function: (arguments) => offgenReal(arguments[0]),
   );
-}
-
-/// `offgen_real_json(x)`: the shortest JSON number text that reads back as [value]; integers
-/// as their text; null for null. Dart's `double.toString()` is that shortest text (`1.0`,
-/// `-0.0`, `5e-324`, `1e+21`), always valid JSON for a finite double.
-Object? offgenRealJson(Object? value) {
-  if (value == null) return null;
-  // A REAL column keeps whole numbers it can as integers: their text is exact.
-  if (value is int) return value.toString();
-  if (value is double) {
-    if (!value.isFinite) throw ArgumentError('offgen_real_json: not a finite number');
-    return value.toString();
-  }
-  throw ArgumentError('offgen_real_json: not a number');
-}
-
-final RegExp _jsonNumber = RegExp(r'^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$');
-
-/// `offgen_real(text)`: the correctly rounded double of a JSON number's text; null for null
-/// and for JSON `null`. Dart's `double.parse` rounds correctly; the grammar check keeps out
-/// what it takes beyond JSON (`Infinity`, `NaN`, ` 1`, `.5`).
-Object? offgenReal(Object? value) {
-  if (value == null) return null;
-  if (value is double) return value;
-  if (value is int) return value.toDouble();
-  if (value is String) {
-    if (value == 'null') return null;
-    if (_jsonNumber.hasMatch(value)) {
-      final parsed = double.parse(value);
-      if (parsed.isFinite) return parsed;
-    }
-    throw ArgumentError('offgen_real: not a finite JSON number');
-  }
-  throw ArgumentError('offgen_real: not a JSON number');
 }

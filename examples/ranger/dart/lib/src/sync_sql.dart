@@ -2002,6 +2002,103 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+  static const SyncStatement pullDurability = SyncStatement(
+    'pull_durability',
+    r'''
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax"
+''',
+    [],
+    null,
+  );
+
+  /// A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+  static const SyncStatement relaxDurability = SyncStatement(
+    'relax_durability',
+    r'''
+PRAGMA synchronous = NORMAL
+''',
+    [],
+    null,
+  );
+
+  /// Back to SQLite's default: each commit waits for the disk.
+  static const SyncStatement restoreDurability = SyncStatement(
+    'restore_durability',
+    r'''
+PRAGMA synchronous = FULL
+''',
+    [],
+    null,
+  );
+
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one pulled record of rangers in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowRangers = SyncStatement(
+    'apply_pulled_row_rangers',
+    r'''
+INSERT OR IGNORE INTO "rangers" ("id", "name", "badge_number", "station", "active", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'rangers' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'rangers' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'rangers' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "rangers" WHERE "rangers"."id" <> ?1 AND "rangers"."badge_number" = ?5)), ?4, ?5, ?6, ?7, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "badge_number" = excluded."badge_number", "station" = excluded."station", "active" = excluded."active", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "rangers"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'badge_number', 'station', 'active'],
+    'rangers',
+  );
+
+  /// Applies one pulled record of patrol_routes in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowPatrolRoutes = SyncStatement(
+    'apply_pulled_row_patrol_routes',
+    r'''
+INSERT OR IGNORE INTO "patrol_routes" ("id", "name", "sector", "geometry", "length_km", "difficulty", "retired", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'patrol_routes' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'patrol_routes' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'patrol_routes' AND "id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "patrol_routes" WHERE "patrol_routes"."id" <> ?1 AND "patrol_routes"."sector" = ?5 AND "patrol_routes"."name" = ?4)), ?4, ?5, CASE json_type(?6, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(?6, '$')) ELSE json_extract(?6, '$') END, ?7, ?8, ?9, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "sector" = excluded."sector", "geometry" = excluded."geometry", "length_km" = excluded."length_km", "difficulty" = excluded."difficulty", "retired" = excluded."retired", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "patrol_routes"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'sector', 'geometry', 'length_km', 'difficulty', 'retired'],
+    'patrol_routes',
+  );
+
+  /// Applies one pulled record of observations in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowObservations = SyncStatement(
+    'apply_pulled_row_observations',
+    r'''
+INSERT OR IGNORE INTO "observations" ("id", "ranger", "route", "kind", "species", "count", "latitude", "longitude", "accuracy_m", "altitude_m", "notes", "photo_path", "photo", "thumbnail", "sighting_id", "patrol_day", "photo_upload", "status", "recorded_at", "modified_at", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, CASE json_type(?15, '$') WHEN 'object' THEN json_object('sha256', json_extract(?15, '$.sha256'), 'size', json_extract(?15, '$.size'), 'mediaType', json_extract(?15, '$.mediaType')) END, unhex(?16), ?17, ?18, ?19, ?20, ?21, ?22, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "ranger" = excluded."ranger", "route" = excluded."route", "kind" = excluded."kind", "species" = excluded."species", "count" = excluded."count", "latitude" = excluded."latitude", "longitude" = excluded."longitude", "accuracy_m" = excluded."accuracy_m", "altitude_m" = excluded."altitude_m", "notes" = excluded."notes", "photo_path" = excluded."photo_path", "photo" = excluded."photo", "thumbnail" = excluded."thumbnail", "sighting_id" = excluded."sighting_id", "patrol_day" = excluded."patrol_day", "photo_upload" = excluded."photo_upload", "status" = excluded."status", "recorded_at" = excluded."recorded_at", "modified_at" = excluded."modified_at", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "observations"."version"
+''',
+    ['id', 'version', 'updated_at', 'ranger', 'route', 'kind', 'species', 'count', 'latitude', 'longitude', 'accuracy_m', 'altitude_m', 'notes', 'photo_path', 'photo', 'thumbnail', 'sighting_id', 'patrol_day', 'photo_upload', 'status', 'recorded_at', 'modified_at'],
+    'observations',
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',
@@ -2500,3 +2597,89 @@ ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"
     '_offgen_meta',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'rangers': PulledRowStatement(SyncSql.applyPulledRowRangers, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'badgeNumber', Decoding.value),
+    RecordParam(RecordKey.data, 'station', Decoding.value),
+    RecordParam(RecordKey.data, 'active', Decoding.value),
+  ]),
+  'patrol_routes': PulledRowStatement(SyncSql.applyPulledRowPatrolRoutes, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'sector', Decoding.value),
+    RecordParam(RecordKey.data, 'geometry', Decoding.json),
+    RecordParam(RecordKey.data, 'lengthKm', Decoding.real),
+    RecordParam(RecordKey.data, 'difficulty', Decoding.value),
+    RecordParam(RecordKey.data, 'retired', Decoding.value),
+  ]),
+  'observations': PulledRowStatement(SyncSql.applyPulledRowObservations, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'ranger', Decoding.value),
+    RecordParam(RecordKey.data, 'route', Decoding.value),
+    RecordParam(RecordKey.data, 'kind', Decoding.value),
+    RecordParam(RecordKey.data, 'species', Decoding.value),
+    RecordParam(RecordKey.data, 'count', Decoding.value),
+    RecordParam(RecordKey.data, 'latitude', Decoding.real),
+    RecordParam(RecordKey.data, 'longitude', Decoding.real),
+    RecordParam(RecordKey.data, 'accuracyM', Decoding.real),
+    RecordParam(RecordKey.data, 'altitudeM', Decoding.real),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+    RecordParam(RecordKey.data, 'photoPath', Decoding.value),
+    RecordParam(RecordKey.data, 'photo', Decoding.json),
+    RecordParam(RecordKey.data, 'thumbnail', Decoding.value),
+    RecordParam(RecordKey.data, 'sightingId', Decoding.value),
+    RecordParam(RecordKey.data, 'patrolDay', Decoding.value),
+    RecordParam(RecordKey.data, 'photoUpload', Decoding.value),
+    RecordParam(RecordKey.data, 'status', Decoding.value),
+    RecordParam(RecordKey.data, 'recordedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'modifiedAt', Decoding.value),
+  ]),
+};

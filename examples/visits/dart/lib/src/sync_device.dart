@@ -248,6 +248,68 @@ final class SyncDevice {
     return changed;
   }
 
+  /// Applies a pulled page's records (each as its JSON text) in page order, as the reference
+  /// client's `apply_pulled` does: each that fits its entity's pulled-row statement through
+  /// it, the others through applyPulledRecords, consecutive ones together. The database ends
+  /// as applyPulledRecords of the whole page would leave it. Returns how many went through a
+  /// pulled-row statement. Runs inside the page's transaction.
+  Future<int> _applyPulled(List<String> records) async {
+    final held = <String>[];
+    var silenced = false;
+    var applied = 0;
+    for (final record in records) {
+      final row = _PulledRow.bind(record);
+      if (row != null) {
+        if (!held.isEmpty) {
+          // applyPulledRecords runs as ever: with the queue triggers listening.
+          if (silenced) {
+            await _execute(SyncSql.endPulledRows, const {});
+            silenced = false;
+          }
+          await _applyHeld(held);
+        }
+        if (!silenced) {
+          await _execute(SyncSql.beginPulledRows, const {});
+          silenced = true;
+        }
+        if (await _executePulledRow(row) == 0) {
+          held.add(record);
+        } else {
+          applied += 1;
+        }
+      } else {
+        held.add(record);
+      }
+    }
+    if (silenced) {
+      await _execute(SyncSql.endPulledRows, const {});
+    }
+    if (!held.isEmpty) {
+      await _applyHeld(held);
+    }
+    // Streams of the tables written row by row refresh once a page, not once a record.
+    _database.notifyUpdates({
+      for (final row in pulledRowStatements.values) TableUpdate(row.statement.writes!),
+    });
+    return applied;
+  }
+
+  /// Applies [held] through applyPulledRecords, and empties it.
+  Future<void> _applyHeld(List<String> held) async {
+    final records = '[${held.join(',')}]';
+    held.clear();
+    await _execute(SyncSql.applyPulledRecords, {'records': records});
+  }
+
+  /// Runs a record's pulled-row statement, bound by [_PulledRow.bind]; returns how many rows
+  /// it changed.
+  Future<int> _executePulledRow(_PulledRow row) {
+    return _database.customUpdate(
+      row.statement.sql,
+      variables: [for (final value in row.values) Variable<Object>(value)],
+    );
+  }
+
   /// Runs a statement of sync_sql.dart; returns its rows.
   Future<List<QueryRow>> _query(SyncStatement statement, Map<String, Object?> params) {
     return _database

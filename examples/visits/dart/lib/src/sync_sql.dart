@@ -1413,6 +1413,99 @@ ORDER BY "key"
     '_offgen_inbox',
   );
 
+  /// Whether a pulled page's commit may go without waiting for the disk: in WAL mode at the
+  static const SyncStatement pullDurability = SyncStatement(
+    'pull_durability',
+    r'''
+SELECT (SELECT "journal_mode" FROM pragma_journal_mode) = 'wal'
+  AND (SELECT "synchronous" FROM pragma_synchronous) = 2 AS "relax"
+''',
+    [],
+    null,
+  );
+
+  /// A pulled page's commit: consistent and atomic, not waiting for the disk (outside a
+  static const SyncStatement relaxDurability = SyncStatement(
+    'relax_durability',
+    r'''
+PRAGMA synchronous = NORMAL
+''',
+    [],
+    null,
+  );
+
+  /// Back to SQLite's default: each commit waits for the disk.
+  static const SyncStatement restoreDurability = SyncStatement(
+    'restore_durability',
+    r'''
+PRAGMA synchronous = FULL
+''',
+    [],
+    null,
+  );
+
+  /// Silences the queue triggers while pulled records are applied one statement each.
+  static const SyncStatement beginPulledRows = SyncStatement(
+    'begin_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Lets the queue triggers record local writes again.
+  static const SyncStatement endPulledRows = SyncStatement(
+    'end_pulled_rows',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote'
+''',
+    [],
+    '_offgen_meta',
+  );
+
+  /// Applies one pulled record of facilities in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowFacilities = SyncStatement(
+    'apply_pulled_row_facilities',
+    r'''
+INSERT OR IGNORE INTO "facilities" ("id", "name", "district", "level", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'facilities' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'facilities' AND "row_id" = ?1)), ?4, ?5, ?6, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "district" = excluded."district", "level" = excluded."level", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "facilities"."version"
+''',
+    ['id', 'version', 'updated_at', 'name', 'district', 'level'],
+    'facilities',
+  );
+
+  /// Applies one pulled record of households in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowHouseholds = SyncStatement(
+    'apply_pulled_row_households',
+    r'''
+INSERT OR IGNORE INTO "households" ("id", "worker", "head_name", "village", "latitude", "longitude", "members", "pregnant_women", "children_under_five", "registered_on", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'households' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'households' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "head_name" = excluded."head_name", "village" = excluded."village", "latitude" = excluded."latitude", "longitude" = excluded."longitude", "members" = excluded."members", "pregnant_women" = excluded."pregnant_women", "children_under_five" = excluded."children_under_five", "registered_on" = excluded."registered_on", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "households"."version"
+''',
+    ['id', 'version', 'updated_at', 'worker', 'head_name', 'village', 'latitude', 'longitude', 'members', 'pregnant_women', 'children_under_five', 'registered_on'],
+    'households',
+  );
+
+  /// Applies one pulled record of visits in one write, if nothing local is in the way.
+  static const SyncStatement applyPulledRowVisits = SyncStatement(
+    'apply_pulled_row_visits',
+    r'''
+INSERT OR IGNORE INTO "visits" ("id", "worker", "household", "visited_at", "purpose", "muac_mm", "temperature_c", "malaria_test", "referred_to", "follow_up_on", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'visits' AND "row_id" = ?1)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'visits' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "worker" = excluded."worker", "household" = excluded."household", "visited_at" = excluded."visited_at", "purpose" = excluded."purpose", "muac_mm" = excluded."muac_mm", "temperature_c" = excluded."temperature_c", "malaria_test" = excluded."malaria_test", "referred_to" = excluded."referred_to", "follow_up_on" = excluded."follow_up_on", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+WHERE excluded."version" >= "visits"."version"
+''',
+    ['id', 'version', 'updated_at', 'worker', 'household', 'visited_at', 'purpose', 'muac_mm', 'temperature_c', 'malaria_test', 'referred_to', 'follow_up_on', 'notes'],
+    'visits',
+  );
+
   /// The records waiting for a unique clash, as a JSON array of records, to apply again.
   static const SyncStatement takeClashes = SyncStatement(
     'take_clashes',
@@ -1611,3 +1704,82 @@ DELETE FROM "_offgen_notices"
     '_offgen_notices',
   );
 }
+
+/// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
+/// `version` or `updatedAt`, or a key of its `data`.
+enum RecordKey { id, version, updatedAt, data }
+
+/// How a pulled value is bound: as SQLite's `json_extract` gives it (null, 1 or 0, an integer,
+/// a string's text), as the double of a `real` field's number, or as a `json` field's JSON
+/// text, exactly as sent.
+enum Decoding { value, real, json }
+
+/// One parameter of a pulled-row statement, as the note of its `-- params:` entry in
+/// client/sync.sql says.
+final class RecordParam {
+  /// A parameter.
+  const RecordParam(this.key, this.dataKey, this.decoding);
+
+  /// Where its value is.
+  final RecordKey key;
+
+  /// The key in the record's `data`, for [RecordKey.data].
+  final String? dataKey;
+
+  /// How it is bound.
+  final Decoding decoding;
+}
+
+/// A statement that applies one pulled record of an entity in one write, when nothing local
+/// is in the way (`apply_pulled_row_<table>` of client/sync.sql).
+final class PulledRowStatement {
+  /// A pulled-row statement.
+  const PulledRowStatement(this.statement, this.params);
+
+  /// The statement.
+  final SyncStatement statement;
+
+  /// Its parameters, in the order of the statement's [SyncStatement.params].
+  final List<RecordParam> params;
+}
+
+/// The pulled-row statements, by the entity (table) whose records they apply.
+const Map<String, PulledRowStatement> pulledRowStatements = {
+  'facilities': PulledRowStatement(SyncSql.applyPulledRowFacilities, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'name', Decoding.value),
+    RecordParam(RecordKey.data, 'district', Decoding.value),
+    RecordParam(RecordKey.data, 'level', Decoding.value),
+  ]),
+  'households': PulledRowStatement(SyncSql.applyPulledRowHouseholds, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'worker', Decoding.value),
+    RecordParam(RecordKey.data, 'headName', Decoding.value),
+    RecordParam(RecordKey.data, 'village', Decoding.value),
+    RecordParam(RecordKey.data, 'latitude', Decoding.real),
+    RecordParam(RecordKey.data, 'longitude', Decoding.real),
+    RecordParam(RecordKey.data, 'members', Decoding.value),
+    RecordParam(RecordKey.data, 'pregnantWomen', Decoding.value),
+    RecordParam(RecordKey.data, 'childrenUnderFive', Decoding.value),
+    RecordParam(RecordKey.data, 'registeredOn', Decoding.value),
+  ]),
+  'visits': PulledRowStatement(SyncSql.applyPulledRowVisits, [
+    RecordParam(RecordKey.id, null, Decoding.value),
+    RecordParam(RecordKey.version, null, Decoding.value),
+    RecordParam(RecordKey.updatedAt, null, Decoding.value),
+    RecordParam(RecordKey.data, 'worker', Decoding.value),
+    RecordParam(RecordKey.data, 'household', Decoding.value),
+    RecordParam(RecordKey.data, 'visitedAt', Decoding.value),
+    RecordParam(RecordKey.data, 'purpose', Decoding.value),
+    RecordParam(RecordKey.data, 'muacMm', Decoding.value),
+    RecordParam(RecordKey.data, 'temperatureC', Decoding.real),
+    RecordParam(RecordKey.data, 'malariaTest', Decoding.value),
+    RecordParam(RecordKey.data, 'referredTo', Decoding.value),
+    RecordParam(RecordKey.data, 'followUpOn', Decoding.value),
+    RecordParam(RecordKey.data, 'notes', Decoding.value),
+  ]),
+};
