@@ -269,3 +269,56 @@ async fn enum_values_are_enforced_alike_on_postgres() {
     )
     .await;
 }
+
+/// A field that may be null and has a default, whose values a step removes: both databases
+/// turn a removed value into the default (as the devices' own step does) and keep a null as
+/// null.
+async fn a_removed_value_of_a_nullable_field_becomes_its_default_alike(url: &str) {
+    let before = "offgen: 1\napp: camp\nentities:\n  Tent:\n    fields:\n      colour: { type: enum, values: [red, blue, green], nullable: true, default: blue }\n";
+    let after = format!(
+        "{}migrate:\n  retype: [Tent.colour]\n",
+        before.replace("[red, blue, green]", "[blue, green]")
+    );
+    let builds = support::builds(&[before.to_owned(), after]);
+    let db = Database::connect(url).await.unwrap();
+    let pg = db.dialect() == Dialect::Postgres;
+    let (uuid, xid, xid_column) = if pg {
+        ("::uuid", ", pg_current_xact_id()", ", _offgen_xid")
+    } else {
+        ("", "", "")
+    };
+    db.migrate(app(&builds[0])).await.unwrap();
+    let rows: Vec<String> = [(1, "'red'"), (2, "'green'"), (3, "NULL")]
+        .iter()
+        .map(|(n, colour)| {
+            format!(
+                "INSERT INTO tents (id, colour, version, updated_at, _offgen_seq{xid_column})
+                   VALUES ('00000000-0000-4000-8000-00000000000{n}'{uuid}, {colour}, 1, 1, {n}{xid});"
+            )
+        })
+        .collect();
+    exec(&db, &rows.join("\n")).await.unwrap();
+    db.migrate(app(&builds[1])).await.unwrap();
+    assert_eq!(
+        texts(&db, "SELECT coalesce(colour, '-') FROM tents ORDER BY id").await,
+        [Some("blue"), Some("green"), Some("-")].map(|s| s.map(str::to_owned))
+    );
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn a_removed_value_of_a_nullable_field_becomes_its_default_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_removed_value_of_a_nullable_field_becomes_its_default_alike(&format!(
+        "sqlite:{}",
+        dir.path().join("server.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn a_removed_value_of_a_nullable_field_becomes_its_default_on_postgres() {
+    a_removed_value_of_a_nullable_field_becomes_its_default_alike(
+        &fresh_postgres_database("offgen_nullable_retype").await,
+    )
+    .await;
+}

@@ -395,11 +395,6 @@ fn duplicated(world: &World, server: &ServerRows, audit: &[AuditRow], out: &mut 
     }
     let mut seen = BTreeSet::new();
     for row in audit {
-        if row.reason.starts_with("schema:") && !world.expose_open_defects {
-            // Reported, open: a retried push of an app at an older step audits what the
-            // schema no longer has again (sim/README.md, *Defects found*).
-            continue;
-        }
         let key = (
             row.mutation_id.clone(),
             row.reason.clone(),
@@ -439,12 +434,7 @@ fn audited(
     kind: Kind,
 ) -> bool {
     audit.iter().any(|a| {
-        // A `schema:` entry keeps the bare values (reported: not the documented write).
-        let data = if a.reason.starts_with("schema:") && a.losing.get("data").is_none() {
-            &a.losing
-        } else {
-            &a.losing["data"]
-        };
+        let data = &a.losing["data"];
         a.entity == table && a.row_id == id && data.get(key).is_some_and(|v| same(kind, v, value))
     })
 }
@@ -489,7 +479,24 @@ fn accepted_kept(
                 };
                 let kind = kind_of(entity, key_now);
                 if !holds(kind, &value) {
-                    // A value a later step converted (a removed enum value).
+                    // A value the schema no longer takes (a removed enum value). When the
+                    // server that decided it no longer took it either, it converted the value
+                    // on the way in and must keep it in the audit; a later step converted it
+                    // with the stored ones by the spec's choice (`migrate: retype`).
+                    let converted_then = decided_by
+                        .and_then(|s| world.version_at(s))
+                        .and_then(|v| {
+                            let key = v.key_from(step, &table, &key)?;
+                            Some(!holds(kind_of(v.entity(&table), key), &value))
+                        })
+                        .unwrap_or(false);
+                    if converted_then && !audited(audit, &table, &id, key_now, &value, kind) {
+                        out.push(format!(
+                            "{}: {key} = {} (a value the server converted on arrival) is not in the audit",
+                            row_label(&table, &id),
+                            short(&value),
+                        ));
+                    }
                     continue;
                 }
                 let in_row = live

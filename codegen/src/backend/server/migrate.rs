@@ -460,10 +460,15 @@ fn postgres_conversion(field: &KeptField) -> String {
         let list: Vec<String> = values.iter().map(|v| sql_string(&v.spec)).collect();
         expr = format!("CASE WHEN {text} IN ({}) THEN {text} END", list.join(", "));
     }
-    if !field.new.nullable
-        && let Some(d) = &field.new.default
-    {
-        expr = format!("coalesce({expr}, {})", default_sql(d, Dialect::Postgres));
+    // Values that do not convert take the default, as on SQLite and devices (sqlite::convert):
+    // a null that was there stays null where the field may be null.
+    if let Some(d) = &field.new.default {
+        let d = default_sql(d, Dialect::Postgres);
+        expr = if field.new.nullable {
+            format!("CASE WHEN {c} IS NULL THEN NULL ELSE coalesce({expr}, {d}) END")
+        } else {
+            format!("coalesce({expr}, {d})")
+        };
     }
     expr
 }
