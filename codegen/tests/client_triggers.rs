@@ -625,3 +625,50 @@ fn an_append_only_row_set_aside_may_be_corrected_or_deleted_and_then_sends_nothi
     let left: Vec<String> = device.outbox().into_iter().map(|e| e.row_id).collect();
     assert_eq!(left, ["r1"]);
 }
+
+/// A write sent, then its row deleted outright here, then the write rejected (so never
+/// applied): nothing is left to make it again from. A rejected insert goes with the delete
+/// behind it (the server never had the row); a rejected update goes alone, and the delete
+/// after it is sent.
+#[test]
+fn a_rejected_write_of_a_row_deleted_since_is_not_made_again_from_nothing() {
+    let device = device();
+    insert_visit(&device, "v2");
+    sync_all(&device);
+    insert_visit(&device, "v1");
+    device.sql("UPDATE visits SET notes = 'edited' WHERE id = 'v2'");
+    assert_eq!(device.claim(10).len(), 2, "v1's insert, v2's update");
+    // The answer is lost; the app deletes both rows; the same mutations go again.
+    device.run("release_inflight", &[(":claim", &support::CLAIM)]);
+    device.sql("DELETE FROM visits WHERE id IN ('v1', 'v2')");
+    let sent = device.claim(10);
+    assert_eq!(sent.len(), 2);
+    let results: Vec<Value> = sent
+        .iter()
+        .map(|e| {
+            json!({"mutationId": e["mutation_id"], "status": "rejected",
+                        "error": {"code": "invalid-data", "message": "count is out of range"}})
+        })
+        .collect();
+    device.push_results(json!(results));
+    let left: Vec<(String, String)> = device
+        .outbox()
+        .into_iter()
+        .map(|e| (e.row_id, e.op))
+        .collect();
+    assert_eq!(left, [("v2".to_owned(), "delete".to_owned())]);
+    // A rejected write of a row that is still here is made again, as before.
+    insert_visit(&device, "v3");
+    let sent = device.claim(10);
+    let v3 = sent.iter().find(|e| e["row_id"] == "v3").unwrap();
+    device.push_results(
+        json!([{"mutationId": v3["mutation_id"], "status": "rejected",
+                                "error": {"code": "invalid-data", "message": "no"}}]),
+    );
+    assert!(
+        device
+            .outbox()
+            .iter()
+            .any(|e| e.row_id == "v3" && e.op == "insert" && e.mutation_id.is_none())
+    );
+}

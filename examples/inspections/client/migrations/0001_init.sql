@@ -511,6 +511,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'gates'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "gates" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -833,6 +842,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'trucks'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "trucks" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1138,6 +1156,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'inspections'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "inspections" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1453,6 +1480,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'gate_events'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "gate_events" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1756,6 +1792,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'transfers'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "transfers" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
