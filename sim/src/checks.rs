@@ -333,12 +333,23 @@ fn duplicated(world: &World, server: &ServerRows, audit: &[AuditRow], out: &mut 
         let mut retry = sent.clone();
         retry.mutation = resent.mutation.clone();
         retry.step = resent.step;
-        // The same mutation in the server's names (what a later step converted aside).
+        // The same mutation in the server's names and values: a value a later step no longer
+        // takes is what that step made of it (the field's default, or null), which is what
+        // the app's own migration made of it in the queued mutation.
         let comparable = |s: &Sent| {
             let mut m = s.mutation.clone();
             let mut data = data_now(now, s);
             let entity = now.entity(s.table());
-            data.retain(|k, v| holds(kind_of(entity, k), v));
+            let defined = now.app.entity(s.table());
+            for (key, value) in data.iter_mut() {
+                if !holds(kind_of(entity, key), value) {
+                    *value = defined
+                        .and_then(|e| e.field(key))
+                        .and_then(|f| f.default)
+                        .and_then(|d| serde_json::from_str(d).ok())
+                        .unwrap_or(Value::Null);
+                }
+            }
             m["data"] = Value::Object(data);
             m
         };
