@@ -14,7 +14,9 @@
 //! The engine in steps, one module each: [`prepare`] checks mutations without the database;
 //! [`load`] reads what a batch needs (stored results, current rows, referenced rows);
 //! [`decide`] applies the conflict policies, purely; [`apply`] writes the outcome; [`order`]
-//! gives writes their place in the change stream; [`sql`] holds the engine's own statements.
+//! gives writes their place in the change stream; [`sql`] holds the engine's own statements;
+//! [`converted`] keeps what an older app wrote that the schema no longer holds (`shapes`
+//! converts its pushes) in the audit, with the mutation's outcome.
 
 mod apply;
 mod converted;
