@@ -11,7 +11,7 @@ use crate::backend::server::sql::{
     changes_index, changes_index_name, create_entity, create_index, support,
 };
 use crate::backend::sqlite::convert::converted;
-use crate::model::{Entity, FieldType, Link, Schema};
+use crate::model::{ConflictPolicy, Entity, FieldType, Link, Schema};
 use crate::output::GENERATED_MARKER;
 use crate::schema_diff::{Conversion, KeptEntity, KeptField, SchemaDiff};
 use offgen_runtime::bookkeeping::{DELETED_AT, SERVER_CLOCK, SERVER_SEQ, UPDATED_AT, VERSION};
@@ -182,6 +182,7 @@ pub fn next(new: &Schema, diff: &SchemaDiff, dialect: Dialect) -> Option<NextSte
             Dialect::Postgres => alter_postgres(new, kept, &mut out),
             Dialect::Sqlite => alter_sqlite(new, kept, &mut out),
         }
+        out.extend(rekey_clock(kept, dialect));
         let table = || kept.new.table.sql().to_owned();
         if out.len() > before {
             changes.push(Change::Altered(table()));
@@ -203,6 +204,53 @@ pub fn next(new: &Schema, diff: &SchemaDiff, dialect: Dialect) -> Option<NextSte
         statements: out,
         changes,
     })
+}
+
+/// `lww` rows keep each field's stamp in `_offgen_clock`, by wire key: a field whose key
+/// changes takes its stamp along (a field without one counts as written at the row's last
+/// change, which would let an older write of it win or lose by when the row last changed, and
+/// so by the order writes arrived in), and a dropped field's stamp goes with it.
+fn rekey_clock(kept: &KeptEntity, dialect: Dialect) -> Vec<String> {
+    let lww = |e: &Entity| matches!(e.conflict, ConflictPolicy::Lww { .. });
+    if !(lww(kept.old) || lww(kept.new)) {
+        return Vec::new();
+    }
+    let table = quote(kept.new.table.sql());
+    let clock = quote(SERVER_CLOCK);
+    let renamed = kept
+        .kept
+        .iter()
+        .filter(|f| f.old.name.json() != f.new.name.json())
+        .map(|f| (f.old.name.json(), f.new.name.json()));
+    let dropped = kept.dropped.iter().map(|f| f.name.json());
+    let mut out = Vec::new();
+    for (old, new) in renamed {
+        out.push(match dialect {
+            Dialect::Postgres => format!(
+                "UPDATE {table} SET {clock} = ({clock} - {o}) || jsonb_build_object({n}, {clock} -> {o}) WHERE {clock} ? {o};",
+                o = sql_string(old),
+                n = sql_string(new)
+            ),
+            Dialect::Sqlite => format!(
+                "UPDATE {table} SET {clock} = json_set(json_remove({clock}, {o}), {n}, json_extract({clock}, {o})) WHERE json_type({clock}, {o}) IS NOT NULL;",
+                o = sql_string(&format!("$.{old}")),
+                n = sql_string(&format!("$.{new}"))
+            ),
+        });
+    }
+    for key in dropped {
+        out.push(match dialect {
+            Dialect::Postgres => format!(
+                "UPDATE {table} SET {clock} = {clock} - {k} WHERE {clock} ? {k};",
+                k = sql_string(key)
+            ),
+            Dialect::Sqlite => format!(
+                "UPDATE {table} SET {clock} = json_remove({clock}, {k}) WHERE json_type({clock}, {k}) IS NOT NULL;",
+                k = sql_string(&format!("$.{key}"))
+            ),
+        });
+    }
+    out
 }
 
 /// Whether the step changes stored values in ways devices cannot work out themselves: a
