@@ -325,8 +325,9 @@ async fn a_removed_value_of_a_nullable_field_becomes_its_default_on_postgres() {
 }
 
 /// An `lww` row keeps each field's stamp by wire key: a renamed field takes its stamp along
-/// (without one it would count as written at the row's last change), a dropped field's goes.
-async fn lww_stamps_follow_renamed_and_dropped_fields(url: &str) {
+/// (without one it would count as written at the row's last change), a field a step adds is
+/// stamped with the row's first write, a dropped field's stamp goes.
+async fn lww_stamps_follow_renamed_added_and_dropped_fields(url: &str) {
     let builds = support::builds(&(1..=4).map(support::revision).collect::<Vec<_>>());
     let db = Database::connect(url).await.unwrap();
     let pg = db.dialect() == Dialect::Postgres;
@@ -352,7 +353,7 @@ async fn lww_stamps_follow_renamed_and_dropped_fields(url: &str) {
     db.migrate(app(&builds[1])).await.unwrap();
     exec(
         &db,
-        &format!("UPDATE observations SET altitude_m = 1800.5, _offgen_clock = '{{\"photoUrl\": 10, \"latitude\": 10, \"modifiedAt\": 40, \"altitudeM\": 50}}'"),
+        &format!("UPDATE observations SET altitude_m = 1800.5, _offgen_clock = '{{\"photoUrl\": 10, \"latitude\": 10, \"modifiedAt\": 40, \"altitudeM\": 50, \"accuracyM\": 10}}'"),
     )
     .await
     .unwrap();
@@ -363,15 +364,19 @@ async fn lww_stamps_follow_renamed_and_dropped_fields(url: &str) {
     let clock: Value = serde_json::from_str(clock[0].as_deref().unwrap()).unwrap();
     assert_eq!(
         clock,
-        serde_json::json!({"photoPath": 10, "latitude": 10, "modifiedAt": 40}),
-        "photoUrl is photoPath now; altitudeM is gone"
+        serde_json::json!({
+            "photoPath": 10, "latitude": 10, "modifiedAt": 40,
+            "accuracyM": 10, "status": 10, "route": 10
+        }),
+        "photoUrl is photoPath now; altitudeM is gone; the fields added since (accuracyM at \
+         step 2, status at 3, route at 4) are stamped with the row's first write"
     );
 }
 
 #[tokio::test(crate = "offgen_runtime::server::tokio")]
-async fn lww_stamps_follow_renamed_and_dropped_fields_on_sqlite() {
+async fn lww_stamps_follow_renamed_added_and_dropped_fields_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    lww_stamps_follow_renamed_and_dropped_fields(&format!(
+    lww_stamps_follow_renamed_added_and_dropped_fields(&format!(
         "sqlite:{}",
         dir.path().join("server.db").display()
     ))
@@ -379,8 +384,8 @@ async fn lww_stamps_follow_renamed_and_dropped_fields_on_sqlite() {
 }
 
 #[tokio::test(crate = "offgen_runtime::server::tokio")]
-async fn lww_stamps_follow_renamed_and_dropped_fields_on_postgres() {
-    lww_stamps_follow_renamed_and_dropped_fields(
+async fn lww_stamps_follow_renamed_added_and_dropped_fields_on_postgres() {
+    lww_stamps_follow_renamed_added_and_dropped_fields(
         &fresh_postgres_database("offgen_clock_keys").await,
     )
     .await;

@@ -206,10 +206,13 @@ pub fn next(new: &Schema, diff: &SchemaDiff, dialect: Dialect) -> Option<NextSte
     })
 }
 
-/// `lww` rows keep each field's stamp in `_offgen_clock`, by wire key: a field whose key
-/// changes takes its stamp along (a field without one counts as written at the row's last
-/// change, which would let an older write of it win or lose by when the row last changed, and
-/// so by the order writes arrived in), and a dropped field's stamp goes with it.
+/// `lww` rows keep each field's stamp in `_offgen_clock`, by wire key. A field without one
+/// counts as written at the row's last change, which moves with writes of other fields: a
+/// write of it would win or lose by when the row last changed, and so by the order writes
+/// arrived in. So a field whose key changes takes its stamp along, and a field the step adds
+/// is stamped as written with the row's first write (its oldest stamp: the insert stamped
+/// every field, and stamps only grow), as an insert of the row made after the step would have
+/// stamped its value; a dropped field's stamp goes with it.
 fn rekey_clock(kept: &KeptEntity, dialect: Dialect) -> Vec<String> {
     let lww = |e: &Entity| matches!(e.conflict, ConflictPolicy::Lww { .. });
     if !(lww(kept.old) || lww(kept.new)) {
@@ -235,6 +238,21 @@ fn rekey_clock(kept: &KeptEntity, dialect: Dialect) -> Vec<String> {
                 "UPDATE {table} SET {clock} = json_set(json_remove({clock}, {o}), {n}, json_extract({clock}, {o})) WHERE json_type({clock}, {o}) IS NOT NULL;",
                 o = sql_string(&format!("$.{old}")),
                 n = sql_string(&format!("$.{new}"))
+            ),
+        });
+    }
+    for field in &kept.added {
+        let key = field.name.json();
+        out.push(match dialect {
+            Dialect::Postgres => format!(
+                "UPDATE {table} SET {clock} = {clock} || jsonb_build_object({k}, (SELECT min(\"value\"::bigint) FROM jsonb_each_text({clock}))) \
+                 WHERE jsonb_typeof({clock}) = 'object' AND {clock} <> '{{}}'::jsonb AND NOT {clock} ? {k};",
+                k = sql_string(key)
+            ),
+            Dialect::Sqlite => format!(
+                "UPDATE {table} SET {clock} = json_set({clock}, {k}, (SELECT min(\"value\") FROM json_each({clock}))) \
+                 WHERE json_type({clock}) = 'object' AND json_type({clock}, {k}) IS NULL AND EXISTS (SELECT 1 FROM json_each({clock}));",
+                k = sql_string(&format!("$.{key}"))
             ),
         });
     }
