@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use askama::Template;
 use clap::{Parser, Subcommand};
 
-use crate::diagnostics::{Diagnostic, Severity, render};
+use crate::diagnostics::{Diagnostic, Severity, render_set};
 use crate::output::{self, Staleness};
 use crate::scaffold;
-use crate::source::SourceFile;
+use crate::source::{SourceFile, SourceSet};
 
 /// Exit codes, as documented in the README: scripts and CI rely on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +31,7 @@ Examples:
   offgen build                      generate into generated/
   offgen build app.yaml --out gen   another spec and output folder
   offgen build --check              in CI: fail if generated/ is not up to date
+  offgen build --rust src           the same from Rust structs deriving Syncable
   offgen schema > offgen.schema.json
 
 Exit codes: 0 ok, 1 spec problems or stale output, 2 usage.";
@@ -62,18 +63,26 @@ enum Command {
         /// The spec.
         #[arg(default_value = "offgen.yaml")]
         spec: PathBuf,
+        /// Read the spec from the Rust sources in DIR (structs deriving Syncable) instead.
+        #[arg(long, value_name = "DIR")]
+        rust: Option<PathBuf>,
     },
     /// Generate code from a spec. Writes nothing if the spec has problems.
     Build {
         /// The spec.
         #[arg(default_value = "offgen.yaml")]
         spec: PathBuf,
-        /// The output folder.
-        #[arg(long, default_value = "generated")]
-        out: PathBuf,
+        /// The output folder [default: generated; with --rust, the app's `build` folder
+        /// in the crate holding DIR].
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Write nothing; exit 1 and list the files that are not up to date.
         #[arg(long)]
         check: bool,
+        /// Read the spec from the Rust sources in DIR (structs deriving Syncable) instead;
+        /// everything is generated but the server's Rust, which the structs are.
+        #[arg(long, value_name = "DIR")]
+        rust: Option<PathBuf>,
     },
     /// Print the JSON Schema of the spec format (for editor completion and validation).
     Schema,
@@ -97,12 +106,13 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let result = match cli.command {
         Command::Init { path, app, force } => init(&path, app, force, out, err),
-        Command::Check { spec } => check(&spec, out, err),
+        Command::Check { spec, rust } => check(&spec, rust.as_deref(), out, err),
         Command::Build {
             spec,
             out: dir,
             check,
-        } => build(&spec, &dir, check, out, err),
+            rust,
+        } => build(&spec, rust.as_deref(), dir.as_deref(), check, out, err),
         Command::Schema => {
             let schema = crate::spec_schema::spec_json_schema();
             writeln!(
@@ -210,8 +220,13 @@ fn read_spec(path: &Path, err: &mut dyn Write) -> io::Result<Result<SourceFile, 
     }
 }
 
-fn report(file: &SourceFile, diagnostics: &[Diagnostic], err: &mut dyn Write) -> io::Result<()> {
-    write!(err, "{}", render(file, diagnostics))?;
+fn report(
+    sources: &SourceSet,
+    name: &str,
+    diagnostics: &[Diagnostic],
+    err: &mut dyn Write,
+) -> io::Result<()> {
+    write!(err, "{}", render_set(sources, diagnostics))?;
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
@@ -219,62 +234,150 @@ fn report(file: &SourceFile, diagnostics: &[Diagnostic], err: &mut dyn Write) ->
     if errors > 0 {
         writeln!(
             err,
-            "{}: {errors} problem{} found",
-            file.name,
+            "{name}: {errors} problem{} found",
             if errors == 1 { "" } else { "s" }
         )?;
     }
     Ok(())
 }
 
-fn check(spec: &Path, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Exit> {
-    let file = match read_spec(spec, err)? {
-        Ok(file) => file,
-        Err(exit) => return Ok(exit),
+/// A spec read and checked: its sources (for reporting), its name, the schema and the
+/// warnings, and for Rust sources where the app's build output lives.
+struct Loaded {
+    sources: SourceSet,
+    name: String,
+    schema: crate::model::Schema,
+    warnings: Vec<Diagnostic>,
+    rust_out: Option<PathBuf>,
+}
+
+enum Read {
+    Loaded(Box<Loaded>),
+    /// The spec has problems (already reported).
+    Problems,
+    /// The spec could not be read (already reported).
+    Exit(Exit),
+}
+
+fn load(spec: &Path, rust: Option<&Path>, err: &mut dyn Write) -> io::Result<Read> {
+    let Some(dir) = rust else {
+        let file = match read_spec(spec, err)? {
+            Ok(file) => file,
+            Err(exit) => return Ok(Read::Exit(exit)),
+        };
+        let name = file.name.clone();
+        let sources = SourceSet::single(file.clone());
+        return Ok(match crate::read_yaml_spec(&file) {
+            Ok((schema, warnings)) => Read::Loaded(Box::new(Loaded {
+                sources,
+                name,
+                schema,
+                warnings,
+                rust_out: None,
+            })),
+            Err(diagnostics) => {
+                report(&sources, &name, &diagnostics, err)?;
+                Read::Problems
+            }
+        });
     };
-    match crate::read_yaml_spec(&file) {
-        Ok((schema, warnings)) => {
-            report(&file, &warnings, err)?;
-            let fields: usize = schema.entities.iter().map(|e| e.fields.len()).sum();
+    let sources = match crate::frontend::rust::read_dir(dir) {
+        Ok(sources) => sources,
+        Err(e) => {
             writeln!(
-                out,
-                "{}: ok ({} entities, {fields} fields)",
-                file.name,
-                schema.entities.len()
+                err,
+                "error: cannot read the Rust sources in {}: {e}",
+                dir.display()
             )?;
-            Ok(Exit::Ok)
+            return Ok(Read::Exit(Exit::Usage));
+        }
+    };
+    let name = dir.display().to_string();
+    Ok(match crate::read_rust_spec(&sources) {
+        Ok((schema, warnings, build)) => {
+            let rust_out = crate_root(dir).join(build.as_deref().unwrap_or("generated"));
+            Read::Loaded(Box::new(Loaded {
+                sources,
+                name,
+                schema,
+                warnings,
+                rust_out: Some(rust_out),
+            }))
         }
         Err(diagnostics) => {
-            report(&file, &diagnostics, err)?;
-            Ok(Exit::Failed)
+            report(&sources, &name, &diagnostics, err)?;
+            Read::Problems
         }
+    })
+}
+
+/// The crate a source folder belongs to: the nearest folder up from it with a Cargo.toml
+/// (else the folder itself), which the app's `build = "..."` is relative to.
+fn crate_root(dir: &Path) -> PathBuf {
+    let mut at = Some(dir);
+    while let Some(candidate) = at {
+        if candidate.join("Cargo.toml").is_file() {
+            return candidate.to_path_buf();
+        }
+        at = candidate.parent();
     }
+    dir.to_path_buf()
+}
+
+fn check(
+    spec: &Path,
+    rust: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<Exit> {
+    let loaded = match load(spec, rust, err)? {
+        Read::Loaded(loaded) => loaded,
+        Read::Problems => return Ok(Exit::Failed),
+        Read::Exit(exit) => return Ok(exit),
+    };
+    report(&loaded.sources, &loaded.name, &loaded.warnings, err)?;
+    let fields: usize = loaded.schema.entities.iter().map(|e| e.fields.len()).sum();
+    writeln!(
+        out,
+        "{}: ok ({} entities, {fields} fields)",
+        loaded.name,
+        loaded.schema.entities.len()
+    )?;
+    Ok(Exit::Ok)
 }
 
 fn build(
     spec: &Path,
-    dir: &Path,
+    rust: Option<&Path>,
+    dir: Option<&Path>,
     check_only: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<Exit> {
-    let file = match read_spec(spec, err)? {
-        Ok(file) => file,
-        Err(exit) => return Ok(exit),
-    };
-    let (schema, warnings) = match crate::read_yaml_spec(&file) {
-        Ok(read) => read,
-        Err(diagnostics) => {
-            report(&file, &diagnostics, err)?;
+    let loaded = match load(spec, rust, err)? {
+        Read::Loaded(loaded) => loaded,
+        Read::Problems => {
             writeln!(err, "nothing was written")?;
             return Ok(Exit::Failed);
         }
+        Read::Exit(exit) => return Ok(exit),
     };
-    report(&file, &warnings, err)?;
+    let Loaded {
+        sources,
+        name,
+        schema,
+        warnings,
+        rust_out,
+    } = *loaded;
+    let default_out = rust_out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("generated"));
+    let dir = dir.unwrap_or(&default_out);
+    report(&sources, &name, &warnings, err)?;
     let previous = match crate::previous::read(dir) {
         Ok(previous) => previous,
         Err(problem) => {
-            report(&file, &[problem], err)?;
+            report(&sources, &name, &[problem], err)?;
             writeln!(err, "nothing was written")?;
             return Ok(Exit::Failed);
         }
@@ -282,12 +385,15 @@ fn build(
     let mut diags = crate::diagnostics::Diagnostics::new();
     let generated = crate::backend::generate(&schema, &previous, &mut diags);
     let diagnostics = diags.into_sorted();
-    let Some(files) = generated else {
-        report(&file, &diagnostics, err)?;
+    let Some(mut files) = generated else {
+        report(&sources, &name, &diagnostics, err)?;
         writeln!(err, "nothing was written")?;
         return Ok(Exit::Failed);
     };
-    report(&file, &diagnostics, err)?;
+    report(&sources, &name, &diagnostics, err)?;
+    if rust_out.is_some() {
+        files.retain(crate::rust_build_writes);
+    }
     if check_only {
         let stale = output::check(dir, &files)?;
         if stale.is_empty() {
@@ -324,7 +430,9 @@ fn build(
         summary.unchanged,
         summary.removed.len()
     )?;
-    scaffold_server(dir, &schema.app.snake, out)?;
+    if rust_out.is_none() {
+        scaffold_server(dir, &schema.app.snake, out)?;
+    }
     Ok(Exit::Ok)
 }
 

@@ -6,10 +6,10 @@
 //! snapshot test.
 
 use codespan_reporting::diagnostic as cs;
-use codespan_reporting::files::SimpleFile;
+use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term;
 
-use crate::source::{SourceFile, Span};
+use crate::source::{SourceFile, SourceSet, Span};
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,14 +156,22 @@ impl Extend<Diagnostic> for Diagnostics {
 
 /// Renders diagnostics against their source as plain text, one after another.
 pub fn render(file: &SourceFile, diagnostics: &[Diagnostic]) -> String {
-    let files = SimpleFile::new(file.name.as_str(), file.text.as_str());
+    render_set(&SourceSet::single(file.clone()), diagnostics)
+}
+
+/// Renders diagnostics whose spans point into a [`SourceSet`] (each label at its own file).
+pub fn render_set(sources: &SourceSet, diagnostics: &[Diagnostic]) -> String {
+    let mut files = SimpleFiles::new();
+    for (_, file) in sources.files() {
+        files.add(file.name.as_str(), file.text.as_str());
+    }
     let config = term::Config {
         chars: term::Chars::ascii(),
         ..term::Config::default()
     };
     let mut out = String::new();
     for diagnostic in diagnostics {
-        let converted = to_codespan(diagnostic, file.text.len());
+        let converted = to_codespan(diagnostic, sources);
         match term::emit_into_string(&config, &files, &converted) {
             Ok(text) => out.push_str(&text),
             // A span past the end of the file is a bug of ours; still show the message.
@@ -173,7 +181,7 @@ pub fn render(file: &SourceFile, diagnostics: &[Diagnostic]) -> String {
     out
 }
 
-fn to_codespan(diagnostic: &Diagnostic, text_len: usize) -> cs::Diagnostic<()> {
+fn to_codespan(diagnostic: &Diagnostic, sources: &SourceSet) -> cs::Diagnostic<usize> {
     let severity = match diagnostic.severity {
         Severity::Error => cs::Severity::Error,
         Severity::Warning => cs::Severity::Warning,
@@ -181,15 +189,16 @@ fn to_codespan(diagnostic: &Diagnostic, text_len: usize) -> cs::Diagnostic<()> {
     let labels = diagnostic
         .labels
         .iter()
-        .map(|label| {
-            let start = label.span.start.min(text_len);
-            let end = label.span.end.clamp(start, text_len);
+        .filter_map(|label| {
+            let (file, text, start) = sources.locate(label.span.start)?;
+            let end =
+                (start + label.span.end.saturating_sub(label.span.start)).min(text.text.len());
             let style = if label.primary {
                 cs::LabelStyle::Primary
             } else {
                 cs::LabelStyle::Secondary
             };
-            cs::Label::new(style, (), start..end).with_message(label.message.clone())
+            Some(cs::Label::new(style, file, start..end).with_message(label.message.clone()))
         })
         .collect();
     cs::Diagnostic::new(severity)

@@ -46,6 +46,11 @@ impl FileSet {
         self.files.get(path).map(String::as_str)
     }
 
+    /// Keeps only the files whose path `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.files.retain(|path, _| keep(path));
+    }
+
     /// Number of files.
     pub fn len(&self) -> usize {
         self.files.len()

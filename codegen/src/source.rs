@@ -72,3 +72,52 @@ impl SourceFile {
         (line, col)
     }
 }
+
+/// Several source files read as one spec (the Rust sources of `offgen build --rust`). Spans
+/// are offsets into the files laid end to end, one byte apart, so a [`Span`] stays two numbers
+/// and every check and diagnostic works as it does for a single file.
+#[derive(Clone, Debug, Default)]
+pub struct SourceSet {
+    files: Vec<(usize, SourceFile)>,
+    next: usize,
+}
+
+impl SourceSet {
+    /// No files yet.
+    pub fn new() -> SourceSet {
+        SourceSet::default()
+    }
+
+    /// A set of one file, whose spans are its own offsets.
+    pub fn single(file: SourceFile) -> SourceSet {
+        let mut set = SourceSet::new();
+        set.add(file);
+        set
+    }
+
+    /// Adds a file; returns the offset its spans start at.
+    pub fn add(&mut self, file: SourceFile) -> usize {
+        let base = self.next;
+        // One byte between files: a span at the end of one file is not at the start of the next.
+        self.next = base + file.text.len() + 1;
+        self.files.push((base, file));
+        base
+    }
+
+    /// The files, each with the offset its spans start at.
+    pub fn files(&self) -> impl Iterator<Item = (usize, &SourceFile)> {
+        self.files.iter().map(|(base, file)| (*base, file))
+    }
+
+    /// The file holding `offset`, its index and the offset within it.
+    pub fn locate(&self, offset: usize) -> Option<(usize, &SourceFile, usize)> {
+        let index = self.files.partition_point(|(base, _)| *base <= offset);
+        let (base, file) = self.files.get(index.checked_sub(1)?)?;
+        Some((index - 1, file, (offset - base).min(file.text.len())))
+    }
+
+    /// Whether no file was added.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}

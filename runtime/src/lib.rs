@@ -2,6 +2,7 @@
 //!
 //! - [`protocol`]: the wire types of `/sync/push` and `/sync/pull`.
 //! - [`bookkeeping`]: the columns offgen adds to every entity table.
+//! - [`derive`]: what offgen-macros' derives build on: [`Ref`], [`SyncEnum`], [`SyncApp`].
 //! - [`model`]: the static description of an app that generated code hands to the runtime.
 //! - [`values`]: checking wire values against their fields.
 //! - [`limits`]: the limits the server enforces (and the OpenAPI document states).
@@ -14,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod bookkeeping;
+pub mod derive;
 pub mod etag;
 pub mod limits;
 pub mod model;
@@ -28,12 +30,21 @@ pub use serde;
 /// Re-exported for generated code.
 pub use serde_json;
 
-/// A generated row type: its entity's description, and (de)serialization in the flat REST
-/// form (`id`, the fields by wire key, `version`, `updatedAt`, `deletedAt`).
-pub trait Syncable: serde::Serialize + serde::de::DeserializeOwned {
+/// A type that stores an entity: its description for the runtime. `offgen build` implements
+/// it for the typed rows it generates (which also (de)serialize in the flat REST form: `id`,
+/// the fields by wire key, `version`, `updatedAt`, `deletedAt`); `#[derive(Syncable)]`
+/// (offgen-macros) for a struct of your own.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an offgen entity",
+    label = "not a struct deriving `Syncable`",
+    note = "a reference (`Ref<T>`) and an app's `entities(...)` name structs that derive `Syncable`"
+)]
+pub trait Syncable {
     /// The entity the type stores.
     const ENTITY: &'static model::EntityDef;
 }
+
+pub use derive::{Ref, SyncApp, SyncEnum};
 
 #[cfg(feature = "server")]
 pub mod server;

@@ -196,7 +196,17 @@ pub fn parse_sync_sql(text: &str) -> Result<Vec<SyncStatement>, ScriptError> {
         comments: Vec<&'t str>,
         lines: Vec<&'t str>,
     }
-    fn finish(open: Open<'_>, out: &mut Vec<SyncStatement>) -> Result<(), ScriptError> {
+    fn finish(mut open: Open<'_>, out: &mut Vec<SyncStatement>) -> Result<(), ScriptError> {
+        // Comment lines after a statement's end (a section heading before the next
+        // `-- name:`, or the file's closing notes) belong to no statement: kept, they would
+        // follow its `;` and make the text two statements to SQLite.
+        while open
+            .lines
+            .last()
+            .is_some_and(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
+        {
+            open.lines.pop();
+        }
         let sql = open
             .lines
             .join("\n")
@@ -345,6 +355,14 @@ mod tests {
             "a note's comma is no list's"
         );
         assert!(parse_sync_sql("-- name: a\n-- nothing\n").is_err());
+    }
+
+    #[test]
+    fn comments_after_a_statement_are_not_part_of_it() {
+        let text = "-- name: a\n-- Summary.\nSELECT 1\n  -- inside: kept\n  + 1;\n\n-- Section: the pull.\n-- More words.\n\n-- name: b\nSELECT 2;\n-- Closing notes of the file.\n";
+        let statements = parse_sync_sql(text).unwrap();
+        assert_eq!(statements[0].sql, "SELECT 1\n  -- inside: kept\n  + 1");
+        assert_eq!(statements[1].sql, "SELECT 2");
         assert!(parse_sync_sql("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n").is_err());
     }
 }

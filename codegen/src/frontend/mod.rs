@@ -2,4 +2,5 @@
 //!
 //! Front-ends only describe what the spec says; validation and the IR are shared by all of them.
 
+pub mod rust;
 pub mod yaml;

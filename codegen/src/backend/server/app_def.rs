@@ -264,7 +264,8 @@ fn past_kind(kind: &PastKind) -> KindPlan {
     }
 }
 
-fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
+/// The runtime's description of one entity of `schema`.
+pub fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
     let sql = |dialect| {
         let s = entity_statements(entity, dialect);
         SqlPlan {

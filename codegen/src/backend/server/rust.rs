@@ -66,17 +66,58 @@ fn lib(schema: &Schema) -> TokenStream {
 
 fn app(plan: &AppPlan) -> TokenStream {
     let header = format!(" {GENERATED_MARKER}. Do not edit.");
-    let name = &plan.name;
-    let statics: Vec<Ident> = plan
+    let statics: Vec<TokenStream> = plan
         .entities
         .iter()
-        .map(|e| format_ident!("{}", e.static_name))
+        .map(|e| {
+            let ident = format_ident!("{}", e.static_name);
+            quote!(&entities::#ident)
+        })
         .collect();
+    let shape_types = (!plan.shapes.is_empty()).then(|| quote!(EntityShape, FieldShape, Kind,));
+    let app_def = app_def(plan, &statics, &|path| {
+        let path = format!("../{}", path.trim_start_matches("server/"));
+        quote!(#path)
+    });
+    quote! {
+        #![doc = #header]
+        #![doc = ""]
+        #![doc = " The app's definition for the offgen runtime, and its routes."]
+
+        use crate::entities;
+        use offgen_runtime::model::{AppDef, Dialects, #shape_types Migration};
+        use offgen_runtime::server::axum::Router;
+        use offgen_runtime::server::{Authenticate, Database};
+
+        /// The app, as the runtime sees it.
+        pub static APP: AppDef = #app_def;
+
+        /// The OpenAPI 3.1 description served at `/openapi.json`.
+        pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+        /// Every route of the app: `/sync/push`, `/sync/pull`, `/v1/<table>...`, `/healthz`,
+        /// `/openapi.json`. Run [`Database::migrate`] with [`APP`] before serving.
+        pub fn router(db: Database, auth: impl Authenticate) -> Router {
+            offgen_runtime::server::router(&APP, db, auth, OPENAPI)
+        }
+    }
+}
+
+/// The `AppDef { ... }` expression of `plan` (naming `AppDef`, `Dialects`, `Migration`,
+/// `EntityShape`, `FieldShape` and `Kind` unqualified), with `entities` for its entity list
+/// and `include` for the path a migration step's `include_str!` reads (given the step's path
+/// in the build output).
+pub fn app_def(
+    plan: &AppPlan,
+    entities: &[TokenStream],
+    include: &dyn Fn(&str) -> TokenStream,
+) -> TokenStream {
+    let name = &plan.name;
     let migrations = |steps: &[MigrationPlan]| {
         let items = steps.iter().map(|step| {
             let number = step.number;
             let name = &step.name;
-            let path = format!("../{}", step.path.trim_start_matches("server/"));
+            let path = include(&step.path);
             quote! { Migration { number: #number, name: #name, sql: include_str!(#path) } }
         });
         quote! { &[#(#items),*] }
@@ -86,7 +127,6 @@ fn app(plan: &AppPlan) -> TokenStream {
     let pull_sqlite = &plan.pull.sqlite;
     let pull_postgres = &plan.pull.postgres;
     let step = proc_macro2::Literal::u32_unsuffixed(plan.step);
-    let shape_types = (!plan.shapes.is_empty()).then(|| quote!(EntityShape, FieldShape, Kind,));
     let shapes = plan.shapes.iter().map(|shape| {
         let step = proc_macro2::Literal::u32_unsuffixed(shape.step);
         let entities = shape.entities.iter().map(|e| {
@@ -104,32 +144,13 @@ fn app(plan: &AppPlan) -> TokenStream {
         quote! { offgen_runtime::model::Shape { step: #step, entities: &[#(#entities),*] } }
     });
     quote! {
-        #![doc = #header]
-        #![doc = ""]
-        #![doc = " The app's definition for the offgen runtime, and its routes."]
-
-        use crate::entities;
-        use offgen_runtime::model::{AppDef, Dialects, #shape_types Migration};
-        use offgen_runtime::server::axum::Router;
-        use offgen_runtime::server::{Authenticate, Database};
-
-        /// The app, as the runtime sees it.
-        pub static APP: AppDef = AppDef {
+        AppDef {
             name: #name,
-            entities: &[#(&entities::#statics),*],
+            entities: &[#(#entities),*],
             migrations: Dialects { sqlite: #sqlite_steps, postgres: #postgres_steps },
             pull: Dialects { sqlite: #pull_sqlite, postgres: #pull_postgres },
             step: #step,
             shapes: &[#(#shapes),*],
-        };
-
-        /// The OpenAPI 3.1 description served at `/openapi.json`.
-        pub const OPENAPI: &str = include_str!("../../openapi.json");
-
-        /// Every route of the app: `/sync/push`, `/sync/pull`, `/v1/<table>...`, `/healthz`,
-        /// `/openapi.json`. Run [`Database::migrate`] with [`APP`] before serving.
-        pub fn router(db: Database, auth: impl Authenticate) -> Router {
-            offgen_runtime::server::router(&APP, db, auth, OPENAPI)
         }
     }
 }
@@ -141,7 +162,8 @@ fn option(text: Option<&str>) -> TokenStream {
     }
 }
 
-fn kind(kind: &KindPlan) -> TokenStream {
+/// A field's kind as the runtime's `Kind` (named unqualified).
+pub fn kind(kind: &KindPlan) -> TokenStream {
     match kind {
         KindPlan::Text => quote!(Kind::Text),
         KindPlan::Int => quote!(Kind::Int),
@@ -159,7 +181,10 @@ fn kind(kind: &KindPlan) -> TokenStream {
 
 fn entities(plan: &AppPlan) -> TokenStream {
     let header = format!(" {GENERATED_MARKER}. Do not edit.");
-    let items = plan.entities.iter().map(entity_static);
+    let items = plan
+        .entities
+        .iter()
+        .map(|e| entity_static(e, &|_, k| kind(k)));
     // Imported only when used: the generated crate builds without warnings.
     let clock = plan
         .entities
@@ -177,16 +202,22 @@ fn entities(plan: &AppPlan) -> TokenStream {
     }
 }
 
-fn entity_static(entity: &EntityPlan) -> TokenStream {
+/// An entity's `pub static` (naming `EntityDef`, `FieldDef`, `Kind`, `Policy`, `LwwClock`,
+/// `Dialects` and `EntitySql` unqualified), with `kinds` printing each field's kind (given
+/// its index): a derive names another item's table or values where the generator writes them.
+pub fn entity_static(
+    entity: &EntityPlan,
+    kinds: &dyn Fn(usize, &KindPlan) -> TokenStream,
+) -> TokenStream {
     let ident = format_ident!("{}", entity.static_name);
     let table = &entity.table;
     let type_name = &entity.type_name;
     let doc = &entity.doc;
-    let fields = entity.fields.iter().map(|f| {
+    let fields = entity.fields.iter().enumerate().map(|(i, f)| {
         let key = &f.key;
         let column = &f.column;
         let nullable = f.nullable;
-        let kind = kind(&f.kind);
+        let kind = kinds(i, &f.kind);
         let default = option(f.default.as_deref());
         quote! { FieldDef { key: #key, column: #column, kind: #kind, nullable: #nullable, default: #default } }
     });

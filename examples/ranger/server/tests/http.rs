@@ -1,4 +1,6 @@
-//! The generated ranger server over real HTTP, on SQLite and on PostgreSQL.
+//! The ranger server over real HTTP, on SQLite and on PostgreSQL: the one `offgen build`
+//! generates from offgen.yaml, and the one examples/ranger-rs derives from Rust structs (each
+//! test runs against both: one suite, two servers).
 
 mod support;
 
@@ -19,7 +21,7 @@ async fn problem(response: reqwest::Response) -> (StatusCode, Value) {
     (status, response.json().await.unwrap())
 }
 
-on_both!(
+on_both_servers!(
     rest_create_get_update_delete_with_preconditions,
     |s: Server| async move {
         let id = uuid(1);
@@ -194,7 +196,7 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_servers!(
     a_push_batch_gets_one_result_per_mutation,
     |s: Server| async move {
         let results = s
@@ -253,7 +255,7 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_servers!(
     the_same_push_twice_changes_nothing_and_answers_the_same,
     |s: Server| async move {
         let batch = json!([
@@ -273,7 +275,7 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_servers!(
     a_retried_update_after_a_lost_response_is_accepted_not_a_conflict,
     |s: Server| async move {
         let id = uuid(30);
@@ -298,7 +300,7 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_servers!(
     every_conflict_policy_decides_and_audits_the_loser,
     |s: Server| async move {
         // version (rangers): a stale write is a conflict, nothing is applied or audited.
@@ -419,7 +421,7 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_servers!(
     oversized_batches_and_bodies_are_refused_whole_with_413,
     |s: Server| async move {
         let many: Vec<Value> = (0..1001)
@@ -444,7 +446,7 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_servers!(
     malformed_json_and_unknown_keys_are_400_problems,
     |s: Server| async move {
         let cases = [
@@ -473,7 +475,7 @@ on_both!(
     }
 );
 
-on_both!(no_or_unknown_token_is_401, |s: Server| async move {
+on_both_servers!(no_or_unknown_token_is_401, |s: Server| async move {
     for token in [None, Some("wrong")] {
         for (method, path) in [
             (Method::GET, "/sync/pull"),
@@ -518,7 +520,7 @@ fn answer(result: &Value, id: &str) -> String {
     without(&result.to_string(), &[id])
 }
 
-on_both!(
+on_both_servers!(
     another_users_row_looks_exactly_like_a_missing_one_on_every_path,
     |s: Server| async move {
         let (theirs, gone, missing) = (uuid(50), uuid(52), uuid(59));
@@ -684,7 +686,7 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_servers!(
     pulls_page_through_every_change_once_and_tombstones_come_too,
     |s: Server| async move {
         let ids: Vec<String> = (0..25).map(|i| uuid(60 + i)).collect();
@@ -748,7 +750,7 @@ on_both!(
     }
 );
 
-on_both!(
+on_both_servers!(
     every_answer_is_the_one_the_document_gives,
     |s: Server| async move {
         // Each of these was found by schemathesis: the server answered what openapi.json did

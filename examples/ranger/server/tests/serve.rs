@@ -358,7 +358,15 @@ async fn every_log_line_of_a_request_carries_its_id_and_metrics_count_what_happe
 
     // Every line written while answering a request is inside its span, with its id; the
     // answer's line says the status, and the user once authenticated.
-    let logs = server.logs();
+    let answered_proxied = |logs: &[Value]| {
+        logs.iter().any(|l| {
+            l["message"] == "answered"
+                && l["spans"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["request_id"] == "from-the-proxy-1"))
+        })
+    };
+    let logs = server.logs_once(answered_proxied);
     let of_request = |id: &str| -> Vec<Value> {
         logs.iter()
             .filter(|l| {

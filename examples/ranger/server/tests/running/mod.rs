@@ -185,6 +185,20 @@ impl Process {
             .collect()
     }
 
+    /// Its log lines once `wanted` holds of them, waiting up to 10 s: lines reach `logs`
+    /// through a pipe and a thread, a little after the server wrote them, so a test that just
+    /// got an answer may not see that request's lines yet.
+    pub fn logs_once(&self, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs();
+            if wanted(&logs) || Instant::now() > deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Its raw stderr so far.
     pub fn stderr(&self) -> String {
         self.logs.lock().unwrap().join("\n")

@@ -28,6 +28,18 @@ pub static RANGER: Example = Example {
     seed: rangers,
 };
 
+/// The same app served by examples/ranger-rs: its entities are Rust structs deriving
+/// Syncable, its build output made by `offgen build --rust` from them.
+pub static RANGER_RS: Example = Example {
+    app: <ranger_rs::App as offgen_runtime::SyncApp>::APP,
+    openapi: <ranger_rs::App as offgen_runtime::SyncApp>::OPENAPI,
+    client_dir: concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../ranger-rs/generated/client"
+    ),
+    ..RANGER
+};
+
 /// Each ranger's own row, pushed by them.
 fn rangers() -> Vec<(&'static str, Value)> {
     [(ANA, "Ana", ANA_TOKEN), (BEN, "Ben", BEN_TOKEN)]
@@ -48,6 +60,20 @@ pub async fn start(backend: Backend) -> Server {
 pub fn observation(ranger: &str, modified_at: i64) -> Value {
     json!({"ranger": ranger, "kind": "wildlife", "latitude": -1.25, "longitude": 36.75,
            "recordedAt": 1_700_000_000_000i64, "modifiedAt": modified_at})
+}
+
+/// Defines one test for each backend and each server (`generated` from offgen.yaml,
+/// `derived` from examples/ranger-rs), given a function of a started server.
+#[macro_export]
+macro_rules! on_both_servers {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            offgen_testkit::on_both!($crate::support::RANGER, generated, $body);
+            offgen_testkit::on_both!($crate::support::RANGER_RS, derived, $body);
+        }
+    };
 }
 
 /// Defines one test for each backend, given a function of a started server.
