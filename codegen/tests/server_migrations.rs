@@ -353,7 +353,8 @@ async fn lww_stamps_follow_renamed_added_and_dropped_fields(url: &str) {
     db.migrate(app(&builds[1])).await.unwrap();
     exec(
         &db,
-        &format!("UPDATE observations SET altitude_m = 1800.5, _offgen_clock = '{{\"photoUrl\": 10, \"latitude\": 10, \"modifiedAt\": 40, \"altitudeM\": 50, \"accuracyM\": 10}}'"),
+        r#"UPDATE observations SET altitude_m = 1800.5,
+             _offgen_clock = '{"photoUrl": 10, "latitude": 10, "modifiedAt": 40, "altitudeM": 50, "accuracyM": 10}'"#,
     )
     .await
     .unwrap();
