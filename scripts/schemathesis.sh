@@ -18,9 +18,14 @@ need_command python3 python3
 install_needed_packages
 ensure_python_tools
 
-trap './scripts/pg.sh stop' EXIT
+trap './scripts/pg.sh stop; ./scripts/s3.sh stop' EXIT
 OFFGEN_TEST_DATABASE_URL="$(./scripts/pg.sh start)"
 export OFFGEN_TEST_DATABASE_URL
+# Servers on PostgreSQL keep attachment files in a real S3-compatible server (moto) on
+# loopback, stopped when this script ends; it takes any credentials.
+OFFGEN_TEST_S3_URL="$(./scripts/s3.sh start)"
+export OFFGEN_TEST_S3_URL
+export AWS_ACCESS_KEY_ID=offgen-test AWS_SECRET_ACCESS_KEY=offgen-test
 export OFFGEN_SCHEMATHESIS_EXAMPLES="${1:-200}"
 export OFFGEN_SCHEMATHESIS_SEED="${2:-random}"
 export OFFGEN_SCHEMATHESIS_PHASES=all

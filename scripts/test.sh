@@ -21,10 +21,15 @@ install_needed_packages
 ensure_python_tools
 
 # The server tests run on SQLite and on a real PostgreSQL: a throwaway one on loopback,
-# stopped and removed when this script ends, however it ends.
-trap './scripts/pg.sh stop' EXIT
+# stopped and removed when this script ends, however it ends (and so is the S3 server below).
+trap './scripts/pg.sh stop; ./scripts/s3.sh stop' EXIT
 OFFGEN_TEST_DATABASE_URL="$(./scripts/pg.sh start)"
 export OFFGEN_TEST_DATABASE_URL
+# Servers on PostgreSQL keep attachment files in a real S3-compatible server (moto) on
+# loopback, stopped when this script ends; it takes any credentials.
+OFFGEN_TEST_S3_URL="$(./scripts/s3.sh start)"
+export OFFGEN_TEST_S3_URL
+export AWS_ACCESS_KEY_ID=offgen-test AWS_SECRET_ACCESS_KEY=offgen-test
 
 echo "== format"
 cargo fmt --all --check

@@ -276,7 +276,7 @@ fn to_sql(kind: Kind, value: &Value) -> SqlValue {
         (Kind::Bool, Value::Bool(b)) => SqlValue::Integer(i64::from(*b)),
         (Kind::Int | Kind::DateTime, v) => SqlValue::Integer(v.as_i64().unwrap_or(0)),
         (Kind::Real, v) => SqlValue::Real(v.as_f64().unwrap_or(0.0)),
-        (Kind::Json, v) => SqlValue::Text(v.to_string()),
+        (Kind::Json | Kind::Attachment, v) => SqlValue::Text(v.to_string()),
         (_, Value::String(s)) => SqlValue::Text(s.clone()),
         (_, other) => SqlValue::Text(other.to_string()),
     }

@@ -86,6 +86,8 @@ pub fn ranger_server(database_url: &str, tokens: &str) -> Running {
         .env("OFFGEN_ADDR", format!("127.0.0.1:{port}"))
         .env("OFFGEN_TOKENS", tokens)
         .env("OFFGEN_LOG", "warn")
+        // The benchmarks upload no photos: nothing to keep on disk.
+        .env("OFFGEN_ATTACHMENT_STORE", "memory:")
         .stdout(Stdio::null())
         .spawn()
         .expect("ranger-server starts");

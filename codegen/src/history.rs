@@ -72,6 +72,8 @@ pub enum PastKind {
     Json,
     /// `blob`.
     Blob,
+    /// `attachment`.
+    Attachment,
     /// `enum`, with its values then.
     Enum {
         /// The values.
@@ -97,6 +99,7 @@ impl PastKind {
             FieldType::Uuid => PastKind::Uuid,
             FieldType::Json => PastKind::Json,
             FieldType::Blob => PastKind::Blob,
+            FieldType::Attachment => PastKind::Attachment,
             FieldType::Enum { values, .. } => PastKind::Enum {
                 values: values.iter().map(|v| v.spec.clone()).collect(),
             },

@@ -154,6 +154,10 @@ pub const FIELD_TYPES: &[Key] = &[
     key("uuid", "A UUID, as lowercase hyphenated text."),
     key("json", "Any JSON value."),
     key("blob", "Bytes (hex on the wire)."),
+    key(
+        "attachment",
+        "A file (photo, signature, document): the record holds its content hash, size and media type; the bytes are uploaded on their own, never holding the record back.",
+    ),
     key("enum", "Text restricted to `values`."),
     key("reference", "The id of a row of the entity named by `to`."),
 ];

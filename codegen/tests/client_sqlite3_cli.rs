@@ -121,8 +121,8 @@ fn every_step_applies_on_an_empty_database() {
     assert_eq!(out[0], json!([{"user_version": 1}]));
     assert_eq!(
         out[1],
-        json!([{"triggers": 48}]),
-        "16 triggers for each of 3 entities"
+        json!([{"triggers": 54}]),
+        "16 triggers for each of 3 entities, and 6 for observations' photo"
     );
 }
 

@@ -167,7 +167,16 @@ fn name(rng: &mut Rng, pools: &Pools, rare: usize) -> String {
 }
 
 const TYPES: &[&str] = &[
-    "text", "int", "real", "bool", "datetime", "date", "uuid", "json", "blob",
+    "text",
+    "int",
+    "real",
+    "bool",
+    "datetime",
+    "date",
+    "uuid",
+    "json",
+    "blob",
+    "attachment",
 ];
 const POLICIES: &[&str] = &["version", "lww", "server_wins", "append_only"];
 

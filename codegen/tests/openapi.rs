@@ -52,6 +52,8 @@ entities:
       settings: { type: json, default: { theme: dark, sizes: [1, 2] } }
       image: blob
       thumb: blob?
+      photo: attachment
+      scan: { type: attachment, nullable: true, doc: The signed form. }
       stage: { type: enum, values: [new, in-progress, done], default: new }
       mood: { type: enum, values: [happy, sad], nullable: true }
       modifiedAt: datetime
@@ -357,8 +359,16 @@ fn operation_ids_are_unique_and_every_operation_is_summarised() {
             );
         }
         // push, pull, the audit's list and restore, health, liveness, metrics, openapi + five
-        // per entity.
-        assert_eq!(seen.len(), 8 + 5 * schema.entities.len(), "{label}");
+        // per entity, + an attachment's download and upload when there are attachment fields.
+        let attachments = schema
+            .entities
+            .iter()
+            .any(|e| e.fields.iter().any(|f| f.ty.is_attachment()));
+        assert_eq!(
+            seen.len(),
+            8 + 5 * schema.entities.len() + if attachments { 2 } else { 0 },
+            "{label}"
+        );
     }
 }
 
@@ -389,6 +399,14 @@ fn ranger_operation_ids_are_stable() {
         ("get /openapi.json", "openapi"),
         ("get /admin/audit", "listAudit"),
         ("post /admin/audit/{auditId}/restore", "restoreAudit"),
+        (
+            "get /attachments/{entity}/{id}/{field}/{sha256}",
+            "downloadAttachment",
+        ),
+        (
+            "put /attachments/{entity}/{id}/{field}/{sha256}",
+            "uploadAttachment",
+        ),
     ];
     for (operation, id) in expected {
         assert_eq!(
@@ -678,6 +696,7 @@ fn problem_type(status: &str) -> &'static str {
         "410" => "gone",
         "412" => "precondition-failed",
         "413" => "payload-too-large",
+        "416" => "range-not-satisfiable",
         "422" => "invalid-data",
         "428" => "precondition-required",
         "500" => "internal",
@@ -720,6 +739,12 @@ fn every_error_is_a_typed_problem_document() {
                             "https://offgen.dev/problems/upgrade-required",
                             "https://offgen.dev/problems/schema-ahead"
                         ]),
+                        "{at}"
+                    );
+                } else if path.starts_with("/attachments/") && status == "422" {
+                    // Only uploads answer 422, when their bytes hash to another file.
+                    assert_eq!(
+                        narrowed["type"]["const"], "https://offgen.dev/problems/digest-mismatch",
                         "{at}"
                     );
                 } else {
@@ -770,6 +795,7 @@ fn expected_types(field: &Field) -> BTreeSet<String> {
         FieldType::Real => "number",
         FieldType::Bool => "boolean",
         FieldType::Json => return BTreeSet::new(),
+        FieldType::Attachment => "object",
     };
     let mut types = set(&[base]);
     if field.nullable {
@@ -822,6 +848,31 @@ fn check_field_schema(entity: &Entity, field: &Field, schema: &Value) {
             let refuses_null = schema.get("not") == Some(&json!({"type": "null"}));
             assert_eq!(refuses_null, !field.nullable, "{at}");
             assert_eq!(schema["$ref"], "#/components/schemas/JsonValue", "{at}");
+        }
+        // The document takes exactly the references the server takes.
+        FieldType::Attachment => {
+            let validator = jsonschema::draft202012::options()
+                .build(schema)
+                .unwrap_or_else(|e| panic!("{at}: {e}"));
+            let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+            for value in [
+                json!({"sha256": hash, "size": 0, "mediaType": "image/jpeg"}),
+                json!({"sha256": hash, "size": 12, "mediaType": "application/vnd.api+json"}),
+                json!({"sha256": hash.to_uppercase(), "size": 12, "mediaType": "image/jpeg"}),
+                json!({"sha256": hash, "size": -1, "mediaType": "image/jpeg"}),
+                json!({"sha256": hash, "size": 1.5, "mediaType": "image/jpeg"}),
+                json!({"sha256": hash, "mediaType": "image/jpeg"}),
+                json!({"sha256": hash, "size": 1, "mediaType": "jpeg"}),
+                json!({"sha256": hash, "size": 1, "mediaType": "image/jpeg; q=1"}),
+                json!({"sha256": hash, "size": 1, "mediaType": "image/jpeg", "path": "/x"}),
+                json!("a string"),
+            ] {
+                assert_eq!(
+                    validator.is_valid(&value),
+                    offgen_runtime::attachments::check(&value).is_ok(),
+                    "{at}: {value}"
+                );
+            }
         }
         // PostgreSQL cannot store U+0000: the document refuses it as the server does.
         FieldType::Text => assert_eq!(schema["pattern"], NO_NUL, "{at}"),
@@ -1089,6 +1140,11 @@ fn valid_sample() -> Value {
         "token": "0a1b2c3d-0000-4000-8000-00000000abcd",
         "payload": {"any": ["json", 1, false]},
         "image": "00ff10",
+        "photo": {
+            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "size": 4,
+            "mediaType": "image/jpeg"
+        },
         "mood": null,
         "stage": "in-progress",
         "modifiedAt": 1_700_000_000_001_i64,

@@ -114,6 +114,7 @@ const TOKENS: &[&str] = &[
     "real?",
     "json",
     "blob",
+    "attachment?",
     "uuid",
     "date",
     "datetime",

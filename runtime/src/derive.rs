@@ -173,7 +173,8 @@ const fn same_kind(a: Kind, b: Kind) -> bool {
         | (Kind::Date, Kind::Date)
         | (Kind::Uuid, Kind::Uuid)
         | (Kind::Json, Kind::Json)
-        | (Kind::Blob, Kind::Blob) => true,
+        | (Kind::Blob, Kind::Blob)
+        | (Kind::Attachment, Kind::Attachment) => true,
         _ => false,
     }
 }

@@ -1,5 +1,6 @@
 //! Run-time support shared by everything offgen generates.
 //!
+//! - [`attachments`]: attachment references and where their bytes live.
 //! - [`protocol`]: the wire types of `/sync/push` and `/sync/pull`.
 //! - [`bookkeeping`]: the columns offgen adds to every entity table.
 //! - [`derive`]: what offgen-macros' derives build on: [`Ref`], [`SyncEnum`], [`SyncApp`].
@@ -14,6 +15,7 @@
 //! - [`client`] (feature `client`): the reference sync client over rusqlite.
 #![deny(missing_docs)]
 
+pub mod attachments;
 pub mod bookkeeping;
 pub mod derive;
 pub mod etag;
@@ -23,6 +25,7 @@ pub mod problems;
 pub mod protocol;
 pub mod reals;
 pub mod scripts;
+pub mod support_tables;
 pub mod values;
 
 /// Re-exported for generated code, so an app's crate needs no serde dependency of its own.

@@ -27,6 +27,11 @@ impl AppDef {
         self.entities.iter().copied().find(|e| e.table == table)
     }
 
+    /// Whether any entity has attachment fields (the server then keeps files).
+    pub fn has_attachments(&self) -> bool {
+        self.entities.iter().any(|e| e.has_attachments())
+    }
+
     /// The oldest schema step whose apps this server serves.
     pub fn oldest_step(&self) -> u32 {
         self.shapes.first().map_or(self.step, |s| s.step)
@@ -186,6 +191,11 @@ impl EntityDef {
     pub fn owner_field(&self) -> Option<&'static FieldDef> {
         self.owner.map(|i| &self.fields[i])
     }
+
+    /// Whether the entity has attachment fields.
+    pub fn has_attachments(&self) -> bool {
+        self.fields.iter().any(|f| f.kind == Kind::Attachment)
+    }
 }
 
 /// A declared field.
@@ -224,6 +234,9 @@ pub enum Kind {
     Json,
     /// Lowercase hex.
     Blob,
+    /// A reference to a file kept apart: `{"sha256", "size", "mediaType"}`
+    /// ([`crate::attachments`]).
+    Attachment,
     /// One of these strings.
     Enum(&'static [&'static str]),
     /// The id of a row of this table.

@@ -57,8 +57,12 @@ problem_types! {
     PRECONDITION_FAILED = 412, "precondition-failed", "Precondition failed";
     /// 413: the request is too large.
     PAYLOAD_TOO_LARGE = 413, "payload-too-large", "Payload too large";
+    /// 416: a `Range` of a file that it does not have.
+    RANGE_NOT_SATISFIABLE = 416, "range-not-satisfiable", "Range not satisfiable";
     /// 422: field values that do not fit their fields.
     INVALID_DATA = 422, "invalid-data", "Invalid data";
+    /// 422: an attachment's bytes that do not hash to the file its row refers to.
+    DIGEST_MISMATCH = 422, "digest-mismatch", "Content does not match its digest";
     /// 428: an update or delete without `If-Match`.
     PRECONDITION_REQUIRED = 428, "precondition-required", "Precondition required";
     /// 500: an unexpected server error.

@@ -51,6 +51,7 @@ pub fn check_value(field: &FieldDef, value: &Value) -> Result<(), String> {
         (Kind::Date, Value::String(s)) if is_date(s) => Ok(()),
         (Kind::Uuid | Kind::Reference(_), Value::String(s)) if is_canonical_uuid(s) => Ok(()),
         (Kind::Json, _) => Ok(()),
+        (Kind::Attachment, _) => crate::attachments::check(value),
         (Kind::Blob, Value::String(s))
             if s.len() % 2 == 0
                 && s.bytes()
@@ -99,6 +100,7 @@ fn expected(kind: Kind) -> &'static str {
         Kind::Uuid | Kind::Reference(_) => "a lowercase hyphenated UUID",
         Kind::Json => "JSON",
         Kind::Blob => "lowercase hex",
+        Kind::Attachment => "an attachment reference",
         Kind::Enum(_) => "one of its values",
     }
 }
@@ -149,6 +151,7 @@ pub fn canonical(field: &FieldDef, value: Value) -> Value {
             Some(i) => Value::from(i),
             None => Value::Number(n),
         },
+        (Kind::Attachment, value) => crate::attachments::canonical(value),
         (_, value) => value,
     }
 }
@@ -182,11 +185,12 @@ pub fn order_text(field: &FieldDef, value: &Value) -> String {
 
 /// Every field of `data` (a row as stored) in its [`canonical`] form.
 pub fn canonicalize(entity: &EntityDef, data: &mut Map<String, Value>) {
-    for field in entity
-        .fields
-        .iter()
-        .filter(|f| matches!(f.kind, Kind::Real | Kind::Int | Kind::DateTime))
-    {
+    for field in entity.fields.iter().filter(|f| {
+        matches!(
+            f.kind,
+            Kind::Real | Kind::Int | Kind::DateTime | Kind::Attachment
+        )
+    }) {
         if let Some(value) = data.get_mut(field.key) {
             *value = canonical(field, value.take());
         }

@@ -141,6 +141,8 @@ impl SimServer {
         let method = match request.method {
             Method::Get => http::Method::GET,
             Method::Post => http::Method::POST,
+            Method::Put => http::Method::PUT,
+            Method::Head => http::Method::HEAD,
         };
         let mut builder = http::Request::builder().method(method).uri(&request.path);
         for (name, value) in &request.headers {

@@ -83,6 +83,13 @@ pub fn value(rng: &mut Rng, field: &FieldShape, ctx: &Context<'_>) -> Value {
                     .collect::<String>()
             )
         }
+        // A reference as a device writes it once a file is attached (the simulation moves no
+        // bytes: the records are what it checks).
+        Kind::Attachment => json!({
+            "sha256": (0..4).map(|_| format!("{:016x}", rng.next_u64())).collect::<String>(),
+            "size": rng.range(0, 5_000_000),
+            "mediaType": "image/jpeg",
+        }),
         Kind::Enum(values) => json!(values[rng.index(values.len())]),
         Kind::Reference(target) => {
             let candidates = ctx.known.get(target).map(Vec::as_slice).unwrap_or(&[]);
@@ -176,7 +183,7 @@ pub fn to_sql(kind: Kind, value: &Value) -> SqlValue {
         (Kind::Bool, Value::Bool(b)) => SqlValue::Integer(i64::from(*b)),
         (Kind::Int | Kind::DateTime, v) => SqlValue::Integer(v.as_i64().unwrap_or(0)),
         (Kind::Real, v) => SqlValue::Real(v.as_f64().unwrap_or(0.0)),
-        (Kind::Json, v) => SqlValue::Text(v.to_string()),
+        (Kind::Json | Kind::Attachment, v) => SqlValue::Text(v.to_string()),
         (Kind::Blob, Value::String(hex)) => SqlValue::Blob(
             (0..hex.len() / 2)
                 .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
@@ -192,7 +199,9 @@ pub fn from_sql(kind: Kind, value: SqlValue) -> Value {
     match (kind, value) {
         (_, SqlValue::Null) => Value::Null,
         (Kind::Bool, SqlValue::Integer(i)) => Value::Bool(i != 0),
-        (Kind::Json, SqlValue::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
+        (Kind::Json | Kind::Attachment, SqlValue::Text(t)) => {
+            serde_json::from_str(&t).unwrap_or(Value::String(t))
+        }
         (_, other) => sql_to_json(other),
     }
 }

@@ -3,12 +3,16 @@
 //! that lose, cut or refuse requests on cue.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use offgen_runtime::client::rusqlite::types::Value as SqlValue;
 use offgen_runtime::client::{
-    ClientSchema, Device, HttpTransport, Request, Response, SyncClient, SyncError, SyncOptions,
-    SyncReport, Transport, TransportError,
+    AttachmentOptions, AttachmentReport, ClientSchema, Device, HttpTransport, Request, Response,
+    SyncClient, SyncError, SyncOptions, SyncReport, Transport, TransportError,
 };
 use offgen_runtime::model::{AppDef, EntityDef, Kind};
 use offgen_runtime::server::Database;
@@ -31,12 +35,21 @@ pub struct Env {
 impl Env {
     /// A fresh server of `example` on `backend`, with the example's seed.
     pub fn start(backend: Backend, example: &Example) -> Env {
+        Env::start_with_files(
+            backend,
+            example,
+            offgen_runtime::server::attachments::DEFAULT_MAX_BYTES,
+        )
+    }
+
+    /// [`Env::start`], the server taking attachment files of at most `max_bytes`.
+    pub fn start_with_files(backend: Backend, example: &Example, max_bytes: u64) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let server = rt.block_on(Server::start(backend, example));
+        let server = rt.block_on(Server::start_with_files(backend, example, max_bytes));
         let settle = Settle {
             db: Arc::new(Mutex::new(server.db.clone())),
             tables: example
@@ -101,6 +114,16 @@ impl Env {
                 (key, comparable(&r, entity.copied()))
             })
             .collect()
+    }
+
+    /// Every attachment file the server holds: (SHA-256, size).
+    pub fn stored_files(&self) -> Vec<(String, u64)> {
+        let store = self
+            .server
+            .files
+            .as_ref()
+            .expect("the app has attachment fields");
+        self.rt.block_on(store.stored()).unwrap()
     }
 
     /// A count from SQL on the server's database.
@@ -194,11 +217,27 @@ pub enum Fault {
 /// One request as a [`FaultyHttp`] saw it: path, fault, and the status if one came back.
 pub type Sent = (String, Fault, Option<u16>);
 
+/// What happens to the body of the next upload (an attachment's bytes on their way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadFault {
+    /// The link drops after this many bytes: the upload ends without an answer.
+    CutAfter(u64),
+    /// One bit of the byte at this offset flips on the way.
+    Corrupt(u64),
+}
+
 /// HTTP to the test server, with a queue of faults for the next requests, and a log.
 #[derive(Clone)]
 pub struct FaultyHttp {
     inner: HttpTransport,
     plan: Arc<Mutex<VecDeque<Fault>>>,
+    upload_plan: Arc<Mutex<VecDeque<UploadFault>>>,
+    /// Upload bodies go at most this many bytes a second (a slow field link), when set.
+    throttle: Arc<Mutex<Option<u64>>>,
+    /// Upload bytes sent so far, over every upload.
+    uploaded: Arc<AtomicU64>,
+    /// Set: every upload's link drops at once (a phone that lost signal).
+    offline: Arc<AtomicBool>,
     log: Arc<Mutex<Vec<Sent>>>,
     pushes: Arc<Mutex<Vec<Vec<String>>>>,
     settle: Settle,
@@ -210,6 +249,10 @@ impl FaultyHttp {
         FaultyHttp {
             inner: HttpTransport::new(&env.server.base),
             plan: Arc::default(),
+            upload_plan: Arc::default(),
+            throttle: Arc::default(),
+            uploaded: Arc::default(),
+            offline: Arc::default(),
             log: Arc::default(),
             pushes: Arc::default(),
             settle: env.settler(),
@@ -219,6 +262,29 @@ impl FaultyHttp {
     /// The next requests meet these faults, in order (then everything passes).
     pub fn plan(&self, faults: &[Fault]) {
         self.plan.lock().unwrap().extend(faults.iter().copied());
+    }
+
+    /// The bodies of the next uploads meet these faults, in order.
+    pub fn plan_uploads(&self, faults: &[UploadFault]) {
+        self.upload_plan
+            .lock()
+            .unwrap()
+            .extend(faults.iter().copied());
+    }
+
+    /// Upload bodies go at most `bytes_per_second` from now on (`None`: as fast as loopback).
+    pub fn throttle_uploads(&self, bytes_per_second: Option<u64>) {
+        *self.throttle.lock().unwrap() = bytes_per_second;
+    }
+
+    /// Upload bytes sent so far.
+    pub fn uploaded_bytes(&self) -> u64 {
+        self.uploaded.load(Ordering::SeqCst)
+    }
+
+    /// From now on every upload's link drops (`true`) or works again (`false`).
+    pub fn drop_uploads(&self, offline: bool) {
+        self.offline.store(offline, Ordering::SeqCst);
     }
 
     /// (path, fault, status) of every request so far.
@@ -276,6 +342,88 @@ impl Transport for FaultyHttp {
             .unwrap()
             .push((path, fault, outcome.as_ref().ok().map(|r| r.status)));
         outcome
+    }
+
+    fn upload(
+        &self,
+        request: Request,
+        body: &mut dyn Read,
+        len: u64,
+    ) -> Result<Response, TransportError> {
+        let path = request.path.clone();
+        let fault = self.upload_plan.lock().unwrap().pop_front();
+        let mut link = Link {
+            inner: body,
+            fault,
+            rate: *self.throttle.lock().unwrap(),
+            sent: 0,
+            started: Instant::now(),
+            total: self.uploaded.clone(),
+            offline: self.offline.clone(),
+        };
+        let outcome = self.inner.upload(request, &mut link, len);
+        self.log
+            .lock()
+            .unwrap()
+            .push((path, Fault::Pass, outcome.as_ref().ok().map(|r| r.status)));
+        outcome
+    }
+
+    fn download(&self, request: Request, sink: &mut dyn Write) -> Result<Response, TransportError> {
+        let path = request.path.clone();
+        let outcome = self.inner.download(request, sink);
+        self.log
+            .lock()
+            .unwrap()
+            .push((path, Fault::Pass, outcome.as_ref().ok().map(|r| r.status)));
+        outcome
+    }
+}
+
+/// An upload's body on its way over a faulty link.
+struct Link<'a> {
+    inner: &'a mut dyn Read,
+    fault: Option<UploadFault>,
+    rate: Option<u64>,
+    sent: u64,
+    started: Instant,
+    total: Arc<AtomicU64>,
+    offline: Arc<AtomicBool>,
+}
+
+impl Read for Link<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let dropped = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the link dropped");
+        if self.offline.load(Ordering::SeqCst) {
+            return Err(dropped());
+        }
+        let mut want = buf.len();
+        if let Some(rate) = self.rate {
+            // Small pieces, so the pace is even.
+            want = want.min(usize::try_from(rate / 20).unwrap_or(usize::MAX).max(1));
+        }
+        if let Some(UploadFault::CutAfter(at)) = self.fault {
+            if self.sent >= at {
+                return Err(dropped());
+            }
+            want = want.min(usize::try_from(at - self.sent).unwrap_or(usize::MAX));
+        }
+        let n = self.inner.read(&mut buf[..want])?;
+        if let Some(UploadFault::Corrupt(at)) = self.fault
+            && (self.sent..self.sent + n as u64).contains(&at)
+        {
+            buf[usize::try_from(at - self.sent).unwrap_or(0)] ^= 0x10;
+        }
+        self.sent += n as u64;
+        self.total.fetch_add(n as u64, Ordering::SeqCst);
+        if let Some(rate) = self.rate {
+            let due = Duration::from_secs_f64(self.sent as f64 / rate as f64);
+            let elapsed = self.started.elapsed();
+            if due > elapsed {
+                std::thread::sleep(due - elapsed);
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -340,6 +488,12 @@ impl Phone {
     /// Syncs, panicking on failure.
     pub fn synced(&mut self) -> SyncReport {
         self.sync().unwrap_or_else(|e| panic!("sync failed: {e}"))
+    }
+
+    /// One run of the attachment loop, fetching into `dir`.
+    pub fn sync_files(&mut self, dir: &Path) -> Result<AttachmentReport, SyncError> {
+        self.client
+            .sync_attachments(&mut self.device, &AttachmentOptions::new(dir))
     }
 
     /// The app's own SQL.
@@ -430,7 +584,7 @@ fn wire_value(kind: Kind, value: SqlValue) -> Value {
     match (kind, value) {
         (_, SqlValue::Null) => Value::Null,
         (Kind::Bool, SqlValue::Integer(i)) => Value::Bool(i != 0),
-        (Kind::Json, SqlValue::Text(t)) => serde_json::from_str(&t).unwrap(),
+        (Kind::Json | Kind::Attachment, SqlValue::Text(t)) => serde_json::from_str(&t).unwrap(),
         (_, other) => offgen_runtime::client::sql_to_json(other),
     }
 }

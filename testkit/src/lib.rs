@@ -24,7 +24,7 @@ use offgen_runtime::client::ClientSchema;
 use offgen_runtime::model::AppDef;
 use serde_json::Value;
 
-pub use fleet::{Env, Fault, FaultyHttp, Phone, Sent, Settle, assert_converged};
+pub use fleet::{Env, Fault, FaultyHttp, Phone, Sent, Settle, UploadFault, assert_converged};
 /// The HTTP client of [`Server::request`], for tests that call an endpoint themselves.
 pub use reqwest;
 pub use server::{Backend, Server, delete, insert, mutation_id, update, uuid};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use offgen_runtime::model::AppDef;
-use offgen_runtime::server::{Database, StaticTokens};
+use offgen_runtime::server::{AttachmentStore, Attachments, Database, Limits, StaticTokens};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
@@ -44,6 +44,11 @@ pub struct Server {
     pub app: &'static AppDef,
     /// The example it was started for (with `app`).
     pub example: Example,
+    /// Where the server keeps attachment files (apps with attachment fields): a directory for
+    /// a server on SQLite, the S3-compatible test server (`OFFGEN_TEST_S3_URL`, which
+    /// scripts/test.sh starts) for one on PostgreSQL, so every attachment test runs on both
+    /// stores.
+    pub files: Option<AttachmentStore>,
     url: String,
     task: tokio::task::JoinHandle<()>,
     _dir: Option<Arc<tempfile::TempDir>>,
@@ -52,6 +57,16 @@ pub struct Server {
 impl Server {
     /// A server of `example` on a fresh, migrated database, with the example's seed pushed.
     pub async fn start(backend: Backend, example: &Example) -> Server {
+        Server::start_with_files(
+            backend,
+            example,
+            offgen_runtime::server::attachments::DEFAULT_MAX_BYTES,
+        )
+        .await
+    }
+
+    /// [`Server::start`], taking attachment files of at most `max_bytes`.
+    pub async fn start_with_files(backend: Backend, example: &Example, max_bytes: u64) -> Server {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -60,8 +75,17 @@ impl Server {
             }
             Backend::Postgres => (fresh_postgres_database().await, None),
         };
+        let files = example.app.has_attachments().then(|| {
+            let store = match &dir {
+                Some(dir) => format!("file:{}", dir.path().join("files").display()),
+                None => fresh_s3_prefix(),
+            };
+            AttachmentStore::open(&store)
+                .unwrap_or_else(|e| panic!("{store}: {e}"))
+                .with_max_bytes(max_bytes)
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = Server::serve(backend, url, dir, *example, listener).await;
+        let server = Server::serve(backend, url, dir, files, *example, listener).await;
         for (token, mutations) in (example.seed)() {
             let results = server.push(token, mutations).await;
             for result in results.as_array().unwrap() {
@@ -75,6 +99,7 @@ impl Server {
         backend: Backend,
         url: String,
         dir: Option<Arc<tempfile::TempDir>>,
+        files: Option<AttachmentStore>,
         example: Example,
         listener: tokio::net::TcpListener,
     ) -> Server {
@@ -89,7 +114,19 @@ impl Server {
         let tokens = StaticTokens::parse(&pairs.join(","))
             .unwrap()
             .with_admins(&example.admins.join(","));
-        let router = offgen_runtime::server::router(app, db.clone(), tokens, example.openapi);
+        let router = match &files {
+            Some(store) if app.has_attachments() => {
+                offgen_runtime::server::router_with_attachments(
+                    app,
+                    db.clone(),
+                    tokens,
+                    example.openapi,
+                    Limits::default(),
+                    Attachments::new(store.clone()),
+                )
+            }
+            _ => offgen_runtime::server::router(app, db.clone(), tokens, example.openapi),
+        };
         let base = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
             offgen_runtime::server::axum::serve(listener, router)
@@ -103,6 +140,7 @@ impl Server {
             backend,
             app,
             example,
+            files,
             url,
             task,
             _dir: dir,
@@ -118,7 +156,16 @@ impl Server {
         self.db.close().await;
         let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
         let example = self.example.serving(app);
-        Server::serve(self.backend, self.url, self._dir, example, listener).await
+        let files = self.files.clone().or_else(|| {
+            app.has_attachments().then(|| {
+                let store = match &self._dir {
+                    Some(dir) => format!("file:{}", dir.path().join("files").display()),
+                    None => fresh_s3_prefix(),
+                };
+                AttachmentStore::open(&store).unwrap_or_else(|e| panic!("{store}: {e}"))
+            })
+        });
+        Server::serve(self.backend, self.url, self._dir, files, example, listener).await
     }
 
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
@@ -219,6 +266,21 @@ impl Server {
             Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
         }
     }
+}
+
+/// A store of its own on the S3-compatible test server: the bucket of `OFFGEN_TEST_S3_URL`
+/// under a prefix no other server uses.
+fn fresh_s3_prefix() -> String {
+    let url = std::env::var("OFFGEN_TEST_S3_URL").expect(
+        "OFFGEN_TEST_S3_URL is not set: run the tests with scripts/test.sh, which starts an S3-compatible server (scripts/s3.sh)",
+    );
+    let (location, query) = url.split_once('?').unwrap_or((&url, ""));
+    let prefix = format!(
+        "test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    format!("{}/{prefix}?{query}", location.trim_end_matches('/'))
 }
 
 /// Creates a database on the test PostgreSQL server; returns its URL.

@@ -158,6 +158,10 @@ pub const JSON_CONVERTER: &str = "const JsonTextConverter()";
 /// The Dart converter that gives `blob` columns the wire's JSON (lowercase hex).
 pub const BLOB_CONVERTER: &str = "const HexBlobConverter()";
 
+/// The Dart converter that gives `attachment` columns an `OffgenAttachment` (hash, size, media
+/// type), and the wire's JSON object.
+pub const ATTACHMENT_CONVERTER: &str = "const AttachmentConverter()";
+
 fn literal(sql: &str, dart: &str) -> ColumnDefault {
     ColumnDefault::Literal {
         sql: sql.to_owned(),
@@ -180,6 +184,12 @@ fn field_column<'s>(schema: &'s Schema, field: &'s Field) -> Column<'s> {
         ),
         FieldType::Date => (SqlType::Text, false, Some(DATE_CONVERTER.to_owned()), None),
         FieldType::Blob => (SqlType::Blob, false, Some(BLOB_CONVERTER.to_owned()), None),
+        FieldType::Attachment => (
+            SqlType::Text,
+            false,
+            Some(ATTACHMENT_CONVERTER.to_owned()),
+            None,
+        ),
         FieldType::Enum { dart_type, .. } => (
             SqlType::Text,
             false,

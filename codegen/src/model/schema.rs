@@ -279,6 +279,9 @@ pub enum FieldType {
     Json,
     /// Bytes.
     Blob,
+    /// A file (photo, signature, document) kept apart from the record: the record holds a
+    /// reference to it (content hash, size, media type), the bytes travel on their own.
+    Attachment,
     /// Text restricted to a set of values.
     Enum {
         /// The Dart enum's name, `<Entity><Field>` in UpperCamelCase.
@@ -294,6 +297,11 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Whether values are files kept apart from the record (see [`FieldType::Attachment`]).
+    pub fn is_attachment(&self) -> bool {
+        matches!(self, FieldType::Attachment)
+    }
+
     /// The type's name in the spec.
     pub fn spec_name(&self) -> &'static str {
         match self {
@@ -306,6 +314,7 @@ impl FieldType {
             FieldType::Uuid => "uuid",
             FieldType::Json => "json",
             FieldType::Blob => "blob",
+            FieldType::Attachment => "attachment",
             FieldType::Enum { .. } => "enum",
             FieldType::Reference { .. } => "reference",
         }

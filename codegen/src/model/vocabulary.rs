@@ -147,6 +147,8 @@ pub const RESERVED_TYPE_NAMES: &[&str] = &[
     "KeyAction",
     "TableInfo",
     "Batch",
+    // The generated Dart's own types.
+    "OffgenAttachment",
     // Rust prelude and offgen runtime.
     "Option",
     "Result",

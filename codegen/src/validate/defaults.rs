@@ -92,6 +92,13 @@ pub fn type_default(
                     .at(span, "remove this default"),
             );
         }
+        (FieldType::Attachment, _) => {
+            return Err(Diagnostic::error(format!(
+                "attachment field `{field}` cannot have a default"
+            ))
+            .at(span, "remove this default")
+            .note("an attachment is a file attached to one record: make it nullable, and attach the file when it exists"));
+        }
         (FieldType::Reference { entity }, _) => {
             return Err(Diagnostic::error(format!(
                 "reference field `{field}` cannot have a default"

@@ -82,6 +82,11 @@ pub fn check_fields(
         };
         if let Some(unique) = &field.unique
             && unique.value
+            && ty.is_attachment()
+        {
+            diags.push(unindexable(&name.spec, unique.span));
+        } else if let Some(unique) = &field.unique
+            && unique.value
         {
             entity.indexes.push(Index {
                 name: String::new(),
@@ -103,6 +108,19 @@ pub fn check_fields(
         });
     }
     fields
+}
+
+/// An attachment's value is a reference to a file kept apart (its hash, size and media type):
+/// two records may well hold one photo, and ordering or looking rows up by a reference means
+/// nothing, so it is neither unique nor indexed.
+pub(super) fn unindexable(field: &str, span: crate::source::Span) -> Diagnostic {
+    Diagnostic::error(format!(
+        "attachment field `{field}` cannot be unique or indexed"
+    ))
+    .at(span, "an attachment is a file reference")
+    .note(
+        "records may share one file; index another field that identifies the file, if you need one",
+    )
 }
 
 /// A field name must be an identifier, must not be a column offgen adds itself, and must be a
@@ -192,6 +210,7 @@ fn check_type(
         "uuid" => FieldType::Uuid,
         "json" => FieldType::Json,
         "blob" => FieldType::Blob,
+        "attachment" => FieldType::Attachment,
         "enum" => {
             let Some(values) = &field.values else {
                 diags.push(

@@ -118,6 +118,11 @@ fn check_index(
             continue;
         };
         let found = &entity.fields[position];
+        if found.ty.is_attachment() {
+            diags.push(super::fields::unindexable(&field.value, field.span));
+            ok = false;
+            continue;
+        }
         if fields.iter().any(|f| *f == found.name.spec.as_str()) {
             diags.push(
                 Diagnostic::error(format!("`{}` appears twice in one index", field.value))

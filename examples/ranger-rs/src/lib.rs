@@ -8,6 +8,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use offgen_macros::{SyncApp, SyncEnum, Syncable};
 use offgen_runtime::Ref;
+use offgen_runtime::attachments::AttachmentRef;
 
 /// The app: its entities in order, and the build output its migrations come from.
 #[derive(SyncApp)]
@@ -79,6 +80,8 @@ pub struct Observation {
     pub notes: Option<String>,
     /// Path of the photo on the device.
     pub photo_path: Option<String>,
+    /// The photo itself; it uploads on its own when signal allows.
+    pub photo: Option<AttachmentRef>,
     /// A small JPEG preview that syncs with the record.
     pub thumbnail: Option<Vec<u8>>,
     /// Shared by the observations of one sighting.

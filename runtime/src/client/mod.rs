@@ -36,6 +36,7 @@
 //! # }
 //! ```
 
+mod attachments;
 mod device;
 mod reals;
 mod schema;
@@ -44,6 +45,10 @@ mod transport;
 
 use std::fmt;
 
+pub use attachments::{
+    AttachmentOptions, AttachmentPolicy, AttachmentReport, AttachmentStats, Downloads,
+    FailedAttachment, LocalAttachment,
+};
 pub use device::{Clash, Conflict, Device, FailedEntry, Notice, Resolution, Stats, sql_to_json};
 pub use schema::ClientSchema;
 pub use sync::{SyncClient, SyncError, SyncErrorKind, SyncOptions, SyncReport};
@@ -78,6 +83,9 @@ pub enum ClientError {
     },
     /// `sync.sql` lacks a statement the client runs.
     MissingStatement(String),
+    /// A file could not be attached or kept (no such attachment field, a file that cannot be
+    /// read or written).
+    Attachment(String),
 }
 
 impl fmt::Display for ClientError {
@@ -98,6 +106,7 @@ impl fmt::Display for ClientError {
             ClientError::MissingStatement(name) => {
                 write!(f, "sync.sql has no statement `{name}`")
             }
+            ClientError::Attachment(why) => write!(f, "attachment: {why}"),
         }
     }
 }

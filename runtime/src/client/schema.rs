@@ -44,6 +44,34 @@ pub(crate) const REQUIRED: &[&str] = &[
     "dismiss_all_notices",
 ];
 
+/// The statements of the attachment loop, in `sync.sql` of a schema with attachment fields
+/// only: all of them, or none.
+pub(crate) const ATTACHMENT_STATEMENTS: &[&str] = &[
+    "attach_file",
+    "acquire_attachment_lease",
+    "release_attachment_lease",
+    "recover_attachment_uploads",
+    "claim_attachment_upload",
+    "claimed_attachment",
+    "confirm_attachment_upload",
+    "retry_attachment_upload",
+    "set_aside_attachment",
+    "release_attachment_upload",
+    "attachment_downloads_due",
+    "confirm_attachment_download",
+    "retry_attachment_download",
+    "find_attachment",
+    "evictable_attachments",
+    "evict_attachment",
+    "forget_evicted",
+    "attachment_stats",
+    "list_failed_attachments",
+    "retry_failed_attachment",
+    "discard_attachment",
+    "retry_waiting_attachments",
+    "set_attachment_policy",
+];
+
 /// A device schema: the migration steps that build the database and the named statements of
 /// the sync algorithm, as `offgen build` wrote them under `client/`.
 #[derive(Clone, Debug)]
@@ -70,8 +98,10 @@ impl ClientSchema {
             .into_iter()
             .map(|s| (s.name.clone(), s))
             .collect();
+        let attachments = statements.contains_key(ATTACHMENT_STATEMENTS[0]);
         let missing: Vec<&str> = REQUIRED
             .iter()
+            .chain(ATTACHMENT_STATEMENTS.iter().filter(|_| attachments))
             .copied()
             .filter(|name| !statements.contains_key(*name))
             .collect();
@@ -126,9 +156,17 @@ impl ClientSchema {
         self.statements.get(name)
     }
 
+    /// Whether the schema has attachment fields (and `sync.sql` the attachment loop).
+    pub fn has_attachments(&self) -> bool {
+        self.statements.contains_key(ATTACHMENT_STATEMENTS[0])
+    }
+
     /// The SQL of a statement the client runs (`from_texts` checked they all exist).
     pub(crate) fn sql(&self, name: &str) -> Option<&str> {
-        debug_assert!(REQUIRED.contains(&name), "{name} is not in REQUIRED");
+        debug_assert!(
+            REQUIRED.contains(&name) || ATTACHMENT_STATEMENTS.contains(&name),
+            "{name} is not in REQUIRED"
+        );
         self.statements.get(name).map(|s| s.sql.as_str())
     }
 }

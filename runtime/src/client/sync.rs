@@ -165,9 +165,9 @@ type TokenProvider = Box<dyn Fn() -> Option<String> + Send + Sync>;
 
 /// Syncs device databases with one server through a [`Transport`].
 pub struct SyncClient<T> {
-    transport: T,
-    token: TokenProvider,
-    options: SyncOptions,
+    pub(super) transport: T,
+    pub(super) token: TokenProvider,
+    pub(super) options: SyncOptions,
 }
 
 impl<T> fmt::Debug for SyncClient<T> {
@@ -672,7 +672,7 @@ fn problem_type(response: &Response) -> Option<String> {
         .and_then(|p| p.problem)
 }
 
-fn refused(response: &Response) -> SyncErrorKind {
+pub(super) fn refused(response: &Response) -> SyncErrorKind {
     let problem: Option<ProblemBody> = serde_json::from_slice(&response.body).ok();
     SyncErrorKind::Refused {
         status: response.status,
@@ -685,7 +685,7 @@ fn refused(response: &Response) -> SyncErrorKind {
 }
 
 /// A random id from SQLite's generator (no dependency of our own for randomness).
-fn random_id(device: &Device) -> Result<String, ClientError> {
+pub(super) fn random_id(device: &Device) -> Result<String, ClientError> {
     Ok(device
         .connection()
         .query_row("SELECT lower(hex(randomblob(16)))", [], |r| r.get(0))?)

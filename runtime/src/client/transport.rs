@@ -3,15 +3,20 @@
 //! pass a closure) to run devices against a server in process, with faults of their choosing.
 
 use std::fmt;
+use std::io::{Read, Write};
 use std::time::Duration;
 
-/// The two methods the sync protocol uses.
+/// The methods the sync protocol uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
-    /// `GET /sync/pull`.
+    /// `GET /sync/pull`, and an attachment's download.
     Get,
     /// `POST /sync/push`.
     Post,
+    /// An attachment's upload.
+    Put,
+    /// Whether the server holds an attachment already.
+    Head,
 }
 
 /// One request, as the client builds it.
@@ -79,6 +84,38 @@ impl std::error::Error for TransportError {}
 pub trait Transport {
     /// Sends one request and waits for its response.
     fn send(&self, request: Request) -> Result<Response, TransportError>;
+
+    /// Sends a request whose body (`len` bytes) is read from `body` as it goes: an attachment's
+    /// upload. The default reads it into memory and calls [`Transport::send`]; a real
+    /// transport streams it. An error reading `body` is a [`TransportError`] (the request did
+    /// not go whole).
+    fn upload(
+        &self,
+        mut request: Request,
+        body: &mut dyn Read,
+        len: u64,
+    ) -> Result<Response, TransportError> {
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 20));
+        body.read_to_end(&mut bytes).map_err(|e| TransportError {
+            message: format!("reading the body: {e}"),
+        })?;
+        request.body = bytes;
+        self.send(request)
+    }
+
+    /// Sends a request and writes a successful (2xx) response's body into `sink` as it comes,
+    /// returning the response without it: an attachment's download. Other responses come
+    /// back whole. The default calls [`Transport::send`]; a real transport streams.
+    fn download(&self, request: Request, sink: &mut dyn Write) -> Result<Response, TransportError> {
+        let mut response = self.send(request)?;
+        if (200..300).contains(&response.status) {
+            sink.write_all(&response.body).map_err(|e| TransportError {
+                message: format!("writing the body: {e}"),
+            })?;
+            response.body.clear();
+        }
+        Ok(response)
+    }
 }
 
 impl<F> Transport for F
@@ -121,39 +158,37 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
-    fn send(&self, request: Request) -> Result<Response, TransportError> {
-        let url = format!("{}{}", self.base, request.path);
-        let fail = |e: ureq::Error| TransportError {
-            message: e.to_string(),
-        };
-        let mut response = match request.method {
-            Method::Get => {
-                let mut builder = self.agent.get(&url);
-                for (name, value) in &request.headers {
-                    builder = builder.header(name.as_str(), value.as_str());
-                }
-                builder.call().map_err(fail)?
-            }
-            Method::Post => {
-                let mut builder = self.agent.post(&url);
-                for (name, value) in &request.headers {
-                    builder = builder.header(name.as_str(), value.as_str());
-                }
-                builder.send(&request.body[..]).map_err(fail)?
-            }
-        };
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+fn fail(e: ureq::Error) -> TransportError {
+    TransportError {
+        message: e.to_string(),
+    }
+}
+
+/// The status and headers of a ureq response.
+fn head_of(response: &ureq::http::Response<ureq::Body>) -> (u16, Vec<(String, String)>) {
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    (response.status().as_u16(), headers)
+}
+
+impl HttpTransport {
+    fn url(&self, request: &Request) -> String {
+        format!("{}{}", self.base, request.path)
+    }
+
+    fn finish(
+        &self,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> Result<Response, TransportError> {
+        let (status, headers) = head_of(&response);
         let body = response
             .body_mut()
             .with_config()
@@ -164,6 +199,89 @@ impl Transport for HttpTransport {
             status,
             headers,
             body,
+        })
+    }
+}
+
+/// A file transfer takes as long as the link needs: no overall timeout, only one on
+/// connecting and on waiting for the answer once the body is sent.
+fn transfer_config<B>(builder: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+    builder
+        .config()
+        .timeout_global(None)
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_recv_response(Some(Duration::from_secs(120)))
+        .build()
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        let url = self.url(&request);
+        let response = match request.method {
+            Method::Get | Method::Head => {
+                let mut builder = if request.method == Method::Get {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.head(&url)
+                };
+                for (name, value) in &request.headers {
+                    builder = builder.header(name.as_str(), value.as_str());
+                }
+                builder.call().map_err(fail)?
+            }
+            Method::Post | Method::Put => {
+                let mut builder = if request.method == Method::Post {
+                    self.agent.post(&url)
+                } else {
+                    self.agent.put(&url)
+                };
+                for (name, value) in &request.headers {
+                    builder = builder.header(name.as_str(), value.as_str());
+                }
+                builder.send(&request.body[..]).map_err(fail)?
+            }
+        };
+        self.finish(response)
+    }
+
+    fn upload(
+        &self,
+        request: Request,
+        body: &mut dyn Read,
+        len: u64,
+    ) -> Result<Response, TransportError> {
+        let url = self.url(&request);
+        let mut builder = transfer_config(self.agent.put(&url));
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        // Said up front, so the server can refuse a body of the wrong size before it comes.
+        let builder = builder.header("Content-Length", len.to_string());
+        let response = builder
+            .send(ureq::SendBody::from_reader(body))
+            .map_err(fail)?;
+        self.finish(response)
+    }
+
+    fn download(&self, request: Request, sink: &mut dyn Write) -> Result<Response, TransportError> {
+        let url = self.url(&request);
+        let mut builder = transfer_config(self.agent.get(&url));
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let mut response = builder.call().map_err(fail)?;
+        if !(200..300).contains(&response.status().as_u16()) {
+            return self.finish(response);
+        }
+        let (status, headers) = head_of(&response);
+        let mut reader = response.body_mut().as_reader();
+        std::io::copy(&mut reader, sink).map_err(|e| TransportError {
+            message: format!("the download broke off: {e}"),
+        })?;
+        Ok(Response {
+            status,
+            headers,
+            body: Vec::new(),
         })
     }
 }

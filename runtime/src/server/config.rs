@@ -29,6 +29,15 @@ pub struct Settings {
     pub pool: PoolOptions,
     /// `OFFGEN_METRICS_TOKEN`: the bearer token `/metrics` asks for; open when unset.
     pub metrics_token: Option<String>,
+    /// `OFFGEN_ATTACHMENT_STORE`: where attachment bytes go (`file:<dir>`, `s3://<bucket>`);
+    /// unset, `file:<app>-attachments` beside the server.
+    pub attachment_store: Option<String>,
+    /// `OFFGEN_ATTACHMENT_MAX_BYTES`: the largest file taken; beyond it 413.
+    pub attachment_max_bytes: u64,
+    /// `OFFGEN_ATTACHMENT_MAX_IN_FLIGHT`: most file transfers at once.
+    pub attachment_max_in_flight: usize,
+    /// `OFFGEN_ATTACHMENT_STALL_SECS`: how long an upload's body may stop arriving.
+    pub attachment_stall: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -46,6 +55,10 @@ impl std::fmt::Debug for Settings {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "(set)"),
             )
+            .field("attachment_store", &self.attachment_store)
+            .field("attachment_max_bytes", &self.attachment_max_bytes)
+            .field("attachment_max_in_flight", &self.attachment_max_in_flight)
+            .field("attachment_stall", &self.attachment_stall)
             .finish()
     }
 }
@@ -110,6 +123,22 @@ impl Settings {
                 )?),
             },
             metrics_token: vars.opt("OFFGEN_METRICS_TOKEN"),
+            attachment_store: vars.opt("OFFGEN_ATTACHMENT_STORE"),
+            attachment_max_bytes: vars.number(
+                "OFFGEN_ATTACHMENT_MAX_BYTES",
+                super::attachments::DEFAULT_MAX_BYTES,
+                1..=crate::attachments::MAX_SIZE,
+            )?,
+            attachment_max_in_flight: vars.number(
+                "OFFGEN_ATTACHMENT_MAX_IN_FLIGHT",
+                64,
+                1..=100_000,
+            )?,
+            attachment_stall: Duration::from_secs(vars.number(
+                "OFFGEN_ATTACHMENT_STALL_SECS",
+                60,
+                1..=3600,
+            )?),
         })
     }
 

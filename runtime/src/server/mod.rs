@@ -6,6 +6,7 @@
 //! server process around it, configured from the environment.
 
 mod admin;
+pub mod attachments;
 mod auth;
 mod body;
 mod config;
@@ -39,6 +40,7 @@ pub use axum;
 pub use tokio;
 
 pub use admin::{DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
+pub use attachments::{AttachmentStore, Attachments};
 pub use auth::{Authenticate, Identity, Jwt, StaticTokens, require_admin};
 pub use config::Settings;
 pub use db::{Database, Dialect, MigrateError, PoolOptions};
@@ -127,7 +129,28 @@ pub fn router_with_limits(
     openapi: &'static str,
     limits: Limits,
 ) -> Router {
-    build_router(app, db, Arc::new(auth), openapi, limits, None)
+    build_router(app, db, Arc::new(auth), openapi, limits, None, None)
+}
+
+/// [`router_with_limits`] with the attachment routes (`/attachments/...`), for an app with
+/// attachment fields: their bytes go to `attachments.store`.
+pub fn router_with_attachments(
+    app: &'static AppDef,
+    db: Database,
+    auth: impl Authenticate,
+    openapi: &'static str,
+    limits: Limits,
+    attachments: Attachments,
+) -> Router {
+    build_router(
+        app,
+        db,
+        Arc::new(auth),
+        openapi,
+        limits,
+        None,
+        Some(attachments),
+    )
 }
 
 /// The routes over an already shared authentication.
@@ -138,6 +161,7 @@ pub(crate) fn build_router(
     openapi: &'static str,
     limits: Limits,
     metrics_token: Option<String>,
+    attachments: Option<Attachments>,
 ) -> Router {
     let metrics = Arc::new(metrics::Metrics::default());
     let shared = Arc::new(Shared {
@@ -211,6 +235,14 @@ pub(crate) fn build_router(
         limits.max_in_flight,
         limits.request_timeout,
     );
+    // Transfers of files take minutes over a field link: outside the request timeout, with
+    // limits of their own.
+    let router = match attachments {
+        Some(attachments) if app.has_attachments() => {
+            router.merge(attachments::routes(shared.clone(), attachments))
+        }
+        _ => router,
+    };
     // Outside the concurrency limit: a saturated server is exactly when its metrics matter,
     // and when an orchestrator must not take it for dead.
     let router = router

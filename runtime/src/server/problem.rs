@@ -112,6 +112,23 @@ impl Problem {
         Problem::new(&problems::PAYLOAD_TOO_LARGE, detail)
     }
 
+    /// 416, with the file's size in `Content-Range`, as RFC 9110 asks.
+    pub fn range_not_satisfiable(size: u64) -> Problem {
+        let mut p = Problem::new(
+            &problems::RANGE_NOT_SATISFIABLE,
+            format!("the file has {size} bytes; the range asks for none of them"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+            p.headers.push((header::CONTENT_RANGE, value));
+        }
+        p
+    }
+
+    /// 422: an upload's bytes do not hash to the file its row refers to.
+    pub fn digest_mismatch(detail: impl Into<String>) -> Problem {
+        Problem::new(&problems::DIGEST_MISMATCH, detail)
+    }
+
     /// 422, with one entry per field in error.
     pub fn invalid_data(
         detail: impl Into<String>,

@@ -43,7 +43,7 @@ fn with_etag(status: StatusCode, version: i64, body: Value) -> Response {
 
 /// The row with this id as the caller may see it: `None` when it does not exist or belongs
 /// to another user (the two must look the same).
-async fn visible(
+pub(super) async fn visible(
     shared: &Shared,
     entity: &'static EntityDef,
     id: &str,

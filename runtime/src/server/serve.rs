@@ -136,6 +136,25 @@ async fn serve_arc(
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::Failed(format!("cannot listen on {}: {e}", settings.addr)))?;
+    let attachments = if app.has_attachments() {
+        let url = settings
+            .attachment_store
+            .clone()
+            .unwrap_or_else(|| format!("file:{}-attachments", app.name));
+        let store = super::AttachmentStore::open(&url)
+            .map_err(|e| ServeError::Config(format!("OFFGEN_ATTACHMENT_STORE: {e}")))?
+            .with_max_bytes(settings.attachment_max_bytes);
+        Some(super::Attachments {
+            store,
+            max_in_flight: settings.attachment_max_in_flight,
+            stall_timeout: settings.attachment_stall,
+        })
+    } else {
+        None
+    };
+    let files = attachments
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |a| a.store.label().to_owned());
     let router = super::build_router(
         app,
         db.clone(),
@@ -143,8 +162,9 @@ async fn serve_arc(
         openapi,
         settings.limits,
         settings.metrics_token.clone(),
+        attachments,
     );
-    tracing::info!(app = app.name, addr = %addr, database = %database, "listening");
+    tracing::info!(app = app.name, addr = %addr, database = %database, attachments = %files, "listening");
 
     let (stop, stopped) = watch::channel(());
     let mut serving = std::pin::pin!(

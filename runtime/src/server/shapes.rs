@@ -261,6 +261,7 @@ fn holds(kind: Kind, value: &Value) -> bool {
             v.is_string()
         }
         (Kind::Json, _) => true,
+        (Kind::Attachment, v) => crate::attachments::check(v).is_ok(),
     }
 }
 

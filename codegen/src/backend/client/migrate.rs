@@ -5,7 +5,10 @@
 //! follow renames, drops and retypes, so they are still sendable to the migrated server.
 
 use crate::backend::client::Migration;
-use crate::backend::client::statements::{create_index, create_table, trigger_names, triggers};
+use crate::backend::client::statements::LOCAL_NOW;
+use crate::backend::client::statements::{
+    attachment_tables, create_index, create_table, has_attachments, trigger_names, triggers,
+};
 use crate::backend::device_columns::columns;
 use crate::backend::literals::{quote, sql_string};
 use crate::backend::sqlite::convert::{converted, converted_from};
@@ -35,6 +38,7 @@ pub fn next_step(old: &Schema, new: &Schema, diff: &SchemaDiff, number: u32) -> 
     for kept in &diff.kept {
         plan.entity(old, new, kept);
     }
+    plan.attachments(old, new, diff);
     for entity in &diff.added {
         plan.push(create_table(new, entity));
         for index in &entity.indexes {
@@ -102,6 +106,77 @@ struct Plan<'s> {
 impl<'s> Plan<'s> {
     fn push(&mut self, statement: String) {
         self.statements.push(statement);
+    }
+
+    /// The attachment queue: made when the first attachment field comes, and kept pointing at
+    /// the entities and fields its rows name; a file whose field or entity is dropped is no
+    /// longer needed (it goes after the grace period, like any superseded file).
+    fn attachments(&mut self, old: &Schema, new: &Schema, diff: &SchemaDiff) {
+        if has_attachments(new) && !has_attachments(old) {
+            // IF NOT EXISTS: a schema may have had attachment fields, dropped them, and now
+            // has one again.
+            for statement in attachment_tables() {
+                self.push(
+                    statement
+                        .replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
+                        .replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1),
+                );
+            }
+            self.summary
+                .push("create the attachment queue (_offgen_attachments)".to_owned());
+        }
+        if !has_attachments(old) {
+            return;
+        }
+        let queue = quote("_offgen_attachments");
+        let supersede = format!(
+            "UPDATE {queue} SET \"state\" = 'superseded', \"superseded_at\" = {LOCAL_NOW}, \"claim_id\" = NULL"
+        );
+        for entity in &diff.dropped {
+            self.push(format!(
+                "{supersede} WHERE \"entity\" = {} AND \"state\" <> 'superseded';",
+                sql_string(entity.table.sql())
+            ));
+        }
+        for kept in &diff.kept {
+            let (from, to) = (kept.old.table.sql(), kept.new.table.sql());
+            if kept.renamed() {
+                self.push(format!(
+                    "UPDATE {queue} SET \"entity\" = {} WHERE \"entity\" = {};",
+                    sql_string(to),
+                    sql_string(from)
+                ));
+            }
+            let entity = sql_string(to);
+            let gone = kept
+                .dropped
+                .iter()
+                .copied()
+                .filter(|f| f.ty.is_attachment())
+                .chain(
+                    kept.kept
+                        .iter()
+                        .filter(|f| f.old.ty.is_attachment() && !f.new.ty.is_attachment())
+                        .map(|f| f.old),
+                );
+            for field in gone {
+                self.push(format!(
+                    "{supersede} WHERE \"entity\" = {entity} AND \"field\" = {} AND \"state\" <> 'superseded';",
+                    sql_string(field.name.json())
+                ));
+            }
+            for field in kept.kept.iter().filter(|f| {
+                f.old.ty.is_attachment()
+                    && f.new.ty.is_attachment()
+                    && f.old.name.json() != f.new.name.json()
+            }) {
+                self.push(format!(
+                    "UPDATE {queue} SET \"field\" = {} WHERE \"entity\" = {entity} AND \"field\" = {};",
+                    sql_string(field.new.name.json()),
+                    sql_string(field.old.name.json())
+                ));
+            }
+        }
     }
 
     fn drop_triggers(&mut self, entity: &Entity) {

@@ -22,6 +22,9 @@ pub fn migration_path(step: &Migration) -> String {
 /// The first step: support tables, then every entity's table and indexes, then the triggers.
 pub fn initial_migration(schema: &crate::model::Schema) -> Migration {
     let mut statements = statements::support_tables();
+    if statements::has_attachments(schema) {
+        statements.extend(statements::attachment_tables());
+    }
     for entity in &schema.entities {
         statements.push(statements::create_table(schema, entity));
         for index in &entity.indexes {

@@ -304,6 +304,12 @@ impl EntitySql {
                     Some(crate::model::FieldType::Real) => {
                         ("must be a finite number", format!("abs(NEW.{col}) = 9e999"))
                     }
+                    // Set through attach_file, or copied from another row: anything else
+                    // would reach the server as a reference it refuses.
+                    Some(crate::model::FieldType::Attachment) => (
+                        "must be an attachment reference {sha256, size, mediaType}",
+                        format!("NOT ({})", valid_reference(&format!("NEW.{col}"))),
+                    ),
                     _ => return None,
                 };
                 Some(format!(
@@ -365,6 +371,130 @@ impl EntitySql {
             )),
         }
     }
+}
+
+/// SQL condition: `value` (a column's text) is an attachment reference, as
+/// `offgen_runtime::attachments::check` takes it (the server checks the media type fully).
+pub fn valid_reference(value: &str) -> String {
+    // CASE: SQLite may evaluate every operand of an AND, and the JSON functions fail on text
+    // that is not JSON. coalesce: a missing key makes a comparison NULL, which is invalid too.
+    format!(
+        "CASE WHEN json_valid({value}) THEN coalesce(json_type({value}) = 'object' \
+         AND json_type({value}, '$.sha256') = 'text' AND length(json_extract({value}, '$.sha256')) = 64 \
+         AND json_extract({value}, '$.sha256') NOT GLOB '*[^0-9a-f]*' \
+         AND json_type({value}, '$.size') = 'integer' AND json_extract({value}, '$.size') >= 0 \
+         AND json_type({value}, '$.mediaType') = 'text' AND json_extract({value}, '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END"
+    )
+}
+
+/// Whether the schema has attachment fields: the device then keeps `_offgen_attachments`, and
+/// `sync.sql` has the attachment loop's statements.
+pub fn has_attachments(schema: &Schema) -> bool {
+    schema
+        .entities
+        .iter()
+        .any(|e| e.fields.iter().any(|f| f.ty.is_attachment()))
+}
+
+/// One attachment field, as its triggers use it.
+pub struct AttachmentFieldSql {
+    /// The wire key as a SQL string (`'photo'`): the `field` of `_offgen_attachments`.
+    pub key: String,
+    /// The quoted column.
+    pub column: String,
+    /// `NEW`'s reference's parts.
+    pub sha256: String,
+    /// See `sha256`.
+    pub size: String,
+    /// See `sha256`.
+    pub media_type: String,
+    /// SQL condition: `NEW` holds a reference.
+    pub is_reference: String,
+    /// The row's current reference's hash (unqualified column, in an UPDATE of the table).
+    pub current_sha256: String,
+}
+
+/// The attachment triggers of one entity, prepared once.
+pub struct AttachmentSql {
+    /// The quoted table name.
+    pub table: String,
+    /// The table name as it is (for messages).
+    pub table_name: String,
+    /// The table name as a SQL string.
+    pub entity: String,
+    /// Trigger names start with this.
+    pub trigger_prefix: String,
+    /// Epoch milliseconds now, on the device's clock.
+    pub now: &'static str,
+    /// The attachment fields.
+    pub fields: Vec<AttachmentFieldSql>,
+}
+
+impl AttachmentSql {
+    /// The attachment fields of `entity`; `None` when it has none.
+    pub fn new(entity: &Entity) -> Option<AttachmentSql> {
+        let fields: Vec<AttachmentFieldSql> = entity
+            .fields
+            .iter()
+            .filter(|f| f.ty.is_attachment())
+            .map(|f| {
+                let column = quote(f.name.sql());
+                // Never an error on text that is not JSON: the queue triggers refuse it
+                // with a message saying what is wrong.
+                let part = |name: &str| {
+                    format!(
+                        "CASE WHEN json_valid(NEW.{column}) THEN json_extract(NEW.{column}, '$.{name}') END"
+                    )
+                };
+                AttachmentFieldSql {
+                    key: sql_string(f.name.json()),
+                    sha256: part("sha256"),
+                    size: part("size"),
+                    media_type: part("mediaType"),
+                    is_reference: valid_reference(&format!("NEW.{column}")),
+                    current_sha256: format!(
+                        "CASE WHEN json_valid({column}) THEN json_extract({column}, '$.sha256') END"
+                    ),
+                    column,
+                }
+            })
+            .collect();
+        (!fields.is_empty()).then(|| AttachmentSql {
+            table: quote(entity.table.sql()),
+            table_name: entity.table.sql().to_owned(),
+            entity: sql_string(entity.table.sql()),
+            trigger_prefix: format!("_offgen_{}", entity.table.sql()),
+            now: LOCAL_NOW,
+            fields,
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sql/client/trigger_attachments_write.sql", escape = "none")]
+struct AttachmentsWriteTrigger<'a> {
+    a: &'a AttachmentSql,
+    suffix: &'a str,
+    event: &'a str,
+    update: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sql/client/trigger_attachments_gone.sql", escape = "none")]
+struct AttachmentsGoneTrigger<'a> {
+    a: &'a AttachmentSql,
+    suffix: &'a str,
+    event: &'a str,
+    soft: bool,
+    row: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sql/client/trigger_attach.sql", escape = "none")]
+struct AttachTrigger<'a> {
+    a: &'a AttachmentSql,
+    suffix: &'a str,
+    event: &'a str,
 }
 
 #[derive(Template)]
@@ -450,6 +580,7 @@ static_template!(PushResultsTable, "sql/client/table_push_results.sql");
 static_template!(NoticesTable, "sql/client/table_notices.sql");
 static_template!(ClashesTable, "sql/client/table_clashes.sql");
 static_template!(NowView, "sql/client/view_now.sql");
+static_template!(AttachmentsTable, "sql/client/table_attachments.sql");
 
 #[derive(Template)]
 #[template(path = "sql/client/meta_defaults.sql", escape = "none")]
@@ -508,6 +639,17 @@ pub fn support_tables() -> Vec<String> {
     ]
 }
 
+/// The attachment queue and its indexes, for a schema with attachment fields.
+pub fn attachment_tables() -> Vec<String> {
+    vec![
+        render(&AttachmentsTable),
+        "CREATE INDEX \"_offgen_attachments_due\" ON \"_offgen_attachments\" (\"state\", \"next_attempt_at\");".to_owned(),
+        "CREATE INDEX \"_offgen_attachments_sha256\" ON \"_offgen_attachments\" (\"sha256\");".to_owned(),
+        "CREATE INDEX \"_offgen_attachments_local_path\" ON \"_offgen_attachments\" (\"local_path\");".to_owned(),
+        "CREATE INDEX \"_offgen_attachments_row\" ON \"_offgen_attachments\" (\"entity\", \"row_id\");".to_owned(),
+    ]
+}
+
 /// Names of the triggers of an entity, in creation order (so a migration can drop them).
 pub fn trigger_names(entity: &Entity) -> Vec<String> {
     [
@@ -529,6 +671,12 @@ pub fn trigger_names(entity: &Entity) -> Vec<String> {
         "apply_remote",
         "push_result",
         "resolve_conflict",
+        "attachments_on_insert",
+        "attachments_on_update",
+        "attachments_on_soft_delete",
+        "attachments_on_delete",
+        "attach",
+        "attach_again",
     ]
     .iter()
     .map(|suffix| format!("_offgen_{}_{suffix}", entity.table.sql()))
@@ -610,5 +758,49 @@ pub fn triggers(schema: &Schema, entity: &Entity) -> Vec<String> {
         render(&PushResult { e: &e }),
         render(&ResolveConflict { e: &e }),
     ]);
+    if let Some(a) = AttachmentSql::new(entity) {
+        let columns: Vec<&str> = a.fields.iter().map(|f| f.column.as_str()).collect();
+        let update_of = format!("UPDATE OF {}", columns.join(", "));
+        out.extend([
+            render(&AttachmentsWriteTrigger {
+                a: &a,
+                suffix: "attachments_on_insert",
+                event: "INSERT",
+                update: false,
+            }),
+            render(&AttachmentsWriteTrigger {
+                a: &a,
+                suffix: "attachments_on_update",
+                event: &update_of,
+                update: true,
+            }),
+            render(&AttachmentsGoneTrigger {
+                a: &a,
+                suffix: "attachments_on_soft_delete",
+                event: "UPDATE OF \"deleted_at\"",
+                soft: true,
+                row: "NEW",
+            }),
+            render(&AttachmentsGoneTrigger {
+                a: &a,
+                suffix: "attachments_on_delete",
+                event: "DELETE",
+                soft: false,
+                row: "OLD",
+            }),
+            render(&AttachTrigger {
+                a: &a,
+                suffix: "attach",
+                event: "INSERT",
+            }),
+            // attach_file of a file this row's field referred to before (its queue row is
+            // there already, and is taken up again).
+            render(&AttachTrigger {
+                a: &a,
+                suffix: "attach_again",
+                event: "UPDATE OF \"local_path\"",
+            }),
+        ]);
+    }
     out
 }

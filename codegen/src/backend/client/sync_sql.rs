@@ -5,6 +5,7 @@ use askama::Template;
 use offgen_runtime::scripts::{SyncStatement, parse_sync_sql};
 
 use crate::backend::client::statements;
+use crate::backend::literals::sql_string;
 use crate::model::Schema;
 use crate::output::GENERATED_MARKER;
 
@@ -37,10 +38,96 @@ pub fn render(schema: &Schema) -> String {
     }
     .render()
     .expect("sync.sql only reads prepared strings");
+    if statements::has_attachments(schema) {
+        text.push_str(&attachment_statements(schema));
+    }
     let trimmed = text.trim_end().len();
     text.truncate(trimmed);
     text.push('\n');
     text
+}
+
+#[derive(Template)]
+#[template(path = "sql/client/sync_attachments.sql", escape = "none")]
+struct SyncAttachmentsSql {
+    fields: String,
+    field_list: String,
+    fits: String,
+    remote_key: String,
+    remote_key_a: String,
+    max_attempts: &'static str,
+    retry_base: &'static str,
+    evictable_a: String,
+    evictable_b: String,
+}
+
+/// How long a file the server holds stays on the device, unless the app set another period:
+/// a week, so a record's photo is still here while its user works on it.
+const DEFAULT_GRACE_MS: &str = "604800000";
+
+/// The delay before a refused upload's first retry; it doubles with each further attempt.
+const ATTACHMENT_RETRY_BASE: &str = "CAST(coalesce((SELECT \"value\" FROM \"_offgen_meta\" WHERE \"key\" = 'attachment_retry_base_ms'), '30000') AS INTEGER)";
+
+/// A numeric setting of `_offgen_meta` that may be unset ('' or no row): SQL NULL then.
+fn setting(key: &str) -> String {
+    format!(
+        "CAST(nullif((SELECT \"value\" FROM \"_offgen_meta\" WHERE \"key\" = '{key}'), '') AS INTEGER)"
+    )
+}
+
+/// The attachment loop's statements, after the record sync's.
+fn attachment_statements(schema: &Schema) -> String {
+    let fields: Vec<(&str, &str)> = schema
+        .entities
+        .iter()
+        .flat_map(|e| {
+            e.fields
+                .iter()
+                .filter(|f| f.ty.is_attachment())
+                .map(move |f| (e.table.sql(), f.name.json()))
+        })
+        .collect();
+    let grace = format!(
+        "coalesce({}, {DEFAULT_GRACE_MS})",
+        setting("attachment_grace_ms")
+    );
+    let evictable = |x: &str| {
+        format!(
+            "({x}.\"state\" IN ('uploaded', 'remote') AND {x}.\"confirmed_at\" <= :now - {grace}) \
+             OR ({x}.\"state\" = 'superseded' AND {x}.\"superseded_at\" <= :now - {grace})"
+        )
+    };
+    let remote_key = |x: &str| {
+        format!(
+            "{x}\"entity\" || '/' || {x}\"row_id\" || '/' || {x}\"field\" || '/' || {x}\"sha256\""
+        )
+    };
+    let fits = format!(
+        "a.\"size\" <= coalesce({}, a.\"size\") AND (:metered = 0 OR a.\"size\" <= coalesce({}, a.\"size\"))",
+        setting("attachment_max_bytes"),
+        setting("attachment_metered_max_bytes")
+    );
+    SyncAttachmentsSql {
+        fields: fields
+            .iter()
+            .map(|(t, f)| format!("{t}.{f}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        field_list: fields
+            .iter()
+            .map(|(t, f)| format!("({}, {})", sql_string(t), sql_string(f)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        fits,
+        remote_key: remote_key(""),
+        remote_key_a: remote_key("a."),
+        max_attempts: statements::MAX_ATTEMPTS,
+        retry_base: ATTACHMENT_RETRY_BASE,
+        evictable_a: evictable("a"),
+        evictable_b: evictable("b"),
+    }
+    .render()
+    .expect("sync.sql only reads prepared strings")
 }
 
 /// The named statements of this schema's `sync.sql`, read back by the runtime's parser (the one

@@ -137,6 +137,7 @@ struct TableView {
 struct TablesDart<'a> {
     marker: &'a str,
     app: &'a str,
+    attachments: bool,
     enums: Vec<EnumView>,
     tables: Vec<TableView>,
 }
@@ -385,6 +386,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
     let tables = TablesDart {
         marker: GENERATED_MARKER,
         app,
+        attachments: crate::backend::client::statements::has_attachments(schema),
         enums: enum_views(schema),
         tables: schema
             .entities
@@ -397,6 +399,9 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
     let mut drift_statements = crate::backend::client::statements::support_tables();
     // The initial meta values are data, not schema; Drift files hold only declarations.
     drift_statements.retain(|s| !s.starts_with("INSERT"));
+    if crate::backend::client::statements::has_attachments(schema) {
+        drift_statements.extend(crate::backend::client::statements::attachment_tables());
+    }
     for entity in &schema.entities {
         drift_statements.extend(crate::backend::client::statements::triggers(schema, entity));
     }

@@ -23,11 +23,20 @@ pub(super) fn components(schema: &Schema) -> Value {
                 .all(|name| schemas.contains_key(*name)),
         "PROTOCOL_SCHEMAS lists exactly the protocol's schemas, and no entity took one"
     );
+    let attachments = crate::backend::client::statements::has_attachments(schema);
+    let mut headers = headers();
+    if attachments {
+        schemas.insert(
+            "AttachmentReference".into(),
+            super::attachments::reference_schema(),
+        );
+        headers.extend(attachment_headers());
+    }
     json!({
         "schemas": schemas,
-        "responses": shared_responses(),
+        "responses": shared_responses(attachments),
         "parameters": parameters(),
-        "headers": headers(),
+        "headers": headers,
         "securitySchemes": {
             "bearer": {
                 "type": "http",
@@ -97,8 +106,34 @@ fn parameters() -> Value {
     })
 }
 
-fn headers() -> Value {
-    json!({
+fn attachment_headers() -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert(
+        "AttachmentETag".into(),
+        json!({
+            "description": "The file's SHA-256 as a strong entity tag.",
+            "schema": { "type": "string", "pattern": "^\"[0-9a-f]{64}\"$" },
+        }),
+    );
+    out.insert(
+        "Content-Range".into(),
+        json!({
+            "description": "The part of the file sent: `bytes a-b/size`.",
+            "schema": { "type": "string" },
+        }),
+    );
+    out.insert(
+        offgen_runtime::attachments::MAX_BYTES_HEADER.into(),
+        json!({
+            "description": "The largest file this server takes, in bytes.",
+            "schema": { "type": "integer", "minimum": 1 },
+        }),
+    );
+    out
+}
+
+fn headers() -> Map<String, Value> {
+    let value = json!({
         "ETag": {
             "description": "The record's version as a strong entity tag, e.g. `\"3\"`.",
             "schema": { "type": "string", "pattern": ETAG_PATTERN },
@@ -111,5 +146,9 @@ fn headers() -> Value {
             "description": "The bearer challenge.",
             "schema": { "type": "string" },
         },
-    })
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }

@@ -5,8 +5,8 @@ use serde_json::{Map, Number, Value, json};
 
 use super::protocol::PROTOCOL_SCHEMAS;
 use super::{
-    HEX_PATTERN, NO_NUL_PATTERN, UUID_PATTERN, entity_description, id_schema, schema_path,
-    schema_ref,
+    HEX_PATTERN, MEDIA_TYPE_PATTERN, NO_NUL_PATTERN, SHA256_PATTERN, UUID_PATTERN,
+    entity_description, id_schema, schema_path, schema_ref,
 };
 use crate::model::{DefaultValue, Entity, Field, FieldType};
 use offgen_runtime::bookkeeping::{DELETED_AT, UPDATED_AT, VERSION};
@@ -267,6 +267,26 @@ fn field_schema(field: &Field) -> Value {
             set("contentEncoding", json!("base16"));
             set("pattern", json!(HEX_PATTERN));
             notes.push("Bytes as lowercase hex.".to_owned());
+        }
+        FieldType::Attachment => {
+            set("type", json!("object"));
+            set(
+                "properties",
+                json!({
+                    "sha256": {"type": "string", "pattern": SHA256_PATTERN},
+                    "size": {"type": "integer", "format": "int64", "minimum": 0, "maximum": offgen_runtime::attachments::MAX_SIZE},
+                    "mediaType": {
+                        "type": "string",
+                        "pattern": MEDIA_TYPE_PATTERN,
+                        "maxLength": offgen_runtime::attachments::MAX_MEDIA_TYPE_LEN,
+                    },
+                }),
+            );
+            set("required", json!(["sha256", "size", "mediaType"]));
+            set("additionalProperties", json!(false));
+            notes.push(
+                "A file kept apart from the record: its SHA-256, size in bytes and media type. The bytes are at /attachments/{entity}/{id}/{field}/{sha256}.".to_owned(),
+            );
         }
         FieldType::Enum { values, .. } => {
             set("type", json!("string"));

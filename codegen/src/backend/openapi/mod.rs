@@ -12,6 +12,7 @@
 //! objects keep insertion order: the same schema always gives the same text, and nothing
 //! depends on hash order.
 
+mod attachments;
 mod components;
 mod entities;
 mod paths;
@@ -36,6 +37,14 @@ pub const PATH: &str = "openapi.json";
 const UUID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 /// Blobs travel as lowercase hex, two digits per byte.
 const HEX_PATTERN: &str = "^(?:[0-9a-f]{2})*$";
+
+/// A SHA-256 as attachments are named by it: 64 lowercase hex digits.
+const SHA256_PATTERN: &str = "^[0-9a-f]{64}$";
+
+/// A media type without parameters, as attachment references carry it (RFC 6838's restricted
+/// names; offgen_runtime::attachments::is_media_type).
+const MEDIA_TYPE_PATTERN: &str =
+    "^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$";
 /// An `ETag` is the record's version in quotes (a strong entity tag).
 const ETAG_PATTERN: &str = "^\"[0-9]+\"$";
 /// `If-Match` and `If-None-Match` as the server reads them (RFC 9110 8.8.3, 13.1.1): `*`, or a
@@ -71,6 +80,8 @@ const ADMIN_TAG: &str = "admin";
 const SYNC_TAG: &str = "sync";
 /// Tag of `/healthz`, `/livez`, `/metrics` and `/openapi.json`.
 const SERVICE_TAG: &str = "service";
+/// Tag of `/attachments/...`.
+const ATTACHMENTS_TAG: &str = "attachments";
 
 /// Adds `openapi.json` to `files`.
 pub fn generate(schema: &Schema, files: &mut FileSet) {
@@ -119,6 +130,12 @@ fn tags(schema: &Schema) -> Value {
     tags.extend(schema.entities.iter().map(
         |entity| json!({ "name": entity.name.pascal, "description": entity_description(entity) }),
     ));
+    if crate::backend::client::statements::has_attachments(schema) {
+        tags.push(json!({
+            "name": ATTACHMENTS_TAG,
+            "description": "The bytes of attachment fields (photos, signatures, files), uploaded                             and downloaded apart from the records that refer to them.",
+        }));
+    }
     tags.push(json!({
         "name": ADMIN_TAG,
         "description": "What lost a conflict (`lww`, `server_wins`), kept in the server's audit: \

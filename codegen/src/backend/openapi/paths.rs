@@ -26,6 +26,9 @@ pub(super) fn paths(schema: &Schema) -> Map<String, Value> {
         paths.insert(format!("/v1/{table}"), collection_path(entity, &names));
         paths.insert(format!("/v1/{table}/{{id}}"), item_path(entity, &names));
     }
+    if let Some((path, item)) = super::attachments::attachment_path(schema) {
+        paths.insert(path, item);
+    }
     paths.insert(
         "/admin/audit".into(),
         json!({ "get": audit_operation(schema) }),
@@ -395,20 +398,20 @@ fn openapi_operation() -> Value {
 }
 
 /// An operation's responses, written out in status order whatever order they were added in.
-struct Responses(Vec<(String, Value)>);
+pub(super) struct Responses(Vec<(String, Value)>);
 
 impl Responses {
-    fn new() -> Responses {
+    pub(super) fn new() -> Responses {
         Responses(Vec::new())
     }
 
-    fn with(mut self, status: &str, response: Value) -> Responses {
+    pub(super) fn with(mut self, status: &str, response: Value) -> Responses {
         self.0.push((status.to_owned(), response));
         self
     }
 
     /// Error answers shared by every operation, by reference to `components.responses`.
-    fn problems(mut self, problems: &[&ProblemKind]) -> Responses {
+    pub(super) fn problems(mut self, problems: &[&ProblemKind]) -> Responses {
         for problem in problems {
             self.0.push((
                 problem.status().to_string(),
@@ -419,11 +422,11 @@ impl Responses {
     }
 
     /// What any operation that touches the database can answer.
-    fn server_errors(self) -> Responses {
+    pub(super) fn server_errors(self) -> Responses {
         self.problems(&[&INTERNAL, &UNAVAILABLE])
     }
 
-    fn into_value(mut self) -> Value {
+    pub(super) fn into_value(mut self) -> Value {
         // Status codes are three digits, so text order is numeric order.
         self.0.sort_by(|a, b| a.0.cmp(&b.0));
         Value::Object(self.0.into_iter().collect())

@@ -4,7 +4,7 @@
 use offgen_runtime::problems::{self, ProblemType};
 use serde_json::{Map, Value, json};
 
-use super::{PROBLEM_JSON, schema_ref, with_headers};
+use super::{MAX_BODY_MIB, MAX_MUTATIONS, PROBLEM_JSON, schema_ref, with_headers};
 
 /// One row of the protocol's error table: a problem type of the runtime's, and how the
 /// document presents it.
@@ -13,13 +13,20 @@ pub(super) struct ProblemKind {
     pub(super) ty: &'static ProblemType,
     /// Name in `components.responses`.
     pub(super) component: &'static str,
-    /// When it is answered.
+    /// When it is answered; `{max_mutations}` and `{max_body_mib}` stand for the server's
+    /// default limits, read from the runtime so the document cannot restate them wrongly.
     when: &'static str,
 }
 
 impl ProblemKind {
     fn type_uri(&self) -> String {
         self.ty.uri()
+    }
+
+    fn description(&self) -> String {
+        self.when
+            .replace("{max_mutations}", &MAX_MUTATIONS.to_string())
+            .replace("{max_body_mib}", &MAX_BODY_MIB.to_string())
     }
 
     /// The HTTP status it is answered with.
@@ -79,7 +86,8 @@ pub(super) const PRECONDITION_FAILED: ProblemKind = ProblemKind {
 pub(super) const PAYLOAD_TOO_LARGE: ProblemKind = ProblemKind {
     ty: &problems::PAYLOAD_TOO_LARGE,
     component: "PayloadTooLarge",
-    when: "More than 1,000 mutations or 8 MiB in one request.",
+    when: "More than {max_mutations} mutations or {max_body_mib} MiB in one request (the \
+           defaults; a server may be configured with others).",
 };
 pub(super) const INVALID_DATA: ProblemKind = ProblemKind {
     ty: &problems::INVALID_DATA,
@@ -90,6 +98,17 @@ pub(super) const PRECONDITION_REQUIRED: ProblemKind = ProblemKind {
     ty: &problems::PRECONDITION_REQUIRED,
     component: "PreconditionRequired",
     when: "No `If-Match` header.",
+};
+pub(super) const DIGEST_MISMATCH: ProblemKind = ProblemKind {
+    ty: &problems::DIGEST_MISMATCH,
+    component: "DigestMismatch",
+    when: "An upload's bytes do not hash to the file the row refers to (they changed on the \
+           way): nothing of it is kept; send it again.",
+};
+pub(super) const RANGE_NOT_SATISFIABLE: ProblemKind = ProblemKind {
+    ty: &problems::RANGE_NOT_SATISFIABLE,
+    component: "RangeNotSatisfiable",
+    when: "A `Range` outside the file; `Content-Range` gives its size.",
 };
 pub(super) const INTERNAL: ProblemKind = ProblemKind {
     ty: &problems::INTERNAL,
@@ -104,7 +123,7 @@ pub(super) const UNAVAILABLE: ProblemKind = ProblemKind {
 
 /// The errors shared by all entities, as `components.responses`. 412 is not among them: its
 /// `record` has the entity's type.
-pub(super) fn shared_responses() -> Map<String, Value> {
+pub(super) fn shared_responses(attachments: bool) -> Map<String, Value> {
     let mut errors_extra = Map::new();
     errors_extra.insert(
         "errors".into(),
@@ -124,6 +143,14 @@ pub(super) fn shared_responses() -> Map<String, Value> {
         (&UNAVAILABLE, Map::new(), &[][..]),
     ]
     .into_iter()
+    .chain(
+        [
+            (&DIGEST_MISMATCH, Map::new(), &[][..]),
+            (&RANGE_NOT_SATISFIABLE, Map::new(), &[][..]),
+        ]
+        .into_iter()
+        .filter(move |_| attachments),
+    )
     .chain([(&SCHEMA_STEP, schema_step_extra(), &[][..])])
     .map(|(problem, extra, required)| {
         let mut response = problem_response(problem, extra, required);
@@ -133,6 +160,9 @@ pub(super) fn shared_responses() -> Map<String, Value> {
         if problem.status() == UNAUTHORIZED.status() {
             // RFC 9110 requires a challenge with every 401.
             response = with_headers(response, &["WWW-Authenticate"]);
+        }
+        if problem.component == RANGE_NOT_SATISFIABLE.component {
+            response = with_headers(response, &["Content-Range"]);
         }
         (problem.component.to_owned(), response)
     })
@@ -182,7 +212,7 @@ pub(super) fn problem_response(
         narrowed.insert("required".into(), json!(required));
     }
     json!({
-        "description": problem.when,
+        "description": problem.description(),
         "content": {
             PROBLEM_JSON: {
                 "schema": { "allOf": [schema_ref("Problem"), Value::Object(narrowed)] },

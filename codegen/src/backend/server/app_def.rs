@@ -103,6 +103,8 @@ pub enum KindPlan {
     Json,
     /// [`Kind::Blob`].
     Blob,
+    /// [`Kind::Attachment`].
+    Attachment,
     /// [`Kind::Enum`].
     Enum(Vec<String>),
     /// [`Kind::Reference`]: the table.
@@ -259,6 +261,7 @@ fn past_kind(kind: &PastKind) -> KindPlan {
         PastKind::Uuid => KindPlan::Uuid,
         PastKind::Json => KindPlan::Json,
         PastKind::Blob => KindPlan::Blob,
+        PastKind::Attachment => KindPlan::Attachment,
         PastKind::Enum { values } => KindPlan::Enum(values.clone()),
         PastKind::Reference { to } => KindPlan::Reference(to.clone()),
     }
@@ -301,6 +304,7 @@ pub fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
                     FieldType::Uuid => KindPlan::Uuid,
                     FieldType::Json => KindPlan::Json,
                     FieldType::Blob => KindPlan::Blob,
+                    FieldType::Attachment => KindPlan::Attachment,
                     FieldType::Enum { values, .. } => {
                         KindPlan::Enum(values.iter().map(|v| v.spec.clone()).collect())
                     }
@@ -370,6 +374,7 @@ impl KindPlan {
             KindPlan::Uuid => Kind::Uuid,
             KindPlan::Json => Kind::Json,
             KindPlan::Blob => Kind::Blob,
+            KindPlan::Attachment => Kind::Attachment,
             KindPlan::Enum(values) => {
                 Kind::Enum(leak_slice(values.iter().map(|v| leak(v)).collect()))
             }

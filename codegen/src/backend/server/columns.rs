@@ -35,7 +35,7 @@ pub fn sql_type(ty: &FieldType, dialect: Dialect) -> &'static str {
         (Dialect::Postgres, Real) => "double precision",
         (Dialect::Postgres, Bool) => "boolean",
         (Dialect::Postgres, Uuid | Reference { .. }) => "uuid",
-        (Dialect::Postgres, Json) => "jsonb",
+        (Dialect::Postgres, Json | Attachment) => "jsonb",
         (Dialect::Postgres, Blob) => "bytea",
     }
 }
@@ -127,7 +127,11 @@ pub fn to_wire(field: &Field, row: &str, dialect: Dialect) -> String {
         Dialect::Postgres => {
             let text = match &field.ty {
                 // Their text forms are JSON already; none needs escaping.
-                FieldType::Int | FieldType::DateTime | FieldType::Bool | FieldType::Json => {
+                FieldType::Int
+                | FieldType::DateTime
+                | FieldType::Bool
+                | FieldType::Json
+                | FieldType::Attachment => {
                     format!("{value}::text")
                 }
                 FieldType::Uuid | FieldType::Reference { .. } => {

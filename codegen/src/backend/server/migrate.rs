@@ -3,12 +3,13 @@
 //! table rebuild where ALTER TABLE cannot do the change, as on the device.
 
 use crate::backend::Dialect;
+use crate::backend::client::statements::has_attachments;
 use crate::backend::literals::{quote, sql_string};
 use crate::backend::server::columns::{
     default_sql, enum_check_name, field_definition, fk_name, sql_type,
 };
 use crate::backend::server::sql::{
-    changes_index, changes_index_name, create_entity, create_index, support,
+    attachments_support, changes_index, changes_index_name, create_entity, create_index, support,
 };
 use crate::backend::sqlite::convert::converted;
 use crate::model::{ConflictPolicy, Entity, FieldType, Link, Schema};
@@ -88,6 +89,9 @@ fn script(number: u32, dialect: Dialect, summary: &[String], statements: &[Strin
 /// The first step: support tables, then every entity's table and indexes.
 pub fn initial(schema: &Schema, dialect: Dialect) -> ServerStep {
     let mut statements = vec![support(dialect)];
+    if has_attachments(schema) {
+        statements.push(attachments_support(dialect));
+    }
     for entity in &schema.entities {
         statements.extend(create_entity(schema, entity, dialect));
     }
@@ -196,6 +200,7 @@ pub fn next(new: &Schema, diff: &SchemaDiff, dialect: Dialect) -> Option<NextSte
         out.extend(create_entity(new, entity, dialect));
         changes.push(Change::Created(entity.table.sql().to_owned()));
     }
+    out.extend(attachment_moves(new, diff, dialect, &mut changes));
     for entity in &diff.dropped {
         out.push(format!("DROP TABLE {};", quote(entity.table.sql())));
         changes.push(Change::Dropped(entity.table.sql().to_owned()));
@@ -267,6 +272,55 @@ fn rekey_clock(kept: &KeptEntity, dialect: Dialect) -> Vec<String> {
                 k = sql_string(&format!("$.{key}"))
             ),
         });
+    }
+    out
+}
+
+/// The table of uploaded files: made when the first attachment field comes, and kept naming
+/// the entities and fields as they are now (files of dropped ones stay stored, and no route
+/// serves them any more).
+fn attachment_moves(
+    new: &Schema,
+    diff: &SchemaDiff,
+    dialect: Dialect,
+    changes: &mut Vec<Change>,
+) -> Vec<String> {
+    let had = diff
+        .kept
+        .iter()
+        .map(|k| k.old)
+        .chain(diff.dropped.iter().copied())
+        .any(|e| e.fields.iter().any(|f| f.ty.is_attachment()));
+    let mut out = Vec::new();
+    if has_attachments(new) && !had {
+        out.push(attachments_support(dialect));
+        changes.push(Change::Created("_offgen_attachments".to_owned()));
+    }
+    if !had {
+        return out;
+    }
+    let table = quote("_offgen_attachments");
+    for kept in &diff.kept {
+        let (from, to) = (kept.old.table.sql(), kept.new.table.sql());
+        if kept.renamed() {
+            out.push(format!(
+                "UPDATE {table} SET \"entity\" = {} WHERE \"entity\" = {};",
+                sql_string(to),
+                sql_string(from)
+            ));
+        }
+        for field in kept.kept.iter().filter(|f| {
+            f.old.ty.is_attachment()
+                && f.new.ty.is_attachment()
+                && f.old.name.json() != f.new.name.json()
+        }) {
+            out.push(format!(
+                "UPDATE {table} SET \"field\" = {} WHERE \"entity\" = {} AND \"field\" = {};",
+                sql_string(field.new.name.json()),
+                sql_string(to),
+                sql_string(field.old.name.json())
+            ));
+        }
     }
     out
 }
@@ -520,6 +574,8 @@ fn postgres_conversion(field: &KeptField) -> String {
             "CASE WHEN {text} ~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$' THEN {text}::uuid END"
         ),
         (_, Json) => format!("to_jsonb({c})"),
+        // No other type's values are references to files this server holds.
+        (_, Attachment) => "NULL".to_owned(),
         (_, Blob) => format!("convert_to({text}, 'UTF8')"),
     };
     if let Enum { values, .. } = &field.new.ty {

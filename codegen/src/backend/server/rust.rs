@@ -174,6 +174,7 @@ pub fn kind(kind: &KindPlan) -> TokenStream {
         KindPlan::Uuid => quote!(Kind::Uuid),
         KindPlan::Json => quote!(Kind::Json),
         KindPlan::Blob => quote!(Kind::Blob),
+        KindPlan::Attachment => quote!(Kind::Attachment),
         KindPlan::Enum(values) => quote!(Kind::Enum(&[#(#values),*])),
         KindPlan::Reference(table) => quote!(Kind::Reference(#table)),
     }
@@ -279,6 +280,7 @@ fn model(entity: &Entity) -> TokenStream {
             FieldType::Real => quote!(f64),
             FieldType::Bool => quote!(bool),
             FieldType::Json => quote!(offgen_runtime::serde_json::Value),
+            FieldType::Attachment => quote!(offgen_runtime::attachments::AttachmentRef),
             FieldType::Enum { dart_type, values } => {
                 let enum_name = format_ident!("{}", dart_type);
                 let variants = values.iter().map(|v| {

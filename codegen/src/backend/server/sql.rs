@@ -171,12 +171,6 @@ struct CreateTable {
     columns: Vec<String>,
 }
 
-#[derive(Template)]
-#[template(path = "sql/server/support.sql", escape = "none")]
-struct Support {
-    pg: bool,
-}
-
 fn render(t: &impl Template) -> String {
     t.render()
         .expect("server SQL templates only read prepared strings")
@@ -311,9 +305,16 @@ pub fn create_index(entity: &Entity, index: &Index) -> String {
     )
 }
 
-/// The support tables (idempotency, audit, change order).
+/// The support tables (idempotency, audit, change order), as the runtime defines them.
 pub fn support(dialect: Dialect) -> String {
-    render(&Support {
-        pg: dialect == Dialect::Postgres,
-    })
+    offgen_runtime::support_tables::ddl(dialect)
+        .trim()
+        .to_owned()
+}
+
+/// The table of uploaded attachment files, for a schema with attachment fields.
+pub fn attachments_support(dialect: Dialect) -> String {
+    offgen_runtime::support_tables::attachments_ddl(dialect)
+        .trim()
+        .to_owned()
 }

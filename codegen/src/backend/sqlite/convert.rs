@@ -64,7 +64,10 @@ fn retyped(value: &str, from: &FieldType, to: &FieldType) -> String {
         (_, Uuid) => format!(
             "CASE WHEN {value} GLOB '[0-9a-fA-F]*-*-*-*-*' AND length({value}) = 36 THEN lower({value}) END"
         ),
+        (Attachment, Json) => value.to_owned(),
         (_, Json) => format!("json_quote({value})"),
+        // No other type's values are references to files the server holds.
+        (_, Attachment) => "NULL".to_owned(),
         (_, Blob) => format!("CAST({value} AS BLOB)"),
         (_, Enum { values, .. }) => {
             let list: Vec<String> = values.iter().map(|v| sql_string(&v.spec)).collect();

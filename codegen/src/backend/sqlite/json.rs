@@ -29,7 +29,9 @@ pub fn encode(ty: Option<&FieldType>, value: String) -> String {
         }
         // The queue triggers refuse invalid JSON on write; should any reach a payload anyway
         // (written while the guard was set), it goes as null rather than failing the push.
-        Some(FieldType::Json) => format!("CASE WHEN json_valid({value}) THEN json({value}) END"),
+        Some(FieldType::Json | FieldType::Attachment) => {
+            format!("CASE WHEN json_valid({value}) THEN json({value}) END")
+        }
         Some(FieldType::Blob) => {
             format!("CASE WHEN {value} IS NULL THEN NULL ELSE lower(hex({value})) END")
         }
@@ -60,6 +62,18 @@ pub fn decode(ty: Option<&FieldType>, data: &str, key: &str) -> String {
              ELSE json_extract({data}, {at}) END"
         ),
         Some(FieldType::Blob) => format!("unhex(json_extract({data}, {at}))"),
+        // Rebuilt in its one key order (a server's `jsonb` gives the keys back in another),
+        // so the stored text of a reference is the same wherever it came from.
+        Some(FieldType::Attachment) => {
+            let part =
+                |name: &str| format!("json_extract({data}, {})", path(&format!("{key}.{name}")));
+            format!(
+                "CASE json_type({data}, {at}) WHEN 'object' THEN json_object('sha256', {}, 'size', {}, 'mediaType', {}) END",
+                part("sha256"),
+                part("size"),
+                part("mediaType")
+            )
+        }
         // `->` gives the number's own text, which `offgen_real` reads exactly (SQLite's
         // `json_extract` does not, for large and small exponents).
         Some(FieldType::Real) => format!("offgen_real({data} -> {at})"),

@@ -50,6 +50,12 @@ pub const TYPES: &[TypeMapping] = &[
     map("Uuid", None, "uuid", "uuid::Uuid"),
     map("Value", None, "json", "serde_json::Value"),
     map("Vec", Some("u8"), "blob", "Vec<u8>"),
+    map(
+        "AttachmentRef",
+        None,
+        "attachment",
+        "offgen_runtime::attachments::AttachmentRef",
+    ),
 ];
 
 /// The wrapper of a reference to another entity (`offgen_runtime::Ref<Ranger>`).

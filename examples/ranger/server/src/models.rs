@@ -196,6 +196,9 @@ pub struct Observation {
     /// Path of the photo on the device.
     #[serde(rename = "photoPath")]
     pub photo_path: Option<String>,
+    /// The photo itself; it uploads on its own when signal allows.
+    #[serde(rename = "photo")]
+    pub photo: Option<offgen_runtime::attachments::AttachmentRef>,
     /// A small JPEG preview that syncs with the record.
     #[serde(rename = "thumbnail")]
     pub thumbnail: Option<String>,

@@ -150,6 +150,22 @@ fn settings_that_cannot_work_stop_the_server_at_start_with_exit_2() {
             ],
             "OFFGEN_LOG_FORMAT=xml",
         ),
+        (
+            vec![
+                ("DATABASE_URL", db.url.as_str()),
+                ("OFFGEN_TOKENS", "a=b"),
+                ("OFFGEN_ATTACHMENT_STORE", "ftp://photos"),
+            ],
+            "OFFGEN_ATTACHMENT_STORE: `ftp://photos` is not an attachment store",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", db.url.as_str()),
+                ("OFFGEN_TOKENS", "a=b"),
+                ("OFFGEN_ATTACHMENT_STORE", "s3://photos"),
+            ],
+            "feature `s3-tls`",
+        ),
     ] {
         let (status, logs) = match Process::try_start(&env) {
             Ok(_) => panic!("started with {env:?}"),

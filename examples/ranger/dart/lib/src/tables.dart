@@ -102,6 +102,61 @@ class DateTextConverter extends TypeConverter<DateTime, String>
   String toJson(DateTime value) => toSql(value);
 }
 
+/// A file an attachment field refers to: its content's SHA-256 (lowercase hex), its size in
+/// bytes and its media type. The bytes are not in the row: see `SyncDevice.attachFile`.
+class OffgenAttachment {
+  const OffgenAttachment({required this.sha256, required this.size, required this.mediaType});
+
+  /// The SHA-256 of the file's bytes, 64 lowercase hex digits.
+  final String sha256;
+
+  /// The file's size in bytes.
+  final int size;
+
+  /// Its media type (`image/jpeg`).
+  final String mediaType;
+
+  /// The reference as the wire writes it.
+  Map<String, Object?> toJson() => {'sha256': sha256, 'size': size, 'mediaType': mediaType};
+
+  /// A reference read from the wire.
+  static OffgenAttachment fromJson(Map<String, Object?> json) => OffgenAttachment(
+        sha256: json['sha256']! as String,
+        size: json['size']! as int,
+        mediaType: json['mediaType']! as String,
+      );
+
+  @override
+  bool operator ==(Object other) =>
+      other is OffgenAttachment &&
+      other.sha256 == sha256 &&
+      other.size == size &&
+      other.mediaType == mediaType;
+
+  @override
+  int get hashCode => Object.hash(sha256, size, mediaType);
+}
+
+/// An attachment column (the reference's JSON text in SQL) as an [OffgenAttachment], and on
+/// the wire as the reference object.
+class AttachmentConverter extends TypeConverter<OffgenAttachment, String>
+    with JsonTypeConverter2<OffgenAttachment, String, Map<String, Object?>> {
+  const AttachmentConverter();
+
+  @override
+  OffgenAttachment fromSql(String fromDb) =>
+      OffgenAttachment.fromJson(jsonDecode(fromDb) as Map<String, Object?>);
+
+  @override
+  String toSql(OffgenAttachment value) => jsonEncode(value.toJson());
+
+  @override
+  OffgenAttachment fromJson(Map<String, Object?> json) => OffgenAttachment.fromJson(json);
+
+  @override
+  Map<String, Object?> toJson(OffgenAttachment value) => value.toJson();
+}
+
 /// An enum whose values are stored as the text written in the spec.
 abstract interface class OffgenEnum {
   /// The stored (and transmitted) text of this value.
@@ -281,6 +336,8 @@ class Observations extends Table {
   TextColumn get notes => text().named('notes').nullable()();
   /// Path of the photo on the device.
   TextColumn get photoPath => text().named('photo_path').nullable()();
+  /// The photo itself; it uploads on its own when signal allows.
+  TextColumn get photo => text().named('photo').map(const AttachmentConverter()).nullable()();
   /// A small JPEG preview that syncs with the record.
   BlobColumn get thumbnail => blob().named('thumbnail').map(const HexBlobConverter()).nullable()();
   /// Shared by the observations of one sighting.

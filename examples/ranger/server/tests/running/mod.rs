@@ -61,6 +61,8 @@ impl Process {
             ("OFFGEN_ADDR".into(), "127.0.0.1:0".into()),
             ("OFFGEN_LOG".into(), "info,offgen_runtime=debug".into()),
             ("OFFGEN_LOG_FORMAT".into(), "json".into()),
+            // Observations' photos: kept in memory, never in a folder beside the tests.
+            ("OFFGEN_ATTACHMENT_STORE".into(), "memory:".into()),
         ];
         for (k, v) in env {
             all.retain(|(key, _)| key != k);
