@@ -351,6 +351,19 @@ fn duplicated(world: &World, server: &ServerRows, audit: &[AuditRow], out: &mut 
                 }
             }
             m["data"] = Value::Object(data);
+            // lww field stamps are keyed by the app's names as well (the server renames them
+            // as it does the data, and the app's migration renamed the queued ones).
+            if let Some(stamps) = m.get("fieldStamps").and_then(Value::as_object) {
+                let step = s.step.unwrap_or(now.step);
+                let stamps: Map<String, Value> = stamps
+                    .iter()
+                    .filter_map(|(key, stamp)| {
+                        let key = now.key_from(step, s.table(), key)?;
+                        Some((key.to_owned(), stamp.clone()))
+                    })
+                    .collect();
+                m["fieldStamps"] = Value::Object(stamps);
+            }
             m
         };
         if resent.step != sent.step && comparable(sent) == comparable(&retry) {
