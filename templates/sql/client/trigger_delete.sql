@@ -5,6 +5,13 @@ BEGIN
 {%- if e.stamps %}
   {{ e.tick }}
 {%- endif %}
+{%- if e.append_only %}
+  -- An append-only row is deleted only before the server has applied any of it (the
+  -- append_only_delete trigger refuses any other delete): its queued insert, unsent or set
+  -- aside, goes with it, and there is nothing to send.
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = {{ e.entity }} AND "row_id" = {{ row }}."id";
+  DELETE FROM "_offgen_outbox" WHERE "entity" = {{ e.entity }} AND "row_id" = {{ row }}."id";
+{%- else %}
   -- A queued update that was never sent becomes the delete.
   UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL{% if e.stamps %}, "stamp" = {{ e.stamp }}, "field_stamps" = NULL{% endif %}
   WHERE "seq" = {{ last_entry }} AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
@@ -20,4 +27,5 @@ BEGIN
   -- The server never saw a row whose insert was never sent: nothing to send at all.
   DELETE FROM "_offgen_outbox"
   WHERE "seq" = {{ last_entry }} AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+{%- endif %}
 END;
