@@ -5,6 +5,8 @@
 //! afterwards unreliable.
 
 use askama::Template;
+// Templates spell the bookkeeping columns from their one declaration: `{{ bk::VERSION.sql }}`.
+use offgen_runtime::bookkeeping as bk;
 
 use crate::backend::device_columns::{Column, ColumnDefault, columns};
 use crate::backend::literals::{quote, sql_string};
