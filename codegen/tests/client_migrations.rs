@@ -312,6 +312,92 @@ fn a_device_with_a_week_of_unsynced_work_upgrades_through_every_revision() {
     }
 }
 
+/// A write sent before an app update, whose answer never came, is carried over as the write
+/// it was: its own values converted as the step converts the rows' (not the row's values,
+/// which may be newer, or gone). An insert whose row the app then deleted outright goes whole,
+/// and the delete after it (the server may have applied the insert), so nothing waits behind
+/// a write that can no longer be made.
+#[test]
+fn a_sent_write_keeps_its_own_values_through_a_step_that_converts_them_even_when_its_row_is_gone() {
+    let builds = builds(&(1..=4).map(revision).collect::<Vec<_>>());
+    let mut device = Device::from_build(&builds[2]);
+    device.sql(
+        "INSERT INTO rangers (id, name, badge_number) VALUES ('r1', 'Ana', 'B-1');
+         INSERT INTO observations (id, ranger, kind, latitude, longitude, recorded_at, modified_at)
+           VALUES ('o2', 'r1', 'tracks', -1.6, 36.6, 2000, 2000);",
+    );
+    let sent = device.claim(100);
+    let results: Vec<Value> = sent
+        .iter()
+        .map(|e| json!({"mutationId": e["mutation_id"], "status": "accepted", "version": 1}))
+        .collect();
+    device.push_results(json!(results));
+    assert!(device.outbox().is_empty());
+    // In flight when the answer was lost: a new observation of a kind the next step removes,
+    // and an edit of o2 to that kind.
+    device.sql(
+        "INSERT INTO observations (id, ranger, kind, latitude, longitude, notes, count, recorded_at, modified_at)
+           VALUES ('o1', 'r1', 'other', -1.5, 36.5, 'seen', 2.5, 1000, 1000);
+         UPDATE observations SET kind = 'other' WHERE id = 'o2';",
+    );
+    assert_eq!(device.claim(100).len(), 2);
+    device.run("release_inflight", &[(":claim", &support::CLAIM)]);
+    // Then the app deleted o1 outright, and edited o2 again.
+    device.sql(
+        "DELETE FROM observations WHERE id = 'o1';
+         UPDATE observations SET kind = 'fire' WHERE id = 'o2';",
+    );
+    device.upgrade(&builds[3]);
+    let outbox = device.outbox();
+    let o1: Vec<_> = outbox.iter().filter(|e| e.row_id == "o1").collect();
+    assert_eq!(
+        o1.iter().map(|e| e.op.as_str()).collect::<Vec<_>>(),
+        ["insert", "delete"]
+    );
+    assert_eq!(
+        o1[0].payload,
+        Some(json!({
+            "ranger": "r1", "kind": "wildlife", "latitude": -1.5, "longitude": 36.5,
+            "accuracyM": null, "notes": "seen", "photoPath": null, "count": 2.5,
+            "status": "draft", "recordedAt": 1000, "modifiedAt": 1000
+        })),
+        "the insert goes whole, its removed kind converted, although its row is gone"
+    );
+    let o2: Vec<_> = outbox.iter().filter(|e| e.row_id == "o2").collect();
+    assert_eq!(
+        o2[0].payload,
+        Some(json!({"kind": "wildlife"})),
+        "the edit as it was sent, converted; not the row's later value"
+    );
+    assert_eq!(o2[1].changed.as_deref(), Some(",kind,"));
+    // The server applied neither: the insert and then its delete reach it, and the queue empties.
+    let mut pushed = Vec::new();
+    loop {
+        let batch = device.claim(100);
+        if batch.is_empty() {
+            break;
+        }
+        let results: Vec<Value> = batch
+            .iter()
+            .map(|e| json!({"mutationId": e["mutation_id"], "status": "accepted", "version": 2}))
+            .collect();
+        pushed.extend(batch.iter().map(|e| {
+            format!(
+                "{} {}",
+                e["op"].as_str().unwrap(),
+                e["row_id"].as_str().unwrap()
+            )
+        }));
+        device.push_results(json!(results));
+    }
+    assert_eq!(
+        pushed,
+        ["insert o1", "update o2", "delete o1", "update o2"],
+        "{:#?}",
+        device.outbox()
+    );
+}
+
 fn refused(old: &str, new: &str) -> String {
     let (files, _) = build_on(&Previous::default(), old).unwrap();
     build_on(&previous_of(&files), new).expect_err("the change must be refused")

@@ -522,3 +522,153 @@ fn an_infinite_real_is_refused_with_the_write() {
         json!(2.5)
     );
 }
+
+/// Barn readings: facts once recorded (`append_only`).
+const READINGS: &str = r#"
+offgen: 1
+app: farm
+entities:
+  Reading:
+    conflict: append_only
+    fields:
+      value: real
+      note: text?
+"#;
+
+fn rejected(entry: &Value) -> Value {
+    json!({"mutationId": entry["mutation_id"], "status": "rejected",
+           "error": {"code": "invalid-data", "message": "value is out of range"}})
+}
+
+#[test]
+fn an_append_only_row_changes_only_while_the_server_has_none_of_it() {
+    let device = Device::new(READINGS);
+    device.sql("INSERT INTO readings (id, value) VALUES ('r1', 12)");
+    // Before it is sent, a correction is part of the insert.
+    device.sql("UPDATE readings SET value = 14 WHERE id = 'r1'");
+    // Rejected (so not applied): the row may still be corrected, and goes again as corrected.
+    let sent = device.claim(10);
+    assert_eq!(sent[0]["payload"], json!({"value": 14.0, "note": null}));
+    device.push_results(json!([rejected(&sent[0])]));
+    device.sql("UPDATE readings SET value = 15 WHERE id = 'r1'");
+    let ops: Vec<String> = device.outbox().into_iter().map(|e| e.op).collect();
+    assert_eq!(
+        ops,
+        ["insert"],
+        "a correction is never an update of its own"
+    );
+    // Sent, its answer lost: the server may have it now. No change and no delete is taken,
+    // soft or outright, and nothing is queued.
+    let sent = device.claim(10);
+    assert_eq!(sent[0]["payload"], json!({"value": 15.0, "note": null}));
+    device.run("release_inflight", &[(":claim", &support::CLAIM)]);
+    for write in [
+        "UPDATE readings SET note = 'miscounted' WHERE id = 'r1'",
+        "UPDATE readings SET deleted_at = 1 WHERE id = 'r1'",
+        "DELETE FROM readings WHERE id = 'r1'",
+    ] {
+        let error = device.sql_err(write);
+        assert!(
+            error.contains("readings rows are append-only") && error.contains("record a new one"),
+            "{write}: {error}"
+        );
+    }
+    assert_eq!(device.outbox().len(), 1);
+    // Accepted: the same for good; the server's own bookkeeping and records still apply.
+    let sent = device.claim(10);
+    device.push_results(
+        json!([{"mutationId": sent[0]["mutation_id"], "status": "accepted", "version": 1}]),
+    );
+    assert!(device.outbox().is_empty());
+    assert!(
+        device
+            .sql_err("UPDATE readings SET value = 1 WHERE id = 'r1'")
+            .contains("append-only")
+    );
+    device.pull(
+        json!([{"entity": "readings", "id": "r1", "version": 1, "deleted": false,
+                "data": {"value": 15.0, "note": "entered at the office"}}]),
+        "c1",
+    );
+    assert_eq!(
+        device.value("SELECT note || ' ' || sync_status FROM readings WHERE id = 'r1'"),
+        json!("entered at the office synced")
+    );
+}
+
+#[test]
+fn an_append_only_row_set_aside_may_be_corrected_or_deleted_and_then_sends_nothing_more() {
+    let device = Device::new(READINGS);
+    device.sql(
+        "UPDATE _offgen_meta SET value = '1' WHERE key = 'max_attempts';
+         INSERT INTO readings (id, value) VALUES ('r1', 12), ('r2', 13);",
+    );
+    let sent = device.claim(10);
+    let results: Vec<Value> = sent.iter().map(rejected).collect();
+    device.push_results(json!(results));
+    assert_eq!(device.run("list_failed", &[]).len(), 2);
+    // Corrected while set aside: the insert, retried, is made from the corrected row.
+    device.sql("UPDATE readings SET value = 12.5 WHERE id = 'r1'");
+    let failed = device.run("list_failed", &[]);
+    assert_eq!(failed.len(), 2, "no update queued behind the insert");
+    device.run(
+        "retry_failed",
+        &[(":seq", &failed[0]["seq"].as_i64().unwrap())],
+    );
+    let sent = device.claim(10);
+    assert_eq!(
+        (sent.len(), &sent[0]["op"], &sent[0]["payload"]),
+        (1, &json!("insert"), &json!({"value": 12.5, "note": null}))
+    );
+    // Deleted while set aside: the server never had it, so nothing is left to send.
+    device.sql("DELETE FROM readings WHERE id = 'r2'");
+    let left: Vec<String> = device.outbox().into_iter().map(|e| e.row_id).collect();
+    assert_eq!(left, ["r1"]);
+}
+
+/// A write sent, then its row deleted outright here, then the write rejected (so never
+/// applied): nothing is left to make it again from. A rejected insert goes with the delete
+/// behind it (the server never had the row); a rejected update goes alone, and the delete
+/// after it is sent.
+#[test]
+fn a_rejected_write_of_a_row_deleted_since_is_not_made_again_from_nothing() {
+    let device = device();
+    insert_visit(&device, "v2");
+    sync_all(&device);
+    insert_visit(&device, "v1");
+    device.sql("UPDATE visits SET notes = 'edited' WHERE id = 'v2'");
+    assert_eq!(device.claim(10).len(), 2, "v1's insert, v2's update");
+    // The answer is lost; the app deletes both rows; the same mutations go again.
+    device.run("release_inflight", &[(":claim", &support::CLAIM)]);
+    device.sql("DELETE FROM visits WHERE id IN ('v1', 'v2')");
+    let sent = device.claim(10);
+    assert_eq!(sent.len(), 2);
+    let results: Vec<Value> = sent
+        .iter()
+        .map(|e| {
+            json!({"mutationId": e["mutation_id"], "status": "rejected",
+                        "error": {"code": "invalid-data", "message": "count is out of range"}})
+        })
+        .collect();
+    device.push_results(json!(results));
+    let left: Vec<(String, String)> = device
+        .outbox()
+        .into_iter()
+        .map(|e| (e.row_id, e.op))
+        .collect();
+    assert_eq!(left, [("v2".to_owned(), "delete".to_owned())]);
+    // A rejected write of a row that is still here is made again, as before.
+    insert_visit(&device, "v3");
+    let sent = device.claim(10);
+    let v3 = sent.iter().find(|e| e["row_id"] == "v3").unwrap();
+    device.push_results(
+        json!([{"mutationId": v3["mutation_id"], "status": "rejected",
+                                "error": {"code": "invalid-data", "message": "no"}}]),
+    );
+    assert!(
+        device
+            .outbox()
+            .iter()
+            .any(|e| e.row_id == "v3" && e.op == "insert" && e.mutation_id.is_none())
+    );
+}

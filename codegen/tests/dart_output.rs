@@ -16,13 +16,17 @@ use support::drift::*;
 #[test]
 fn every_generated_dart_file_parses_cleanly() {
     let examples = support::example_specs().into_iter().map(|(_, spec)| spec);
+    let mut with_attachments = 0;
     for spec in examples.chain([KEYWORD_SPEC.to_owned()]) {
         let files = support::build(&spec);
         let dart = dart_files(&files);
+        // With attachment fields the client has a fourth part, the attachment loop.
+        let attachments = files.get("dart/lib/src/sync_attachments.dart").is_some();
+        with_attachments += usize::from(attachments);
         assert_eq!(
             dart.len(),
-            8,
-            "tables, sync statements, database, connection, sync client and its 3 parts"
+            8 + usize::from(attachments),
+            "tables, sync statements, database, connection, sync client and its parts"
         );
         for (path, source) in dart {
             let tree = parse(source);
@@ -30,6 +34,7 @@ fn every_generated_dart_file_parses_cleanly() {
             assert!(problems.is_empty(), "{path}:\n{}", problems.join("\n"));
         }
     }
+    assert!(with_attachments > 0, "no example has the attachment loop");
 }
 
 #[test]
@@ -340,6 +345,10 @@ fn the_generated_dart_package_snapshots() {
         ("dart/lib/src/connection.dart", "ranger_connection"),
         ("dart/lib/src/tables.dart", "ranger_tables"),
         ("dart/lib/src/sync_client.dart", "ranger_sync_client"),
+        (
+            "dart/lib/src/sync_attachments.dart",
+            "ranger_sync_attachments",
+        ),
         ("dart/lib/src/sync_device.dart", "ranger_sync_device"),
         ("dart/lib/src/sync_json.dart", "ranger_sync_json"),
         ("dart/lib/src/sync_transport.dart", "ranger_sync_transport"),

@@ -14,15 +14,16 @@ mod support;
 use dart_trace::{Step, dart, render, rust, statements};
 use offgen_runtime::scripts::parse_sync_sql;
 
-const CLIENT_FILES: [&str; 4] = [
+const CLIENT_FILES: [&str; 5] = [
     "dart/lib/src/sync_client.dart",
+    "dart/lib/src/sync_attachments.dart",
     "dart/lib/src/sync_device.dart",
     "dart/lib/src/sync_json.dart",
     "dart/lib/src/sync_transport.dart",
 ];
 
 fn rust_sources() -> Vec<String> {
-    ["sync.rs", "device.rs", "pulled.rs"]
+    ["sync.rs", "device.rs", "pulled.rs", "attachments.rs"]
         .iter()
         .map(|f| {
             std::fs::read_to_string(format!(
@@ -63,6 +64,22 @@ const PAIRS: &[(&str, &str, &str)] = &[
     ("Device", "dismiss_notice", "dismissNotice"),
     ("Device", "dismiss_all_notices", "dismissAllNotices"),
     ("Device", "retry_waiting", "retryWaiting"),
+    // The attachment loop, and what the app asks of the attachment queue.
+    ("SyncClient", "sync_attachments", "_syncAttachments"),
+    ("SyncClient", "fetch_attachment", "_fetchAttachment"),
+    ("FileRun", "build", "build"),
+    ("Device", "attach", "attachFile"),
+    ("Device", "attachment", "attachment"),
+    ("Device", "set_attachment_policy", "setAttachmentPolicy"),
+    ("Device", "attachment_stats", "attachmentStats"),
+    ("Device", "list_failed_attachments", "listFailedAttachments"),
+    ("Device", "retry_failed_attachment", "retryFailedAttachment"),
+    ("Device", "discard_attachment", "discardAttachment"),
+    (
+        "Device",
+        "retry_waiting_attachments",
+        "retryWaitingAttachments",
+    ),
 ];
 
 /// Every difference between the two clients, as `what: rust vs dart` texts.
@@ -193,6 +210,71 @@ fn the_loop_read_is_the_whole_algorithm() {
 }
 
 #[test]
+fn the_attachment_loop_read_is_the_whole_algorithm() {
+    // The attachment loop holds the steps the header of sync.sql's attachment part lists, in
+    // its order, with every status branch of the upload.
+    let files = support::build(&support::ranger_spec());
+    let texts = dart_sources(&files);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let text = render(&dart::Source::parse(&refs).steps("SyncClient", "_syncAttachments"));
+    let mut at = 0;
+    for expected in [
+        "sql acquireAttachmentLease(holder, now, until)",
+        "fail busy",
+        "sql recoverAttachmentUploads()",
+        "loop",
+        "sql claimAttachmentUpload(claim, now, metered)",
+        "sql claimedAttachment(claim)",
+        "http HEAD /",
+        "transport send",
+        "sql releaseAttachmentUpload(claim)",
+        "fail transport",
+        "if asked.status == 200",
+        "sql confirmAttachmentUpload(claim, now)",
+        "if asked.status != 404",
+        "fail refused",
+        "if max != null && size > max",
+        "sql setAsideAttachment(claim, error)",
+        "on error",
+        "sql setAsideAttachment(claim, error)",
+        "http PUT /",
+        "transport upload",
+        "if response.status == 200 || response.status == 201",
+        "sql confirmAttachmentUpload(claim, now)",
+        "if response.status == 413",
+        "sql setAsideAttachment(claim, error)",
+        "if response.status == 400 || response.status == 422 && !localMatches",
+        "sql setAsideAttachment(claim, error)",
+        "if response.status == 400 || response.status == 404 || response.status == 409 || response.status == 410 || response.status == 422",
+        "sql retryAttachmentUpload(claim, error, now)",
+        "sql releaseAttachmentUpload(claim)",
+        "fail refused",
+        "sql attachmentDownloadsDue(now, metered, limit)",
+        "for each",
+        "http GET /",
+        "transport download",
+        "file delete",
+        "sql retryAttachmentDownload(seq, error, now)",
+        "if hash != file.sha256",
+        "fail protocol",
+        "file rename",
+        "sql confirmAttachmentDownload(seq, local_path, now)",
+        "sql evictableAttachments(now)",
+        "sql evictAttachment(local_path, now)",
+        "if marked > 0",
+        "file delete",
+        "sql forgetEvicted()",
+        "sql releaseAttachmentLease(holder)",
+    ] {
+        match text[at..].find(expected) {
+            Some(i) => at += i + expected.len(),
+            None => panic!("`{expected}` missing or out of order in:\n{text}"),
+        }
+    }
+    assert!(!text.contains("transaction"), "{text}");
+}
+
+#[test]
 fn every_statement_is_bound_with_exactly_its_params() {
     let files = support::build(&support::ranger_spec());
     let sync_sql = parse_sync_sql(files.get("client/sync.sql").unwrap()).unwrap();
@@ -299,8 +381,47 @@ fn the_comparison_notices_a_broken_dart_loop() {
         ),
         // The claim's lease renewal dropped.
         (
-            "      await keepLease();\n      final claim",
-            "      final claim",
+            "      await keepLease();\n      final claim = _randomId();\n      final entries",
+            "      final claim = _randomId();\n      final entries",
+        ),
+        // Files uploaded on the records' lease (a long upload would hold records back).
+        (
+            "      SyncSql.acquireAttachmentLease,",
+            "      SyncSql.acquireSyncLease,",
+        ),
+        // A 409 (the row refers to another file now) set aside instead of retried later.
+        (
+            "        response.status == 404 ||\n        response.status == 409 ||",
+            "        response.status == 404 ||",
+        ),
+        // A file that did not fit in the server's limit (413) retried instead of set aside.
+        (
+            "} else if (response.status == 413) {\n      final error = 'too-large: the server refused the file",
+            "} else if (response.status == 414) {\n      final error = 'too-large: the server refused the file",
+        ),
+        // An upload that got no answer keeps its claim (uploading forever).
+        (
+            "      response = await sent;\n    } on TransportException catch (e) {\n      await release(claim);\n",
+            "      response = await sent;\n    } on TransportException catch (e) {\n",
+        ),
+        // A file deleted though evict_attachment found a row still needing it.
+        ("      if (marked > 0) {", "      if (true) {"),
+        // A download whose bytes are not the file's kept (renamed into place).
+        (
+            "    if (hash != file.sha256) {\n      await discard(temporary);\n",
+            "    if (hash != file.sha256) {\n",
+        ),
+        // The file's bytes sent by `send` (in memory) instead of streamed by `upload`.
+        ("client.transport.upload(", "client.transport.send("),
+        // A file request without the token.
+        (
+            "'application/octet-stream';\n    }\n    final token = await client.token();",
+            "'application/octet-stream';\n    }\n    const String? token = null;",
+        ),
+        // A file attached with no check that the field took it.
+        (
+            "    if (changed == 0) {\n      throw AttachmentException(",
+            "    if (changed < 0) {\n      throw AttachmentException(",
         ),
         // The clock not set after a pull page.
         (
@@ -351,8 +472,8 @@ fn the_comparison_notices_a_broken_dart_loop() {
         ),
         // The token asked once per sync instead of per request (moved out of send).
         (
-            "    final token = await client.token();\n",
-            "    const String? token = null;\n",
+            "'${clientMigrations.length}';\n    final token = await client.token();\n",
+            "'${clientMigrations.length}';\n    const String? token = null;\n",
         ),
     ];
     for (from, to) in cases {
@@ -381,6 +502,13 @@ fn the_comparison_notices_a_changed_rust_loop() {
             "413 | 429 if entries.len() > 1 =>",
         ),
         ("if page.has_more {", "if !page.has_more {"),
+        ("400 | 404 | 409 | 410 | 422 =>", "400 | 404 | 410 | 422 =>"),
+        ("if marked > 0 {", "if marked >= 0 {"),
+        ("if hash != file.sha256 {", "if hash == file.sha256 {"),
+        (
+            "\"recover_attachment_uploads\", &[])",
+            "\"forget_evicted\", &[])",
+        ),
         (
             "if self.execute_pulled_row(&mut rows, row)? == 0 {",
             "if self.execute_pulled_row(&mut rows, row)? != 1 {",

@@ -110,14 +110,6 @@ const NULLABLE_REALS: &[&str] = &["1.25", "-0.5", "null"];
 const BOOLS: &[&str] = &["true", "false"];
 const INTS: &[&str] = &["1", "0", "-5", "42", "1700000000000"];
 const BLOBS: &[&str] = &["\"00ff\"", "\"ABCD\"", "null"];
-/// Attachment references: keys in the device's order, in another (a server's `jsonb` gives
-/// them back sorted), spaced; and null.
-const ATTACHMENTS: &[&str] = &[
-    "{\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"size\":4,\"mediaType\":\"image/jpeg\"}",
-    "{\"mediaType\":\"image/png\",\"sha256\":\"60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752\",\"size\":12}",
-    "{ \"size\" : 0 , \"sha256\" : \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\", \"mediaType\" : \"text/plain\" }",
-    "null",
-];
 const KINDS: &[&str] = &["\"wildlife\"", "\"tracks\"", "\"fire\""];
 const DAYS: &[&str] = &["\"2026-12-01\"", "null"];
 
@@ -135,6 +127,12 @@ fn field(key: &'static str, values: &[&'static str]) -> Field {
 }
 
 /// The ranger example's entities: table and fields.
+const PHOTOS: &[&str] = &[
+    "null",
+    "{\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"size\":4,\"mediaType\":\"image/jpeg\"}",
+    "{\"size\":5,\"sha256\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\",\"mediaType\":\"image/png\"}",
+];
+
 fn entities() -> Vec<(&'static str, Vec<Field>)> {
     let ids: Vec<&'static str> = (0..4)
         .map(|n| &*Box::leak(format!("\"{}\"", id(n)).into_boxed_str()))
@@ -176,7 +174,9 @@ fn entities() -> Vec<(&'static str, Vec<Field>)> {
                 field("altitudeM", NULLABLE_REALS),
                 field("notes", &["\"line\\nbreak\"", "\"plain\"", "null"]),
                 field("photoPath", &["null", "\"/p.jpg\""]),
-                field("photo", ATTACHMENTS),
+                // Attachment references: in the device's key order, and in another (a
+                // PostgreSQL server's jsonb gives its keys back sorted by length).
+                field("photo", PHOTOS),
                 field("thumbnail", BLOBS),
                 field("sightingId", &with_null),
                 field("patrolDay", DAYS),
@@ -451,7 +451,7 @@ fn local_state(rng: &mut Rng, schema: &ClientSchema) -> Device {
 }
 
 /// Every table's rows, each as text, sorted (tables without an integer key have no order).
-fn dump(device: &Device) -> Tables {
+fn dump(device: &Device) -> Vec<(String, Vec<String>)> {
     let conn = device.connection();
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -488,7 +488,7 @@ fn dump(device: &Device) -> Tables {
         .collect()
 }
 
-/// Every table's rows, each rendered as one line, sorted.
+/// Every table's rows, by table.
 type Tables = Vec<(String, Vec<String>)>;
 
 /// Applies `text` one way (returning how many records went through a pulled-row statement)

@@ -2,6 +2,7 @@
 //! SQLite and on PostgreSQL (`OFFGEN_TEST_DATABASE_URL`, started by scripts/test.sh): what the
 //! ranger example cannot show, such as a reference to an owner-scoped entity.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use offgen_codegen::load_yaml_spec;
@@ -12,11 +13,23 @@ use serde_json::{Value, json};
 
 /// The app a generated server crate would describe for `spec`, built at run time.
 fn app(spec: &str) -> &'static AppDef {
-    let schema = load_yaml_spec(&SourceFile::new("offgen.yaml", spec)).unwrap();
-    let files =
-        offgen_codegen::backend::generate(&schema, &Default::default(), &mut Default::default())
-            .unwrap();
-    offgen_codegen::backend::server::app_def::plan_of_build(&files)
+    app_of_revisions(&[spec])
+}
+
+/// The app of the last of `specs`, each built on the one before, as `offgen build` makes them.
+fn app_of_revisions(specs: &[&str]) -> &'static AppDef {
+    let mut files = None;
+    for spec in specs {
+        let schema = load_yaml_spec(&SourceFile::new("offgen.yaml", *spec)).unwrap();
+        let previous = files
+            .as_ref()
+            .map(|f| offgen_codegen::previous::from_files(f, Path::new("out")).unwrap())
+            .unwrap_or_default();
+        files = Some(
+            offgen_codegen::backend::generate(&schema, &previous, &mut Default::default()).unwrap(),
+        );
+    }
+    offgen_codegen::backend::server::app_def::plan_of_build(&files.unwrap())
         .unwrap_or_else(|d| panic!("{}", d.message))
         .leak()
 }
@@ -27,11 +40,16 @@ static NEXT: AtomicU64 = AtomicU64::new(1);
 struct Server {
     base: String,
     client: reqwest::Client,
+    db: Database,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
     async fn start(spec: &str, postgres: bool, users: &[(&str, &str)]) -> Server {
+        Server::serving(app(spec), postgres, users).await
+    }
+
+    async fn serving(app: &'static AppDef, postgres: bool, users: &[(&str, &str)]) -> Server {
         let (url, dir) = if postgres {
             let admin = std::env::var("OFFGEN_TEST_DATABASE_URL")
                 .expect("OFFGEN_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh");
@@ -57,7 +75,6 @@ impl Server {
                 Some(dir),
             )
         };
-        let app = app(spec);
         let db = Database::connect(&url).await.unwrap();
         db.migrate(app).await.unwrap();
         let tokens: Vec<String> = users
@@ -66,7 +83,7 @@ impl Server {
             .collect();
         let routes = router(
             app,
-            db,
+            db.clone(),
             StaticTokens::parse(&tokens.join(",")).unwrap(),
             "{}",
         );
@@ -80,14 +97,22 @@ impl Server {
         Server {
             base,
             client: reqwest::Client::new(),
+            db,
             _dir: dir,
         }
     }
 
     async fn push(&self, token: &str, mutations: Value) -> Value {
-        let response = self
-            .client
-            .post(format!("{}/sync/push", self.base))
+        self.push_at(token, None, mutations).await
+    }
+
+    /// A push from an app at schema step `step` (`None`: the server's).
+    async fn push_at(&self, token: &str, step: Option<u32>, mutations: Value) -> Value {
+        let mut request = self.client.post(format!("{}/sync/push", self.base));
+        if let Some(step) = step {
+            request = request.header("Offgen-Schema-Step", step.to_string());
+        }
+        let response = request
             .bearer_auth(token)
             .json(&json!({"clientId": "device", "mutations": mutations}))
             .send()
@@ -202,4 +227,90 @@ async fn a_reference_to_another_users_row_finds_no_row_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reference_to_another_users_row_finds_no_row_postgres() {
     a_reference_to_another_users_row_finds_no_row(true).await;
+}
+
+/// A team's notes app whose second build dropped its sketches (`migrate.drop`).
+const SKETCHES: &str = "
+offgen: 1
+app: notes
+entities:
+  Note:
+    fields:
+      body: text
+  Sketch:
+    fields:
+      title: text
+      strokes: json?
+";
+
+/// What an app at the first step writes to the entity the server dropped since is accepted,
+/// applied to nothing and kept in the audit once, as the write it was: a retry after a lost
+/// answer (the same mutation again, even twice in one request) gets the first result and
+/// audits nothing again.
+async fn writes_to_an_entity_dropped_since_are_audited_once(postgres: bool) {
+    let dropped = format!(
+        "{}migrate:\n  drop: [Sketch]\n",
+        SKETCHES.replace(
+            "  Sketch:\n    fields:\n      title: text\n      strokes: json?\n",
+            ""
+        )
+    );
+    let app = app_of_revisions(&[SKETCHES, &dropped]);
+    let s = Server::serving(app, postgres, &[(ANA, "ana")]).await;
+    let sketch = insert(
+        "sketches",
+        &uuid(1),
+        json!({"title": "ridge", "strokes": [1, 2]}),
+    );
+    let first = s.push_at("ana", Some(1), json!([sketch])).await;
+    assert_eq!(
+        (&first[0]["status"], &first[0]["version"]),
+        (&json!("accepted"), &json!(1)),
+        "{first}"
+    );
+    let again = s
+        .push_at(
+            "ana",
+            Some(1),
+            json!([
+                sketch,
+                sketch,
+                insert("notes", &uuid(2), json!({"body": "b"}))
+            ]),
+        )
+        .await;
+    assert_eq!((&again[0], &again[1]), (&first[0], &first[0]), "{again}");
+    assert_eq!(again[2]["status"], "accepted", "{again}");
+    let sql =
+        "SELECT entity || ' ' || reason || ' ' || CAST(losing_data AS TEXT) FROM _offgen_audit";
+    let audit: Vec<String> = match &s.db {
+        Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+        Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+    };
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let (head, losing) = audit[0].split_at(audit[0].find('{').unwrap());
+    assert!(head.starts_with("sketches schema: "), "{head}");
+    assert_eq!(
+        serde_json::from_str::<Value>(losing).unwrap(),
+        json!({"op": "insert", "baseVersion": null, "data": {"title": "ridge", "strokes": [1, 2]}})
+    );
+    // An id that is no id is refused, as from any app; nothing reaches the audit.
+    let bad = s
+        .push_at(
+            "ana",
+            Some(1),
+            json!([insert("sketches", "not-a-uuid", json!({"title": "x"}))]),
+        )
+        .await;
+    assert_eq!(bad[0]["error"]["code"], "invalid-id", "{bad}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_to_an_entity_dropped_since_are_audited_once_sqlite() {
+    writes_to_an_entity_dropped_since_are_audited_once(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_to_an_entity_dropped_since_are_audited_once_postgres() {
+    writes_to_an_entity_dropped_since_are_audited_once(true).await;
 }

@@ -8,6 +8,7 @@ mod support;
 use offgen_runtime::model::AppDef;
 use offgen_runtime::server::tokio;
 use offgen_runtime::server::{Database, Dialect};
+use serde_json::Value;
 
 const RANGER: &str = "00000000-0000-4000-8000-000000000001";
 const ROUTE: &str = "00000000-0000-4000-8000-000000000002";
@@ -266,6 +267,127 @@ async fn enum_values_are_enforced_alike_on_sqlite() {
 async fn enum_values_are_enforced_alike_on_postgres() {
     enum_values_are_enforced_alike_after_every_step(
         &fresh_postgres_database("offgen_enum_steps").await,
+    )
+    .await;
+}
+
+/// A field that may be null and has a default, whose values a step removes: both databases
+/// turn a removed value into the default (as the devices' own step does) and keep a null as
+/// null.
+async fn a_removed_value_of_a_nullable_field_becomes_its_default_alike(url: &str) {
+    let before = "offgen: 1\napp: camp\nentities:\n  Tent:\n    fields:\n      colour: { type: enum, values: [red, blue, green], nullable: true, default: blue }\n";
+    let after = format!(
+        "{}migrate:\n  retype: [Tent.colour]\n",
+        before.replace("[red, blue, green]", "[blue, green]")
+    );
+    let builds = support::builds(&[before.to_owned(), after]);
+    let db = Database::connect(url).await.unwrap();
+    let pg = db.dialect() == Dialect::Postgres;
+    let (uuid, xid, xid_column) = if pg {
+        ("::uuid", ", pg_current_xact_id()", ", _offgen_xid")
+    } else {
+        ("", "", "")
+    };
+    db.migrate(app(&builds[0])).await.unwrap();
+    let rows: Vec<String> = [(1, "'red'"), (2, "'green'"), (3, "NULL")]
+        .iter()
+        .map(|(n, colour)| {
+            format!(
+                "INSERT INTO tents (id, colour, version, updated_at, _offgen_seq{xid_column})
+                   VALUES ('00000000-0000-4000-8000-00000000000{n}'{uuid}, {colour}, 1, 1, {n}{xid});"
+            )
+        })
+        .collect();
+    exec(&db, &rows.join("\n")).await.unwrap();
+    db.migrate(app(&builds[1])).await.unwrap();
+    assert_eq!(
+        texts(&db, "SELECT coalesce(colour, '-') FROM tents ORDER BY id").await,
+        [Some("blue"), Some("green"), Some("-")].map(|s| s.map(str::to_owned))
+    );
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn a_removed_value_of_a_nullable_field_becomes_its_default_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_removed_value_of_a_nullable_field_becomes_its_default_alike(&format!(
+        "sqlite:{}",
+        dir.path().join("server.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn a_removed_value_of_a_nullable_field_becomes_its_default_on_postgres() {
+    a_removed_value_of_a_nullable_field_becomes_its_default_alike(
+        &fresh_postgres_database("offgen_nullable_retype").await,
+    )
+    .await;
+}
+
+/// An `lww` row keeps each field's stamp by wire key: a renamed field takes its stamp along
+/// (without one it would count as written at the row's last change), a field a step adds is
+/// stamped with the row's first write, a dropped field's stamp goes.
+async fn lww_stamps_follow_renamed_added_and_dropped_fields(url: &str) {
+    let builds = support::builds(&(1..=4).map(support::revision).collect::<Vec<_>>());
+    let db = Database::connect(url).await.unwrap();
+    let pg = db.dialect() == Dialect::Postgres;
+    let (uuid, xid, xid_column) = if pg {
+        ("::uuid", ", pg_current_xact_id()", ", _offgen_xid")
+    } else {
+        ("", "", "")
+    };
+    db.migrate(app(&builds[0])).await.unwrap();
+    exec(
+        &db,
+        &format!(
+            "INSERT INTO rangers (id, name, badge_number, version, updated_at, _offgen_seq{xid_column})
+               VALUES ('{RANGER}'{uuid}, 'Ana', 'B-1', 1, 1, 1{xid});
+             INSERT INTO observations (id, ranger, kind, latitude, longitude, photo_url, recorded_at, modified_at,
+                                       version, updated_at, _offgen_seq, _offgen_clock{xid_column})
+               VALUES ('{OTHER}'{uuid}, '{RANGER}'{uuid}, 'wildlife', 0.5, 0.5, 'a.jpg', 1, 1, 2, 90, 2,
+                       '{{\"photoUrl\": 10, \"latitude\": 10, \"modifiedAt\": 40}}'{xid})"
+        ),
+    )
+    .await
+    .unwrap();
+    db.migrate(app(&builds[1])).await.unwrap();
+    exec(
+        &db,
+        r#"UPDATE observations SET altitude_m = 1800.5,
+             _offgen_clock = '{"photoUrl": 10, "latitude": 10, "modifiedAt": 40, "altitudeM": 50, "accuracyM": 10}'"#,
+    )
+    .await
+    .unwrap();
+    for files in &builds[2..] {
+        db.migrate(app(files)).await.unwrap();
+    }
+    let clock = texts(&db, "SELECT CAST(_offgen_clock AS TEXT) FROM observations").await;
+    let clock: Value = serde_json::from_str(clock[0].as_deref().unwrap()).unwrap();
+    assert_eq!(
+        clock,
+        serde_json::json!({
+            "photoPath": 10, "latitude": 10, "modifiedAt": 40,
+            "accuracyM": 10, "status": 10, "route": 10
+        }),
+        "photoUrl is photoPath now; altitudeM is gone; the fields added since (accuracyM at \
+         step 2, status at 3, route at 4) are stamped with the row's first write"
+    );
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn lww_stamps_follow_renamed_added_and_dropped_fields_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    lww_stamps_follow_renamed_added_and_dropped_fields(&format!(
+        "sqlite:{}",
+        dir.path().join("server.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(crate = "offgen_runtime::server::tokio")]
+async fn lww_stamps_follow_renamed_added_and_dropped_fields_on_postgres() {
+    lww_stamps_follow_renamed_added_and_dropped_fields(
+        &fresh_postgres_database("offgen_clock_keys").await,
     )
     .await;
 }

@@ -1,7 +1,8 @@
 //! The columns offgen adds to every entity table, declared once.
 //!
 //! The generator builds the device and server tables, the Dart and Rust row types and the
-//! OpenAPI record schemas from this list; validation refuses a declared field that would
+//! OpenAPI record schemas from this list, and its SQL templates spell the columns from it
+//! (`{{ bk::VERSION.sql }}`); validation refuses a declared field that would
 //! collide with one of them; the runtime writes the flat records' keys with these names.
 
 /// One bookkeeping column.

@@ -333,13 +333,37 @@ fn duplicated(world: &World, server: &ServerRows, audit: &[AuditRow], out: &mut 
         let mut retry = sent.clone();
         retry.mutation = resent.mutation.clone();
         retry.step = resent.step;
-        // The same mutation in the server's names (what a later step converted aside).
+        // The same mutation in the server's names and values: a value a later step no longer
+        // takes is what that step made of it (the field's default, or null), which is what
+        // the app's own migration made of it in the queued mutation.
         let comparable = |s: &Sent| {
             let mut m = s.mutation.clone();
             let mut data = data_now(now, s);
             let entity = now.entity(s.table());
-            data.retain(|k, v| holds(kind_of(entity, k), v));
+            let defined = now.app.entity(s.table());
+            for (key, value) in data.iter_mut() {
+                if !holds(kind_of(entity, key), value) {
+                    *value = defined
+                        .and_then(|e| e.field(key))
+                        .and_then(|f| f.default)
+                        .and_then(|d| serde_json::from_str(d).ok())
+                        .unwrap_or(Value::Null);
+                }
+            }
             m["data"] = Value::Object(data);
+            // lww field stamps are keyed by the app's names as well (the server renames them
+            // as it does the data, and the app's migration renamed the queued ones).
+            if let Some(stamps) = m.get("fieldStamps").and_then(Value::as_object) {
+                let step = s.step.unwrap_or(now.step);
+                let stamps: Map<String, Value> = stamps
+                    .iter()
+                    .filter_map(|(key, stamp)| {
+                        let key = now.key_from(step, s.table(), key)?;
+                        Some((key.to_owned(), stamp.clone()))
+                    })
+                    .collect();
+                m["fieldStamps"] = Value::Object(stamps);
+            }
             m
         };
         if resent.step != sent.step && comparable(sent) == comparable(&retry) {
@@ -395,11 +419,6 @@ fn duplicated(world: &World, server: &ServerRows, audit: &[AuditRow], out: &mut 
     }
     let mut seen = BTreeSet::new();
     for row in audit {
-        if row.reason.starts_with("schema:") && !world.expose_open_defects {
-            // Reported, open: a retried push of an app at an older step audits what the
-            // schema no longer has again (sim/README.md, *Defects found*).
-            continue;
-        }
         let key = (
             row.mutation_id.clone(),
             row.reason.clone(),
@@ -439,12 +458,7 @@ fn audited(
     kind: Kind,
 ) -> bool {
     audit.iter().any(|a| {
-        // A `schema:` entry keeps the bare values (reported: not the documented write).
-        let data = if a.reason.starts_with("schema:") && a.losing.get("data").is_none() {
-            &a.losing
-        } else {
-            &a.losing["data"]
-        };
+        let data = &a.losing["data"];
         a.entity == table && a.row_id == id && data.get(key).is_some_and(|v| same(kind, v, value))
     })
 }
@@ -489,7 +503,24 @@ fn accepted_kept(
                 };
                 let kind = kind_of(entity, key_now);
                 if !holds(kind, &value) {
-                    // A value a later step converted (a removed enum value).
+                    // A value the schema no longer takes (a removed enum value). When the
+                    // server that decided it no longer took it either, it converted the value
+                    // on the way in and must keep it in the audit; a later step converted it
+                    // with the stored ones by the spec's choice (`migrate: retype`).
+                    let converted_then = decided_by
+                        .and_then(|s| world.version_at(s))
+                        .and_then(|v| {
+                            let key = v.key_from(step, &table, &key)?;
+                            Some(!holds(kind_of(v.entity(&table), key), &value))
+                        })
+                        .unwrap_or(false);
+                    if converted_then && !audited(audit, &table, &id, key_now, &value, kind) {
+                        out.push(format!(
+                            "{}: {key} = {} (a value the server converted on arrival) is not in the audit",
+                            row_label(&table, &id),
+                            short(&value),
+                        ));
+                    }
                     continue;
                 }
                 let in_row = live

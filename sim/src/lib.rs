@@ -50,9 +50,6 @@ pub struct Config {
     /// How many of the app's versions the fleet mixes (the oldest ones; 1: everyone runs the
     /// example as it is).
     pub versions: usize,
-    /// Whether the run walks into the defects reported and still open (sim/README.md,
-    /// *Defects found*) rather than around them.
-    pub expose_open_defects: bool,
 }
 
 impl Default for Config {
@@ -63,7 +60,6 @@ impl Default for Config {
             backend: Backend::Sqlite,
             order_check: true,
             versions: usize::MAX,
-            expose_open_defects: false,
         }
     }
 }
@@ -183,7 +179,6 @@ fn run_inner(
         config.devices,
         versions,
     )?;
-    world.expose_open_defects = config.expose_open_defects;
 
     let mut result = Ok(());
     for (i, step) in steps.iter().enumerate() {

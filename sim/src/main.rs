@@ -33,9 +33,6 @@ struct Args {
     /// is; by default all three: phones and the server start on any, and upgrade midway).
     #[arg(long, default_value_t = 3)]
     versions: usize,
-    /// Walk into the defects reported and still open (sim/README.md) rather than around them.
-    #[arg(long)]
-    expose_open_defects: bool,
     /// Skip the check that lww rows end the same in any order of arrival.
     #[arg(long)]
     no_order_check: bool,
@@ -71,7 +68,6 @@ fn main() -> ExitCode {
         backend,
         order_check: !args.no_order_check,
         versions: args.versions.max(1),
-        expose_open_defects: args.expose_open_defects,
     };
     let keep: Option<BTreeSet<usize>> = args.keep.as_ref().map(|k| k.iter().copied().collect());
     let started = Instant::now();
@@ -199,17 +195,12 @@ fn report_failure(config: &Config, outcome: &Outcome, already_kept: bool, shrink
     let shrunk = run(config, seed, Some(&keep));
     let list: Vec<String> = keep.iter().map(usize::to_string).collect();
     println!(
-        "  shortest trace found: {} of {} steps; reproduce with\n  cargo run --release -p offgen-sim -- --seeds 1 --first-seed {seed} --events {} --devices {} --versions {}{}{} --keep {}",
+        "  shortest trace found: {} of {} steps; reproduce with\n  cargo run --release -p offgen-sim -- --seeds 1 --first-seed {seed} --events {} --devices {} --versions {}{} --keep {}",
         keep.len(),
         config.events,
         config.events,
         config.devices,
         config.versions,
-        if config.expose_open_defects {
-            " --expose-open-defects"
-        } else {
-            ""
-        },
         match &config.backend {
             Backend::Sqlite => String::new(),
             Backend::Postgres(_) => " --postgres".to_owned(),

@@ -88,9 +88,6 @@ pub struct World {
     pub tally: Tally,
     /// Whether the end reached quiescence.
     pub quiesced: bool,
-    /// Whether the run walks into the defects reported and still open (sim/README.md)
-    /// rather than around them.
-    pub expose_open_defects: bool,
 }
 
 impl World {
@@ -126,7 +123,6 @@ impl World {
             step_label: "setup".to_owned(),
             tally: Tally::default(),
             quiesced: false,
-            expose_open_defects: false,
         };
         world.note(format!(
             "the server runs {}",
@@ -354,7 +350,6 @@ impl World {
             };
             values.insert(field.key.to_owned(), value);
         }
-        self.steer(version, shape.table, &mut values);
         let app = self.devices[d].app_open().expect("opened");
         match workload::insert(app, &shape, &id, &values) {
             Ok(()) => {
@@ -417,8 +412,6 @@ impl World {
         let before = workload::row_values(app, &shape, &id)
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
-        self.steer(version, shape.table, &mut values);
-        self.steer_edit(version, &shape, &mut values, now);
         let app = self.devices[d].app_open().expect("opened");
         match workload::update(app, &shape, &id, &values) {
             Ok(()) => {
@@ -466,59 +459,6 @@ impl World {
                 self.note(format!("d{d} cannot delete {}: {e}", row_label(table, &id)));
                 Ok(())
             }
-        }
-    }
-
-    /// Around a defect reported and still open (unless the run exposes them): an app at an
-    /// older step writes no enum value that a later step removed (the newest server rejects
-    /// it, and the app sets the change aside as failed), but the first value it still has.
-    fn steer(&self, version: usize, table: &str, values: &mut Map<String, Value>) {
-        if self.expose_open_defects {
-            return;
-        }
-        let newest = self.versions.last().expect("a version");
-        let step = self.versions[version].step;
-        let Some(entity) = self.versions[version].entity(table) else {
-            return;
-        };
-        for (key, value) in values.iter_mut() {
-            let Some(Kind::Enum(options)) = entity.field(key).map(|f| f.kind) else {
-                continue;
-            };
-            let Some(later) = newest
-                .key_from(step, table, key)
-                .and_then(|k| newest.entity(table)?.field(k))
-            else {
-                continue;
-            };
-            if !crate::schema::holds(later.kind, value)
-                && let Some(kept) = options
-                    .iter()
-                    .find(|o| crate::schema::holds(later.kind, &json!(o)))
-            {
-                *value = json!(kept);
-            }
-        }
-    }
-
-    /// Around a defect reported and still open (unless the run exposes them): an edit of an
-    /// app at an older step that changes only fields a later step dropped also sets the
-    /// app's "last edited" field (the newest server answers an update of nothing it has
-    /// `rejected`, and the app sets it aside as failed).
-    fn steer_edit(
-        &self,
-        version: usize,
-        shape: &crate::schema::EntityShape,
-        values: &mut Map<String, Value>,
-        now: i64,
-    ) {
-        let newest = self.versions.last().expect("a version");
-        let step = self.versions[version].step;
-        let dropped_only = values
-            .keys()
-            .all(|k| newest.key_from(step, shape.table, k).is_none());
-        if !self.expose_open_defects && dropped_only && shape.field("modifiedAt").is_some() {
-            values.insert("modifiedAt".to_owned(), json!(now));
         }
     }
 

@@ -278,3 +278,24 @@ fn the_checks_compare_a_phone_behind_the_server_in_its_shape() {
         "{findings:?}"
     );
 }
+
+/// Seed 3196 (300 events), shrunk to its 8 steps: a v1 app's lww edit of `notes` timed out,
+/// the app was upgraded to v2 (its migration renamed the queued edit's data and field stamps
+/// to `remarks`), and the late v1 copy and the v2 retry both reached the v3 server. The two
+/// are the same mutation in the server's names, stamps included; the check compared the
+/// stamps by the app's names and called the retry a different mutation under the same id.
+#[test]
+fn a_retry_renamed_by_an_app_upgrade_is_the_same_mutation_stamps_included() {
+    let config = Config {
+        events: 300,
+        ..Config::default()
+    };
+    let keep: BTreeSet<usize> = [77, 82, 133, 134, 217, 219, 223, 227].into();
+    let outcome = run(&config, 3196, Some(&keep));
+    assert!(outcome.passed(), "{}", explain(&outcome));
+    let trace = outcome.trace.join("\n");
+    assert!(
+        trace.contains("upgrades to v2") && trace.contains("late copy of push [update"),
+        "the seed no longer walks this path:\n{trace}"
+    );
+}

@@ -91,6 +91,7 @@ impl<'s> Source<'s> {
             mutable: HashSet::new(),
             locals: HashSet::new(),
             strings: BTreeMap::new(),
+            types: BTreeMap::new(),
         };
         normalize(reader.body(method.child_by_field_name("body").unwrap()))
     }
@@ -100,12 +101,16 @@ fn text_of(node: Node, source: &str) -> String {
     text(node, source).to_owned()
 }
 
+/// The classes the client is made of (the Dart side of [`class_of`]).
+const CLIENT_CLASSES: [&str; 4] = ["SyncClient", "_Run", "SyncDevice", "_FileRun"];
+
 /// The Dart class of each Rust type the client is made of.
 pub fn class_of(rust_type: &str) -> &'static str {
     match rust_type {
         "SyncClient" => "SyncClient",
         "Run" => "_Run",
         "Device" => "SyncDevice",
+        "FileRun" => "_FileRun",
         other => panic!("no Dart class for {other}"),
     }
 }
@@ -119,6 +124,8 @@ struct Reader<'a, 's> {
     /// Every local of the method read (an `add` to one is a change of it).
     locals: HashSet<String>,
     strings: BTreeMap<String, String>,
+    /// Locals made by a constructor of the client's classes (`final run = _FileRun(..)`).
+    types: BTreeMap<String, String>,
 }
 
 impl<'s> Reader<'_, 's> {
@@ -155,6 +162,9 @@ impl<'s> Reader<'_, 's> {
         };
         match receiver.kind() {
             "this" => Some(self.class.clone()),
+            "identifier" if self.types.contains_key(self.t(receiver)) => {
+                self.types.get(self.t(receiver)).cloned()
+            }
             "identifier" => match self.t(receiver) {
                 "device" => Some("SyncDevice".to_owned()),
                 "run" => Some("_Run".to_owned()),
@@ -193,6 +203,13 @@ impl<'s> Reader<'_, 's> {
                         self.mutable.insert(name.clone());
                     }
                     if let Some(value) = value {
+                        if value.kind() == "call_expression"
+                            && let Some(function) = value.child_by_field_name("function")
+                            && function.kind() == "identifier"
+                            && CLIENT_CLASSES.contains(&self.t(function))
+                        {
+                            self.types.insert(name.clone(), self.t(function).to_owned());
+                        }
                         if value.kind() == "string_literal" {
                             self.strings.insert(name, self.template_text(value));
                         }
@@ -341,11 +358,24 @@ impl<'s> Reader<'_, 's> {
                 out.push(self.http(&arguments));
                 return out;
             }
-            (Some("Transport"), "send") => {
+            // The attachment loop's request: built here, handed to the transport by the caller.
+            (Some("_FileRun"), "build") => {
+                out.push(self.http(&arguments));
+                return out;
+            }
+            (Some("Transport"), how) => {
                 for a in &arguments {
                     out.extend(self.node(*a));
                 }
-                out.push(Step::Transport);
+                out.push(Step::Transport(how.to_owned()));
+                return out;
+            }
+            // Files on the device (dart:io's File).
+            (_, "delete" | "rename") if receiver.is_some() => {
+                for a in &arguments {
+                    out.extend(self.node(*a));
+                }
+                out.push(Step::File(bare.clone()));
                 return out;
             }
             _ => {}
@@ -463,6 +493,13 @@ impl<'s> Reader<'_, 's> {
         }
         if value.kind() == "call_expression" {
             let function = value.child_by_field_name("function").unwrap();
+            // `AttachmentException(..)` raises `attachment`.
+            if let Some(kind) = self.t(function).strip_suffix("Exception") {
+                let mut chars = kind.chars();
+                if let Some(first) = chars.next() {
+                    return first.to_lowercase().chain(chars).collect();
+                }
+            }
             return camel(self.t(function));
         }
         panic!("a throw of unknown kind: {}", self.t(value))

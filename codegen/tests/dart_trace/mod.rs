@@ -41,8 +41,10 @@ pub enum Step {
     Fail(String),
     /// Asks the token provider.
     Token,
-    /// Hands a request to the transport.
-    Transport,
+    /// Hands a request to the transport: `send`, or a file's `upload` or `download`.
+    Transport(String),
+    /// Deletes (`delete`) or renames (`rename`) a file on the device.
+    File(String),
 }
 
 /// `snake_case` as `camelCase`; Dart's library-private `_` dropped.
@@ -162,8 +164,11 @@ pub fn render(steps: &[Step]) -> String {
                 Step::Token => {
                     let _ = writeln!(out, "{pad}token");
                 }
-                Step::Transport => {
-                    let _ = writeln!(out, "{pad}transport");
+                Step::Transport(how) => {
+                    let _ = writeln!(out, "{pad}transport {how}");
+                }
+                Step::File(op) => {
+                    let _ = writeln!(out, "{pad}file {op}");
                 }
             }
         }

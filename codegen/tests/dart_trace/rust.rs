@@ -48,6 +48,7 @@ impl Source {
             mutable: HashSet::new(),
             locals: HashSet::new(),
             strings: BTreeMap::new(),
+            types: BTreeMap::new(),
         };
         normalize(reader.block(&f.block.stmts))
     }
@@ -67,6 +68,8 @@ struct Reader<'s> {
     /// Every local of the method read (a `push` onto one is a change of it).
     locals: HashSet<String>,
     strings: BTreeMap<String, String>,
+    /// Locals made as a struct of the client (`let run = FileRun { .. }`), by name.
+    types: BTreeMap<String, String>,
 }
 
 impl Reader<'_> {
@@ -86,6 +89,11 @@ impl Reader<'_> {
                         }
                     }
                     if let Some(init) = &local.init {
+                        if let (Pat::Ident(p), Expr::Struct(s)) = (pat, &*init.expr)
+                            && let Some(ty) = s.path.get_ident()
+                        {
+                            self.types.insert(p.ident.to_string(), ty.to_string());
+                        }
                         if let (Pat::Ident(p), Expr::Macro(m)) = (&local.pat, &*init.expr)
                             && let Some(text) = format_string(&m.mac.tokens)
                         {
@@ -108,6 +116,14 @@ impl Reader<'_> {
 
     /// The type a receiver expression stands for.
     fn receiver_type(&self, receiver: &Expr) -> Option<String> {
+        if let Expr::Path(p) = receiver
+            && let Some(ty) = p
+                .path
+                .get_ident()
+                .and_then(|i| self.types.get(&i.to_string()))
+        {
+            return Some(ty.clone());
+        }
         match receiver {
             Expr::Path(p) if p.path.is_ident("self") => Some(self.ty.clone()),
             Expr::Path(p) if p.path.is_ident("device") => Some("Device".to_owned()),
@@ -156,11 +172,17 @@ impl Reader<'_> {
                         out.push(self.http(&args));
                         return out;
                     }
-                    (Some("Transport"), "send") => {
+                    // The attachment loop's request: built here, handed to the transport by
+                    // the caller (`send`, `upload` or `download`).
+                    (Some("FileRun"), "build") => {
+                        out.push(self.http(&call.args));
+                        return out;
+                    }
+                    (Some("Transport"), how) => {
                         for arg in &call.args {
                             out.extend(self.expr(arg));
                         }
-                        out.push(Step::Transport);
+                        out.push(Step::Transport(how.to_owned()));
                         return out;
                     }
                     _ => {}
@@ -192,6 +214,24 @@ impl Reader<'_> {
                 {
                     return self.expr(&c.body);
                 }
+                // Files on the device: deleted or renamed.
+                if let Expr::Path(p) = &*call.func
+                    && let Some(op) =
+                        p.path
+                            .segments
+                            .last()
+                            .and_then(|s| match s.ident.to_string().as_str() {
+                                "remove_file" => Some("delete"),
+                                "rename" => Some("rename"),
+                                _ => None,
+                            })
+                {
+                    for arg in &call.args {
+                        out.extend(self.expr(arg));
+                    }
+                    out.push(Step::File(op.to_owned()));
+                    return out;
+                }
                 if let Expr::Paren(p) = &*call.func
                     && let Expr::Field(f) = &*p.expr
                     && matches!(&f.member, syn::Member::Named(n) if n == "token")
@@ -221,8 +261,18 @@ impl Reader<'_> {
                 out
             }
             Expr::If(i) => {
-                let mut out = self.condition_steps(&i.cond);
                 let label = label(&i.cond);
+                // Whether the schema has attachment fields is known when the Dart is
+                // generated: its client has the attachment code or not, and no such test.
+                if label.ends_with("schema.hasAttachments") {
+                    let taken = !label.starts_with('!');
+                    return match (taken, &i.else_branch) {
+                        (true, _) => self.block(&i.then_branch.stmts),
+                        (false, Some((_, e))) => self.expr(e),
+                        (false, None) => Vec::new(),
+                    };
+                }
+                let mut out = self.condition_steps(&i.cond);
                 let then = self.block(&i.then_branch.stmts);
                 let otherwise = i
                     .else_branch
@@ -328,7 +378,11 @@ impl Reader<'_> {
                 other.map(|e| e.to_token_stream().to_string())
             ),
         };
-        let path = match args.iter().nth(1) {
+        let path_arg = match args.iter().nth(1) {
+            Some(Expr::Reference(r)) => Some(&*r.expr),
+            other => other,
+        };
+        let path = match path_arg {
             Some(Expr::MethodCall(m)) => match &*m.receiver {
                 Expr::Lit(l) => lit_text(&l.lit),
                 other => panic!("send's path: {}", other.to_token_stream()),
@@ -394,12 +448,25 @@ impl Reader<'_> {
             }
             return out;
         }
-        // A chain: each arm is `if scrutinee == pattern [&& guard]`, a binding or `_` the rest.
+        // A chain: each arm is `if scrutinee == pattern [&& guard]`, a binding or `_` the rest;
+        // `a | b` is `scrutinee == a || scrutinee == b`.
         let mut chain: Option<Vec<Step>> = None;
         for arm in arms.iter().rev() {
             let body = self.expr(&arm.body);
             let condition = match &arm.pat {
                 Pat::Lit(l) => Some(format!("{scrutinee} == {}", label(&Expr::Lit(l.clone())))),
+                Pat::Or(or) if or.cases.iter().all(|c| matches!(c, Pat::Lit(_))) => Some(
+                    or.cases
+                        .iter()
+                        .map(|c| match c {
+                            Pat::Lit(l) => {
+                                format!("{scrutinee} == {}", label(&Expr::Lit(l.clone())))
+                            }
+                            _ => unreachable!(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" || "),
+                ),
                 Pat::Wild(_) | Pat::Ident(_) => None,
                 other => match head(other).as_deref() {
                     Some("Some") => Some(format!("{scrutinee} != null")),
@@ -441,6 +508,10 @@ fn is_err(e: &Expr) -> bool {
 /// only propagates).
 fn fail_kind(arg: &Expr) -> Option<String> {
     let text = arg.to_token_stream().to_string();
+    // A file the app or the loop cannot attach, keep or delete (Dart's AttachmentException).
+    if text.contains("ClientError :: Attachment") {
+        return Some("attachment".to_owned());
+    }
     if let Some(at) = text.find("SyncErrorKind :: ") {
         let kind: String = text[at + "SyncErrorKind :: ".len()..]
             .chars()

@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::sync::{SyncClient, SyncError, SyncErrorKind, random_id, refused};
-use super::transport::{Method, Request, Response, Transport, TransportError};
+use super::transport::{Method, Request, Response, Transport};
 use super::{ClientError, Device};
 use crate::attachments::{AttachmentRef, ContentHash, MAX_BYTES_HEADER, PATH_PREFIX};
 use crate::protocol::SCHEMA_STEP_HEADER;
@@ -187,8 +187,15 @@ impl Device {
                 "`{media_type}` is not a media type (type/subtype)"
             )));
         }
-        let (sha256, size) = hash_file(path)
-            .map_err(|e| ClientError::Attachment(format!("cannot read {}: {e}", path.display())))?;
+        let (sha256, size) = match hash_file(path) {
+            Ok(hashed) => hashed,
+            Err(e) => {
+                return Err(ClientError::Attachment(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
+        };
         let now = self.now()?;
         let local_path = path.to_string_lossy().into_owned();
         let size_sql = i64::try_from(size).unwrap_or(i64::MAX);
@@ -423,8 +430,14 @@ impl<T: Transport> SyncClient<T> {
         // in attachment_stats), as the error's report is the record sync's.
         match (outcome, released) {
             (Ok(()), Ok(_)) => Ok(report),
-            (Err(kind), _) => Err(fail(kind)),
-            (Ok(()), Err(e)) => Err(fail(SyncErrorKind::Client(e))),
+            (Err(kind), _) => Err(SyncError {
+                kind,
+                report: Box::default(),
+            }),
+            (Ok(()), Err(e)) => Err(SyncError {
+                kind: SyncErrorKind::Client(e),
+                report: Box::default(),
+            }),
         }
     }
 
@@ -445,14 +458,17 @@ impl<T: Transport> SyncClient<T> {
         };
         let found = device
             .attachment(entity, row_id, field)
-            .map_err(|e| fail(SyncErrorKind::Client(e)))?
-            .ok_or_else(|| {
-                fail(SyncErrorKind::Client(ClientError::Attachment(format!(
-                    "{entity} row {row_id}'s {field} refers to no file"
-                ))))
-            })?;
-        if let Some(path) = found.local_path.as_ref().filter(|p| p.exists()) {
-            return Ok(path.clone());
+            .map_err(|e| fail(SyncErrorKind::Client(e)))?;
+        let Some(found) = found else {
+            return Err(fail(SyncErrorKind::Client(ClientError::Attachment(
+                format!("{entity} row {row_id}'s {field} refers to no file"),
+            ))));
+        };
+        let local = found.local_path.clone();
+        if let Some(local) = local
+            && exists(&local)
+        {
+            return Ok(local);
         }
         let options = AttachmentOptions::new(dir);
         let mut run = FileRun {
@@ -467,15 +483,16 @@ impl<T: Transport> SyncClient<T> {
             remote_key: found.remote_key.clone(),
             sha256: found.reference.sha256.clone(),
         };
-        match run.download(&due).map_err(fail)? {
-            Some(path) => Ok(path),
-            None => Err(fail(SyncErrorKind::Refused {
+        let fetched = run.download(&due).map_err(fail)?;
+        let Some(fetched) = fetched else {
+            return Err(fail(SyncErrorKind::Refused {
                 status: 404,
                 problem: None,
                 detail: Some("the file has not been uploaded yet".to_owned()),
                 retry_after: None,
-            })),
-        }
+            }));
+        };
+        Ok(fetched)
     }
 }
 
@@ -539,10 +556,10 @@ impl<T: Transport> FileRun<'_, '_, T> {
                     })
                 })
                 .map_err(SyncErrorKind::Client)?;
-            let Some(file) = claimed.into_iter().next() else {
+            if claimed.is_empty() {
                 return Ok(());
-            };
-            self.upload_one(&claim, &file)?;
+            }
+            self.upload_one(&claim, &claimed[0])?;
         }
     }
 
@@ -550,7 +567,9 @@ impl<T: Transport> FileRun<'_, '_, T> {
     /// then sent.
     fn upload_one(&mut self, claim: &str, file: &ClaimedUpload) -> Result<(), SyncErrorKind> {
         let path = format!("{PATH_PREFIX}/{}", file.remote_key);
-        let asked = match self.request(Method::Head, &path) {
+        let request = self.build(Method::Head, &path);
+        self.report.requests += 1;
+        let asked = match self.client.transport.send(request) {
             Ok(asked) => asked,
             Err(e) => {
                 self.release(claim)?;
@@ -566,9 +585,8 @@ impl<T: Transport> FileRun<'_, '_, T> {
             return Err(refused(&asked));
         }
         let size = u64::try_from(file.size).unwrap_or(0);
-        if let Some(max) = asked
-            .header(MAX_BYTES_HEADER)
-            .and_then(|v| v.trim().parse::<u64>().ok())
+        let max = server_max_bytes(&asked);
+        if let Some(max) = max
             && size > max
         {
             let error =
@@ -593,7 +611,6 @@ impl<T: Transport> FileRun<'_, '_, T> {
         let request = self.build(Method::Put, &path);
         self.report.requests += 1;
         let sent = self.client.transport.upload(request, &mut reader, size);
-        self.report.bytes_sent += reader.read;
         let local_matches = reader.read == size && reader.hash.hex() == file.sha256;
         let response = match sent {
             Ok(response) => response,
@@ -602,6 +619,8 @@ impl<T: Transport> FileRun<'_, '_, T> {
                 return Err(SyncErrorKind::Transport(e));
             }
         };
+        // Counted once answered (a run that stops reports nothing).
+        self.report.bytes_sent += reader.read;
         match response.status {
             200 | 201 => {
                 self.report.uploaded += 1;
@@ -718,7 +737,6 @@ impl<T: Transport> FileRun<'_, '_, T> {
         let request = self.build(Method::Get, &path);
         self.report.requests += 1;
         let received = self.client.transport.download(request, &mut sink);
-        self.report.bytes_received += sink.written;
         let response = match received {
             Ok(response) => response,
             Err(e) => {
@@ -726,6 +744,7 @@ impl<T: Transport> FileRun<'_, '_, T> {
                 return Err(SyncErrorKind::Transport(e));
             }
         };
+        self.report.bytes_received += sink.written;
         if response.status != 200 {
             let _ = std::fs::remove_file(&temporary);
             if response.status == 404 {
@@ -741,9 +760,8 @@ impl<T: Transport> FileRun<'_, '_, T> {
             }
             return Err(refused(&response));
         }
-        let HashingWriter { inner, hash, .. } = sink;
-        drop(inner);
-        if hash.hex() != file.sha256 {
+        let hash = sink.finish();
+        if hash != file.sha256 {
             let _ = std::fs::remove_file(&temporary);
             return Err(SyncErrorKind::Protocol(format!(
                 "the file {} came with other bytes",
@@ -801,20 +819,23 @@ impl<T: Transport> FileRun<'_, '_, T> {
             .map_err(SyncErrorKind::Client)
     }
 
+    /// A request with the headers every file request carries (the token asked for now).
     fn build(&self, method: Method, path: &str) -> Request {
-        let mut headers = vec![(
-            SCHEMA_STEP_HEADER.to_owned(),
-            self.device.schema().step().to_string(),
-        )];
-        if method == Method::Put {
-            headers.push((
-                "Content-Type".to_owned(),
-                "application/octet-stream".to_owned(),
-            ));
-        }
-        if let Some(token) = (self.client.token)() {
-            headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
-        }
+        let step = self.device.schema().step().to_string();
+        let headers: Vec<(String, String)> = [
+            Some((SCHEMA_STEP_HEADER.to_owned(), step)),
+            (method == Method::Put).then(|| {
+                (
+                    "Content-Type".to_owned(),
+                    "application/octet-stream".to_owned(),
+                )
+            }),
+            (self.client.token)()
+                .map(|token| ("Authorization".to_owned(), format!("Bearer {token}"))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         Request {
             method,
             path: path.to_owned(),
@@ -822,12 +843,18 @@ impl<T: Transport> FileRun<'_, '_, T> {
             body: Vec::new(),
         }
     }
+}
 
-    fn request(&mut self, method: Method, path: &str) -> Result<Response, TransportError> {
-        let request = self.build(method, path);
-        self.report.requests += 1;
-        self.client.transport.send(request)
-    }
+/// The largest file the server takes, as its answer to a HEAD says.
+fn server_max_bytes(asked: &Response) -> Option<u64> {
+    asked
+        .header(MAX_BYTES_HEADER)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// Whether a file is at `path`.
+fn exists(path: &Path) -> bool {
+    path.exists()
 }
 
 /// Writes a download, hashing what it writes.
@@ -835,6 +862,13 @@ struct HashingWriter<W> {
     inner: W,
     hash: ContentHash,
     written: u64,
+}
+
+impl<W> HashingWriter<W> {
+    /// Closes the file; the hash of what was written.
+    fn finish(self) -> String {
+        self.hash.hex()
+    }
 }
 
 impl<W: io::Write> io::Write for HashingWriter<W> {

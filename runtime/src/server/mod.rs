@@ -349,8 +349,9 @@ async fn push_handler(
     .into_response())
 }
 
-/// A push from an app at an older schema step: converted to the current names, run, and
-/// answered in the app's own shape; what the schema no longer has is kept in the audit.
+/// A push from an app at an older schema step: converted to the current schema, run, and
+/// answered in the app's own shape; what the schema no longer holds as sent is kept in the
+/// audit, in the transaction that records the mutation's outcome (push/converted.rs).
 async fn push_in_shape(
     shared: &Shared,
     caller: Caller<'_>,
@@ -358,37 +359,27 @@ async fn push_in_shape(
     mutations: Vec<crate::protocol::Mutation>,
 ) -> Result<Vec<crate::protocol::PushResult>, Problem> {
     let count = mutations.len();
-    let converted = shapes::push_in(shape, mutations);
-    let (positions, mutations): (Vec<usize>, Vec<_>) = converted.mutations.into_iter().unzip();
-    let entities: Vec<String> = mutations.iter().map(|m| m.entity.clone()).collect();
-    let ran = push::push(shared.app, &shared.db, caller, mutations, Mode::Policy).await?;
+    let converted = shapes::push_in(shared.app, shape, mutations);
+    let mut positions = Vec::with_capacity(converted.mutations.len());
+    let mut entities = Vec::with_capacity(converted.mutations.len());
+    let mut run = Vec::with_capacity(converted.mutations.len());
+    for (position, mutation, change) in converted.mutations {
+        positions.push(position);
+        entities.push(mutation.entity.clone());
+        run.push((mutation, change));
+    }
+    let ran = push::push_converted(shared.app, &shared.db, caller, run, Mode::Policy).await?;
     let mut results: Vec<Option<crate::protocol::PushResult>> = vec![None; count];
     for ((position, entity), result) in positions.into_iter().zip(&entities).zip(ran) {
         results[position] = Some(shapes::result_out(shape, entity, result));
     }
-    for (position, result) in converted.answered {
-        results[position] = Some(result);
+    if !converted.dropped_entities.is_empty() {
+        let answered =
+            push::accept_dropped_entities(&shared.db, caller, converted.dropped_entities).await?;
+        for (position, result) in answered {
+            results[position] = Some(result);
+        }
     }
-    let audits: Vec<push::AuditEntry> = converted
-        .ignored
-        .iter()
-        .filter_map(|ignored| {
-            let result = results[ignored.index].as_ref()?;
-            (result.status == crate::protocol::PushStatus::Accepted).then(|| push::AuditEntry {
-                entity: ignored.entity.clone(),
-                row_id: ignored.id.clone(),
-                mutation_id: ignored.mutation_id.clone(),
-                reason: if ignored.entity_dropped {
-                    "schema: an app at an older step wrote an entity this server no longer has"
-                } else {
-                    "schema: an app at an older step wrote fields this server no longer has"
-                },
-                losing: serde_json::Value::Object(ignored.data.clone()),
-                winning_version: result.version.unwrap_or(0),
-            })
-        })
-        .collect();
-    push::audit(&shared.db, caller, &audits).await?;
     Ok(results.into_iter().flatten().collect())
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Every push and pull names the client's schema step ([`SCHEMA_STEP_HEADER`]). A client at
 //! the server's step is served as is. One at an earlier step still in the window
-//! ([`AppDef::shapes`]) has its pushes converted to the current names (renamed fields and
-//! entities; fields and entities dropped since are accepted and ignored, and audited), and its
+//! ([`AppDef::shapes`]) has its pushes converted to the current schema (renamed fields and
+//! entities; fields and entities dropped since are accepted and ignored, values the schema no
+//! longer takes converted as its step converted stored ones; both audited), and its
 //! pulls and push results converted back (renamed back; what it cannot hold left out: entities
 //! and fields added since, enum values added since, values of a type it does not have). A
 //! client older than the window is told to upgrade; one newer than the server is told the
@@ -13,8 +14,10 @@ use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::problem::Problem;
-use crate::model::{AppDef, EntityShape, FieldShape, Kind, Shape};
-use crate::protocol::{Mutation, PushResult, PushStatus, Record, SCHEMA_STEP_HEADER};
+use super::push::Converted;
+use crate::model::{AppDef, EntityDef, EntityShape, FieldShape, Kind, Shape};
+use crate::protocol::{Mutation, PushResult, Record, SCHEMA_STEP_HEADER};
+use crate::values;
 
 /// How a request's client stands to this server's schema.
 #[derive(Clone, Copy, Debug)]
@@ -74,71 +77,47 @@ fn parse_step(text: &str) -> Option<u32> {
     Some(digits.parse().unwrap_or(u32::MAX))
 }
 
-/// Something an older client wrote that the current schema no longer has.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Ignored {
-    /// The mutation (by its position in the request).
-    pub index: usize,
-    /// The entity as the client named it.
-    pub entity: String,
-    /// The row.
-    pub id: String,
-    /// The mutation's id.
-    pub mutation_id: String,
-    /// The values ignored, by the client's keys.
-    pub data: Map<String, Value>,
-    /// Whether the whole entity is gone (else: only these fields).
-    pub entity_dropped: bool,
-}
-
 /// An older client's push, in the current shape.
 #[derive(Debug, Default)]
 pub(crate) struct PushIn {
-    /// The mutations to run, with their positions in the request.
-    pub mutations: Vec<(usize, Mutation)>,
-    /// Answers already made (mutations of entities dropped since: accepted, nothing to do).
-    pub answered: Vec<(usize, PushResult)>,
-    /// What is ignored, for the audit.
-    pub ignored: Vec<Ignored>,
+    /// The mutations to run, with their positions in the request and what their conversion
+    /// changed beyond names (`None`: nothing).
+    pub mutations: Vec<(usize, Mutation, Option<Converted>)>,
+    /// Mutations of entities dropped since (the spec's `migrate.drop` let their data go): to
+    /// be accepted, applied to nothing, and kept in the audit.
+    pub dropped_entities: Vec<(usize, Mutation)>,
 }
 
-/// Converts an older client's mutations to the current names.
-pub(crate) fn push_in(shape: &Shape, mutations: Vec<Mutation>) -> PushIn {
+/// Converts an older client's mutations to the current schema: renamed entities and fields
+/// take their current names; values of fields dropped since are set aside; a value the
+/// client's type holds that the field no longer takes (an enum value removed since, a value
+/// of the type the field had) becomes what the server's step made of such stored values, the
+/// field's default (or null), with the value as sent set aside. What is set aside goes to the
+/// audit with the mutation's outcome.
+pub(crate) fn push_in(app: &AppDef, shape: &Shape, mutations: Vec<Mutation>) -> PushIn {
     let mut out = PushIn::default();
     for (index, mut mutation) in mutations.into_iter().enumerate() {
         let Some(entity) = shape.entity(&mutation.entity) else {
             // Not an entity of the client's step either: the engine rejects it as unknown.
-            out.mutations.push((index, mutation));
+            out.mutations.push((index, mutation, None));
             continue;
         };
         let Some(now) = entity.now else {
-            // The entity was dropped since (the spec's `migrate.drop` let its data go): the
-            // change is accepted, applied to nothing, and kept in the audit.
-            out.ignored.push(Ignored {
-                index,
-                entity: mutation.entity.clone(),
-                id: mutation.id.clone(),
-                mutation_id: mutation.mutation_id.clone(),
-                data: mutation.data.clone(),
-                entity_dropped: true,
-            });
-            out.answered.push((
-                index,
-                PushResult {
-                    mutation_id: mutation.mutation_id,
-                    id: mutation.id,
-                    status: PushStatus::Accepted,
-                    version: Some(mutation.base_version.unwrap_or(0).max(1)),
-                    record: None,
-                    overridden: None,
-                    error: None,
-                },
-            ));
+            out.dropped_entities.push((index, mutation));
             continue;
         };
         mutation.entity = now.to_owned();
-        let mut dropped = Map::new();
-        mutation.data = rename_keys(entity, std::mem::take(&mut mutation.data), &mut dropped);
+        let mut converted = Converted::default();
+        let data = std::mem::take(&mut mutation.data);
+        mutation.data = rename_keys(entity, data, &mut converted.dropped);
+        if let Some(current) = app.entity(now) {
+            convert_values(
+                entity,
+                current,
+                &mut mutation.data,
+                &mut converted.converted,
+            );
+        }
         if let Some(stamps) = mutation.field_stamps.take() {
             mutation.field_stamps = Some(
                 stamps
@@ -151,17 +130,8 @@ pub(crate) fn push_in(shape: &Shape, mutations: Vec<Mutation>) -> PushIn {
                     .collect(),
             );
         }
-        if !dropped.is_empty() {
-            out.ignored.push(Ignored {
-                index,
-                entity: entity.table.to_owned(),
-                id: mutation.id.clone(),
-                mutation_id: mutation.mutation_id.clone(),
-                data: dropped,
-                entity_dropped: false,
-            });
-        }
-        out.mutations.push((index, mutation));
+        let converted = (!converted.is_empty()).then_some(converted);
+        out.mutations.push((index, mutation, converted));
     }
     out
 }
@@ -189,6 +159,38 @@ fn rename_keys(
         }
     }
     out
+}
+
+/// Values (by current keys) of fields whose type changed since the client's step, that the
+/// client's type holds and the current field does not take: each becomes the field's default
+/// (or null), as the server's step made of stored values that did not convert, and the value
+/// as sent goes to `originals`. Anything else is left for the engine's checks (a value the
+/// client's own schema did not allow is refused as from any client).
+fn convert_values(
+    then: &EntityShape,
+    now: &EntityDef,
+    data: &mut Map<String, Value>,
+    originals: &mut Map<String, Value>,
+) {
+    for (key, value) in data.iter_mut() {
+        let (Some(field), Some(was)) = (now.field(key), then.field_now(key)) else {
+            continue;
+        };
+        if was.kind == field.kind
+            || value.is_null()
+            || !holds(was.kind, value)
+            || values::check_value(field, value).is_ok()
+        {
+            continue;
+        }
+        let replacement = match field.default {
+            Some(default) => serde_json::from_str(default).unwrap_or(Value::Null),
+            None if field.nullable => Value::Null,
+            // No value to put there (a step never leaves a retyped field so): refused as sent.
+            None => continue,
+        };
+        originals.insert(key.clone(), std::mem::replace(value, replacement));
+    }
 }
 
 /// A push result, in the older client's shape.
@@ -285,6 +287,7 @@ pub(crate) fn page_out(shape: &Shape, page: &str) -> Result<String, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FieldDef;
     use crate::protocol::Op;
 
     #[test]
@@ -348,6 +351,57 @@ mod tests {
         entities: &ENTITIES,
     };
 
+    const NO_SQL: crate::model::EntitySql = crate::model::EntitySql {
+        load: "",
+        insert: "",
+        update: "",
+        existing: "",
+        list: "",
+    };
+    const fn field(key: &'static str, kind: Kind, default: Option<&'static str>) -> FieldDef {
+        FieldDef {
+            key,
+            column: key,
+            kind,
+            nullable: true,
+            default,
+        }
+    }
+    static NOW_FIELDS: [FieldDef; 5] = [
+        field("remarks", Kind::Text, None),
+        // `fire` removed since, with a default.
+        field("kind", Kind::Enum(&["wildlife"]), Some("\"wildlife\"")),
+        // The type changed since (int to date), without a default: null.
+        field("count", Kind::Date, None),
+        field("status", Kind::Enum(&["draft"]), None),
+        field("weather", Kind::Text, None),
+    ];
+    static OBSERVATIONS: EntityDef = EntityDef {
+        table: "observations",
+        type_name: "Observation",
+        fields: &NOW_FIELDS,
+        policy: crate::model::Policy::Version,
+        owner: None,
+        sql: crate::model::Dialects {
+            sqlite: NO_SQL,
+            postgres: NO_SQL,
+        },
+    };
+    static APP: AppDef = AppDef {
+        name: "app",
+        entities: &[&OBSERVATIONS],
+        migrations: crate::model::Dialects {
+            sqlite: &[],
+            postgres: &[],
+        },
+        pull: crate::model::Dialects {
+            sqlite: "",
+            postgres: "",
+        },
+        step: 2,
+        shapes: &[],
+    };
+
     fn mutation(entity: &str, data: Value) -> Mutation {
         Mutation {
             mutation_id: "m".into(),
@@ -361,33 +415,78 @@ mod tests {
         }
     }
 
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
     #[test]
     fn an_old_push_takes_the_current_names_and_sets_dropped_fields_aside() {
         let converted = push_in(
+            &APP,
             &SHAPE,
             vec![
                 mutation(
                     "observations",
-                    json!({"notes": "n", "photoUrl": "p", "kind": "fire"}),
+                    json!({"notes": "n", "photoUrl": "p", "kind": "wildlife"}),
                 ),
                 mutation("patrols", json!({"name": "x"})),
+                mutation("observations", json!({"notes": "only renamed"})),
             ],
         );
-        let (_, first) = &converted.mutations[0];
+        let (_, first, change) = &converted.mutations[0];
         assert_eq!(
             first.data,
-            *json!({"remarks": "n", "kind": "fire"}).as_object().unwrap()
+            object(json!({"remarks": "n", "kind": "wildlife"}))
         );
         assert_eq!(first.field_stamps.as_ref().unwrap()["remarks"], 5);
-        assert_eq!(converted.ignored[0].data["photoUrl"], "p");
-        assert!(!converted.ignored[0].entity_dropped);
         assert_eq!(
-            converted.answered.len(),
-            1,
-            "a dropped entity's change is answered at once"
+            change.as_ref().unwrap(),
+            &Converted {
+                dropped: object(json!({"photoUrl": "p"})),
+                converted: Map::new(),
+            }
         );
-        assert_eq!(converted.answered[0].1.status, PushStatus::Accepted);
-        assert!(converted.ignored[1].entity_dropped);
+        assert_eq!(
+            converted.dropped_entities.len(),
+            1,
+            "a dropped entity's change is set aside whole"
+        );
+        assert_eq!(converted.dropped_entities[0].0, 1);
+        assert_eq!(
+            converted.mutations[1].2, None,
+            "a rename alone converts nothing"
+        );
+    }
+
+    #[test]
+    fn a_value_the_schema_no_longer_takes_becomes_what_the_step_made_of_stored_ones() {
+        let converted = push_in(
+            &APP,
+            &SHAPE,
+            vec![mutation(
+                "observations",
+                json!({"kind": "fire", "count": 3, "status": "draft"}),
+            )],
+        );
+        let (_, sent, change) = &converted.mutations[0];
+        assert_eq!(
+            sent.data,
+            object(json!({"kind": "wildlife", "count": null, "status": "draft"})),
+            "the default, else null; a value still taken stays"
+        );
+        assert_eq!(
+            change.as_ref().unwrap().converted,
+            object(json!({"kind": "fire", "count": 3})),
+            "the values as sent, for the audit"
+        );
+        // A value the app's own schema did not allow is not converted: it is refused as sent.
+        let converted = push_in(
+            &APP,
+            &SHAPE,
+            vec![mutation("observations", json!({"kind": "snare"}))],
+        );
+        assert_eq!(converted.mutations[0].1.data["kind"], "snare");
+        assert_eq!(converted.mutations[0].2, None);
     }
 
     #[test]

@@ -2,5 +2,5 @@ CREATE TABLE {{ table }} (
 {%- for column in columns %}
   {{ column }},
 {%- endfor %}
-  PRIMARY KEY ("id")
+  PRIMARY KEY ("{{ bk::ID.sql }}")
 );

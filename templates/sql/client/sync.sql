@@ -242,8 +242,8 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 {%- endfor %}
 INSERT OR IGNORE INTO {{ row.table }} ({{ row.column_list }})
 VALUES ({{ row.values }})
-ON CONFLICT ("id") DO UPDATE SET {{ row.assignments }}
-WHERE excluded."version" >= {{ row.table }}."version";
+ON CONFLICT ("{{ bk::ID.sql }}") DO UPDATE SET {{ row.assignments }}
+WHERE excluded."{{ bk::VERSION.sql }}" >= {{ row.table }}."{{ bk::VERSION.sql }}";
 {%- endfor %}
 
 -- name: take_clashes

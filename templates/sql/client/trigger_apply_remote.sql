@@ -11,17 +11,17 @@ BEGIN
   -- (nothing of it is still to be sent); any other local row holding these values keeps them,
   -- and the record waits in _offgen_clashes while the local row shows the clash.
   DELETE FROM {{ e.table }}
-  WHERE NEW."deleted" = 0 AND "id" <> NEW."id" AND "deleted_at" IS NOT NULL AND {{ unique.matches }}
-    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" AS o WHERE o."entity" = {{ e.entity }} AND o."row_id" = {{ e.table }}."id")
-    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."entity" = {{ e.entity }} AND c."row_id" = {{ e.table }}."id");
+  WHERE NEW."deleted" = 0 AND "{{ bk::ID.sql }}" <> NEW."id" AND "{{ bk::DELETED_AT.sql }}" IS NOT NULL AND {{ unique.matches }}
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" AS o WHERE o."entity" = {{ e.entity }} AND o."row_id" = {{ e.table }}."{{ bk::ID.sql }}")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" AS c WHERE c."entity" = {{ e.entity }} AND c."row_id" = {{ e.table }}."{{ bk::ID.sql }}");
   INSERT OR IGNORE INTO "_offgen_clashes" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data", "local_row_id", "message", "created_at")
-  SELECT {{ e.entity }}, NEW."id", NEW."version", NEW."deleted", NEW."updated_at", NEW."deleted_at", NEW."data", {{ e.table }}."id",
+  SELECT {{ e.entity }}, NEW."id", NEW."version", NEW."deleted", NEW."updated_at", NEW."deleted_at", NEW."data", {{ e.table }}."{{ bk::ID.sql }}",
     {{ unique.message }} || NEW."id", {{ e.now }}
   FROM {{ e.table }}
-  WHERE NEW."deleted" = 0 AND {{ e.table }}."id" <> NEW."id" AND {{ unique.matches }}
+  WHERE NEW."deleted" = 0 AND {{ e.table }}."{{ bk::ID.sql }}" <> NEW."id" AND {{ unique.matches }}
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id")
     AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id")
-    AND NOT EXISTS (SELECT 1 FROM {{ e.table }} AS mine WHERE mine."id" = NEW."id" AND mine."version" > NEW."version")
+    AND NOT EXISTS (SELECT 1 FROM {{ e.table }} AS mine WHERE mine."{{ bk::ID.sql }}" = NEW."id" AND mine."{{ bk::VERSION.sql }}" > NEW."version")
   LIMIT 1;
 {%- endfor %}
 {%- endif %}
@@ -45,13 +45,13 @@ BEGIN
 {%- if !e.uniques.is_empty() %}
     AND NOT EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = {{ e.entity }} AND "id" = NEW."id")
 {%- endif %}
-  ON CONFLICT ("id") DO UPDATE SET {{ e.upsert_assignments }}
-  WHERE excluded."version" >= {{ e.table }}."version";
+  ON CONFLICT ("{{ bk::ID.sql }}") DO UPDATE SET {{ e.upsert_assignments }}
+  WHERE excluded."{{ bk::VERSION.sql }}" >= {{ e.table }}."{{ bk::VERSION.sql }}";
   -- A tombstone only marks a row this device has; it never creates one.
   UPDATE {{ e.table }}
-  SET "deleted_at" = coalesce(NEW."deleted_at", {{ e.now }}), "version" = NEW."version",
-    "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
-  WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
+  SET "{{ bk::DELETED_AT.sql }}" = coalesce(NEW."deleted_at", {{ e.now }}), "{{ bk::VERSION.sql }}" = NEW."version",
+    "{{ bk::UPDATED_AT.sql }}" = coalesce(NEW."updated_at", "{{ bk::UPDATED_AT.sql }}"), "{{ bk::SYNC_STATUS.sql }}" = 'synced', "{{ bk::SYNC_ERROR.sql }}" = NULL
+  WHERE "{{ bk::ID.sql }}" = NEW."id" AND NEW."deleted" = 1 AND "{{ bk::VERSION.sql }}" <= NEW."version"
     AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id")
     AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = {{ e.entity }} AND "row_id" = NEW."id");
   UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';

@@ -10,5 +10,5 @@ BEGIN
   -- The payload is the whole row, taken when the entry is prepared for a push: later writes
   -- before that are in it without any work here. (A new row is `pending` by its column default.)
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", {% if e.stamps %}"stamp", {% endif %}"created_at")
-  VALUES ({{ e.entity }}, NEW."id", 'insert', NULL, {% if e.stamps %}{{ e.stamp }}, {% endif %}{{ e.now }});
+  VALUES ({{ e.entity }}, NEW."{{ bk::ID.sql }}", 'insert', NULL, {% if e.stamps %}{{ e.stamp }}, {% endif %}{{ e.now }});
 END;

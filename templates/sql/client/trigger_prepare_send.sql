@@ -6,8 +6,8 @@ BEGIN
   UPDATE "_offgen_outbox"
   SET "payload" = CASE NEW."op"
       WHEN 'delete' THEN '{}'
-      WHEN 'insert' THEN coalesce((SELECT {{ e.row_payload }} FROM {{ e.table }} WHERE {{ e.table }}."id" = NEW."row_id"), '{}')
-      ELSE coalesce((SELECT {{ e.changed_payload }} FROM {{ e.table }} WHERE {{ e.table }}."id" = NEW."row_id"), '{}')
+      WHEN 'insert' THEN coalesce((SELECT {{ e.row_payload }} FROM {{ e.table }} WHERE {{ e.table }}."{{ bk::ID.sql }}" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT {{ e.changed_payload }} FROM {{ e.table }} WHERE {{ e.table }}."{{ bk::ID.sql }}" = NEW."row_id"), '{}')
     END
   WHERE "seq" = NEW."seq";
 END;

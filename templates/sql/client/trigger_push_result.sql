@@ -7,9 +7,9 @@ BEGIN
     AND "entity" = {{ e.entity }}
     AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
     AND "seq" > (SELECT "seq" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
-  UPDATE {{ e.table }} SET "version" = NEW."version"
-  WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
-    AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  UPDATE {{ e.table }} SET "{{ bk::VERSION.sql }}" = NEW."version"
+  WHERE NEW."status" = 'accepted' AND "{{ bk::VERSION.sql }}" < NEW."version"
+    AND "{{ bk::ID.sql }}" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
 {%- if e.keeps_conflicts %}
   -- Conflict: both sides are kept for the user; the entry waits, and so do later writes to the row.
   INSERT OR REPLACE INTO "_offgen_conflicts" ("entity", "row_id", "mutation_id", "op", "server_version", "server_record", "local_payload", "message", "resolution", "created_at")
@@ -39,6 +39,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ({{ e.done_statuses }}) AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = {{ e.entity }}
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM {{ e.table }} WHERE "{{ bk::ID.sql }}" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.

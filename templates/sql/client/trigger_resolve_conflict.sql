@@ -2,8 +2,8 @@ CREATE TRIGGER "{{ e.trigger_prefix }}_resolve_conflict" AFTER UPDATE OF "resolu
 WHEN NEW."entity" = {{ e.entity }} AND NEW."resolution" IS NOT NULL
 BEGIN
   -- keep_local: resend the local write on top of the server's version.
-  UPDATE {{ e.table }} SET "version" = NEW."server_version"
-  WHERE NEW."resolution" = 'keep_local' AND "id" = NEW."row_id" AND NEW."server_version" IS NOT NULL;
+  UPDATE {{ e.table }} SET "{{ bk::VERSION.sql }}" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "{{ bk::ID.sql }}" = NEW."row_id" AND NEW."server_version" IS NOT NULL;
   UPDATE "_offgen_outbox" SET "base_version" = NEW."server_version"
   WHERE NEW."resolution" = 'keep_local' AND "entity" = {{ e.entity }} AND "row_id" = NEW."row_id";
   UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL

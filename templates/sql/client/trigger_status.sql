@@ -2,7 +2,7 @@ CREATE TRIGGER "{{ e.trigger_prefix }}_status_{{ suffix }}" AFTER {{ event }} ON
 WHEN {{ row }}."entity" = {{ e.entity }}
 BEGIN
   UPDATE {{ e.table }}
-  SET "sync_status" = CASE
+  SET "{{ bk::SYNC_STATUS.sql }}" = CASE
       WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = {{ e.entity }} AND "row_id" = {{ row }}."{{ row_key }}") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = {{ e.entity }} AND "local_row_id" = {{ row }}."{{ row_key }}") THEN 'conflict'
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = {{ e.entity }} AND "row_id" = {{ row }}."{{ row_key }}" AND "state" = 'failed') THEN 'failed'
@@ -10,9 +10,9 @@ BEGIN
       WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = {{ e.entity }} AND "row_id" = {{ row }}."{{ row_key }}") THEN 'pending'
       ELSE 'synced'
     END,
-    "sync_error" = coalesce(
+    "{{ bk::SYNC_ERROR.sql }}" = coalesce(
       (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = {{ e.entity }} AND "row_id" = {{ row }}."{{ row_key }}"),
       (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = {{ e.entity }} AND "local_row_id" = {{ row }}."{{ row_key }}" ORDER BY "id" LIMIT 1),
       (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = {{ e.entity }} AND "row_id" = {{ row }}."{{ row_key }}" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
-  WHERE "id" = {{ row }}."{{ row_key }}";
+  WHERE "{{ bk::ID.sql }}" = {{ row }}."{{ row_key }}";
 END;

@@ -1,6 +1,6 @@
 CREATE TRIGGER "{{ e.trigger_prefix }}_update" AFTER UPDATE ON {{ e.table }}
 WHEN {{ e.guard }}
-  AND NEW."deleted_at" IS NULL
+  AND NEW."{{ bk::DELETED_AT.sql }}" IS NULL
   AND ({{ e.fields_changed }})
 BEGIN
 {%- for check in e.value_checks %}
@@ -16,14 +16,20 @@ BEGIN
     "stamp" = {{ e.stamp }}, "field_stamps" = {{ e.folded_field_stamps }}
 {%- endif %}
   WHERE "seq" = {{ e.last_entry_new }} AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+{%- if e.append_only %}
+  -- An append-only row changes only while its insert waits unsent or set aside (the
+  -- append_only_update trigger refuses any other change): the insert, made from the row when
+  -- it is prepared, carries this change; there is nothing else to queue.
+{%- else %}
   -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
   INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", {% if e.stamps %}"stamp", "field_stamps", {% endif %}"created_at")
-  SELECT {{ e.entity }}, NEW."id", 'update', {{ e.changed_keys }}, NEW."version", {% if e.stamps %}{{ e.stamp }}, {{ e.new_field_stamps }}, {% endif %}{{ e.now }}
+  SELECT {{ e.entity }}, NEW."{{ bk::ID.sql }}", 'update', {{ e.changed_keys }}, NEW."{{ bk::VERSION.sql }}", {% if e.stamps %}{{ e.stamp }}, {{ e.new_field_stamps }}, {% endif %}{{ e.now }}
   WHERE NOT EXISTS (
     SELECT 1 FROM "_offgen_outbox"
     WHERE "seq" = {{ e.last_entry_new }} AND "state" = 'pending' AND "mutation_id" IS NULL);
+{%- endif %}
   -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
   UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
   WHERE "seq" = {{ e.last_entry_new }} AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
-  UPDATE {{ e.table }} SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  UPDATE {{ e.table }} SET "{{ bk::SYNC_STATUS.sql }}" = 'pending' WHERE "{{ bk::ID.sql }}" = NEW."{{ bk::ID.sql }}" AND "{{ bk::SYNC_STATUS.sql }}" = 'synced';
 END;

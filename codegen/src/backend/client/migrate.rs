@@ -11,7 +11,7 @@ use crate::backend::client::statements::{
 };
 use crate::backend::device_columns::columns;
 use crate::backend::literals::{quote, sql_string};
-use crate::backend::sqlite::convert::converted;
+use crate::backend::sqlite::convert::{converted, converted_from};
 use crate::backend::sqlite::json as wire;
 use crate::model::{Entity, Schema};
 use crate::schema_diff::{Conversion, KeptEntity, SchemaDiff};
@@ -216,7 +216,7 @@ impl<'s> Plan<'s> {
         } else {
             self.alter(new, kept);
         }
-        self.migrate_payloads(new, kept);
+        self.migrate_payloads(kept);
         // Indexes, compared by their statement: a rebuilt table lost all of its own; otherwise
         // only the ones whose definition changed are dropped and created again.
         let old_indexes: Vec<(String, String)> = kept
@@ -371,8 +371,8 @@ impl<'s> Plan<'s> {
     /// Queued writes and kept conflicts follow the columns. An entry never sent holds only the
     /// names of the fields it changed (its payload is made from the migrated row when first
     /// claimed), so only those names move; an entry already sent holds its payload, whose keys
-    /// of dropped fields go, renamed keys move, and converted values are taken from the row.
-    fn migrate_payloads(&mut self, new: &Schema, kept: &KeptEntity) {
+    /// of dropped fields go, renamed keys move, and values are converted as the row's are.
+    fn migrate_payloads(&mut self, kept: &KeptEntity) {
         let table = kept.new.table.sql();
         let entity = sql_string(table);
         let outbox = quote("_offgen_outbox");
@@ -417,7 +417,6 @@ impl<'s> Plan<'s> {
                  WHERE {stamped} AND json_type({stamps}, {old_key}) IS NOT NULL;"
             ));
         }
-        let all = columns(new, kept.new);
         for (target, column) in [
             ("_offgen_outbox", "payload"),
             ("_offgen_conflicts", "local_payload"),
@@ -444,21 +443,21 @@ impl<'s> Plan<'s> {
                      WHERE {present} AND json_type({column}, {old_key}) IS NOT NULL;"
                 ));
             }
+            // A sent value is converted itself, as the rebuild converts the row's: the row may
+            // hold a later write by now, or be gone (deleted here while the write was in
+            // flight, its delete queued behind it), and the write must still go as it was.
             for field in kept
                 .kept
                 .iter()
                 .filter(|f| f.conversion != Conversion::Same || f.fills_nulls())
             {
-                let key = wire::path(field.new.name.json());
-                let col = all
-                    .iter()
-                    .find(|c| c.name == field.new.name.snake)
-                    .expect("every field has a column");
-                let value = col.wire_value(&quote(table));
+                let key = field.new.name.json();
+                let sent = format!("({})", wire::decode(Some(&field.old.ty), &column, key));
+                let value = wire::encode(Some(&field.new.ty), converted_from(field, &sent));
+                let key = wire::path(key);
                 self.push(format!(
-                    "UPDATE {target} SET {column} = json_set({column}, {key}, (SELECT {value} FROM {t} WHERE {t}.\"id\" = {target}.\"row_id\")) \
-                     WHERE {present} AND json_type({column}, {key}) IS NOT NULL;",
-                    t = quote(table)
+                    "UPDATE {target} SET {column} = json_set({column}, {key}, {value}) \
+                     WHERE {present} AND json_type({column}, {key}) IS NOT NULL;"
                 ));
             }
         }

@@ -5,6 +5,8 @@
 //! afterwards unreliable.
 
 use askama::Template;
+// Templates spell the bookkeeping columns from their one declaration: `{{ bk::VERSION.sql }}`.
+use offgen_runtime::bookkeeping as bk;
 
 use crate::backend::device_columns::{Column, ColumnDefault, columns};
 use crate::backend::literals::{quote, sql_string};
@@ -121,6 +123,11 @@ pub struct EntitySql {
     pub done_statuses: String,
     /// Whether conflicts are kept for the app (policy `version`).
     pub keeps_conflicts: bool,
+    /// Whether rows are only ever inserted (policy `append_only`): changed or deleted only
+    /// before the server may have them, and then nothing but the queued insert is sent.
+    pub append_only: bool,
+    /// Why a change of an append-only row the server may have is refused (as a SQL string).
+    pub append_only_message: String,
 }
 
 impl EntitySql {
@@ -360,6 +367,10 @@ impl EntitySql {
             }
             .to_owned(),
             keeps_conflicts: !auto_resolves,
+            append_only: entity.conflict == ConflictPolicy::AppendOnly,
+            append_only_message: sql_string(&format!(
+                "offgen: {table_name} rows are append-only: once the server may have a row it is never changed or deleted; record a new one instead"
+            )),
         }
     }
 }
@@ -416,9 +427,8 @@ pub fn pulled_row(schema: &Schema, entity: &Entity) -> PulledRowSql {
     let value = |c: &Column| -> String {
         let param = format!(":{}", c.name);
         match c.field().map(|f| &f.ty) {
-            ty @ Some(crate::model::FieldType::Json | crate::model::FieldType::Attachment) => {
-                wire::decode_json_text(ty, &param)
-            }
+            Some(crate::model::FieldType::Json) => wire::decode_json_text(&param),
+            Some(crate::model::FieldType::Attachment) => wire::decode_attachment_text(&param),
             Some(crate::model::FieldType::Blob) => format!("unhex({param})"),
             _ => param,
         }
@@ -651,6 +661,15 @@ macro_rules! entity_template {
 
 entity_template!(ProtectId, "sql/client/trigger_protect_id.sql");
 entity_template!(ProtectTombstone, "sql/client/trigger_protect_tombstone.sql");
+
+#[derive(Template)]
+#[template(path = "sql/client/trigger_protect_append_only.sql", escape = "none")]
+struct ProtectAppendOnly<'a> {
+    e: &'a EntitySql,
+    suffix: &'a str,
+    event: &'a str,
+    condition: &'a str,
+}
 entity_template!(InsertTrigger, "sql/client/trigger_insert.sql");
 entity_template!(UpdateTrigger, "sql/client/trigger_update.sql");
 entity_template!(ApplyRemote, "sql/client/trigger_apply_remote.sql");
@@ -772,6 +791,8 @@ pub fn trigger_names(entity: &Entity) -> Vec<String> {
     [
         "protect_id",
         "protect_tombstone",
+        "append_only_update",
+        "append_only_delete",
         "insert",
         "update",
         "soft_delete",
@@ -798,7 +819,8 @@ pub fn trigger_names(entity: &Entity) -> Vec<String> {
     .collect()
 }
 
-/// Every trigger of an entity, in the order of [`trigger_names`].
+/// Every trigger of an entity, in the order of [`trigger_names`] (which also names the ones
+/// only some entities have, so a step drops them whatever the entity had).
 pub fn triggers(schema: &Schema, entity: &Entity) -> Vec<String> {
     let e = EntitySql::new(schema, entity);
     let soft_delete = "OLD.\"deleted_at\" IS NULL AND NEW.\"deleted_at\" IS NOT NULL";
@@ -821,6 +843,23 @@ pub fn triggers(schema: &Schema, entity: &Entity) -> Vec<String> {
     let mut out = vec![
         render(&ProtectId { e: &e }),
         render(&ProtectTombstone { e: &e }),
+    ];
+    if e.append_only {
+        let changed = format!("({})", e.data_changed);
+        out.push(render(&ProtectAppendOnly {
+            e: &e,
+            suffix: "append_only_update",
+            event: "UPDATE",
+            condition: &changed,
+        }));
+        out.push(render(&ProtectAppendOnly {
+            e: &e,
+            suffix: "append_only_delete",
+            event: "DELETE",
+            condition: "OLD.\"deleted_at\" IS NULL",
+        }));
+    }
+    out.extend([
         render(&InsertTrigger { e: &e }),
         render(&UpdateTrigger { e: &e }),
         render(&DeleteTrigger {
@@ -854,7 +893,7 @@ pub fn triggers(schema: &Schema, entity: &Entity) -> Vec<String> {
         render(&ApplyRemote { e: &e }),
         render(&PushResult { e: &e }),
         render(&ResolveConflict { e: &e }),
-    ];
+    ]);
     if let Some(a) = AttachmentSql::new(entity) {
         let columns: Vec<&str> = a.fields.iter().map(|f| f.column.as_str()).collect();
         let update_of = format!("UPDATE OF {}", columns.join(", "));

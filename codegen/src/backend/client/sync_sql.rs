@@ -1,6 +1,8 @@
 //! `client/sync.sql`: the named statements of the client algorithm.
 
 use askama::Template;
+// Templates spell the bookkeeping columns from their one declaration: `{{ bk::VERSION.sql }}`.
+use offgen_runtime::bookkeeping as bk;
 
 use offgen_runtime::scripts::{SyncStatement, parse_sync_sql};
 

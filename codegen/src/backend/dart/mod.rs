@@ -205,6 +205,17 @@ struct SyncClientDart<'a> {
     schema_step_header: &'a str,
     schema_ahead_problem: &'a str,
     upgrade_required_problem: &'a str,
+    attachments: bool,
+}
+
+/// The attachment loop, in apps with attachment fields.
+#[derive(Template)]
+#[template(path = "dart/sync_attachments.dart", escape = "none")]
+struct SyncAttachmentsDart<'a> {
+    marker: &'a str,
+    app: &'a str,
+    attachment_path_prefix: &'a str,
+    attachment_max_bytes_header: &'a str,
 }
 
 #[derive(Template)]
@@ -212,6 +223,7 @@ struct SyncClientDart<'a> {
 struct SyncDeviceDart<'a> {
     marker: &'a str,
     app: &'a str,
+    attachments: bool,
 }
 
 #[derive(Template)]
@@ -225,6 +237,7 @@ struct SyncJsonDart<'a> {
 struct SyncTransportDart<'a> {
     marker: &'a str,
     app: &'a str,
+    attachments: bool,
 }
 
 #[derive(Template)]
@@ -242,6 +255,7 @@ struct Pubspec<'a> {
     marker: &'a str,
     app: &'a str,
     package: &'a str,
+    attachments: bool,
 }
 
 #[derive(Template)]
@@ -395,6 +409,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
     let file_stem = format!("{}_database", schema.app.snake);
     let database_class = format!("{}Database", schema.app.pascal);
     let render = |t: &dyn DynRender| t.render_text();
+    let attachments = crate::backend::client::statements::has_attachments(schema);
 
     let tables = TablesDart {
         marker: GENERATED_MARKER,
@@ -495,13 +510,26 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
             schema_step_header: offgen_runtime::protocol::SCHEMA_STEP_HEADER,
             schema_ahead_problem: offgen_runtime::protocol::SCHEMA_AHEAD_PROBLEM,
             upgrade_required_problem: offgen_runtime::protocol::UPGRADE_REQUIRED_PROBLEM,
+            attachments,
         }),
     );
+    if attachments {
+        files.insert(
+            "dart/lib/src/sync_attachments.dart",
+            render(&SyncAttachmentsDart {
+                marker: GENERATED_MARKER,
+                app,
+                attachment_path_prefix: offgen_runtime::attachments::PATH_PREFIX,
+                attachment_max_bytes_header: offgen_runtime::attachments::MAX_BYTES_HEADER,
+            }),
+        );
+    }
     files.insert(
         "dart/lib/src/sync_device.dart",
         render(&SyncDeviceDart {
             marker: GENERATED_MARKER,
             app,
+            attachments,
         }),
     );
     files.insert(
@@ -515,6 +543,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
         render(&SyncTransportDart {
             marker: GENERATED_MARKER,
             app,
+            attachments,
         }),
     );
     files.insert(
@@ -547,6 +576,7 @@ pub fn generate(schema: &Schema, migrations: &[Migration], files: &mut FileSet) 
             marker: GENERATED_MARKER,
             app,
             package: &package,
+            attachments,
         }),
     );
     files.insert(

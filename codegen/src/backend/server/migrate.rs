@@ -12,7 +12,7 @@ use crate::backend::server::sql::{
     attachments_support, changes_index, changes_index_name, create_entity, create_index, support,
 };
 use crate::backend::sqlite::convert::converted;
-use crate::model::{Entity, FieldType, Link, Schema};
+use crate::model::{ConflictPolicy, Entity, FieldType, Link, Schema};
 use crate::output::GENERATED_MARKER;
 use crate::schema_diff::{Conversion, KeptEntity, KeptField, SchemaDiff};
 use offgen_runtime::bookkeeping::{DELETED_AT, SERVER_CLOCK, SERVER_SEQ, UPDATED_AT, VERSION};
@@ -186,6 +186,7 @@ pub fn next(new: &Schema, diff: &SchemaDiff, dialect: Dialect) -> Option<NextSte
             Dialect::Postgres => alter_postgres(new, kept, &mut out),
             Dialect::Sqlite => alter_sqlite(new, kept, &mut out),
         }
+        out.extend(rekey_clock(kept, dialect));
         let table = || kept.new.table.sql().to_owned();
         if out.len() > before {
             changes.push(Change::Altered(table()));
@@ -208,6 +209,71 @@ pub fn next(new: &Schema, diff: &SchemaDiff, dialect: Dialect) -> Option<NextSte
         statements: out,
         changes,
     })
+}
+
+/// `lww` rows keep each field's stamp in `_offgen_clock`, by wire key. A field without one
+/// counts as written at the row's last change, which moves with writes of other fields: a
+/// write of it would win or lose by when the row last changed, and so by the order writes
+/// arrived in. So a field whose key changes takes its stamp along, and a field the step adds
+/// is stamped as written with the row's first write (its oldest stamp: the insert stamped
+/// every field, and stamps only grow), as an insert of the row made after the step would have
+/// stamped its value; a dropped field's stamp goes with it.
+fn rekey_clock(kept: &KeptEntity, dialect: Dialect) -> Vec<String> {
+    let lww = |e: &Entity| matches!(e.conflict, ConflictPolicy::Lww { .. });
+    if !(lww(kept.old) || lww(kept.new)) {
+        return Vec::new();
+    }
+    let table = quote(kept.new.table.sql());
+    let clock = quote(SERVER_CLOCK);
+    let renamed = kept
+        .kept
+        .iter()
+        .filter(|f| f.old.name.json() != f.new.name.json())
+        .map(|f| (f.old.name.json(), f.new.name.json()));
+    let dropped = kept.dropped.iter().map(|f| f.name.json());
+    let mut out = Vec::new();
+    for (old, new) in renamed {
+        out.push(match dialect {
+            Dialect::Postgres => format!(
+                "UPDATE {table} SET {clock} = ({clock} - {o}) || jsonb_build_object({n}, {clock} -> {o}) WHERE {clock} ? {o};",
+                o = sql_string(old),
+                n = sql_string(new)
+            ),
+            Dialect::Sqlite => format!(
+                "UPDATE {table} SET {clock} = json_set(json_remove({clock}, {o}), {n}, json_extract({clock}, {o})) WHERE json_type({clock}, {o}) IS NOT NULL;",
+                o = sql_string(&format!("$.{old}")),
+                n = sql_string(&format!("$.{new}"))
+            ),
+        });
+    }
+    for field in &kept.added {
+        let key = field.name.json();
+        out.push(match dialect {
+            Dialect::Postgres => format!(
+                "UPDATE {table} SET {clock} = {clock} || jsonb_build_object({k}, (SELECT min(\"value\"::bigint) FROM jsonb_each_text({clock}))) \
+                 WHERE jsonb_typeof({clock}) = 'object' AND {clock} <> '{{}}'::jsonb AND NOT {clock} ? {k};",
+                k = sql_string(key)
+            ),
+            Dialect::Sqlite => format!(
+                "UPDATE {table} SET {clock} = json_set({clock}, {k}, (SELECT min(\"value\") FROM json_each({clock}))) \
+                 WHERE json_type({clock}) = 'object' AND json_type({clock}, {k}) IS NULL AND EXISTS (SELECT 1 FROM json_each({clock}));",
+                k = sql_string(&format!("$.{key}"))
+            ),
+        });
+    }
+    for key in dropped {
+        out.push(match dialect {
+            Dialect::Postgres => format!(
+                "UPDATE {table} SET {clock} = {clock} - {k} WHERE {clock} ? {k};",
+                k = sql_string(key)
+            ),
+            Dialect::Sqlite => format!(
+                "UPDATE {table} SET {clock} = json_remove({clock}, {k}) WHERE json_type({clock}, {k}) IS NOT NULL;",
+                k = sql_string(&format!("$.{key}"))
+            ),
+        });
+    }
+    out
 }
 
 /// The table of uploaded files: made when the first attachment field comes, and kept naming
@@ -516,10 +582,15 @@ fn postgres_conversion(field: &KeptField) -> String {
         let list: Vec<String> = values.iter().map(|v| sql_string(&v.spec)).collect();
         expr = format!("CASE WHEN {text} IN ({}) THEN {text} END", list.join(", "));
     }
-    if !field.new.nullable
-        && let Some(d) = &field.new.default
-    {
-        expr = format!("coalesce({expr}, {})", default_sql(d, Dialect::Postgres));
+    // Values that do not convert take the default, as on SQLite and devices (sqlite::convert):
+    // a null that was there stays null where the field may be null.
+    if let Some(d) = &field.new.default {
+        let d = default_sql(d, Dialect::Postgres);
+        expr = if field.new.nullable {
+            format!("CASE WHEN {c} IS NULL THEN NULL ELSE coalesce({expr}, {d}) END")
+        } else {
+            format!("coalesce({expr}, {d})")
+        };
     }
     expr
 }

@@ -3,6 +3,8 @@
 //! SQL, so the runtime only ever binds values.
 
 use askama::Template;
+// Templates spell the bookkeeping columns from their one declaration: `{{ bk::VERSION.sql }}`.
+use offgen_runtime::bookkeeping as bk;
 
 use crate::backend::Dialect;
 use crate::backend::literals::{quote, sql_string};

@@ -10,7 +10,13 @@ use crate::schema_diff::{Conversion, KeptField};
 /// not convert (or removed enum values) become the field's default, or NULL; NULLs that were
 /// already there stay NULL unless the field became required, when they take the default.
 pub fn converted(field: &KeptField) -> String {
-    let old = quote(field.old.name.sql());
+    converted_from(field, &quote(field.old.name.sql()))
+}
+
+/// [`converted`] of the SQL value `old` (a column, or an expression in parentheses) in the
+/// old column's form: a queued payload's value, decoded, converts exactly as the row's does.
+pub fn converted_from(field: &KeptField, old: &str) -> String {
+    let old = old.to_owned();
     let mut expr = match field.conversion {
         Conversion::Same => old.clone(),
         Conversion::Widen => match (&field.old.ty, &field.new.ty) {

@@ -55,15 +55,21 @@ pub fn decode(ty: Option<&FieldType>, data: &str, key: &str) -> String {
     decode_at(ty, data, &format!("$.{key}"))
 }
 
-/// The value of a field of type `ty` from the JSON text `value` of its wire value (a bound
-/// parameter), exactly as [`decode`] gives it from the key of a record's data.
-pub fn decode_json_text(ty: Option<&FieldType>, value: &str) -> String {
-    decode_at(ty, value, "$")
+/// The value of a `json` field from its JSON text `value` (a bound parameter), exactly as
+/// [`decode`] gives it from the key of a record's data.
+pub fn decode_json_text(value: &str) -> String {
+    decode_at(Some(&FieldType::Json), value, "$")
 }
 
-/// [`decode`] at the JSON path `json_path` (`$.key`, or `$` for the whole of `data`).
+/// The value of an `attachment` field from its reference's JSON text `value` (a bound
+/// parameter), exactly as [`decode`] gives it from the key of a record's data.
+pub fn decode_attachment_text(value: &str) -> String {
+    decode_at(Some(&FieldType::Attachment), value, "$")
+}
+
+/// [`decode`] at the JSON path `json_path` (`$.key`, or `$` for a whole JSON text).
 fn decode_at(ty: Option<&FieldType>, data: &str, json_path: &str) -> String {
-    let at = sql_string(json_path);
+    let at = &sql_string(json_path);
     match ty {
         // `json_extract` unwraps a JSON string to bare text, and turns true into 1; a json
         // field must keep the JSON text itself.

@@ -196,25 +196,36 @@ e2e!(
             "UPDATE barn_events SET value = 14 WHERE id = '{reading}'"
         ));
         assert_eq!(tom.synced().accepted, 1);
-        // Once recorded it is a fact: the device takes the edit (offgen has no device-side
-        // refusal for append_only), and the server refuses it.
-        tom.sql(&format!(
-            "UPDATE barn_events SET value = 4, note = 'miscounted' WHERE id = '{reading}'"
-        ));
+        // Once sent it is a fact: the phone refuses an edit or a delete of it at once, with
+        // the reason, before anything is queued (the server would refuse it too, and the
+        // phone would be left showing what no one else has).
+        for write in [
+            format!("UPDATE barn_events SET value = 4, note = 'miscounted' WHERE id = '{reading}'"),
+            format!("UPDATE barn_events SET deleted_at = 1 WHERE id = '{reading}'"),
+            format!("DELETE FROM barn_events WHERE id = '{reading}'"),
+        ] {
+            let error = tom
+                .device
+                .connection()
+                .execute_batch(&write)
+                .expect_err("an append-only reading the server has is never changed")
+                .to_string();
+            assert!(error.contains("append-only"), "{write}: {error}");
+        }
+        assert_eq!(tom.queued(), 0);
+        assert_eq!(tom.status("barn_events", &reading), "synced");
         let report = tom.synced();
-        assert_eq!((report.accepted, report.rejected), (0, 1), "{report:?}");
-        // Tom's phone holds the change back from the next syncs, with the server's reason in
-        // its queue (the row itself shows only `pending` until the change is set aside).
-        assert_eq!(tom.status("barn_events", &reading), "pending");
-        let error = tom.value("SELECT last_error FROM _offgen_outbox");
-        assert!(
-            error.as_str().unwrap().starts_with("append-only"),
-            "{error}"
-        );
-        let stats = tom.device.stats().unwrap();
-        assert_eq!(stats.queue_depth, 1);
-        assert!(stats.next_attempt_at.is_some(), "{stats:?}");
-        // The server, and everyone else, keeps the reading as recorded.
+        assert_eq!((report.pushed, report.rejected), (0, 0), "{report:?}");
+        // Sent with its answer lost, a reading may be on the server: the same holds, and the
+        // next sync finds it applied once.
+        let second = uuid(2001);
+        record(&tom, &second, 1, "feed", 300.0, TOM);
+        tom.net.plan(&[Fault::LoseResponse]);
+        assert!(tom.sync().is_err());
+        let delete = format!("DELETE FROM barn_events WHERE id = '{second}'");
+        assert!(tom.device.connection().execute_batch(&delete).is_err());
+        assert_eq!(tom.synced().accepted, 1);
+        // The server, and everyone else, keep the reading as recorded, and so does Tom.
         grace.synced();
         let on = |device: &Phone| {
             device.value(&format!(
@@ -222,24 +233,9 @@ e2e!(
             ))
         };
         assert_eq!(on(&grace), json!("[14.0,null,1]"));
+        assert_eq!(on(&tom), json!("[14.0,null,1]"));
         assert_converged(&env, &grace, GRACE_TOKEN);
-        // "Sync now" until the phone gives up: the edit is set aside as failed, for Tom to
-        // discard and record a new reading instead. Nothing ever reaches the server.
-        for _ in 0..4 {
-            tom.device.retry_waiting().unwrap();
-            assert_eq!(tom.synced().rejected, 1);
-        }
-        let failed = tom.device.list_failed().unwrap();
-        assert_eq!(failed.len(), 1, "{failed:?}");
-        assert_eq!((failed[0].op.as_str(), failed[0].attempts), ("update", 5));
-        assert_eq!(tom.status("barn_events", &reading), "failed");
-        let error = tom.value(&format!(
-            "SELECT sync_error FROM barn_events WHERE id = '{reading}'"
-        ));
-        assert!(
-            error.as_str().unwrap().starts_with("append-only"),
-            "{error}"
-        );
+        assert_converged(&env, &tom, TOM_TOKEN);
         assert_eq!(
             env.server_count("SELECT count(*) FROM barn_events WHERE version <> 1"),
             0

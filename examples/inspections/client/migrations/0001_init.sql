@@ -511,6 +511,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'gates'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "gates" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -833,6 +842,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'trucks'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "trucks" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1138,6 +1156,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'inspections'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "inspections" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1186,6 +1213,36 @@ BEGIN
   SELECT RAISE(ABORT, 'offgen: this row is deleted; deleted rows cannot be changed or restored');
 END;
 
+CREATE TRIGGER "_offgen_gate_events_append_only_update" BEFORE UPDATE ON "gate_events"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND (OLD."truck" IS NOT NEW."truck" OR OLD."gate" IS NOT NEW."gate" OR OLD."kind" IS NOT NEW."kind" OR OLD."at" IS NOT NEW."at" OR OLD."container" IS NOT NEW."container" OR OLD."recorded_by" IS NOT NEW."recorded_by" OR OLD."deleted_at" IS NOT NEW."deleted_at")
+  AND NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "entity" = 'gate_events' AND "row_id" = OLD."id" AND "op" = 'insert'
+      AND ("mutation_id" IS NULL OR "state" = 'failed'))
+BEGIN
+  -- Append-only rows are facts once the server may have them: a row is changed or deleted
+  -- only while its insert is still queued and the server has applied nothing of it (never
+  -- sent, or set aside: rejected, or too large). Any later change would be refused by the
+  -- server and leave this device showing what no one else has.
+  SELECT RAISE(ABORT, 'offgen: gate_events rows are append-only: once the server may have a row it is never changed or deleted; record a new one instead');
+END;
+
+CREATE TRIGGER "_offgen_gate_events_append_only_delete" BEFORE DELETE ON "gate_events"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "entity" = 'gate_events' AND "row_id" = OLD."id" AND "op" = 'insert'
+      AND ("mutation_id" IS NULL OR "state" = 'failed'))
+BEGIN
+  -- Append-only rows are facts once the server may have them: a row is changed or deleted
+  -- only while its insert is still queued and the server has applied nothing of it (never
+  -- sent, or set aside: rejected, or too large). Any later change would be refused by the
+  -- server and leave this device showing what no one else has.
+  SELECT RAISE(ABORT, 'offgen: gate_events rows are append-only: once the server may have a row it is never changed or deleted; record a new one instead');
+END;
+
 CREATE TRIGGER "_offgen_gate_events_insert" AFTER INSERT ON "gate_events"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
 BEGIN
@@ -1204,12 +1261,9 @@ BEGIN
   -- the whole row when prepared anyway; an update adds the fields this write changed.
   UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."truck" IS NOT NEW."truck" AND instr("changed", ',truck,') = 0 THEN 'truck,' ELSE '' END || CASE WHEN OLD."gate" IS NOT NEW."gate" AND instr("changed", ',gate,') = 0 THEN 'gate,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" AND instr("changed", ',kind,') = 0 THEN 'kind,' ELSE '' END || CASE WHEN OLD."at" IS NOT NEW."at" AND instr("changed", ',at,') = 0 THEN 'at,' ELSE '' END || CASE WHEN OLD."container" IS NOT NEW."container" AND instr("changed", ',container,') = 0 THEN 'container,' ELSE '' END || CASE WHEN OLD."recorded_by" IS NOT NEW."recorded_by" AND instr("changed", ',recordedBy,') = 0 THEN 'recordedBy,' ELSE '' END
   WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
-  SELECT 'gate_events', NEW."id", 'update', ',' || CASE WHEN OLD."truck" IS NOT NEW."truck" THEN 'truck,' ELSE '' END || CASE WHEN OLD."gate" IS NOT NEW."gate" THEN 'gate,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" THEN 'kind,' ELSE '' END || CASE WHEN OLD."at" IS NOT NEW."at" THEN 'at,' ELSE '' END || CASE WHEN OLD."container" IS NOT NEW."container" THEN 'container,' ELSE '' END || CASE WHEN OLD."recorded_by" IS NOT NEW."recorded_by" THEN 'recordedBy,' ELSE '' END, NEW."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- An append-only row changes only while its insert waits unsent or set aside (the
+  -- append_only_update trigger refuses any other change): the insert, made from the row when
+  -- it is prepared, carries this change; there is nothing else to queue.
   -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
   UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
   WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
@@ -1220,37 +1274,22 @@ CREATE TRIGGER "_offgen_gate_events_soft_delete" AFTER UPDATE OF "deleted_at" ON
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
 BEGIN
-  -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'gate_events', NEW."id", 'delete', NEW."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
-  UPDATE "gate_events" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
-  -- The server never saw a row whose insert was never sent: nothing to send at all.
-  DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+  -- An append-only row is deleted only before the server has applied any of it (the
+  -- append_only_delete trigger refuses any other delete): its queued insert, unsent or set
+  -- aside, goes with it, and there is nothing to send.
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id";
+  DELETE FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id";
 END;
 
 CREATE TRIGGER "_offgen_gate_events_delete" AFTER DELETE ON "gate_events"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL
 BEGIN
-  -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'gate_events', OLD."id", 'delete', OLD."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
-  -- The server never saw a row whose insert was never sent: nothing to send at all.
-  DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+  -- An append-only row is deleted only before the server has applied any of it (the
+  -- append_only_delete trigger refuses any other delete): its queued insert, unsent or set
+  -- aside, goes with it, and there is nothing to send.
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id";
+  DELETE FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id";
 END;
 
 CREATE TRIGGER "_offgen_gate_events_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
@@ -1441,6 +1480,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'gate_events'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "gate_events" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1744,6 +1792,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'transfers'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "transfers" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.

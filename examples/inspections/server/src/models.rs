@@ -137,8 +137,11 @@ pub struct Inspection {
     /// Damage found, as a list of {panel, kind}.
     #[serde(rename = "damage")]
     pub damage: Option<offgen_runtime::serde_json::Value>,
+    /// The worst damage found, photographed.
+    #[serde(rename = "damagePhoto")]
+    pub damage_photo: Option<offgen_runtime::attachments::AttachmentRef>,
     #[serde(rename = "driverSignature")]
-    pub driver_signature: Option<String>,
+    pub driver_signature: Option<offgen_runtime::attachments::AttachmentRef>,
     #[serde(rename = "notes")]
     pub notes: Option<String>,
     /// The server's version of the row.
@@ -258,7 +261,7 @@ pub struct Transfer {
     #[serde(rename = "signedBy")]
     pub signed_by: Option<String>,
     #[serde(rename = "signature")]
-    pub signature: Option<String>,
+    pub signature: Option<offgen_runtime::attachments::AttachmentRef>,
     /// The server's version of the row.
     pub version: i64,
     /// Epoch milliseconds of the last change.

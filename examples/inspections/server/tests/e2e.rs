@@ -2,6 +2,9 @@
 //! by the example's generated migrations, synced by the reference client over HTTP on
 //! loopback) against the example server, on SQLite and on PostgreSQL.
 
+use std::path::Path;
+
+use offgen_runtime::attachments::sha256_hex;
 use offgen_testkit::reqwest::Method;
 use offgen_testkit::{Env, Example, Fault, Phone, assert_converged, insert, uuid};
 use serde_json::{Value, json};
@@ -191,30 +194,193 @@ e2e!(
     }
 );
 
-e2e!(a_drivers_signature_arrives_byte_for_byte, |env: Env| {
+/// A file the tablet took (a photo, or a signature drawn on screen): `size` bytes, NUL and
+/// high bytes included, kept in `dir`, handed to the sync with `attach`.
+fn attach(tablet: &Phone, dir: &Path, table: &str, id: &str, field: &str, size: usize) -> Vec<u8> {
+    let bytes: Vec<u8> = (0..size)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(field.len() as u8))
+        .collect();
+    let path = dir.join(format!("{table}-{id}-{field}"));
+    std::fs::write(&path, &bytes).unwrap();
+    let media_type = if field == "damagePhoto" {
+        "image/jpeg"
+    } else {
+        "image/png"
+    };
+    tablet
+        .device
+        .attach(table, id, field, &path, media_type)
+        .unwrap();
+    bytes
+}
+
+fn sign_transfer(tablet: &Phone, id: &str) {
+    tablet.sql(&format!(
+        "INSERT INTO transfers (id, container, truck, from_haulier, to_haulier, condition, handed_over_at, signed_by)
+         VALUES ('{id}', 'MSKU 1234567', '{}', 'Coast Freight', 'Inland Haulage', 'sound', 1764590400000, 'J. Driver')",
+        uuid(TRUCK)
+    ));
+}
+
+/// The server's record of a row, as another tablet pulls it.
+fn server_record(env: &Env, table: &str, id: &str) -> Value {
+    env.server_state(SUPERVISOR_TOKEN)
+        .remove(&(table.to_owned(), id.to_owned()))
+        .unwrap_or_else(|| panic!("{table} {id} is not on the server"))
+}
+
+e2e!(photos_and_signatures_follow_their_records, |env: Env| {
+    let files = tempfile::tempdir().unwrap();
     let mut gate = Phone::new(&env, NIA_TOKEN);
     let mut office = Phone::new(&env, OWEN_TOKEN);
-    // A signature image's bytes, NUL and high bytes included.
-    let signature: Vec<u8> = (0..=255u8).chain([0, 0, 255]).collect();
-    gate.device
-            .connection()
-            .execute(
-                "INSERT INTO transfers (id, container, truck, from_haulier, to_haulier, condition, handed_over_at, signed_by, signature)
-                 VALUES (?1, 'MSKU 1234567', ?2, 'Coast Freight', 'Inland Haulage', 'sound', 1764590400000, 'J. Driver', ?3)",
-                offgen_runtime::client::rusqlite::params![uuid(300), uuid(TRUCK), signature],
-            )
-            .unwrap();
+    let inspection = uuid(100);
+    let transfer = uuid(300);
+    start_inspection(&gate, &inspection, NIA);
+    let photo = attach(
+        &gate,
+        files.path(),
+        "inspections",
+        &inspection,
+        "damagePhoto",
+        200_000,
+    );
+    let driver = attach(
+        &gate,
+        files.path(),
+        "inspections",
+        &inspection,
+        "driverSignature",
+        3_000,
+    );
+    sign_transfer(&gate, &transfer);
+    let signature = attach(
+        &gate,
+        files.path(),
+        "transfers",
+        &transfer,
+        "signature",
+        2_500,
+    );
+
+    // The records go first, each with the references to its files, and no file with them.
     gate.synced();
+    assert!(env.stored_files().is_empty(), "no file before its record");
+    let record = server_record(&env, "inspections", &inspection);
+    assert_eq!(
+        record["data"]["damagePhoto"],
+        json!({"sha256": sha256_hex(&photo), "size": 200_000, "mediaType": "image/jpeg"})
+    );
+    assert_eq!(
+        server_record(&env, "transfers", &transfer)["data"]["signature"]["sha256"],
+        json!(sha256_hex(&signature))
+    );
+    assert_eq!(gate.device.attachment_stats().unwrap().pending, 3);
+
+    // Then the files, on their own run of the attachment loop.
+    let report = gate.sync_files(&files.path().join("fetched")).unwrap();
+    assert_eq!(report.uploaded, 3, "{report:?}");
+    let mut stored = env.stored_files();
+    stored.sort();
+    let mut expected = vec![
+        (sha256_hex(&photo), 200_000),
+        (sha256_hex(&driver), 3_000),
+        (sha256_hex(&signature), 2_500),
+    ];
+    expected.sort();
+    assert_eq!(stored, expected);
+    assert_eq!(gate.device.attachment_stats().unwrap().pending, 0);
+
+    // The office's tablet pulls the references, and fetches the signature when it shows it.
     office.synced();
-    let stored: Vec<u8> = office
-        .device
-        .connection()
-        .query_row(
-            "SELECT signature FROM transfers WHERE id = ?1",
-            [uuid(300)],
-            |r| r.get(0),
+    let fetched = office
+        .client
+        .fetch_attachment(
+            &mut office.device,
+            "transfers",
+            &transfer,
+            "signature",
+            &files.path().join("office"),
         )
         .unwrap();
-    assert_eq!(stored, signature);
+    assert_eq!(std::fs::read(fetched).unwrap(), signature);
     assert_converged(&env, &office, OWEN_TOKEN);
 });
+
+e2e!(
+    a_photo_replaced_unseen_waits_in_the_inbox_and_comes_back_on_restore,
+    |env: Env| {
+        let files = tempfile::tempdir().unwrap();
+        let mut nia = Phone::new(&env, NIA_TOKEN);
+        let mut owen = Phone::new(&env, OWEN_TOKEN);
+        let id = uuid(100);
+        start_inspection(&nia, &id, NIA);
+        nia.synced();
+        owen.synced();
+        // Nia photographs a dent and syncs it, records then files; Owen, who has not pulled
+        // since, photographs the same panel on his tablet, and his edit reaches the server
+        // last: by arrival his photo wins.
+        // Each tablet keeps its files in a folder of its own.
+        let (nia_files, owen_files) = (files.path().join("nia"), files.path().join("owen"));
+        std::fs::create_dir_all(&nia_files).unwrap();
+        std::fs::create_dir_all(&owen_files).unwrap();
+        let dent = attach(&nia, &nia_files, "inspections", &id, "damagePhoto", 50_000);
+        nia.synced();
+        assert_eq!(nia.sync_files(&nia_files).unwrap().uploaded, 1);
+        let panel = attach(
+            &owen,
+            &owen_files,
+            "inspections",
+            &id,
+            "damagePhoto",
+            60_000,
+        );
+        let report = owen.synced();
+        assert_eq!((report.accepted, report.conflicts), (1, 0), "{report:?}");
+        assert_eq!(owen.sync_files(&owen_files).unwrap().uploaded, 1);
+        nia.synced();
+        let shown = |tablet: &Phone| {
+            tablet.value(&format!(
+                "SELECT json_extract(damage_photo, '$.sha256') FROM inspections WHERE id = '{id}'"
+            ))
+        };
+        assert_eq!(shown(&nia), json!(sha256_hex(&panel)));
+
+        // Nia's photo, replaced unseen, is in the supervisor's inbox; restoring it shows the
+        // dent on every tablet again, and Owen's tablet fetches it from the server.
+        let entries = inbox(&env, "inspections", &id);
+        assert_eq!(entries.len(), 1, "{entries:#?}");
+        assert_eq!(
+            entries[0]["losing"]["data"]["damagePhoto"]["sha256"],
+            json!(sha256_hex(&dent))
+        );
+        let restore = format!("/admin/audit/{}/restore", entries[0]["id"]);
+        let status = env.rt.block_on(async {
+            env.server
+                .request(Method::POST, &restore, Some(SUPERVISOR_TOKEN))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert_eq!(status, 200);
+        nia.synced();
+        owen.synced();
+        for tablet in [&nia, &owen] {
+            assert_eq!(shown(tablet), json!(sha256_hex(&dent)));
+        }
+        let fetched = owen
+            .client
+            .fetch_attachment(
+                &mut owen.device,
+                "inspections",
+                &id,
+                "damagePhoto",
+                &owen_files.join("fetched"),
+            )
+            .unwrap();
+        assert_eq!(std::fs::read(fetched).unwrap(), dent);
+        for (tablet, token) in [(&nia, NIA_TOKEN), (&owen, OWEN_TOKEN)] {
+            assert_converged(&env, tablet, token);
+        }
+    }
+);

@@ -283,6 +283,96 @@ fn a_mixed_fleet_syncs_through_a_server_upgrade_on_postgres() {
     mixed_fleet(Backend::Postgres);
 }
 
+/// An app two steps behind the server writes what its own schema allows and the server's no
+/// longer holds as sent: a kind the server removed, and a field it dropped. Each write is
+/// accepted (never set aside on the phone), answered alike when it comes again after a lost
+/// answer, and what was not applied as sent is in the audit once, as the write it was.
+fn an_old_app_s_writes_the_schema_no_longer_holds_are_accepted_and_audited_once(backend: Backend) {
+    let [one, _, three] = versions();
+    let env = Env::start(backend, &RANGER.serving(three.app));
+    let mut old = phone(&env, &one);
+    let mut current = phone(&env, &three);
+    old.synced();
+    let o1 = uuid(1401);
+    add_observation(&old, &o1, "other", "notes", "an old kind of thing");
+    old.sql(&format!(
+        "UPDATE observations SET photo_path = 'p1.jpg' WHERE id = '{o1}'"
+    ));
+    old.net.plan(&[Fault::LoseResponse]);
+    assert!(old.sync().is_err());
+    let retry = old.synced();
+    assert_eq!((retry.accepted, retry.rejected), (1, 0), "{retry:?}");
+    assert_eq!(server_field(&env, "kind", &o1), json!("wildlife"));
+    assert_eq!(
+        field(&old, "kind", &o1),
+        json!("wildlife"),
+        "the app holds what the server made of its value"
+    );
+    let audit = |env: &Env| -> Vec<Value> {
+        let db = env.server.db.clone();
+        env.rt.block_on(async move {
+            let sql = "SELECT CAST(losing_data AS TEXT) FROM _offgen_audit WHERE reason LIKE 'schema:%' ORDER BY id";
+            let rows: Vec<String> = match &db {
+                offgen_runtime::server::Database::Sqlite(pool) => {
+                    sqlx::query_scalar(sql).fetch_all(pool).await.unwrap()
+                }
+                offgen_runtime::server::Database::Postgres(pool) => {
+                    sqlx::query_scalar(sql).fetch_all(pool).await.unwrap()
+                }
+            };
+            rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect()
+        })
+    };
+    let mut entries = audit(&env);
+    entries.sort_by_key(Value::to_string);
+    assert_eq!(
+        entries,
+        [
+            json!({"op": "insert", "baseVersion": null, "data": {"kind": "other"}}),
+            json!({"op": "insert", "baseVersion": null, "data": {"photoPath": "p1.jpg"}}),
+        ],
+        "each once, as the write it was"
+    );
+
+    // An edit of the dropped field alone: nothing to apply, accepted at the version it was
+    // based on, with the row as the server has it (a newer app changed it meanwhile).
+    current.synced();
+    current.sql(&format!(
+        "UPDATE observations SET remarks = 'edited on the newest app' WHERE id = '{o1}'"
+    ));
+    current.synced();
+    old.sql(&format!(
+        "UPDATE observations SET photo_path = 'p2.jpg' WHERE id = '{o1}'"
+    ));
+    old.net.plan(&[Fault::LoseResponse]);
+    assert!(old.sync().is_err());
+    let retry = old.synced();
+    assert_eq!((retry.accepted, retry.rejected), (1, 0), "{retry:?}");
+    assert_eq!(old.queued(), 0);
+    assert_eq!(old.status("observations", &o1), "synced");
+    assert_eq!(field(&old, "notes", &o1), json!("edited on the newest app"));
+    assert_eq!(field(&old, "photo_path", &o1), json!("p2.jpg"));
+    let entries = audit(&env);
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert_eq!(
+        entries[2],
+        json!({"op": "update", "baseVersion": 1, "data": {"photoPath": "p2.jpg"}})
+    );
+    for p in [&old, &current] {
+        assert_converged(&env, p, ANA_TOKEN);
+    }
+}
+
+#[test]
+fn an_old_app_s_writes_the_schema_no_longer_holds_are_accepted_and_audited_once_on_sqlite() {
+    an_old_app_s_writes_the_schema_no_longer_holds_are_accepted_and_audited_once(Backend::Sqlite);
+}
+
+#[test]
+fn an_old_app_s_writes_the_schema_no_longer_holds_are_accepted_and_audited_once_on_postgres() {
+    an_old_app_s_writes_the_schema_no_longer_holds_are_accepted_and_audited_once(Backend::Postgres);
+}
+
 #[test]
 fn an_app_older_than_the_window_is_told_to_upgrade_and_keeps_its_changes() {
     let [one, two, _] = versions();

@@ -224,7 +224,7 @@ pub(super) fn decide(
     if row.deleted_at.is_some() {
         // Deleting a deleted row changes nothing and is what was asked; anything else is a
         // conflict whose record is the tombstone. Under lww and server_wins the update lost,
-        // and is kept.
+        // and is kept (an update with nothing to apply has nothing to lose).
         return match (m.op, mode, entity.policy) {
             (Op::Delete, _, _) => {
                 Decision::nothing(answer(m, PushStatus::Accepted, Some(row.version), None))
@@ -232,19 +232,36 @@ pub(super) fn decide(
             (_, Mode::Policy, Policy::Lww(_) | Policy::ServerWins) => Decision {
                 result: conflict(m, entity, row),
                 write: None,
-                audits: vec![Audit {
-                    reason: if is_lww {
-                        "lww: an update of a deleted row (a delete is final)"
-                    } else {
-                        "server_wins: an update of a deleted row"
-                    },
-                    losing: losing(m, &item.data),
-                    winning_version: row.version,
-                }],
+                audits: (!item.data.is_empty())
+                    .then(|| Audit {
+                        reason: if is_lww {
+                            "lww: an update of a deleted row (a delete is final)"
+                        } else {
+                            "server_wins: an update of a deleted row"
+                        },
+                        losing: losing(m, &item.data),
+                        winning_version: row.version,
+                    })
+                    .into_iter()
+                    .collect(),
                 keep_result: true,
             },
             _ => Decision::nothing(conflict(m, entity, row)),
         };
+    }
+
+    // An update with no field to apply (an older app's, of fields the schema dropped since:
+    // `prepare` lets no other through) changes nothing, whatever the policy: accepted at the
+    // version it was based on, so the app's later writes to the row are judged on that, with
+    // the row as it is, which the app adopts (it may have pulled past newer versions while
+    // the update waited in its queue).
+    if m.op == Op::Update && item.data.is_empty() {
+        return Decision::nothing(answer(
+            m,
+            PushStatus::Accepted,
+            m.base_version,
+            Some(row.record(entity, &m.id)),
+        ));
     }
 
     // lww decides field by field, whatever the version the write was based on.
@@ -466,6 +483,44 @@ mod tests {
             (PushStatus::Rejected, "not-found")
         );
         assert!(d.result.record.is_none() && d.result.version.is_none() && d.write.is_none());
+    }
+
+    #[test]
+    fn an_update_with_nothing_to_apply_is_accepted_at_its_base_with_the_row_as_it_is() {
+        // What an older app's update of fields dropped since comes to, under every policy.
+        for policy in [
+            Policy::Version,
+            Policy::ServerWins,
+            Policy::Lww(crate::model::LwwClock::Device),
+        ] {
+            let e = entity(policy, None);
+            let d = decide(
+                &item(e, Op::Update, Some(2), json!({})),
+                Some(&row(5, json!({"note": "newer"}))),
+                ME,
+                Mode::Policy,
+                9,
+            );
+            assert_eq!(
+                (d.result.status, d.result.version),
+                (PushStatus::Accepted, Some(2)),
+                "{policy:?}: later writes of the app are judged on the version it had"
+            );
+            let record = d.result.record.unwrap();
+            assert_eq!((record.version, &record.data["note"]), (5, &json!("newer")));
+            assert!(d.write.is_none() && d.audits.is_empty(), "{policy:?}");
+            let mut tomb = row(5, json!({}));
+            tomb.deleted_at = Some(4);
+            let d = decide(
+                &item(e, Op::Update, Some(2), json!({})),
+                Some(&tomb),
+                ME,
+                Mode::Policy,
+                9,
+            );
+            assert_eq!(d.result.status, PushStatus::Conflict, "{policy:?}");
+            assert!(d.audits.is_empty(), "{policy:?}: nothing lost to audit");
+        }
     }
 
     #[test]

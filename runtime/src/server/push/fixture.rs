@@ -82,6 +82,7 @@ pub(super) fn item(entity: &'static EntityDef, op: Op, base: Option<i64>, data: 
         },
         entity,
         data: data.as_object().unwrap().clone(),
+        converted: None,
     }
 }
 

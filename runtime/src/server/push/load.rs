@@ -20,7 +20,7 @@ pub(super) type State<'a> = HashMap<(&'a str, String), Option<Stored>>;
 /// Locks `ids` (one transaction at a time per mutation id: a retry arriving while its first
 /// attempt is still running waits for it, then finds its result; SQLite runs one writer at a
 /// time) and reads their stored results: by mutation id, the user who sent it and the result.
-async fn lock_and_read(
+pub(super) async fn lock_and_read(
     tx: &mut Tx,
     ids: &[&str],
 ) -> Result<HashMap<String, (String, Option<String>)>, sqlx::Error> {
@@ -40,7 +40,7 @@ async fn lock_and_read(
 }
 
 /// A stored result as the caller gets it: another user's mutation id is not theirs to replay.
-fn answer(
+pub(super) fn answer_stored(
     caller: Caller<'_>,
     mutation: &crate::protocol::Mutation,
     stored: &(String, Option<String>),
@@ -75,7 +75,7 @@ pub(super) async fn stored_results<'i>(
         .iter()
         .filter_map(|item| {
             let found = stored.get(&item.mutation.mutation_id)?;
-            Some((item.index, answer(caller, &item.mutation, found)))
+            Some((item.index, answer_stored(caller, &item.mutation, found)))
         })
         .collect();
     let todo: Vec<&Item> = items
@@ -107,7 +107,7 @@ pub(super) async fn first_results(
         .iter()
         .filter_map(|(index, mutation)| {
             let found = stored.get(&mutation.mutation_id)?;
-            Some((*index, answer(caller, mutation, found)))
+            Some((*index, answer_stored(caller, mutation, found)))
         })
         .collect())
 }

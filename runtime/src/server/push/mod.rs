@@ -14,9 +14,12 @@
 //! The engine in steps, one module each: [`prepare`] checks mutations without the database;
 //! [`load`] reads what a batch needs (stored results, current rows, referenced rows);
 //! [`decide`] applies the conflict policies, purely; [`apply`] writes the outcome; [`order`]
-//! gives writes their place in the change stream; [`sql`] holds the engine's own statements.
+//! gives writes their place in the change stream; [`sql`] holds the engine's own statements;
+//! [`converted`] keeps what an older app wrote that the schema no longer holds (`shapes`
+//! converts its pushes) in the audit, with the mutation's outcome.
 
 mod apply;
+mod converted;
 mod decide;
 #[cfg(test)]
 mod fixture;
@@ -33,6 +36,7 @@ use super::problem::Problem;
 use crate::model::AppDef;
 use crate::protocol::{Mutation, PushResult};
 
+pub(crate) use converted::{Converted, accept_dropped_entities};
 pub use decide::Stored;
 pub(crate) use load::{json_arg, stored};
 pub use lww::MAX_STAMP_AHEAD_MS;
@@ -69,19 +73,32 @@ pub async fn push(
     mutations: Vec<Mutation>,
     mode: Mode,
 ) -> Result<Vec<PushResult>, Problem> {
+    let mutations = mutations.into_iter().map(|m| (m, None)).collect();
+    push_converted(app, db, caller, mutations, mode).await
+}
+
+/// [`push`] of mutations an older app sent, each with what its conversion to the current
+/// schema changed (kept in the audit with its outcome, see [`converted`]).
+pub(crate) async fn push_converted(
+    app: &'static AppDef,
+    db: &Database,
+    caller: Caller<'_>,
+    mutations: Vec<(Mutation, Option<Converted>)>,
+    mode: Mode,
+) -> Result<Vec<PushResult>, Problem> {
     let mut results: Vec<Option<PushResult>> = vec![None; mutations.len()];
     let mut items = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut duplicates = Vec::new();
     let mut refused: Vec<(usize, Mutation)> = Vec::new();
-    for (index, mutation) in mutations.into_iter().enumerate() {
+    for (index, (mutation, converted)) in mutations.into_iter().enumerate() {
         // The same mutation twice in one batch: answered like the first.
         if let Some(first) = seen.get(&mutation.mutation_id) {
             duplicates.push((index, *first));
             continue;
         }
         seen.insert(mutation.mutation_id.clone(), index);
-        match prepare(app, caller, index, mutation.clone()) {
+        match prepare(app, caller, index, mutation.clone(), converted) {
             Ok(item) => items.push(item),
             Err(result) => {
                 results[index] = Some(result);
@@ -113,55 +130,6 @@ pub async fn push(
         .into_iter()
         .map(|r| r.expect("every mutation is answered"))
         .collect())
-}
-
-/// A value the engine did not apply but keeps in the audit (an older app's field that the
-/// schema no longer has).
-#[derive(Clone, Debug)]
-pub(crate) struct AuditEntry {
-    /// The entity, as the writer named it.
-    pub entity: String,
-    /// The row.
-    pub row_id: String,
-    /// The mutation.
-    pub mutation_id: String,
-    /// Why it is kept.
-    pub reason: &'static str,
-    /// What was not applied.
-    pub losing: serde_json::Value,
-    /// The row's version after the write.
-    pub winning_version: i64,
-}
-
-/// Writes audit entries for what a push did not apply, in one transaction.
-pub(crate) async fn audit(
-    db: &Database,
-    caller: Caller<'_>,
-    entries: &[AuditEntry],
-) -> Result<(), sqlx::Error> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let now = super::now_ms();
-    let rows: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "entity": e.entity, "rowId": e.row_id, "mutationId": e.mutation_id,
-                "userId": caller.user, "clientId": caller.client_id, "reason": e.reason,
-                "losingData": e.losing, "winningVersion": e.winning_version, "createdAt": now,
-            })
-        })
-        .collect();
-    let mut tx = db.begin_write().await?;
-    tx.exec(
-        sql::AUDIT,
-        &[crate::server::db::Arg::Text(
-            serde_json::Value::Array(rows).to_string(),
-        )],
-    )
-    .await?;
-    tx.commit().await
 }
 
 /// Why a transaction did not go through.
@@ -256,13 +224,11 @@ async fn run_once(
             decisions.push((item, reject_decision(&item.mutation, reason)));
             continue;
         }
-        let decision = decide(
-            item,
-            state.get(&key).and_then(Option::as_ref),
-            caller,
-            mode,
-            now,
-        );
+        let current = state.get(&key).and_then(Option::as_ref);
+        let mut decision = decide(item, current, caller, mode, now);
+        if let Some(converted) = &item.converted {
+            converted::complete(item, converted, &mut decision, current);
+        }
         if let Some(write) = &decision.write {
             state.insert(key, Some(write.clone()));
         }

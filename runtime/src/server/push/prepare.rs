@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::Caller;
+use super::converted::Converted;
 use crate::model::{AppDef, EntityDef};
 use crate::protocol::{ItemError, Mutation, Op, PushResult, PushStatus};
 use crate::values;
@@ -13,8 +14,11 @@ pub(super) struct Item {
     pub(super) index: usize,
     pub(super) mutation: Mutation,
     pub(super) entity: &'static EntityDef,
-    /// Insert: the whole record; update: the changed fields; delete: empty.
+    /// Insert: the whole record; update: the changed fields (none when every field it wrote
+    /// was dropped since, see `converted`); delete: empty.
     pub(super) data: Map<String, Value>,
+    /// What the conversion from an older app's schema step changed, if anything.
+    pub(super) converted: Option<Converted>,
 }
 
 pub(super) fn rejected(mutation: &Mutation, code: &str, message: impl Into<String>) -> PushResult {
@@ -48,7 +52,9 @@ pub(super) fn mutation_id_problem(id: &str) -> Option<&'static str> {
 }
 
 /// Checks a mutation without the database: its entity, id, and values. An insert into an
-/// owner-scoped entity that leaves the owner out gets the caller's id.
+/// owner-scoped entity that leaves the owner out gets the caller's id. An update left with no
+/// field by `converted` (an older app wrote only fields dropped since) has nothing to change,
+/// and is let through as such.
 #[allow(
     clippy::result_large_err,
     reason = "the rejection is the item's result, stored as it is"
@@ -58,6 +64,7 @@ pub(super) fn prepare(
     caller: Caller,
     index: usize,
     mut mutation: Mutation,
+    converted: Option<Converted>,
 ) -> Result<Item, PushResult> {
     if let Some(problem) = mutation_id_problem(&mutation.mutation_id) {
         return Err(rejected(&mutation, "invalid-request", problem));
@@ -104,6 +111,12 @@ pub(super) fn prepare(
                 "an update needs baseVersion",
             ));
         }
+        Op::Update
+            if mutation.data.is_empty()
+                && converted.as_ref().is_some_and(|c| !c.dropped.is_empty()) =>
+        {
+            Ok(Map::new())
+        }
         Op::Update => values::changes(entity, &mutation.data),
         Op::Delete if mutation.base_version.is_none() => {
             return Err(rejected(
@@ -120,6 +133,7 @@ pub(super) fn prepare(
             entity,
             data,
             mutation,
+            converted,
         }),
         Err(errors) => Err(rejected(
             &mutation,

@@ -515,6 +515,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'barns'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "barns" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -834,6 +843,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'flocks'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "flocks" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -886,6 +904,38 @@ BEGIN
 END;
 ''',
     r'''
+CREATE TRIGGER "_offgen_barn_events_append_only_update" BEFORE UPDATE ON "barn_events"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND (OLD."barn" IS NOT NEW."barn" OR OLD."flock" IS NOT NEW."flock" OR OLD."kind" IS NOT NEW."kind" OR OLD."value" IS NOT NEW."value" OR OLD."recorded_at" IS NOT NEW."recorded_at" OR OLD."recorded_by" IS NOT NEW."recorded_by" OR OLD."note" IS NOT NEW."note" OR OLD."deleted_at" IS NOT NEW."deleted_at")
+  AND NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "entity" = 'barn_events' AND "row_id" = OLD."id" AND "op" = 'insert'
+      AND ("mutation_id" IS NULL OR "state" = 'failed'))
+BEGIN
+  -- Append-only rows are facts once the server may have them: a row is changed or deleted
+  -- only while its insert is still queued and the server has applied nothing of it (never
+  -- sent, or set aside: rejected, or too large). Any later change would be refused by the
+  -- server and leave this device showing what no one else has.
+  SELECT RAISE(ABORT, 'offgen: barn_events rows are append-only: once the server may have a row it is never changed or deleted; record a new one instead');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_barn_events_append_only_delete" BEFORE DELETE ON "barn_events"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "entity" = 'barn_events' AND "row_id" = OLD."id" AND "op" = 'insert'
+      AND ("mutation_id" IS NULL OR "state" = 'failed'))
+BEGIN
+  -- Append-only rows are facts once the server may have them: a row is changed or deleted
+  -- only while its insert is still queued and the server has applied nothing of it (never
+  -- sent, or set aside: rejected, or too large). Any later change would be refused by the
+  -- server and leave this device showing what no one else has.
+  SELECT RAISE(ABORT, 'offgen: barn_events rows are append-only: once the server may have a row it is never changed or deleted; record a new one instead');
+END;
+''',
+    r'''
 CREATE TRIGGER "_offgen_barn_events_insert" AFTER INSERT ON "barn_events"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
 BEGIN
@@ -907,12 +957,9 @@ BEGIN
   -- the whole row when prepared anyway; an update adds the fields this write changed.
   UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."barn" IS NOT NEW."barn" AND instr("changed", ',barn,') = 0 THEN 'barn,' ELSE '' END || CASE WHEN OLD."flock" IS NOT NEW."flock" AND instr("changed", ',flock,') = 0 THEN 'flock,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" AND instr("changed", ',kind,') = 0 THEN 'kind,' ELSE '' END || CASE WHEN OLD."value" IS NOT NEW."value" AND instr("changed", ',value,') = 0 THEN 'value,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" AND instr("changed", ',recordedAt,') = 0 THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."recorded_by" IS NOT NEW."recorded_by" AND instr("changed", ',recordedBy,') = 0 THEN 'recordedBy,' ELSE '' END || CASE WHEN OLD."note" IS NOT NEW."note" AND instr("changed", ',note,') = 0 THEN 'note,' ELSE '' END
   WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
-  SELECT 'barn_events', NEW."id", 'update', ',' || CASE WHEN OLD."barn" IS NOT NEW."barn" THEN 'barn,' ELSE '' END || CASE WHEN OLD."flock" IS NOT NEW."flock" THEN 'flock,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" THEN 'kind,' ELSE '' END || CASE WHEN OLD."value" IS NOT NEW."value" THEN 'value,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."recorded_by" IS NOT NEW."recorded_by" THEN 'recordedBy,' ELSE '' END || CASE WHEN OLD."note" IS NOT NEW."note" THEN 'note,' ELSE '' END, NEW."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- An append-only row changes only while its insert waits unsent or set aside (the
+  -- append_only_update trigger refuses any other change): the insert, made from the row when
+  -- it is prepared, carries this change; there is nothing else to queue.
   -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
   UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
   WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
@@ -924,19 +971,11 @@ CREATE TRIGGER "_offgen_barn_events_soft_delete" AFTER UPDATE OF "deleted_at" ON
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
 BEGIN
-  -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'barn_events', NEW."id", 'delete', NEW."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
-  UPDATE "barn_events" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
-  -- The server never saw a row whose insert was never sent: nothing to send at all.
-  DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+  -- An append-only row is deleted only before the server has applied any of it (the
+  -- append_only_delete trigger refuses any other delete): its queued insert, unsent or set
+  -- aside, goes with it, and there is nothing to send.
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'barn_events' AND "row_id" = NEW."id";
+  DELETE FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = NEW."id";
 END;
 ''',
     r'''
@@ -944,18 +983,11 @@ CREATE TRIGGER "_offgen_barn_events_delete" AFTER DELETE ON "barn_events"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL
 BEGIN
-  -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'barn_events', OLD."id", 'delete', OLD."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
-  -- The server never saw a row whose insert was never sent: nothing to send at all.
-  DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+  -- An append-only row is deleted only before the server has applied any of it (the
+  -- append_only_delete trigger refuses any other delete): its queued insert, unsent or set
+  -- aside, goes with it, and there is nothing to send.
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'barn_events' AND "row_id" = OLD."id";
+  DELETE FROM "_offgen_outbox" WHERE "entity" = 'barn_events' AND "row_id" = OLD."id";
 END;
 ''',
     r'''
@@ -1155,6 +1187,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'barn_events'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "barn_events" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.

@@ -104,8 +104,11 @@ final class HttpSyncTransport implements SyncTransport {
     }
   }
 
-  Future<SyncResponse> _exchange(http.Request request) async {
-    final response = await _client.send(request);
+  Future<SyncResponse> _exchange(http.BaseRequest request) async {
+    return _collect(await _client.send(request));
+  }
+
+  Future<SyncResponse> _collect(http.StreamedResponse response) async {
     final body = BytesBuilder(copy: false);
     await for (final chunk in response.stream) {
       body.add(chunk);

@@ -551,6 +551,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'gates'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "gates" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -889,6 +898,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'trucks'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "trucks" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1210,6 +1228,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'inspections'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "inspections" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1262,6 +1289,38 @@ BEGIN
 END;
 ''',
     r'''
+CREATE TRIGGER "_offgen_gate_events_append_only_update" BEFORE UPDATE ON "gate_events"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND (OLD."truck" IS NOT NEW."truck" OR OLD."gate" IS NOT NEW."gate" OR OLD."kind" IS NOT NEW."kind" OR OLD."at" IS NOT NEW."at" OR OLD."container" IS NOT NEW."container" OR OLD."recorded_by" IS NOT NEW."recorded_by" OR OLD."deleted_at" IS NOT NEW."deleted_at")
+  AND NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "entity" = 'gate_events' AND "row_id" = OLD."id" AND "op" = 'insert'
+      AND ("mutation_id" IS NULL OR "state" = 'failed'))
+BEGIN
+  -- Append-only rows are facts once the server may have them: a row is changed or deleted
+  -- only while its insert is still queued and the server has applied nothing of it (never
+  -- sent, or set aside: rejected, or too large). Any later change would be refused by the
+  -- server and leave this device showing what no one else has.
+  SELECT RAISE(ABORT, 'offgen: gate_events rows are append-only: once the server may have a row it is never changed or deleted; record a new one instead');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_gate_events_append_only_delete" BEFORE DELETE ON "gate_events"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "entity" = 'gate_events' AND "row_id" = OLD."id" AND "op" = 'insert'
+      AND ("mutation_id" IS NULL OR "state" = 'failed'))
+BEGIN
+  -- Append-only rows are facts once the server may have them: a row is changed or deleted
+  -- only while its insert is still queued and the server has applied nothing of it (never
+  -- sent, or set aside: rejected, or too large). Any later change would be refused by the
+  -- server and leave this device showing what no one else has.
+  SELECT RAISE(ABORT, 'offgen: gate_events rows are append-only: once the server may have a row it is never changed or deleted; record a new one instead');
+END;
+''',
+    r'''
 CREATE TRIGGER "_offgen_gate_events_insert" AFTER INSERT ON "gate_events"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
 BEGIN
@@ -1281,12 +1340,9 @@ BEGIN
   -- the whole row when prepared anyway; an update adds the fields this write changed.
   UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."truck" IS NOT NEW."truck" AND instr("changed", ',truck,') = 0 THEN 'truck,' ELSE '' END || CASE WHEN OLD."gate" IS NOT NEW."gate" AND instr("changed", ',gate,') = 0 THEN 'gate,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" AND instr("changed", ',kind,') = 0 THEN 'kind,' ELSE '' END || CASE WHEN OLD."at" IS NOT NEW."at" AND instr("changed", ',at,') = 0 THEN 'at,' ELSE '' END || CASE WHEN OLD."container" IS NOT NEW."container" AND instr("changed", ',container,') = 0 THEN 'container,' ELSE '' END || CASE WHEN OLD."recorded_by" IS NOT NEW."recorded_by" AND instr("changed", ',recordedBy,') = 0 THEN 'recordedBy,' ELSE '' END
   WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "created_at")
-  SELECT 'gate_events', NEW."id", 'update', ',' || CASE WHEN OLD."truck" IS NOT NEW."truck" THEN 'truck,' ELSE '' END || CASE WHEN OLD."gate" IS NOT NEW."gate" THEN 'gate,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" THEN 'kind,' ELSE '' END || CASE WHEN OLD."at" IS NOT NEW."at" THEN 'at,' ELSE '' END || CASE WHEN OLD."container" IS NOT NEW."container" THEN 'container,' ELSE '' END || CASE WHEN OLD."recorded_by" IS NOT NEW."recorded_by" THEN 'recordedBy,' ELSE '' END, NEW."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- An append-only row changes only while its insert waits unsent or set aside (the
+  -- append_only_update trigger refuses any other change): the insert, made from the row when
+  -- it is prepared, carries this change; there is nothing else to queue.
   -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
   UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
   WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
@@ -1298,19 +1354,11 @@ CREATE TRIGGER "_offgen_gate_events_soft_delete" AFTER UPDATE OF "deleted_at" ON
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
 BEGIN
-  -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'gate_events', NEW."id", 'delete', NEW."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
-  UPDATE "gate_events" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
-  -- The server never saw a row whose insert was never sent: nothing to send at all.
-  DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+  -- An append-only row is deleted only before the server has applied any of it (the
+  -- append_only_delete trigger refuses any other delete): its queued insert, unsent or set
+  -- aside, goes with it, and there is nothing to send.
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id";
+  DELETE FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = NEW."id";
 END;
 ''',
     r'''
@@ -1318,18 +1366,11 @@ CREATE TRIGGER "_offgen_gate_events_delete" AFTER DELETE ON "gate_events"
 WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
   AND OLD."deleted_at" IS NULL
 BEGIN
-  -- A queued update that was never sent becomes the delete.
-  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
-  -- No such entry to fold into: queue the delete.
-  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "created_at")
-  SELECT 'gate_events', OLD."id", 'delete', OLD."version", (SELECT "local_ms" FROM "_offgen_now")
-  WHERE NOT EXISTS (
-    SELECT 1 FROM "_offgen_outbox"
-    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
-  -- The server never saw a row whose insert was never sent: nothing to send at all.
-  DELETE FROM "_offgen_outbox"
-  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+  -- An append-only row is deleted only before the server has applied any of it (the
+  -- append_only_delete trigger refuses any other delete): its queued insert, unsent or set
+  -- aside, goes with it, and there is nothing to send.
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id";
+  DELETE FROM "_offgen_outbox" WHERE "entity" = 'gate_events' AND "row_id" = OLD."id";
 END;
 ''',
     r'''
@@ -1529,6 +1570,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'gate_events'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "gate_events" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1848,6 +1898,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'transfers'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "transfers" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1885,6 +1944,1096 @@ END;
 ''',
     r'''
 PRAGMA user_version = 1;
+''',
+  ],
+  // 0002 add_inspections_damage_photo_and_2_more
+  [
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_protect_id";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_protect_tombstone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_prepare_send";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_state";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_dequeue";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_resolve";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_clash";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_clash_gone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_apply_remote";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_push_result";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_resolve_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attachments_on_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attachments_on_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attachments_on_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attachments_on_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attach";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attach_again";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_protect_id";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_protect_tombstone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_prepare_send";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_state";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_dequeue";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_resolve";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_clash";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_clash_gone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_apply_remote";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_push_result";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_resolve_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attachments_on_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attachments_on_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attachments_on_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attachments_on_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attach";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attach_again";
+''',
+    r'''
+CREATE TABLE "_offgen_new_inspections" (
+  "id" TEXT NOT NULL,
+  "truck" TEXT NOT NULL REFERENCES "trucks" (id),
+  "gate" TEXT NOT NULL REFERENCES "gates" (id),
+  "inspector" TEXT NOT NULL,
+  "started_at" INTEGER NOT NULL,
+  "result" TEXT NOT NULL DEFAULT 'pending',
+  "seal_number" TEXT NULL,
+  "seal_intact" INTEGER NULL CHECK ("seal_intact" IN (0, 1)),
+  "tyres" TEXT NOT NULL DEFAULT 'ok',
+  "damage" TEXT NULL,
+  "damage_photo" TEXT NULL,
+  "driver_signature" TEXT NULL,
+  "notes" TEXT NULL,
+  "version" INTEGER NOT NULL DEFAULT 0,
+  "updated_at" INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+  "deleted_at" INTEGER NULL,
+  "sync_status" TEXT NOT NULL DEFAULT 'pending' CHECK("sync_status" IN ('pending', 'syncing', 'synced', 'failed', 'conflict')),
+  "sync_error" TEXT NULL,
+  PRIMARY KEY ("id")
+);
+''',
+    r'''
+INSERT INTO "_offgen_new_inspections" ("id", "truck", "gate", "inspector", "started_at", "result", "seal_number", "seal_intact", "tyres", "damage", "driver_signature", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error") SELECT "id", "truck", "gate", "inspector", "started_at", "result", "seal_number", "seal_intact", "tyres", "damage", NULL, "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error" FROM "inspections";
+''',
+    r'''
+DROP TABLE "inspections";
+''',
+    r'''
+ALTER TABLE "_offgen_new_inspections" RENAME TO "inspections";
+''',
+    r'''
+UPDATE "_offgen_outbox" SET "payload" = json_set("payload", '$.driverSignature', (SELECT CASE WHEN json_valid("inspections"."driver_signature") THEN json("inspections"."driver_signature") END FROM "inspections" WHERE "inspections"."id" = "_offgen_outbox"."row_id")) WHERE "entity" = 'inspections' AND "payload" IS NOT NULL AND json_type("payload", '$.driverSignature') IS NOT NULL;
+''',
+    r'''
+UPDATE "_offgen_conflicts" SET "local_payload" = json_set("local_payload", '$.driverSignature', (SELECT CASE WHEN json_valid("inspections"."driver_signature") THEN json("inspections"."driver_signature") END FROM "inspections" WHERE "inspections"."id" = "_offgen_conflicts"."row_id")) WHERE "entity" = 'inspections' AND "local_payload" IS NOT NULL AND json_type("local_payload", '$.driverSignature') IS NOT NULL;
+''',
+    r'''
+CREATE INDEX "inspections_truck_started_at_idx" ON "inspections" ("truck", "started_at");
+''',
+    r'''
+CREATE TABLE "_offgen_new_transfers" (
+  "id" TEXT NOT NULL,
+  "container" TEXT NOT NULL,
+  "truck" TEXT NOT NULL REFERENCES "trucks" (id),
+  "from_haulier" TEXT NOT NULL,
+  "to_haulier" TEXT NOT NULL,
+  "condition" TEXT NOT NULL,
+  "handed_over_at" INTEGER NOT NULL,
+  "signed_by" TEXT NULL,
+  "signature" TEXT NULL,
+  "version" INTEGER NOT NULL DEFAULT 0,
+  "updated_at" INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+  "deleted_at" INTEGER NULL,
+  "sync_status" TEXT NOT NULL DEFAULT 'pending' CHECK("sync_status" IN ('pending', 'syncing', 'synced', 'failed', 'conflict')),
+  "sync_error" TEXT NULL,
+  PRIMARY KEY ("id")
+);
+''',
+    r'''
+INSERT INTO "_offgen_new_transfers" ("id", "container", "truck", "from_haulier", "to_haulier", "condition", "handed_over_at", "signed_by", "signature", "version", "updated_at", "deleted_at", "sync_status", "sync_error") SELECT "id", "container", "truck", "from_haulier", "to_haulier", "condition", "handed_over_at", "signed_by", NULL, "version", "updated_at", "deleted_at", "sync_status", "sync_error" FROM "transfers";
+''',
+    r'''
+DROP TABLE "transfers";
+''',
+    r'''
+ALTER TABLE "_offgen_new_transfers" RENAME TO "transfers";
+''',
+    r'''
+UPDATE "_offgen_outbox" SET "payload" = json_set("payload", '$.signature', (SELECT CASE WHEN json_valid("transfers"."signature") THEN json("transfers"."signature") END FROM "transfers" WHERE "transfers"."id" = "_offgen_outbox"."row_id")) WHERE "entity" = 'transfers' AND "payload" IS NOT NULL AND json_type("payload", '$.signature') IS NOT NULL;
+''',
+    r'''
+UPDATE "_offgen_conflicts" SET "local_payload" = json_set("local_payload", '$.signature', (SELECT CASE WHEN json_valid("transfers"."signature") THEN json("transfers"."signature") END FROM "transfers" WHERE "transfers"."id" = "_offgen_conflicts"."row_id")) WHERE "entity" = 'transfers' AND "local_payload" IS NOT NULL AND json_type("local_payload", '$.signature') IS NOT NULL;
+''',
+    r'''
+-- Files that rows' attachment fields refer to, and their way to and from the server: a queue
+-- of its own, apart from `_offgen_outbox`, so a record never waits for its files. One row per
+-- file a field of a row refers to, written by triggers: a local file the app attached
+-- (`pending` until uploaded), or a server's file this device has not (`remote`). A field that
+-- comes to refer to another file supersedes the old one. `local_path` is the file on the
+-- device (NULL when it is not here); it is deleted only by `evict_attachment`, once the server
+-- holds it (or no row needs it) and the grace period has passed, never when an upload fails.
+CREATE TABLE IF NOT EXISTS "_offgen_attachments" (
+  "seq" INTEGER NOT NULL PRIMARY KEY,
+  "entity" TEXT NOT NULL,
+  "row_id" TEXT NOT NULL,
+  "field" TEXT NOT NULL,
+  "sha256" TEXT NOT NULL,
+  "size" INTEGER NOT NULL,
+  "media_type" TEXT NOT NULL,
+  "local_path" TEXT NULL,
+  "state" TEXT NOT NULL DEFAULT 'pending' CHECK ("state" IN ('pending', 'uploading', 'uploaded', 'failed', 'superseded', 'remote')),
+  "attempts" INTEGER NOT NULL DEFAULT 0,
+  "next_attempt_at" INTEGER NULL,
+  "last_error" TEXT NULL,
+  "claim_id" TEXT NULL,
+  "created_at" INTEGER NOT NULL,
+  "confirmed_at" INTEGER NULL,
+  "superseded_at" INTEGER NULL,
+  "evicted_at" INTEGER NULL,
+  UNIQUE ("entity", "row_id", "field", "sha256")
+);
+''',
+    r'''
+CREATE INDEX IF NOT EXISTS "_offgen_attachments_due" ON "_offgen_attachments" ("state", "next_attempt_at");
+''',
+    r'''
+CREATE INDEX IF NOT EXISTS "_offgen_attachments_sha256" ON "_offgen_attachments" ("sha256");
+''',
+    r'''
+CREATE INDEX IF NOT EXISTS "_offgen_attachments_local_path" ON "_offgen_attachments" ("local_path");
+''',
+    r'''
+CREATE INDEX IF NOT EXISTS "_offgen_attachments_row" ON "_offgen_attachments" ("entity", "row_id");
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_protect_id" BEFORE UPDATE OF "id" ON "inspections"
+WHEN OLD."id" IS NOT NEW."id"
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: the id of a row never changes; create a new row instead');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_protect_tombstone" BEFORE UPDATE ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NOT NULL
+  AND (OLD."truck" IS NOT NEW."truck" OR OLD."gate" IS NOT NEW."gate" OR OLD."inspector" IS NOT NEW."inspector" OR OLD."started_at" IS NOT NEW."started_at" OR OLD."result" IS NOT NEW."result" OR OLD."seal_number" IS NOT NEW."seal_number" OR OLD."seal_intact" IS NOT NEW."seal_intact" OR OLD."tyres" IS NOT NEW."tyres" OR OLD."damage" IS NOT NEW."damage" OR OLD."damage_photo" IS NOT NEW."damage_photo" OR OLD."driver_signature" IS NOT NEW."driver_signature" OR OLD."notes" IS NOT NEW."notes" OR OLD."deleted_at" IS NOT NEW."deleted_at")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: this row is deleted; deleted rows cannot be changed or restored');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_insert" AFTER INSERT ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: inspections.damage must be valid JSON') WHERE NEW."damage" IS NOT NULL AND json_valid(NEW."damage") = 0;
+  SELECT RAISE(ABORT, 'offgen: inspections.damage_photo must be an attachment reference {sha256, size, mediaType}') WHERE NEW."damage_photo" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."damage_photo") THEN coalesce(json_type(NEW."damage_photo") = 'object' AND json_type(NEW."damage_photo", '$.sha256') = 'text' AND length(json_extract(NEW."damage_photo", '$.sha256')) = 64 AND json_extract(NEW."damage_photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."damage_photo", '$.size') = 'integer' AND json_extract(NEW."damage_photo", '$.size') >= 0 AND json_type(NEW."damage_photo", '$.mediaType') = 'text' AND json_extract(NEW."damage_photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  SELECT RAISE(ABORT, 'offgen: inspections.driver_signature must be an attachment reference {sha256, size, mediaType}') WHERE NEW."driver_signature" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."driver_signature") THEN coalesce(json_type(NEW."driver_signature") = 'object' AND json_type(NEW."driver_signature", '$.sha256') = 'text' AND length(json_extract(NEW."driver_signature", '$.sha256')) = 64 AND json_extract(NEW."driver_signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."driver_signature", '$.size') = 'integer' AND json_extract(NEW."driver_signature", '$.size') >= 0 AND json_type(NEW."driver_signature", '$.mediaType') = 'text' AND json_extract(NEW."driver_signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- The payload is the whole row, taken when the entry is prepared for a push: later writes
+  -- before that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  VALUES ('inspections', NEW."id", 'insert', NULL, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now"));
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_update" AFTER UPDATE ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND NEW."deleted_at" IS NULL
+  AND (OLD."truck" IS NOT NEW."truck" OR OLD."gate" IS NOT NEW."gate" OR OLD."inspector" IS NOT NEW."inspector" OR OLD."started_at" IS NOT NEW."started_at" OR OLD."result" IS NOT NEW."result" OR OLD."seal_number" IS NOT NEW."seal_number" OR OLD."seal_intact" IS NOT NEW."seal_intact" OR OLD."tyres" IS NOT NEW."tyres" OR OLD."damage" IS NOT NEW."damage" OR OLD."damage_photo" IS NOT NEW."damage_photo" OR OLD."driver_signature" IS NOT NEW."driver_signature" OR OLD."notes" IS NOT NEW."notes")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: inspections.damage must be valid JSON') WHERE NEW."damage" IS NOT NULL AND json_valid(NEW."damage") = 0;
+  SELECT RAISE(ABORT, 'offgen: inspections.damage_photo must be an attachment reference {sha256, size, mediaType}') WHERE NEW."damage_photo" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."damage_photo") THEN coalesce(json_type(NEW."damage_photo") = 'object' AND json_type(NEW."damage_photo", '$.sha256') = 'text' AND length(json_extract(NEW."damage_photo", '$.sha256')) = 64 AND json_extract(NEW."damage_photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."damage_photo", '$.size') = 'integer' AND json_extract(NEW."damage_photo", '$.size') >= 0 AND json_type(NEW."damage_photo", '$.mediaType') = 'text' AND json_extract(NEW."damage_photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  SELECT RAISE(ABORT, 'offgen: inspections.driver_signature must be an attachment reference {sha256, size, mediaType}') WHERE NEW."driver_signature" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."driver_signature") THEN coalesce(json_type(NEW."driver_signature") = 'object' AND json_type(NEW."driver_signature", '$.sha256') = 'text' AND length(json_extract(NEW."driver_signature", '$.sha256')) = 64 AND json_extract(NEW."driver_signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."driver_signature", '$.size') = 'integer' AND json_extract(NEW."driver_signature", '$.size') >= 0 AND json_type(NEW."driver_signature", '$.mediaType') = 'text' AND json_extract(NEW."driver_signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."truck" IS NOT NEW."truck" AND instr("changed", ',truck,') = 0 THEN 'truck,' ELSE '' END || CASE WHEN OLD."gate" IS NOT NEW."gate" AND instr("changed", ',gate,') = 0 THEN 'gate,' ELSE '' END || CASE WHEN OLD."inspector" IS NOT NEW."inspector" AND instr("changed", ',inspector,') = 0 THEN 'inspector,' ELSE '' END || CASE WHEN OLD."started_at" IS NOT NEW."started_at" AND instr("changed", ',startedAt,') = 0 THEN 'startedAt,' ELSE '' END || CASE WHEN OLD."result" IS NOT NEW."result" AND instr("changed", ',result,') = 0 THEN 'result,' ELSE '' END || CASE WHEN OLD."seal_number" IS NOT NEW."seal_number" AND instr("changed", ',sealNumber,') = 0 THEN 'sealNumber,' ELSE '' END || CASE WHEN OLD."seal_intact" IS NOT NEW."seal_intact" AND instr("changed", ',sealIntact,') = 0 THEN 'sealIntact,' ELSE '' END || CASE WHEN OLD."tyres" IS NOT NEW."tyres" AND instr("changed", ',tyres,') = 0 THEN 'tyres,' ELSE '' END || CASE WHEN OLD."damage" IS NOT NEW."damage" AND instr("changed", ',damage,') = 0 THEN 'damage,' ELSE '' END || CASE WHEN OLD."damage_photo" IS NOT NEW."damage_photo" AND instr("changed", ',damagePhoto,') = 0 THEN 'damagePhoto,' ELSE '' END || CASE WHEN OLD."driver_signature" IS NOT NEW."driver_signature" AND instr("changed", ',driverSignature,') = 0 THEN 'driverSignature,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" AND instr("changed", ',notes,') = 0 THEN 'notes,' ELSE '' END,
+    "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = json_remove(json_set(coalesce("field_stamps", '{}'), CASE WHEN OLD."truck" IS NOT NEW."truck" THEN '$.truck' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."gate" IS NOT NEW."gate" THEN '$.gate' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."inspector" IS NOT NEW."inspector" THEN '$.inspector' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."started_at" IS NOT NEW."started_at" THEN '$.startedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."result" IS NOT NEW."result" THEN '$.result' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."seal_number" IS NOT NEW."seal_number" THEN '$.sealNumber' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."seal_intact" IS NOT NEW."seal_intact" THEN '$.sealIntact' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."tyres" IS NOT NEW."tyres" THEN '$.tyres' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."damage" IS NOT NEW."damage" THEN '$.damage' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."damage_photo" IS NOT NEW."damage_photo" THEN '$.damagePhoto' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."driver_signature" IS NOT NEW."driver_signature" THEN '$.driverSignature' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."notes" IS NOT NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__')
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "stamp", "field_stamps", "created_at")
+  SELECT 'inspections', NEW."id", 'update', ',' || CASE WHEN OLD."truck" IS NOT NEW."truck" THEN 'truck,' ELSE '' END || CASE WHEN OLD."gate" IS NOT NEW."gate" THEN 'gate,' ELSE '' END || CASE WHEN OLD."inspector" IS NOT NEW."inspector" THEN 'inspector,' ELSE '' END || CASE WHEN OLD."started_at" IS NOT NEW."started_at" THEN 'startedAt,' ELSE '' END || CASE WHEN OLD."result" IS NOT NEW."result" THEN 'result,' ELSE '' END || CASE WHEN OLD."seal_number" IS NOT NEW."seal_number" THEN 'sealNumber,' ELSE '' END || CASE WHEN OLD."seal_intact" IS NOT NEW."seal_intact" THEN 'sealIntact,' ELSE '' END || CASE WHEN OLD."tyres" IS NOT NEW."tyres" THEN 'tyres,' ELSE '' END || CASE WHEN OLD."damage" IS NOT NEW."damage" THEN 'damage,' ELSE '' END || CASE WHEN OLD."damage_photo" IS NOT NEW."damage_photo" THEN 'damagePhoto,' ELSE '' END || CASE WHEN OLD."driver_signature" IS NOT NEW."driver_signature" THEN 'driverSignature,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" THEN 'notes,' ELSE '' END, NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), json_remove(json_set('{}', CASE WHEN OLD."truck" IS NOT NEW."truck" THEN '$.truck' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."gate" IS NOT NEW."gate" THEN '$.gate' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."inspector" IS NOT NEW."inspector" THEN '$.inspector' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."started_at" IS NOT NEW."started_at" THEN '$.startedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."result" IS NOT NEW."result" THEN '$.result' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."seal_number" IS NOT NEW."seal_number" THEN '$.sealNumber' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."seal_intact" IS NOT NEW."seal_intact" THEN '$.sealIntact' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."tyres" IS NOT NEW."tyres" THEN '$.tyres' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."damage" IS NOT NEW."damage" THEN '$.damage' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."damage_photo" IS NOT NEW."damage_photo" THEN '$.damagePhoto' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."driver_signature" IS NOT NEW."driver_signature" THEN '$.driverSignature' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."notes" IS NOT NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
+  UPDATE "inspections" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_soft_delete" AFTER UPDATE OF "deleted_at" ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'inspections', NEW."id", 'delete', NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  UPDATE "inspections" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_delete" AFTER DELETE ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'inspections', OLD."id", 'delete', OLD."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
+WHEN NEW."entity" = 'inspections' AND OLD."mutation_id" IS NULL AND NEW."mutation_id" IS NOT NULL
+BEGIN
+  -- The entry got its mutation id: fix its payload from the row as it is now. From here on
+  -- the entry never changes, so a retry after a lost response is the very same mutation.
+  UPDATE "_offgen_outbox"
+  SET "payload" = CASE NEW."op"
+      WHEN 'delete' THEN '{}'
+      WHEN 'insert' THEN coalesce((SELECT json_object('truck', "inspections"."truck", 'gate', "inspections"."gate", 'inspector', "inspections"."inspector", 'startedAt', "inspections"."started_at", 'result', "inspections"."result", 'sealNumber', "inspections"."seal_number", 'sealIntact', CASE "inspections"."seal_intact" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END, 'tyres', "inspections"."tyres", 'damage', CASE WHEN json_valid("inspections"."damage") THEN json("inspections"."damage") END, 'damagePhoto', CASE WHEN json_valid("inspections"."damage_photo") THEN json("inspections"."damage_photo") END, 'driverSignature', CASE WHEN json_valid("inspections"."driver_signature") THEN json("inspections"."driver_signature") END, 'notes', "inspections"."notes") FROM "inspections" WHERE "inspections"."id" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT json_remove(json_object('truck', "inspections"."truck", 'gate', "inspections"."gate", 'inspector', "inspections"."inspector", 'startedAt', "inspections"."started_at", 'result', "inspections"."result", 'sealNumber', "inspections"."seal_number", 'sealIntact', CASE "inspections"."seal_intact" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END, 'tyres', "inspections"."tyres", 'damage', CASE WHEN json_valid("inspections"."damage") THEN json("inspections"."damage") END, 'damagePhoto', CASE WHEN json_valid("inspections"."damage_photo") THEN json("inspections"."damage_photo") END, 'driverSignature', CASE WHEN json_valid("inspections"."driver_signature") THEN json("inspections"."driver_signature") END, 'notes', "inspections"."notes"), CASE WHEN instr(NEW."changed", ',truck,') = 0 THEN '$.truck' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',gate,') = 0 THEN '$.gate' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',inspector,') = 0 THEN '$.inspector' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',startedAt,') = 0 THEN '$.startedAt' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',result,') = 0 THEN '$.result' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',sealNumber,') = 0 THEN '$.sealNumber' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',sealIntact,') = 0 THEN '$.sealIntact' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',tyres,') = 0 THEN '$.tyres' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',damage,') = 0 THEN '$.damage' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',damagePhoto,') = 0 THEN '$.damagePhoto' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',driverSignature,') = 0 THEN '$.driverSignature' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',notes,') = 0 THEN '$.notes' ELSE '$.__offgen_keep__' END) FROM "inspections" WHERE "inspections"."id" = NEW."row_id"), '{}')
+    END
+  WHERE "seq" = NEW."seq";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_state" AFTER UPDATE OF "state" ON "_offgen_outbox"
+WHEN NEW."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_dequeue" AFTER DELETE ON "_offgen_outbox"
+WHEN OLD."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_conflict" AFTER INSERT ON "_offgen_conflicts"
+WHEN NEW."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_resolve" AFTER DELETE ON "_offgen_conflicts"
+WHEN OLD."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_clash" AFTER INSERT ON "_offgen_clashes"
+WHEN NEW."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_clash_gone" AFTER DELETE ON "_offgen_clashes"
+WHEN OLD."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_apply_remote" AFTER INSERT ON "_offgen_inbox"
+WHEN NEW."entity" = 'inspections'
+BEGIN
+  -- Silence this table's queue triggers while the server's row is written.
+  UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+  -- A row with local writes still queued, or in conflict, keeps its local values.
+  INSERT INTO "inspections" ("id", "truck", "gate", "inspector", "started_at", "result", "seal_number", "seal_intact", "tyres", "damage", "damage_photo", "driver_signature", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+  SELECT NEW."id", json_extract(NEW."data", '$.truck'), json_extract(NEW."data", '$.gate'), json_extract(NEW."data", '$.inspector'), json_extract(NEW."data", '$.startedAt'), CASE WHEN json_type(NEW."data", '$.result') IS NULL THEN 'pending' ELSE json_extract(NEW."data", '$.result') END, json_extract(NEW."data", '$.sealNumber'), json_extract(NEW."data", '$.sealIntact'), CASE WHEN json_type(NEW."data", '$.tyres') IS NULL THEN 'ok' ELSE json_extract(NEW."data", '$.tyres') END, CASE json_type(NEW."data", '$.damage') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(NEW."data", '$.damage')) ELSE json_extract(NEW."data", '$.damage') END, CASE json_type(NEW."data", '$.damagePhoto') WHEN 'object' THEN json_object('sha256', json_extract(NEW."data", '$.damagePhoto.sha256'), 'size', json_extract(NEW."data", '$.damagePhoto.size'), 'mediaType', json_extract(NEW."data", '$.damagePhoto.mediaType')) END, CASE json_type(NEW."data", '$.driverSignature') WHEN 'object' THEN json_object('sha256', json_extract(NEW."data", '$.driverSignature.sha256'), 'size', json_extract(NEW."data", '$.driverSignature.size'), 'mediaType', json_extract(NEW."data", '$.driverSignature.mediaType')) END, json_extract(NEW."data", '$.notes'), NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL
+  WHERE NEW."deleted" = 0
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."id")
+  ON CONFLICT ("id") DO UPDATE SET "truck" = CASE WHEN json_type(NEW."data", '$.truck') IS NULL THEN "inspections"."truck" ELSE excluded."truck" END, "gate" = CASE WHEN json_type(NEW."data", '$.gate') IS NULL THEN "inspections"."gate" ELSE excluded."gate" END, "inspector" = CASE WHEN json_type(NEW."data", '$.inspector') IS NULL THEN "inspections"."inspector" ELSE excluded."inspector" END, "started_at" = CASE WHEN json_type(NEW."data", '$.startedAt') IS NULL THEN "inspections"."started_at" ELSE excluded."started_at" END, "result" = CASE WHEN json_type(NEW."data", '$.result') IS NULL THEN "inspections"."result" ELSE excluded."result" END, "seal_number" = CASE WHEN json_type(NEW."data", '$.sealNumber') IS NULL THEN "inspections"."seal_number" ELSE excluded."seal_number" END, "seal_intact" = CASE WHEN json_type(NEW."data", '$.sealIntact') IS NULL THEN "inspections"."seal_intact" ELSE excluded."seal_intact" END, "tyres" = CASE WHEN json_type(NEW."data", '$.tyres') IS NULL THEN "inspections"."tyres" ELSE excluded."tyres" END, "damage" = CASE WHEN json_type(NEW."data", '$.damage') IS NULL THEN "inspections"."damage" ELSE excluded."damage" END, "damage_photo" = CASE WHEN json_type(NEW."data", '$.damagePhoto') IS NULL THEN "inspections"."damage_photo" ELSE excluded."damage_photo" END, "driver_signature" = CASE WHEN json_type(NEW."data", '$.driverSignature') IS NULL THEN "inspections"."driver_signature" ELSE excluded."driver_signature" END, "notes" = CASE WHEN json_type(NEW."data", '$.notes') IS NULL THEN "inspections"."notes" ELSE excluded."notes" END, "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+  WHERE excluded."version" >= "inspections"."version";
+  -- A tombstone only marks a row this device has; it never creates one.
+  UPDATE "inspections"
+  SET "deleted_at" = coalesce(NEW."deleted_at", (SELECT "local_ms" FROM "_offgen_now")), "version" = NEW."version",
+    "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
+  WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."id");
+  UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+  DELETE FROM "_offgen_inbox" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_push_result" AFTER INSERT ON "_offgen_push_results"
+WHEN (SELECT "entity" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id" AND "state" = 'inflight') = 'inspections'
+BEGIN
+  -- Done ('accepted', 'conflict'): later entries for the row now build on the server's new version.
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."version"
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."version" IS NOT NULL
+    AND "entity" = 'inspections'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND "seq" > (SELECT "seq" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  UPDATE "inspections" SET "version" = NEW."version"
+  WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
+    AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  -- The server decided against this device's change on its own (all of it, or some fields):
+  -- the row takes the server's outcome below, and a notice keeps what was written here.
+  INSERT INTO "_offgen_notices" ("entity", "row_id", "mutation_id", "op", "local_payload", "server_record", "overridden", "message", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", coalesce("payload", '{}'), NEW."record", NEW."overridden",
+    CASE WHEN NEW."status" = 'conflict' THEN 'lww: newer changes on the server replaced the change made here'
+      ELSE 'newer changes on the server replaced these values written here: ' || (SELECT group_concat("value", ', ') FROM json_each(NEW."overridden"))
+    END,
+    NEW."received_at"
+  FROM "_offgen_outbox"
+  WHERE "mutation_id" = NEW."mutation_id"
+    AND (NEW."status" = 'conflict' OR (NEW."status" = 'accepted' AND json_array_length(coalesce(NEW."overridden", '[]')) > 0));
+  DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
+  -- The server's record (a resolved conflict, or a write the server merged) is applied like a
+  -- pulled one, so it never overwrites later local writes.
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'inspections', json_extract(NEW."record", '$.id'), json_extract(NEW."record", '$.version'),
+    coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
+    json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'retry_base_ms'), '60000') AS INTEGER) << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
+  DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_resolve_conflict" AFTER UPDATE OF "resolution" ON "_offgen_conflicts"
+WHEN NEW."entity" = 'inspections' AND NEW."resolution" IS NOT NULL
+BEGIN
+  -- keep_local: resend the local write on top of the server's version.
+  UPDATE "inspections" SET "version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "id" = NEW."row_id" AND NEW."server_version" IS NOT NULL;
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "entity" = 'inspections' AND "row_id" = NEW."row_id";
+  UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL
+  WHERE NEW."resolution" = 'keep_local' AND "mutation_id" = NEW."mutation_id";
+  -- take_server: drop the local writes and take the server's record.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."resolution" = 'take_server' AND "entity" = 'inspections' AND "row_id" = NEW."row_id";
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id";
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'inspections', NEW."row_id", json_extract(NEW."server_record", '$.version'),
+    coalesce(json_extract(NEW."server_record", '$.deleted'), 0), json_extract(NEW."server_record", '$.updatedAt'),
+    json_extract(NEW."server_record", '$.deletedAt'), coalesce(json_extract(NEW."server_record", '$.data'), '{}')
+  WHERE NEW."resolution" = 'take_server' AND NEW."server_record" IS NOT NULL;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attachments_on_insert" AFTER INSERT ON "inspections"
+BEGIN
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'inspections', NEW."id", 'damagePhoto', CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END, CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.size') END, CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."damage_photo") THEN coalesce(json_type(NEW."damage_photo") = 'object' AND json_type(NEW."damage_photo", '$.sha256') = 'text' AND length(json_extract(NEW."damage_photo", '$.sha256')) = 64 AND json_extract(NEW."damage_photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."damage_photo", '$.size') = 'integer' AND json_extract(NEW."damage_photo", '$.size') >= 0 AND json_type(NEW."damage_photo", '$.mediaType') = 'text' AND json_extract(NEW."damage_photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'inspections', NEW."id", 'driverSignature', CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END, CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.size') END, CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."driver_signature") THEN coalesce(json_type(NEW."driver_signature") = 'object' AND json_type(NEW."driver_signature", '$.sha256') = 'text' AND length(json_extract(NEW."driver_signature", '$.sha256')) = 64 AND json_extract(NEW."driver_signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."driver_signature", '$.size') = 'integer' AND json_extract(NEW."driver_signature", '$.size') >= 0 AND json_type(NEW."driver_signature", '$.mediaType') = 'text' AND json_extract(NEW."driver_signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attachments_on_update" AFTER UPDATE OF "damage_photo", "driver_signature" ON "inspections"
+BEGIN
+  -- 'damagePhoto' now refers to another file (or none): the one it referred to is superseded,
+  -- and one it referred to before comes back.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "field" = 'damagePhoto' AND "state" <> 'superseded'
+    AND "sha256" IS NOT CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END;
+  UPDATE "_offgen_attachments" SET "state" = CASE WHEN "local_path" IS NULL THEN 'remote' ELSE 'pending' END,
+    "superseded_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "field" = 'damagePhoto' AND "state" = 'superseded'
+    AND "sha256" = CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'inspections', NEW."id", 'damagePhoto', CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END, CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.size') END, CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."damage_photo") THEN coalesce(json_type(NEW."damage_photo") = 'object' AND json_type(NEW."damage_photo", '$.sha256') = 'text' AND length(json_extract(NEW."damage_photo", '$.sha256')) = 64 AND json_extract(NEW."damage_photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."damage_photo", '$.size') = 'integer' AND json_extract(NEW."damage_photo", '$.size') >= 0 AND json_type(NEW."damage_photo", '$.mediaType') = 'text' AND json_extract(NEW."damage_photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+  -- 'driverSignature' now refers to another file (or none): the one it referred to is superseded,
+  -- and one it referred to before comes back.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "field" = 'driverSignature' AND "state" <> 'superseded'
+    AND "sha256" IS NOT CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END;
+  UPDATE "_offgen_attachments" SET "state" = CASE WHEN "local_path" IS NULL THEN 'remote' ELSE 'pending' END,
+    "superseded_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "field" = 'driverSignature' AND "state" = 'superseded'
+    AND "sha256" = CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'inspections', NEW."id", 'driverSignature', CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END, CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.size') END, CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."driver_signature") THEN coalesce(json_type(NEW."driver_signature") = 'object' AND json_type(NEW."driver_signature", '$.sha256') = 'text' AND length(json_extract(NEW."driver_signature", '$.sha256')) = 64 AND json_extract(NEW."driver_signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."driver_signature", '$.size') = 'integer' AND json_extract(NEW."driver_signature", '$.size') >= 0 AND json_type(NEW."driver_signature", '$.mediaType') = 'text' AND json_extract(NEW."driver_signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attachments_on_soft_delete" AFTER UPDATE OF "deleted_at" ON "inspections"
+WHEN OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attachments_on_delete" AFTER DELETE ON "inspections"
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = OLD."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attach" AFTER INSERT ON "_offgen_attachments"
+WHEN NEW."entity" = 'inspections' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no inspections row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "inspections" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "inspections" SET "damage_photo" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'damagePhoto' AND "id" = NEW."row_id" AND CASE WHEN json_valid("damage_photo") THEN json_extract("damage_photo", '$.sha256') END IS NOT NEW."sha256";
+  UPDATE "inspections" SET "driver_signature" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'driverSignature' AND "id" = NEW."row_id" AND CASE WHEN json_valid("driver_signature") THEN json_extract("driver_signature", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attach_again" AFTER UPDATE OF "local_path" ON "_offgen_attachments"
+WHEN NEW."entity" = 'inspections' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no inspections row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "inspections" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "inspections" SET "damage_photo" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'damagePhoto' AND "id" = NEW."row_id" AND CASE WHEN json_valid("damage_photo") THEN json_extract("damage_photo", '$.sha256') END IS NOT NEW."sha256";
+  UPDATE "inspections" SET "driver_signature" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'driverSignature' AND "id" = NEW."row_id" AND CASE WHEN json_valid("driver_signature") THEN json_extract("driver_signature", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_protect_id" BEFORE UPDATE OF "id" ON "transfers"
+WHEN OLD."id" IS NOT NEW."id"
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: the id of a row never changes; create a new row instead');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_protect_tombstone" BEFORE UPDATE ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NOT NULL
+  AND (OLD."container" IS NOT NEW."container" OR OLD."truck" IS NOT NEW."truck" OR OLD."from_haulier" IS NOT NEW."from_haulier" OR OLD."to_haulier" IS NOT NEW."to_haulier" OR OLD."condition" IS NOT NEW."condition" OR OLD."handed_over_at" IS NOT NEW."handed_over_at" OR OLD."signed_by" IS NOT NEW."signed_by" OR OLD."signature" IS NOT NEW."signature" OR OLD."deleted_at" IS NOT NEW."deleted_at")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: this row is deleted; deleted rows cannot be changed or restored');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_insert" AFTER INSERT ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: transfers.signature must be an attachment reference {sha256, size, mediaType}') WHERE NEW."signature" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."signature") THEN coalesce(json_type(NEW."signature") = 'object' AND json_type(NEW."signature", '$.sha256') = 'text' AND length(json_extract(NEW."signature", '$.sha256')) = 64 AND json_extract(NEW."signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."signature", '$.size') = 'integer' AND json_extract(NEW."signature", '$.size') >= 0 AND json_type(NEW."signature", '$.mediaType') = 'text' AND json_extract(NEW."signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- The payload is the whole row, taken when the entry is prepared for a push: later writes
+  -- before that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  VALUES ('transfers', NEW."id", 'insert', NULL, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now"));
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_update" AFTER UPDATE ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND NEW."deleted_at" IS NULL
+  AND (OLD."container" IS NOT NEW."container" OR OLD."truck" IS NOT NEW."truck" OR OLD."from_haulier" IS NOT NEW."from_haulier" OR OLD."to_haulier" IS NOT NEW."to_haulier" OR OLD."condition" IS NOT NEW."condition" OR OLD."handed_over_at" IS NOT NEW."handed_over_at" OR OLD."signed_by" IS NOT NEW."signed_by" OR OLD."signature" IS NOT NEW."signature")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: transfers.signature must be an attachment reference {sha256, size, mediaType}') WHERE NEW."signature" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."signature") THEN coalesce(json_type(NEW."signature") = 'object' AND json_type(NEW."signature", '$.sha256') = 'text' AND length(json_extract(NEW."signature", '$.sha256')) = 64 AND json_extract(NEW."signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."signature", '$.size') = 'integer' AND json_extract(NEW."signature", '$.size') >= 0 AND json_type(NEW."signature", '$.mediaType') = 'text' AND json_extract(NEW."signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."container" IS NOT NEW."container" AND instr("changed", ',container,') = 0 THEN 'container,' ELSE '' END || CASE WHEN OLD."truck" IS NOT NEW."truck" AND instr("changed", ',truck,') = 0 THEN 'truck,' ELSE '' END || CASE WHEN OLD."from_haulier" IS NOT NEW."from_haulier" AND instr("changed", ',fromHaulier,') = 0 THEN 'fromHaulier,' ELSE '' END || CASE WHEN OLD."to_haulier" IS NOT NEW."to_haulier" AND instr("changed", ',toHaulier,') = 0 THEN 'toHaulier,' ELSE '' END || CASE WHEN OLD."condition" IS NOT NEW."condition" AND instr("changed", ',condition,') = 0 THEN 'condition,' ELSE '' END || CASE WHEN OLD."handed_over_at" IS NOT NEW."handed_over_at" AND instr("changed", ',handedOverAt,') = 0 THEN 'handedOverAt,' ELSE '' END || CASE WHEN OLD."signed_by" IS NOT NEW."signed_by" AND instr("changed", ',signedBy,') = 0 THEN 'signedBy,' ELSE '' END || CASE WHEN OLD."signature" IS NOT NEW."signature" AND instr("changed", ',signature,') = 0 THEN 'signature,' ELSE '' END,
+    "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = json_remove(json_set(coalesce("field_stamps", '{}'), CASE WHEN OLD."container" IS NOT NEW."container" THEN '$.container' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."truck" IS NOT NEW."truck" THEN '$.truck' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."from_haulier" IS NOT NEW."from_haulier" THEN '$.fromHaulier' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."to_haulier" IS NOT NEW."to_haulier" THEN '$.toHaulier' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."condition" IS NOT NEW."condition" THEN '$.condition' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."handed_over_at" IS NOT NEW."handed_over_at" THEN '$.handedOverAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."signed_by" IS NOT NEW."signed_by" THEN '$.signedBy' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."signature" IS NOT NEW."signature" THEN '$.signature' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__')
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "stamp", "field_stamps", "created_at")
+  SELECT 'transfers', NEW."id", 'update', ',' || CASE WHEN OLD."container" IS NOT NEW."container" THEN 'container,' ELSE '' END || CASE WHEN OLD."truck" IS NOT NEW."truck" THEN 'truck,' ELSE '' END || CASE WHEN OLD."from_haulier" IS NOT NEW."from_haulier" THEN 'fromHaulier,' ELSE '' END || CASE WHEN OLD."to_haulier" IS NOT NEW."to_haulier" THEN 'toHaulier,' ELSE '' END || CASE WHEN OLD."condition" IS NOT NEW."condition" THEN 'condition,' ELSE '' END || CASE WHEN OLD."handed_over_at" IS NOT NEW."handed_over_at" THEN 'handedOverAt,' ELSE '' END || CASE WHEN OLD."signed_by" IS NOT NEW."signed_by" THEN 'signedBy,' ELSE '' END || CASE WHEN OLD."signature" IS NOT NEW."signature" THEN 'signature,' ELSE '' END, NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), json_remove(json_set('{}', CASE WHEN OLD."container" IS NOT NEW."container" THEN '$.container' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."truck" IS NOT NEW."truck" THEN '$.truck' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."from_haulier" IS NOT NEW."from_haulier" THEN '$.fromHaulier' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."to_haulier" IS NOT NEW."to_haulier" THEN '$.toHaulier' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."condition" IS NOT NEW."condition" THEN '$.condition' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."handed_over_at" IS NOT NEW."handed_over_at" THEN '$.handedOverAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."signed_by" IS NOT NEW."signed_by" THEN '$.signedBy' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."signature" IS NOT NEW."signature" THEN '$.signature' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
+  UPDATE "transfers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_soft_delete" AFTER UPDATE OF "deleted_at" ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'transfers', NEW."id", 'delete', NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  UPDATE "transfers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_delete" AFTER DELETE ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'transfers', OLD."id", 'delete', OLD."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
+WHEN NEW."entity" = 'transfers' AND OLD."mutation_id" IS NULL AND NEW."mutation_id" IS NOT NULL
+BEGIN
+  -- The entry got its mutation id: fix its payload from the row as it is now. From here on
+  -- the entry never changes, so a retry after a lost response is the very same mutation.
+  UPDATE "_offgen_outbox"
+  SET "payload" = CASE NEW."op"
+      WHEN 'delete' THEN '{}'
+      WHEN 'insert' THEN coalesce((SELECT json_object('container', "transfers"."container", 'truck', "transfers"."truck", 'fromHaulier', "transfers"."from_haulier", 'toHaulier', "transfers"."to_haulier", 'condition', "transfers"."condition", 'handedOverAt', "transfers"."handed_over_at", 'signedBy', "transfers"."signed_by", 'signature', CASE WHEN json_valid("transfers"."signature") THEN json("transfers"."signature") END) FROM "transfers" WHERE "transfers"."id" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT json_remove(json_object('container', "transfers"."container", 'truck', "transfers"."truck", 'fromHaulier', "transfers"."from_haulier", 'toHaulier', "transfers"."to_haulier", 'condition', "transfers"."condition", 'handedOverAt', "transfers"."handed_over_at", 'signedBy', "transfers"."signed_by", 'signature', CASE WHEN json_valid("transfers"."signature") THEN json("transfers"."signature") END), CASE WHEN instr(NEW."changed", ',container,') = 0 THEN '$.container' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',truck,') = 0 THEN '$.truck' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',fromHaulier,') = 0 THEN '$.fromHaulier' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',toHaulier,') = 0 THEN '$.toHaulier' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',condition,') = 0 THEN '$.condition' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',handedOverAt,') = 0 THEN '$.handedOverAt' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',signedBy,') = 0 THEN '$.signedBy' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',signature,') = 0 THEN '$.signature' ELSE '$.__offgen_keep__' END) FROM "transfers" WHERE "transfers"."id" = NEW."row_id"), '{}')
+    END
+  WHERE "seq" = NEW."seq";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_state" AFTER UPDATE OF "state" ON "_offgen_outbox"
+WHEN NEW."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_dequeue" AFTER DELETE ON "_offgen_outbox"
+WHEN OLD."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_conflict" AFTER INSERT ON "_offgen_conflicts"
+WHEN NEW."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_resolve" AFTER DELETE ON "_offgen_conflicts"
+WHEN OLD."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_clash" AFTER INSERT ON "_offgen_clashes"
+WHEN NEW."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_clash_gone" AFTER DELETE ON "_offgen_clashes"
+WHEN OLD."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_apply_remote" AFTER INSERT ON "_offgen_inbox"
+WHEN NEW."entity" = 'transfers'
+BEGIN
+  -- Silence this table's queue triggers while the server's row is written.
+  UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+  -- A row with local writes still queued, or in conflict, keeps its local values.
+  INSERT INTO "transfers" ("id", "container", "truck", "from_haulier", "to_haulier", "condition", "handed_over_at", "signed_by", "signature", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+  SELECT NEW."id", json_extract(NEW."data", '$.container'), json_extract(NEW."data", '$.truck'), json_extract(NEW."data", '$.fromHaulier'), json_extract(NEW."data", '$.toHaulier'), json_extract(NEW."data", '$.condition'), json_extract(NEW."data", '$.handedOverAt'), json_extract(NEW."data", '$.signedBy'), CASE json_type(NEW."data", '$.signature') WHEN 'object' THEN json_object('sha256', json_extract(NEW."data", '$.signature.sha256'), 'size', json_extract(NEW."data", '$.signature.size'), 'mediaType', json_extract(NEW."data", '$.signature.mediaType')) END, NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL
+  WHERE NEW."deleted" = 0
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."id")
+  ON CONFLICT ("id") DO UPDATE SET "container" = CASE WHEN json_type(NEW."data", '$.container') IS NULL THEN "transfers"."container" ELSE excluded."container" END, "truck" = CASE WHEN json_type(NEW."data", '$.truck') IS NULL THEN "transfers"."truck" ELSE excluded."truck" END, "from_haulier" = CASE WHEN json_type(NEW."data", '$.fromHaulier') IS NULL THEN "transfers"."from_haulier" ELSE excluded."from_haulier" END, "to_haulier" = CASE WHEN json_type(NEW."data", '$.toHaulier') IS NULL THEN "transfers"."to_haulier" ELSE excluded."to_haulier" END, "condition" = CASE WHEN json_type(NEW."data", '$.condition') IS NULL THEN "transfers"."condition" ELSE excluded."condition" END, "handed_over_at" = CASE WHEN json_type(NEW."data", '$.handedOverAt') IS NULL THEN "transfers"."handed_over_at" ELSE excluded."handed_over_at" END, "signed_by" = CASE WHEN json_type(NEW."data", '$.signedBy') IS NULL THEN "transfers"."signed_by" ELSE excluded."signed_by" END, "signature" = CASE WHEN json_type(NEW."data", '$.signature') IS NULL THEN "transfers"."signature" ELSE excluded."signature" END, "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+  WHERE excluded."version" >= "transfers"."version";
+  -- A tombstone only marks a row this device has; it never creates one.
+  UPDATE "transfers"
+  SET "deleted_at" = coalesce(NEW."deleted_at", (SELECT "local_ms" FROM "_offgen_now")), "version" = NEW."version",
+    "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
+  WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."id");
+  UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+  DELETE FROM "_offgen_inbox" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_push_result" AFTER INSERT ON "_offgen_push_results"
+WHEN (SELECT "entity" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id" AND "state" = 'inflight') = 'transfers'
+BEGIN
+  -- Done ('accepted', 'conflict'): later entries for the row now build on the server's new version.
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."version"
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."version" IS NOT NULL
+    AND "entity" = 'transfers'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND "seq" > (SELECT "seq" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  UPDATE "transfers" SET "version" = NEW."version"
+  WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
+    AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  -- The server decided against this device's change on its own (all of it, or some fields):
+  -- the row takes the server's outcome below, and a notice keeps what was written here.
+  INSERT INTO "_offgen_notices" ("entity", "row_id", "mutation_id", "op", "local_payload", "server_record", "overridden", "message", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", coalesce("payload", '{}'), NEW."record", NEW."overridden",
+    CASE WHEN NEW."status" = 'conflict' THEN 'lww: newer changes on the server replaced the change made here'
+      ELSE 'newer changes on the server replaced these values written here: ' || (SELECT group_concat("value", ', ') FROM json_each(NEW."overridden"))
+    END,
+    NEW."received_at"
+  FROM "_offgen_outbox"
+  WHERE "mutation_id" = NEW."mutation_id"
+    AND (NEW."status" = 'conflict' OR (NEW."status" = 'accepted' AND json_array_length(coalesce(NEW."overridden", '[]')) > 0));
+  DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
+  -- The server's record (a resolved conflict, or a write the server merged) is applied like a
+  -- pulled one, so it never overwrites later local writes.
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'transfers', json_extract(NEW."record", '$.id'), json_extract(NEW."record", '$.version'),
+    coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
+    json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'retry_base_ms'), '60000') AS INTEGER) << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
+  DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_resolve_conflict" AFTER UPDATE OF "resolution" ON "_offgen_conflicts"
+WHEN NEW."entity" = 'transfers' AND NEW."resolution" IS NOT NULL
+BEGIN
+  -- keep_local: resend the local write on top of the server's version.
+  UPDATE "transfers" SET "version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "id" = NEW."row_id" AND NEW."server_version" IS NOT NULL;
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "entity" = 'transfers' AND "row_id" = NEW."row_id";
+  UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL
+  WHERE NEW."resolution" = 'keep_local' AND "mutation_id" = NEW."mutation_id";
+  -- take_server: drop the local writes and take the server's record.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."resolution" = 'take_server' AND "entity" = 'transfers' AND "row_id" = NEW."row_id";
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id";
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'transfers', NEW."row_id", json_extract(NEW."server_record", '$.version'),
+    coalesce(json_extract(NEW."server_record", '$.deleted'), 0), json_extract(NEW."server_record", '$.updatedAt'),
+    json_extract(NEW."server_record", '$.deletedAt'), coalesce(json_extract(NEW."server_record", '$.data'), '{}')
+  WHERE NEW."resolution" = 'take_server' AND NEW."server_record" IS NOT NULL;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attachments_on_insert" AFTER INSERT ON "transfers"
+BEGIN
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'transfers', NEW."id", 'signature', CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END, CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.size') END, CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."signature") THEN coalesce(json_type(NEW."signature") = 'object' AND json_type(NEW."signature", '$.sha256') = 'text' AND length(json_extract(NEW."signature", '$.sha256')) = 64 AND json_extract(NEW."signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."signature", '$.size') = 'integer' AND json_extract(NEW."signature", '$.size') >= 0 AND json_type(NEW."signature", '$.mediaType') = 'text' AND json_extract(NEW."signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attachments_on_update" AFTER UPDATE OF "signature" ON "transfers"
+BEGIN
+  -- 'signature' now refers to another file (or none): the one it referred to is superseded,
+  -- and one it referred to before comes back.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'transfers' AND "row_id" = NEW."id" AND "field" = 'signature' AND "state" <> 'superseded'
+    AND "sha256" IS NOT CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END;
+  UPDATE "_offgen_attachments" SET "state" = CASE WHEN "local_path" IS NULL THEN 'remote' ELSE 'pending' END,
+    "superseded_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL
+  WHERE "entity" = 'transfers' AND "row_id" = NEW."id" AND "field" = 'signature' AND "state" = 'superseded'
+    AND "sha256" = CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'transfers', NEW."id", 'signature', CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END, CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.size') END, CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."signature") THEN coalesce(json_type(NEW."signature") = 'object' AND json_type(NEW."signature", '$.sha256') = 'text' AND length(json_extract(NEW."signature", '$.sha256')) = 64 AND json_extract(NEW."signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."signature", '$.size') = 'integer' AND json_extract(NEW."signature", '$.size') >= 0 AND json_type(NEW."signature", '$.mediaType') = 'text' AND json_extract(NEW."signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attachments_on_soft_delete" AFTER UPDATE OF "deleted_at" ON "transfers"
+WHEN OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'transfers' AND "row_id" = NEW."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attachments_on_delete" AFTER DELETE ON "transfers"
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'transfers' AND "row_id" = OLD."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attach" AFTER INSERT ON "_offgen_attachments"
+WHEN NEW."entity" = 'transfers' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no transfers row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "transfers" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "transfers" SET "signature" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'signature' AND "id" = NEW."row_id" AND CASE WHEN json_valid("signature") THEN json_extract("signature", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attach_again" AFTER UPDATE OF "local_path" ON "_offgen_attachments"
+WHEN NEW."entity" = 'transfers' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no transfers row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "transfers" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "transfers" SET "signature" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'signature' AND "id" = NEW."row_id" AND CASE WHEN json_valid("signature") THEN json_extract("signature", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '' WHERE "key" = 'pull_cursor';
+''',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+''',
+    r'''
+PRAGMA user_version = 2;
 ''',
   ],
 ];
@@ -2209,13 +3358,13 @@ WHERE excluded."version" >= "trucks"."version"
   static const SyncStatement applyPulledRowInspections = SyncStatement(
     'apply_pulled_row_inspections',
     r'''
-INSERT OR IGNORE INTO "inspections" ("id", "truck", "gate", "inspector", "started_at", "result", "seal_number", "seal_intact", "tyres", "damage", "driver_signature", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+INSERT OR IGNORE INTO "inspections" ("id", "truck", "gate", "inspector", "started_at", "result", "seal_number", "seal_intact", "tyres", "damage", "damage_photo", "driver_signature", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
 VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = ?1)
-    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE json_type(?12, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(?12, '$')) ELSE json_extract(?12, '$') END, unhex(?13), ?14, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
-ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."gate", "inspector" = excluded."inspector", "started_at" = excluded."started_at", "result" = excluded."result", "seal_number" = excluded."seal_number", "seal_intact" = excluded."seal_intact", "tyres" = excluded."tyres", "damage" = excluded."damage", "driver_signature" = excluded."driver_signature", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE json_type(?12, '$') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(?12, '$')) ELSE json_extract(?12, '$') END, CASE json_type(?13, '$') WHEN 'object' THEN json_object('sha256', json_extract(?13, '$.sha256'), 'size', json_extract(?13, '$.size'), 'mediaType', json_extract(?13, '$.mediaType')) END, CASE json_type(?14, '$') WHEN 'object' THEN json_object('sha256', json_extract(?14, '$.sha256'), 'size', json_extract(?14, '$.size'), 'mediaType', json_extract(?14, '$.mediaType')) END, ?15, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+ON CONFLICT ("id") DO UPDATE SET "truck" = excluded."truck", "gate" = excluded."gate", "inspector" = excluded."inspector", "started_at" = excluded."started_at", "result" = excluded."result", "seal_number" = excluded."seal_number", "seal_intact" = excluded."seal_intact", "tyres" = excluded."tyres", "damage" = excluded."damage", "damage_photo" = excluded."damage_photo", "driver_signature" = excluded."driver_signature", "notes" = excluded."notes", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
 WHERE excluded."version" >= "inspections"."version"
 ''',
-    ['id', 'version', 'updated_at', 'truck', 'gate', 'inspector', 'started_at', 'result', 'seal_number', 'seal_intact', 'tyres', 'damage', 'driver_signature', 'notes'],
+    ['id', 'version', 'updated_at', 'truck', 'gate', 'inspector', 'started_at', 'result', 'seal_number', 'seal_intact', 'tyres', 'damage', 'damage_photo', 'driver_signature', 'notes'],
     'inspections',
   );
 
@@ -2239,7 +3388,7 @@ WHERE excluded."version" >= "gate_events"."version"
     r'''
 INSERT OR IGNORE INTO "transfers" ("id", "container", "truck", "from_haulier", "to_haulier", "condition", "handed_over_at", "signed_by", "signature", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
 VALUES ((SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = ?1)
-    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, unhex(?11), ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = ?1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE json_type(?11, '$') WHEN 'object' THEN json_object('sha256', json_extract(?11, '$.sha256'), 'size', json_extract(?11, '$.size'), 'mediaType', json_extract(?11, '$.mediaType')) END, ?2, coalesce(?3, (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL)
 ON CONFLICT ("id") DO UPDATE SET "container" = excluded."container", "truck" = excluded."truck", "from_haulier" = excluded."from_haulier", "to_haulier" = excluded."to_haulier", "condition" = excluded."condition", "handed_over_at" = excluded."handed_over_at", "signed_by" = excluded."signed_by", "signature" = excluded."signature", "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
 WHERE excluded."version" >= "transfers"."version"
 ''',
@@ -2444,6 +3593,306 @@ DELETE FROM "_offgen_notices"
     [],
     '_offgen_notices',
   );
+
+  /// Attaches the file at :local_path (its bytes hash to :sha256, lowercase hex; the client
+  static const SyncStatement attachFile = SyncStatement(
+    'attach_file',
+    r'''
+INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8
+WHERE (?1, ?3) IN (VALUES ('inspections', 'damagePhoto'), ('inspections', 'driverSignature'), ('transfers', 'signature'))
+ON CONFLICT ("entity", "row_id", "field", "sha256") DO UPDATE SET "local_path" = excluded."local_path",
+  "state" = 'pending', "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL, "claim_id" = NULL,
+  "superseded_at" = NULL, "evicted_at" = NULL
+''',
+    ['entity', 'row_id', 'field', 'sha256', 'size', 'media_type', 'local_path', 'now'],
+    '_offgen_attachments',
+  );
+
+  /// As acquire_sync_lease, for the attachment loop: uploads run on a lease of their own, so a
+  static const SyncStatement acquireAttachmentLease = SyncStatement(
+    'acquire_attachment_lease',
+    r'''
+INSERT INTO "_offgen_meta" ("key", "value") VALUES ('attachment_lease', ?1 || ' ' || ?3)
+ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"
+WHERE "value" = ''
+  OR substr("value", 1, instr("value", ' ') - 1) = ?1
+  OR CAST(substr("value", instr("value", ' ') + 1) AS INTEGER) < ?2
+''',
+    ['holder', 'now', 'until'],
+    '_offgen_meta',
+  );
+
+  /// 
+  static const SyncStatement releaseAttachmentLease = SyncStatement(
+    'release_attachment_lease',
+    r'''
+UPDATE "_offgen_meta" SET "value" = ''
+WHERE "key" = 'attachment_lease' AND substr("value", 1, instr("value", ' ') - 1) = ?1
+''',
+    ['holder'],
+    '_offgen_meta',
+  );
+
+  /// Run under the lease first: uploads a killed run left claimed are due again (a retry is safe:
+  static const SyncStatement recoverAttachmentUploads = SyncStatement(
+    'recover_attachment_uploads',
+    r'''
+UPDATE "_offgen_attachments" SET "state" = 'pending', "claim_id" = NULL WHERE "state" = 'uploading'
+''',
+    [],
+    '_offgen_attachments',
+  );
+
+  /// Claims for :claim the oldest due upload the app's rules let go now: at most
+  static const SyncStatement claimAttachmentUpload = SyncStatement(
+    'claim_attachment_upload',
+    r'''
+UPDATE "_offgen_attachments" SET "state" = 'uploading', "claim_id" = ?1
+WHERE "seq" = (
+  SELECT a."seq" FROM "_offgen_attachments" AS a
+  WHERE a."state" = 'pending' AND a."local_path" IS NOT NULL
+    AND (a."next_attempt_at" IS NULL OR a."next_attempt_at" <= ?2)
+    AND a."size" <= coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_max_bytes'), '') AS INTEGER), a."size") AND (?3 = 0 OR a."size" <= coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_metered_max_bytes'), '') AS INTEGER), a."size"))
+  ORDER BY a."seq"
+  LIMIT 1)
+''',
+    ['claim', 'now', 'metered'],
+    '_offgen_attachments',
+  );
+
+  /// The upload claimed for :claim: where its bytes go (PUT /attachments/<remote_key>).
+  static const SyncStatement claimedAttachment = SyncStatement(
+    'claimed_attachment',
+    r'''
+SELECT "seq", "entity" || '/' || "row_id" || '/' || "field" || '/' || "sha256" AS "remote_key", "local_path", "sha256", "size", "media_type", "attempts"
+FROM "_offgen_attachments" WHERE "state" = 'uploading' AND "claim_id" = ?1
+''',
+    ['claim'],
+    null,
+  );
+
+  /// The server holds the file for its row: uploaded. The local file stays for the grace period.
+  static const SyncStatement confirmAttachmentUpload = SyncStatement(
+    'confirm_attachment_upload',
+    r'''
+UPDATE "_offgen_attachments" SET "state" = 'uploaded', "confirmed_at" = ?2, "claim_id" = NULL,
+  "last_error" = NULL, "next_attempt_at" = NULL
+WHERE "state" = 'uploading' AND "claim_id" = ?1
+''',
+    ['claim', 'now'],
+    '_offgen_attachments',
+  );
+
+  /// The server refused the upload for now (:error): due again after a delay that doubles with
+  static const SyncStatement retryAttachmentUpload = SyncStatement(
+    'retry_attachment_upload',
+    r'''
+UPDATE "_offgen_attachments"
+SET "attempts" = "attempts" + 1,
+  "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+  "next_attempt_at" = ?3 + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_retry_base_ms'), '30000') AS INTEGER) << min("attempts", 20)),
+  "last_error" = ?2, "claim_id" = NULL
+WHERE "state" = 'uploading' AND "claim_id" = ?1
+''',
+    ['claim', 'error', 'now'],
+    '_offgen_attachments',
+  );
+
+  /// The upload can never succeed as it is (:error: too large for the server, the local file
+  static const SyncStatement setAsideAttachment = SyncStatement(
+    'set_aside_attachment',
+    r'''
+UPDATE "_offgen_attachments" SET "state" = 'failed', "last_error" = ?2, "claim_id" = NULL
+WHERE "state" = 'uploading' AND "claim_id" = ?1
+''',
+    ['claim', 'error'],
+    '_offgen_attachments',
+  );
+
+  /// No answer, or the server could not serve: the upload is due again, nothing counted.
+  static const SyncStatement releaseAttachmentUpload = SyncStatement(
+    'release_attachment_upload',
+    r'''
+UPDATE "_offgen_attachments" SET "state" = 'pending', "claim_id" = NULL
+WHERE "state" = 'uploading' AND "claim_id" = ?1
+''',
+    ['claim'],
+    '_offgen_attachments',
+  );
+
+  /// With eager downloads (set_attachment_policy), the server's files no row here has yet, that
+  static const SyncStatement attachmentDownloadsDue = SyncStatement(
+    'attachment_downloads_due',
+    r'''
+SELECT a."seq", a."entity" || '/' || a."row_id" || '/' || a."field" || '/' || a."sha256" AS "remote_key", a."sha256", a."size", a."media_type"
+FROM "_offgen_attachments" AS a
+WHERE a."state" = 'remote' AND a."local_path" IS NULL AND a."evicted_at" IS NULL
+  AND (a."next_attempt_at" IS NULL OR a."next_attempt_at" <= ?1)
+  AND coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_download'), 'on_demand') = 'eager'
+  AND a."size" <= coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_max_bytes'), '') AS INTEGER), a."size") AND (?2 = 0 OR a."size" <= coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_metered_max_bytes'), '') AS INTEGER), a."size"))
+ORDER BY a."seq"
+LIMIT ?3
+''',
+    ['now', 'metered', 'limit'],
+    null,
+  );
+
+  /// The file of :seq is at :local_path now, its hash checked: kept for the grace period.
+  static const SyncStatement confirmAttachmentDownload = SyncStatement(
+    'confirm_attachment_download',
+    r'''
+UPDATE "_offgen_attachments" SET "local_path" = ?2, "confirmed_at" = ?3, "evicted_at" = NULL,
+  "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL
+WHERE "seq" = ?1 AND "local_path" IS NULL
+''',
+    ['seq', 'local_path', 'now'],
+    '_offgen_attachments',
+  );
+
+  /// The file could not be fetched yet (:error; not uploaded yet, most often): due again after a
+  static const SyncStatement retryAttachmentDownload = SyncStatement(
+    'retry_attachment_download',
+    r'''
+UPDATE "_offgen_attachments"
+SET "attempts" = "attempts" + 1, "next_attempt_at" = ?3 + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_retry_base_ms'), '30000') AS INTEGER) << min("attempts", 10)),
+  "last_error" = ?2
+WHERE "seq" = ?1
+''',
+    ['seq', 'error', 'now'],
+    '_offgen_attachments',
+  );
+
+  /// The file field :field of row :row_id refers to now: where it is on this device, if it is
+  static const SyncStatement findAttachment = SyncStatement(
+    'find_attachment',
+    r'''
+SELECT a."seq", a."sha256", a."size", a."media_type", a."state",
+  coalesce(a."local_path", (SELECT b."local_path" FROM "_offgen_attachments" AS b
+    WHERE b."sha256" = a."sha256" AND b."local_path" IS NOT NULL ORDER BY b."seq" LIMIT 1)) AS "local_path",
+  a."entity" || '/' || a."row_id" || '/' || a."field" || '/' || a."sha256" AS "remote_key"
+FROM "_offgen_attachments" AS a
+WHERE a."entity" = ?1 AND a."row_id" = ?2 AND a."field" = ?3 AND a."state" <> 'superseded'
+ORDER BY a."seq" DESC
+LIMIT 1
+''',
+    ['entity', 'row_id', 'field'],
+    null,
+  );
+
+  /// Local files no row needs any more: every row holding one is uploaded (or the server's) for
+  static const SyncStatement evictableAttachments = SyncStatement(
+    'evictable_attachments',
+    r'''
+SELECT DISTINCT a."local_path" FROM "_offgen_attachments" AS a
+WHERE a."local_path" IS NOT NULL AND ((a."state" IN ('uploaded', 'remote') AND a."confirmed_at" <= ?1 - coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_grace_ms'), '') AS INTEGER), 604800000)) OR (a."state" = 'superseded' AND a."superseded_at" <= ?1 - coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_grace_ms'), '') AS INTEGER), 604800000)))
+  AND NOT EXISTS (SELECT 1 FROM "_offgen_attachments" AS b
+    WHERE b."local_path" = a."local_path" AND NOT ((b."state" IN ('uploaded', 'remote') AND b."confirmed_at" <= ?1 - coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_grace_ms'), '') AS INTEGER), 604800000)) OR (b."state" = 'superseded' AND b."superseded_at" <= ?1 - coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_grace_ms'), '') AS INTEGER), 604800000))))
+ORDER BY a."local_path"
+''',
+    ['now'],
+    null,
+  );
+
+  /// Marks the file at :local_path evicted, checking again that no row needs it; delete the file
+  static const SyncStatement evictAttachment = SyncStatement(
+    'evict_attachment',
+    r'''
+UPDATE "_offgen_attachments" SET "local_path" = NULL, "evicted_at" = ?2
+WHERE "local_path" = ?1
+  AND NOT EXISTS (SELECT 1 FROM "_offgen_attachments" AS b
+    WHERE b."local_path" = ?1 AND NOT ((b."state" IN ('uploaded', 'remote') AND b."confirmed_at" <= ?2 - coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_grace_ms'), '') AS INTEGER), 604800000)) OR (b."state" = 'superseded' AND b."superseded_at" <= ?2 - coalesce(CAST(nullif((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'attachment_grace_ms'), '') AS INTEGER), 604800000))))
+''',
+    ['local_path', 'now'],
+    '_offgen_attachments',
+  );
+
+  /// Superseded files that are gone from the device are forgotten.
+  static const SyncStatement forgetEvicted = SyncStatement(
+    'forget_evicted',
+    r'''
+DELETE FROM "_offgen_attachments" WHERE "state" = 'superseded' AND "local_path" IS NULL
+''',
+    [],
+    '_offgen_attachments',
+  );
+
+  /// For a status badge: files waiting to upload (and their bytes), the oldest one's age, when
+  static const SyncStatement attachmentStats = SyncStatement(
+    'attachment_stats',
+    r'''
+SELECT
+  (SELECT count(*) FROM "_offgen_attachments" WHERE "state" IN ('pending', 'uploading')) AS "pending",
+  (SELECT coalesce(sum("size"), 0) FROM "_offgen_attachments" WHERE "state" IN ('pending', 'uploading')) AS "pending_bytes",
+  (SELECT count(*) FROM "_offgen_attachments" WHERE "state" = 'uploading') AS "uploading",
+  (SELECT ?1 - min("created_at") FROM "_offgen_attachments" WHERE "state" IN ('pending', 'uploading')) AS "oldest_pending_age_ms",
+  (SELECT min("next_attempt_at") FROM "_offgen_attachments" WHERE "state" = 'pending' AND "next_attempt_at" > ?1) AS "next_attempt_at",
+  (SELECT count(*) FROM "_offgen_attachments" WHERE "state" = 'failed') AS "failed",
+  (SELECT count(*) FROM "_offgen_attachments" WHERE "state" = 'remote' AND "local_path" IS NULL) AS "not_downloaded",
+  (SELECT coalesce(sum("size"), 0) FROM (SELECT DISTINCT "local_path", "size" FROM "_offgen_attachments" WHERE "local_path" IS NOT NULL)) AS "stored_bytes"
+''',
+    ['now'],
+    null,
+  );
+
+  /// Uploads set aside: refused max_attempts times, too large for the server, or their local
+  static const SyncStatement listFailedAttachments = SyncStatement(
+    'list_failed_attachments',
+    r'''
+SELECT "seq", "entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "attempts", "last_error", "created_at"
+FROM "_offgen_attachments" WHERE "state" = 'failed' ORDER BY "seq"
+''',
+    [],
+    null,
+  );
+
+  /// Queues a failed upload again with fresh attempts.
+  static const SyncStatement retryFailedAttachment = SyncStatement(
+    'retry_failed_attachment',
+    r'''
+UPDATE "_offgen_attachments" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL, "next_attempt_at" = NULL
+WHERE "seq" = ?1 AND "state" = 'failed' AND "local_path" IS NOT NULL
+''',
+    ['seq'],
+    '_offgen_attachments',
+  );
+
+  /// Gives up a failed upload: the file is no longer needed, and is deleted after the grace period
+  static const SyncStatement discardAttachment = SyncStatement(
+    'discard_attachment',
+    r'''
+UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = ?2
+WHERE "seq" = ?1 AND "state" = 'failed'
+''',
+    ['seq', 'now'],
+    '_offgen_attachments',
+  );
+
+  /// "Sync now": uploads and downloads waiting out a retry delay are due at once.
+  static const SyncStatement retryWaitingAttachments = SyncStatement(
+    'retry_waiting_attachments',
+    r'''
+UPDATE "_offgen_attachments" SET "next_attempt_at" = NULL
+WHERE "state" IN ('pending', 'remote') AND "next_attempt_at" IS NOT NULL
+''',
+    [],
+    '_offgen_attachments',
+  );
+
+  /// The app's rules: :max_bytes (largest file uploaded or fetched at all; NULL: any),
+  static const SyncStatement setAttachmentPolicy = SyncStatement(
+    'set_attachment_policy',
+    r'''
+INSERT INTO "_offgen_meta" ("key", "value") VALUES
+  ('attachment_max_bytes', coalesce(CAST(?1 AS TEXT), '')),
+  ('attachment_metered_max_bytes', coalesce(CAST(?2 AS TEXT), '')),
+  ('attachment_grace_ms', CAST(?3 AS TEXT)),
+  ('attachment_download', ?4)
+ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"
+''',
+    ['max_bytes', 'metered_max_bytes', 'grace_ms', 'download'],
+    '_offgen_meta',
+  );
 }
 
 /// Where a pulled-row statement's parameter takes its value in a pulled record: its `id`,
@@ -2515,7 +3964,8 @@ const Map<String, PulledRowStatement> pulledRowStatements = {
     RecordParam(RecordKey.data, 'sealIntact', Decoding.value),
     RecordParam(RecordKey.data, 'tyres', Decoding.value),
     RecordParam(RecordKey.data, 'damage', Decoding.json),
-    RecordParam(RecordKey.data, 'driverSignature', Decoding.value),
+    RecordParam(RecordKey.data, 'damagePhoto', Decoding.json),
+    RecordParam(RecordKey.data, 'driverSignature', Decoding.json),
     RecordParam(RecordKey.data, 'notes', Decoding.value),
   ]),
   'gate_events': PulledRowStatement(SyncSql.applyPulledRowGateEvents, [
@@ -2540,6 +3990,6 @@ const Map<String, PulledRowStatement> pulledRowStatements = {
     RecordParam(RecordKey.data, 'condition', Decoding.value),
     RecordParam(RecordKey.data, 'handedOverAt', Decoding.value),
     RecordParam(RecordKey.data, 'signedBy', Decoding.value),
-    RecordParam(RecordKey.data, 'signature', Decoding.value),
+    RecordParam(RecordKey.data, 'signature', Decoding.json),
   ]),
 };

@@ -102,6 +102,61 @@ class DateTextConverter extends TypeConverter<DateTime, String>
   String toJson(DateTime value) => toSql(value);
 }
 
+/// A file an attachment field refers to: its content's SHA-256 (lowercase hex), its size in
+/// bytes and its media type. The bytes are not in the row: see `SyncDevice.attachFile`.
+class OffgenAttachment {
+  const OffgenAttachment({required this.sha256, required this.size, required this.mediaType});
+
+  /// The SHA-256 of the file's bytes, 64 lowercase hex digits.
+  final String sha256;
+
+  /// The file's size in bytes.
+  final int size;
+
+  /// Its media type (`image/jpeg`).
+  final String mediaType;
+
+  /// The reference as the wire writes it.
+  Map<String, Object?> toJson() => {'sha256': sha256, 'size': size, 'mediaType': mediaType};
+
+  /// A reference read from the wire.
+  static OffgenAttachment fromJson(Map<String, Object?> json) => OffgenAttachment(
+        sha256: json['sha256']! as String,
+        size: json['size']! as int,
+        mediaType: json['mediaType']! as String,
+      );
+
+  @override
+  bool operator ==(Object other) =>
+      other is OffgenAttachment &&
+      other.sha256 == sha256 &&
+      other.size == size &&
+      other.mediaType == mediaType;
+
+  @override
+  int get hashCode => Object.hash(sha256, size, mediaType);
+}
+
+/// An attachment column (the reference's JSON text in SQL) as an [OffgenAttachment], and on
+/// the wire as the reference object.
+class AttachmentConverter extends TypeConverter<OffgenAttachment, String>
+    with JsonTypeConverter2<OffgenAttachment, String, Map<String, Object?>> {
+  const AttachmentConverter();
+
+  @override
+  OffgenAttachment fromSql(String fromDb) =>
+      OffgenAttachment.fromJson(jsonDecode(fromDb) as Map<String, Object?>);
+
+  @override
+  String toSql(OffgenAttachment value) => jsonEncode(value.toJson());
+
+  @override
+  OffgenAttachment fromJson(Map<String, Object?> json) => OffgenAttachment.fromJson(json);
+
+  @override
+  Map<String, Object?> toJson(OffgenAttachment value) => value.toJson();
+}
+
 /// An enum whose values are stored as the text written in the spec.
 abstract interface class OffgenEnum {
   /// The stored (and transmitted) text of this value.
@@ -270,7 +325,9 @@ class Inspections extends Table {
   TextColumn get tyres => text().named('tyres').withDefault(const Constant('ok')).map(const OffgenEnumConverter(InspectionTyres.values))();
   /// Damage found, as a list of {panel, kind}.
   TextColumn get damage => text().named('damage').map(const JsonTextConverter()).nullable()();
-  BlobColumn get driverSignature => blob().named('driver_signature').map(const HexBlobConverter()).nullable()();
+  /// The worst damage found, photographed.
+  TextColumn get damagePhoto => text().named('damage_photo').map(const AttachmentConverter()).nullable()();
+  TextColumn get driverSignature => text().named('driver_signature').map(const AttachmentConverter()).nullable()();
   TextColumn get notes => text().named('notes').nullable()();
   /// The server's version of this row when this device last heard of it (0: never synced).
   IntColumn get version => integer().named('version').withDefault(const Constant(0))();
@@ -332,7 +389,7 @@ class Transfers extends Table {
   TextColumn get condition => text().named('condition').map(const OffgenEnumConverter(TransferCondition.values))();
   IntColumn get handedOverAt => integer().named('handed_over_at').map(const EpochMillisConverter())();
   TextColumn get signedBy => text().named('signed_by').nullable()();
-  BlobColumn get signature => blob().named('signature').map(const HexBlobConverter()).nullable()();
+  TextColumn get signature => text().named('signature').map(const AttachmentConverter()).nullable()();
   /// The server's version of this row when this device last heard of it (0: never synced).
   IntColumn get version => integer().named('version').withDefault(const Constant(0))();
   /// When the row last changed on the server (or was created here).

@@ -10,14 +10,18 @@
 
 import 'dart:async';
 import 'dart:convert';
+import 'dart:io';
 import 'dart:math';
 import 'dart:typed_data';
 
+import 'package:crypto/crypto.dart';
 import 'package:drift/drift.dart';
 import 'package:http/http.dart' as http;
 
 import 'sync_sql.dart';
+import 'tables.dart' show OffgenAttachment;
 
+part 'sync_attachments.dart';
 part 'sync_device.dart';
 part 'sync_json.dart';
 part 'sync_transport.dart';
@@ -138,6 +142,9 @@ enum SyncErrorKind {
 
   /// The device database failed.
   database,
+
+  /// A file on the device could not be read, written or deleted (the attachment loop).
+  file,
 }
 
 /// Why a sync stopped early. Whatever it did before is in [report] and committed: a sync can
@@ -229,6 +236,7 @@ final class SyncClient {
   final SyncOptions options;
 
   Future<SyncReport>? _running;
+  Future<AttachmentReport>? _files;
 
   /// One sync: push every change that is due, then pull to the end. Stops at the first
   /// request the server does not answer with success, throwing a [SyncException]; what was
@@ -267,6 +275,97 @@ final class SyncClient {
         stack,
       );
     }
+  }
+
+  /// One run of the attachment loop, apart from [syncNow] and on a lease of its own (a photo
+  /// uploading for twenty minutes never keeps a record from syncing): upload every due file
+  /// the app's rules let go on this network, fetch the server's files (with eager
+  /// downloads), and evict local files no row needs any more. Run it after [syncNow] (an
+  /// upload needs its row on the server). Stops at the first request the server does not
+  /// answer, throwing a [SyncException]; whatever it did until then stays done. A second
+  /// call made while one runs joins it.
+  Future<AttachmentReport> syncAttachments(AttachmentOptions options) {
+    return _files ??= _guarded(() => _syncAttachments(options, AttachmentReport._()))
+        .whenComplete(() {
+      _files = null;
+    });
+  }
+
+  /// Fetches the file field [field] (wire key) of row [rowId] of [entity] refers to, if the
+  /// device does not hold it: into [dir], its hash checked. Returns where it is. The server
+  /// answers 404 until the file's device has uploaded it (a [SyncException] of kind
+  /// `refused`; try again later).
+  Future<String> fetchAttachment(String entity, String rowId, String field, String dir) {
+    return _guarded(() => _fetchAttachment(entity, rowId, field, dir));
+  }
+
+  /// [work], its failures as [SyncException]s.
+  Future<R> _guarded<R>(Future<R> Function() work) async {
+    try {
+      return await work();
+    } on SyncException {
+      rethrow;
+    } on TransportException catch (e, stack) {
+      Error.throwWithStackTrace(
+        SyncException._(SyncErrorKind.transport, 'no response: ${e.message}'),
+        stack,
+      );
+    } on AttachmentException catch (e, stack) {
+      Error.throwWithStackTrace(SyncException._(SyncErrorKind.file, e.message), stack);
+    } on FileSystemException catch (e, stack) {
+      Error.throwWithStackTrace(
+        SyncException._(SyncErrorKind.file, 'attachment: $e', cause: e),
+        stack,
+      );
+    } catch (e, stack) {
+      Error.throwWithStackTrace(
+        SyncException._(SyncErrorKind.database, 'device database: $e', cause: e),
+        stack,
+      );
+    }
+  }
+
+  Future<AttachmentReport> _syncAttachments(
+    AttachmentOptions options,
+    AttachmentReport report,
+  ) async {
+    final holder = _randomId();
+    final run = _FileRun(this, options, holder, report);
+    if (!await run.renewLease()) {
+      throw SyncException._(
+        SyncErrorKind.busy,
+        'another attachment sync is running on this database',
+      );
+    }
+    try {
+      await run.run();
+    } finally {
+      await run.device._execute(SyncSql.releaseAttachmentLease, {'holder': run.holder});
+    }
+    return report;
+  }
+
+  Future<String> _fetchAttachment(String entity, String rowId, String field, String dir) async {
+    final found = await device.attachment(entity, rowId, field);
+    if (found == null) {
+      throw AttachmentException('$entity row $rowId\'s $field refers to no file');
+    }
+    final local = found.localPath;
+    if (local != null && _exists(local)) {
+      return local;
+    }
+    final run = _FileRun(this, AttachmentOptions(downloadDir: dir), '', AttachmentReport._());
+    final due = _DueDownload(found.seq, found.remoteKey, found.reference.sha256);
+    final fetched = await run.download(due);
+    if (fetched == null) {
+      throw SyncException._(
+        SyncErrorKind.refused,
+        'the server answered 404',
+        status: 404,
+        detail: 'the file has not been uploaded yet',
+      );
+    }
+    return fetched;
   }
 
   Future<SyncReport> _sync(SyncReport report) async {
@@ -678,6 +777,8 @@ final class SyncScheduler {
     this.maxBackoff = const Duration(minutes: 30),
     this.onSynced,
     this.onError,
+    this.attachments,
+    this.onFilesSynced,
   });
 
   /// The client that syncs.
@@ -697,6 +798,15 @@ final class SyncScheduler {
 
   /// Called with each failed sync's exception (check [SyncException.isUnauthorized]).
   final void Function(SyncException error)? onError;
+
+  /// The options of the attachment loop now (whether the network is metered, where fetched
+  /// files go), or null to run no attachment loop: asked after every successful sync, which
+  /// then starts [SyncClient.syncAttachments] without waiting for it, so files never hold
+  /// the next record sync back.
+  final FutureOr<AttachmentOptions?> Function()? attachments;
+
+  /// Called with each run of the attachment loop's report (its failures go to [onError]).
+  final void Function(AttachmentReport report)? onFilesSynced;
 
   Timer? _timer;
   bool _started = false;
@@ -733,6 +843,8 @@ final class SyncScheduler {
       final report = await client.syncNow();
       _failures = 0;
       onSynced?.call(report);
+      final files = await attachments?.call();
+      if (files != null) unawaited(_syncFiles(files));
       next = interval;
       final stats = await client.device.stats();
       final due = stats.nextAttemptAt;
@@ -747,6 +859,15 @@ final class SyncScheduler {
       if (next > maxBackoff) next = maxBackoff;
     }
     if (_started) _schedule(next);
+  }
+
+  Future<void> _syncFiles(AttachmentOptions options) async {
+    try {
+      onFilesSynced?.call(await client.syncAttachments(options));
+    } on SyncException catch (e) {
+      // Each file keeps its own retry delay in the queue; the next sync tries again.
+      if (e.kind != SyncErrorKind.busy) onError?.call(e);
+    }
   }
 
   Duration _backoff() {

@@ -403,6 +403,106 @@ final class SyncDevice {
     return _execute(SyncSql.dismissAllNotices, const {});
   }
 
+  /// The tables whose changes can change [attachmentStats].
+  static const List<String> attachmentTables = ['_offgen_attachments', '_offgen_meta'];
+
+  /// Attaches the file at [path] to field [field] (wire key) of row [rowId] of [entity]
+  /// (its table): the row's field is set to refer to it (a local write, queued like any
+  /// other) and the file is queued for upload. The file is the sync's from now on: kept
+  /// until the server holds it, then for the grace period, then deleted. Hand over a copy
+  /// in the app's own folder (not the camera's temporary file). Throws
+  /// [AttachmentException] for a field that is no attachment field, a file that cannot be
+  /// read, or a media type that is not `type/subtype`.
+  Future<OffgenAttachment> attachFile(
+    String entity,
+    String rowId,
+    String field,
+    String path,
+    String mediaType,
+  ) async {
+    if (!_isMediaType(mediaType)) {
+      throw AttachmentException('`$mediaType` is not a media type (type/subtype)');
+    }
+    final _Hashed hashed;
+    try {
+      hashed = await _hashFile(path);
+    } on FileSystemException catch (e) {
+      throw AttachmentException('cannot read $path: ${e.message}');
+    }
+    final now = await this.now();
+    final changed = await _execute(SyncSql.attachFile, {
+      'entity': entity,
+      'row_id': rowId,
+      'field': field,
+      'sha256': hashed.sha256,
+      'size': hashed.size,
+      'media_type': mediaType,
+      'local_path': path,
+      'now': now,
+    });
+    if (changed == 0) {
+      throw AttachmentException('$entity has no attachment field $field');
+    }
+    return OffgenAttachment(sha256: hashed.sha256, size: hashed.size, mediaType: mediaType);
+  }
+
+  /// The file field [field] of row [rowId] refers to, as the device has it.
+  Future<LocalAttachment?> attachment(String entity, String rowId, String field) async {
+    final rows = await _query(
+      SyncSql.findAttachment,
+      {'entity': entity, 'row_id': rowId, 'field': field},
+    );
+    return rows.isEmpty ? null : LocalAttachment._(rows.first);
+  }
+
+  /// Sets the app's rules for files.
+  Future<void> setAttachmentPolicy(AttachmentPolicy policy) async {
+    await _execute(SyncSql.setAttachmentPolicy, {
+      'max_bytes': policy.maxBytes,
+      'metered_max_bytes': policy.meteredMaxBytes,
+      'grace_ms': policy.grace.inMilliseconds,
+      'download': policy.downloads.sql,
+    });
+  }
+
+  /// The attachment queue's numbers.
+  Future<AttachmentStats> attachmentStats() async {
+    final now = await this.now();
+    final rows = await _query(SyncSql.attachmentStats, {'now': now});
+    return AttachmentStats._(rows.first);
+  }
+
+  /// [attachmentStats] now and after every change to the attachment queue, and every
+  /// [refresh].
+  Stream<AttachmentStats> watchAttachmentStats({
+    Duration? refresh = const Duration(seconds: 30),
+  }) {
+    return _watch(attachmentStats, attachmentTables, refresh);
+  }
+
+  /// Uploads set aside as failed, oldest first.
+  Future<List<FailedAttachment>> listFailedAttachments() async {
+    final rows = await _query(SyncSql.listFailedAttachments, const {});
+    return [for (final row in rows) FailedAttachment._(row)];
+  }
+
+  /// Queues a failed upload again, with fresh attempts. Returns whether there was one.
+  Future<bool> retryFailedAttachment(int seq) async {
+    return await _execute(SyncSql.retryFailedAttachment, {'seq': seq}) > 0;
+  }
+
+  /// Gives a failed upload up: its file is deleted after the grace period. Returns whether
+  /// there was one.
+  Future<bool> discardAttachment(int seq) async {
+    final now = await this.now();
+    return await _execute(SyncSql.discardAttachment, {'seq': seq, 'now': now}) > 0;
+  }
+
+  /// "Sync now": uploads and downloads waiting out a retry delay are due at once.
+  Future<int> retryWaitingAttachments() async {
+    return await _execute(SyncSql.retryWaitingAttachments, const {});
+  }
+
   /// [listFailed], [listConflicts], [listClashes] or [listNotices] as a stream, like
   /// [watchStats]: `device.watch(device.listConflicts)`.
   Stream<T> watch<T>(

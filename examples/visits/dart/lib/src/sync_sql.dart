@@ -495,6 +495,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'facilities'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "facilities" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -818,6 +827,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'households'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "households" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
@@ -1139,6 +1157,15 @@ BEGIN
     coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
     json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
   WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'visits'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "visits" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
   -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
   -- payload made anew) after its retry delay, which doubles with each attempt; once the
   -- attempts run out it is set aside as failed, never blocking the entries of other rows.
