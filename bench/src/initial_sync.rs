@@ -107,6 +107,8 @@ pub fn run(rows: usize, postgres: Option<&str>, node_dir: Option<PathBuf>) {
 }
 
 fn pouchdb(node_dir: &Path, dir: &Path, records: &Path, count: usize) {
+    // The server runs in its own folder: a relative --node-dir would point nowhere there.
+    let node_dir = &std::path::absolute(node_dir).expect("the node folder's path");
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("pouchdb");
     let server_dir = dir.join("pouchdb-server");
     std::fs::create_dir_all(&server_dir).expect("a folder");
