@@ -331,6 +331,10 @@ pub fn sync_app(input: TokenStream) -> TokenStream {
                             entities: &[],
                             migrations: offgen_runtime::model::Dialects { sqlite: &[], postgres: &[] },
                             pull: offgen_runtime::model::Dialects { sqlite: "", postgres: "" },
+                            push: offgen_runtime::model::Dialects {
+                                sqlite: offgen_runtime::model::PushSql { read: "", write: "" },
+                                postgres: offgen_runtime::model::PushSql { read: "", write: "" },
+                            },
                             step: 0,
                             shapes: &[],
                         };

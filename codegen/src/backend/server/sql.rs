@@ -154,7 +154,6 @@ macro_rules! statement {
 }
 
 statement!(Load, "sql/server/load.sql");
-statement!(Existing, "sql/server/existing.sql");
 statement!(Insert, "sql/server/insert.sql");
 statement!(Update, "sql/server/update.sql");
 statement!(List, "sql/server/list.sql");
@@ -164,6 +163,30 @@ statement!(List, "sql/server/list.sql");
 struct Pull<'a> {
     entities: &'a [EntityView],
     pg: bool,
+}
+
+/// An entity in the statements over every entity: its name as a SQL string (the key of its
+/// part of the JSON parameter), and its fragments.
+struct Part {
+    name: String,
+    /// SQLite's JSON paths to its ids in the parameter.
+    rows_path: String,
+    refs_path: String,
+    view: EntityView,
+}
+
+#[derive(Template)]
+#[template(path = "sql/server/push_read.sql", escape = "none")]
+struct PushRead<'a> {
+    rows: &'a [Part],
+    refs: &'a [Part],
+    pg: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sql/server/push_write.sql", escape = "none")]
+struct PushWrite<'a> {
+    entities: &'a [Part],
 }
 
 #[derive(Template)]
@@ -188,8 +211,6 @@ pub struct EntityStatements {
     pub insert: String,
     /// See `EntitySql::update`.
     pub update: String,
-    /// See `EntitySql::existing`.
-    pub existing: String,
     /// See `EntitySql::list`.
     pub list: String,
 }
@@ -199,14 +220,10 @@ pub fn entity_statements(entity: &Entity, dialect: Dialect) -> EntityStatements 
     let pg = dialect == Dialect::Postgres;
     let list_params = if pg { ("$3", "$4") } else { ("?3", "?4") };
     let e = EntityView::new(entity, dialect, list_params);
-    // Only the caller's rows exist for a reference to an owner-scoped entity.
-    let existing_params = if pg { ("$2", "$3") } else { ("?2", "?3") };
-    let existing = EntityView::new(entity, dialect, existing_params);
     EntityStatements {
         load: render(&Load { e: &e, pg }),
         insert: render(&Insert { e: &e, pg }),
         update: render(&Update { e: &e, pg }),
-        existing: render(&Existing { e: &existing, pg }),
         list: render(&List { e: &e, pg }),
     }
 }
@@ -231,6 +248,53 @@ pub fn pull_statement(schema: &Schema, dialect: Dialect) -> String {
         entities: &views,
         pg,
     })
+}
+
+/// The statements a push runs over every entity at once (see
+/// `offgen_runtime::model::PushSql`): what it reads, and on PostgreSQL what it writes (SQLite
+/// has no data-modifying CTEs: the engine runs the entities' `insert` and `update` there).
+pub fn push_statements(schema: &Schema, dialect: Dialect) -> (String, String) {
+    let pg = dialect == Dialect::Postgres;
+    // Only the caller's rows exist for a reference to an owner-scoped entity.
+    let owner_params = if pg { ("$2", "$3") } else { ("?2", "?3") };
+    let part = |e: &Entity| {
+        let table = e.table.sql();
+        Part {
+            name: sql_string(table),
+            rows_path: sql_string(&format!("$.rows.\"{table}\"")),
+            refs_path: sql_string(&format!("$.refs.\"{table}\"")),
+            view: EntityView::new(e, dialect, owner_params),
+        }
+    };
+    // Rows are locked in table order (then id order), as every push takes them.
+    let mut by_table: Vec<&Entity> = schema.entities.iter().collect();
+    by_table.sort_by(|a, b| a.table.sql().cmp(b.table.sql()));
+    let rows: Vec<Part> = by_table.iter().map(|e| part(e)).collect();
+    let referenced: Vec<&str> = schema
+        .entities
+        .iter()
+        .flat_map(|e| &e.fields)
+        .filter_map(|f| match &f.ty {
+            FieldType::Reference { entity } => Some(schema.target(entity).table.sql()),
+            _ => None,
+        })
+        .collect();
+    let refs: Vec<Part> = by_table
+        .iter()
+        .filter(|e| referenced.contains(&e.table.sql()))
+        .map(|e| part(e))
+        .collect();
+    let read = render(&PushRead {
+        rows: &rows,
+        refs: &refs,
+        pg,
+    });
+    let write = if pg {
+        render(&PushWrite { entities: &rows })
+    } else {
+        String::new()
+    };
+    (read, write)
 }
 
 /// Name of the index pulls read an entity's changes by.
