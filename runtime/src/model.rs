@@ -34,6 +34,14 @@ impl AppDef {
         self.entities.iter().any(|e| e.has_attachments())
     }
 
+    /// The entities in the order of their table names: the order in which they take the
+    /// parameters of [`PushSql`]'s statements.
+    pub fn by_table(&self) -> Vec<&'static EntityDef> {
+        let mut entities = self.entities.to_vec();
+        entities.sort_by(|a, b| a.table.cmp(b.table));
+        entities
+    }
+
     /// The oldest schema step whose apps this server serves.
     pub fn oldest_step(&self) -> u32 {
         self.shapes.first().map_or(self.step, |s| s.step)
@@ -279,22 +287,24 @@ impl Policy {
 
 /// The statements a push runs over every entity at once, in one dialect: a push is a few
 /// statements whatever its entities (on PostgreSQL each statement is a network round trip).
+/// Entities take their parameters in the order of their table names ([`AppDef::by_table`]);
+/// each list is a JSON array, or NULL for none.
 #[derive(Debug, Clone, Copy)]
 pub struct PushSql {
-    /// Run once the batch's mutation ids are locked. Params: a JSON object
-    /// `{"stored": [mutation ids], "rows": {table: [ids]}, "refs": {table: [ids]}}`, the
-    /// caller as text, the caller as uuid or NULL. Returns one row per find, its `part` saying
-    /// what it is: `stored` (`id` the mutation id, `user_id`, `result`), `row` (`entity`, and
-    /// the columns of [`EntitySql::load`]: the touched rows, locked where the database can,
-    /// in table then id order) or `ref` (`entity`, `id`: a referenced row that exists and,
-    /// for an owner-scoped entity, is the caller's: another user's row does not exist for a
-    /// reference).
+    /// Run once the batch's mutation ids are locked. Params: the mutation ids; the caller as
+    /// text; the caller as uuid or NULL; per entity, the ids of its rows the batch touches;
+    /// per entity, the ids of its rows the batch references. Returns one row per find, its
+    /// `part` saying what it is: `stored` (`id` the mutation id, `user_id`, `result`), `row`
+    /// (`entity`, and the columns of [`EntitySql::load`]: a touched row, locked where the
+    /// database can, in table then id order) or `ref` (`entity`, `id`: a referenced row that
+    /// exists and, for an owner-scoped entity, is the caller's: another user's row does not
+    /// exist for a reference).
     pub read: &'static str,
-    /// PostgreSQL: param 1, a JSON object `{"rows": n, "insert": {table: [records]},
-    /// "update": {table: [records]}, "audit": [entries], "results": [records]}`, records as
-    /// [`EntitySql::insert`] takes them with `_seq` numbering them 1 to n in the order their
-    /// changes are to be pulled. Writes all of it in one statement. SQLite (no data-modifying
-    /// CTEs): empty; the engine runs each entity's `insert` and `update`.
+    /// PostgreSQL: writes a decided batch in one statement. Params: how many rows it writes;
+    /// per entity, the records of its new rows and of its changed rows (as
+    /// [`EntitySql::insert`] takes them, `_seq` numbering the rows from 1 in the order their
+    /// changes are to be pulled); the audit entries; the results to keep. SQLite (no
+    /// data-modifying CTEs): empty; the engine runs each entity's `insert` and `update`.
     pub write: &'static str,
 }
 

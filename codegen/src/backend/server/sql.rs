@@ -165,28 +165,35 @@ struct Pull<'a> {
     pg: bool,
 }
 
-/// An entity in the statements over every entity: its name as a SQL string (the key of its
-/// part of the JSON parameter), and its fragments.
-struct Part {
+/// An entity in the read over every entity: its name as a SQL string, its fragments, and the
+/// parameters of its ids.
+struct ReadPart {
     name: String,
-    /// SQLite's JSON paths to its ids in the parameter.
-    rows_path: String,
-    refs_path: String,
     view: EntityView,
+    rows: String,
+    refs: String,
 }
 
 #[derive(Template)]
 #[template(path = "sql/server/push_read.sql", escape = "none")]
 struct PushRead<'a> {
-    rows: &'a [Part],
-    refs: &'a [Part],
+    entities: &'a [ReadPart],
     pg: bool,
+}
+
+/// An entity in the write over every entity: its fragments and the parameters of its records.
+struct WritePart {
+    view: EntityView,
+    inserts: String,
+    updates: String,
 }
 
 #[derive(Template)]
 #[template(path = "sql/server/push_write.sql", escape = "none")]
 struct PushWrite<'a> {
-    entities: &'a [Part],
+    entities: &'a [WritePart],
+    audit: String,
+    results: String,
 }
 
 #[derive(Template)]
@@ -251,49 +258,48 @@ pub fn pull_statement(schema: &Schema, dialect: Dialect) -> String {
 }
 
 /// The statements a push runs over every entity at once (see
-/// `offgen_runtime::model::PushSql`): what it reads, and on PostgreSQL what it writes (SQLite
-/// has no data-modifying CTEs: the engine runs the entities' `insert` and `update` there).
+/// `offgen_runtime::model::PushSql`, which says what their parameters are): what it reads,
+/// and on PostgreSQL what it writes (SQLite has no data-modifying CTEs: the engine runs the
+/// entities' `insert` and `update` there). Entities take their parameters in table order.
 pub fn push_statements(schema: &Schema, dialect: Dialect) -> (String, String) {
     let pg = dialect == Dialect::Postgres;
+    let param = |n: usize| if pg { format!("${n}") } else { format!("?{n}") };
+    let mut entities: Vec<&Entity> = schema.entities.iter().collect();
+    entities.sort_by(|a, b| a.table.sql().cmp(b.table.sql()));
+    let count = entities.len();
     // Only the caller's rows exist for a reference to an owner-scoped entity.
     let owner_params = if pg { ("$2", "$3") } else { ("?2", "?3") };
-    let part = |e: &Entity| {
-        let table = e.table.sql();
-        Part {
-            name: sql_string(table),
-            rows_path: sql_string(&format!("$.rows.\"{table}\"")),
-            refs_path: sql_string(&format!("$.refs.\"{table}\"")),
-            view: EntityView::new(e, dialect, owner_params),
-        }
-    };
-    // Rows are locked in table order (then id order), as every push takes them.
-    let mut by_table: Vec<&Entity> = schema.entities.iter().collect();
-    by_table.sort_by(|a, b| a.table.sql().cmp(b.table.sql()));
-    let rows: Vec<Part> = by_table.iter().map(|e| part(e)).collect();
-    let referenced: Vec<&str> = schema
-        .entities
+    let read: Vec<ReadPart> = entities
         .iter()
-        .flat_map(|e| &e.fields)
-        .filter_map(|f| match &f.ty {
-            FieldType::Reference { entity } => Some(schema.target(entity).table.sql()),
-            _ => None,
+        .enumerate()
+        .map(|(i, e)| ReadPart {
+            name: sql_string(e.table.sql()),
+            view: EntityView::new(e, dialect, owner_params),
+            rows: param(4 + i),
+            refs: param(4 + count + i),
         })
         .collect();
-    let refs: Vec<Part> = by_table
-        .iter()
-        .filter(|e| referenced.contains(&e.table.sql()))
-        .map(|e| part(e))
-        .collect();
     let read = render(&PushRead {
-        rows: &rows,
-        refs: &refs,
+        entities: &read,
         pg,
     });
-    let write = if pg {
-        render(&PushWrite { entities: &rows })
-    } else {
-        String::new()
-    };
+    if !pg {
+        return (read, String::new());
+    }
+    let write: Vec<WritePart> = entities
+        .iter()
+        .enumerate()
+        .map(|(i, e)| WritePart {
+            view: EntityView::new(e, dialect, owner_params),
+            inserts: param(2 + 2 * i),
+            updates: param(3 + 2 * i),
+        })
+        .collect();
+    let write = render(&PushWrite {
+        entities: &write,
+        audit: param(2 + 2 * count),
+        results: param(3 + 2 * count),
+    });
     (read, write)
 }
 

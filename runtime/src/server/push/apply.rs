@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::Caller;
 use super::decide::Decision;
@@ -99,18 +99,18 @@ pub(super) async fn apply(
         if rows.is_empty() && audits.is_empty() && kept.is_empty() {
             return Ok(());
         }
-        let by_table = |writes: Vec<(&EntityDef, Vec<Value>)>| -> Map<String, Value> {
-            writes
-                .into_iter()
-                .map(|(entity, records)| (entity.table.to_owned(), Value::Array(records)))
-                .collect()
+        let records = |writes: &[(&EntityDef, Vec<Value>)], entity: &EntityDef| {
+            let found = writes.iter().find(|(e, _)| e.table == entity.table);
+            Arg::OptText(found.map(|(_, records)| Value::from(records.as_slice()).to_string()))
         };
-        let batch = json!({
-            "rows": rows.len(), "insert": by_table(inserts), "update": by_table(updates),
-            "audit": audits, "results": kept,
-        });
-        tx.exec(app.push.map(|p| p.write), &[Arg::Text(batch.to_string())])
-            .await?;
+        let mut args = vec![Arg::Int(rows.len() as i64)];
+        for entity in app.by_table() {
+            args.push(records(&inserts, entity));
+            args.push(records(&updates, entity));
+        }
+        args.push(Arg::Text(Value::Array(audits).to_string()));
+        args.push(Arg::Text(Value::Array(kept).to_string()));
+        tx.exec(app.push.map(|p| p.write), &args).await?;
         return Ok(());
     }
     for (entity, records) in inserts {

@@ -69,12 +69,15 @@ pub(super) async fn read(
         ids.sort_unstable();
         ids.dedup();
     }
-    let wanted = json!({"stored": mutation_ids, "rows": rows, "refs": refs});
-    let args = [
-        Arg::Text(wanted.to_string()),
+    let entities = app.by_table();
+    let list = |ids: Option<&Vec<&str>>| Arg::OptText(ids.map(|ids| json!(ids).to_string()));
+    let mut args = vec![
+        json_arg(mutation_ids),
         Arg::Text(caller.user.to_owned()),
         Arg::OptText(values::is_canonical_uuid(caller.user).then(|| caller.user.to_owned())),
     ];
+    args.extend(entities.iter().map(|e| list(rows.get(e.table))));
+    args.extend(entities.iter().map(|e| list(refs.get(e.table))));
     let mut found = Found {
         stored: HashMap::new(),
         state: HashMap::new(),
