@@ -35,7 +35,7 @@ fn model_imports() -> TokenStream {
         #[allow(unused_imports)]
         use offgen_runtime::model::{
             AppDef, Dialects, EntityDef, EntitySql, EntityShape, FieldDef, FieldShape, Kind,
-            LwwClock, Migration, Policy,
+            LwwClock, Migration, Policy, PushSql,
         };
     }
 }
