@@ -2,7 +2,8 @@
     with its place in the change stream, the audit entries and the idempotency records, each
     list a parameter of its own. The change-sequence values are drawn first and handed out in
     the order of the records' `_seq` (1, 2, ...: the batch's order), so a pull lists the rows
-    as the device queued them. -#}
+    as the device queued them. Changed rows are found by their ids (`= ANY`), so the plan,
+    made once while the table is small, cannot be a join over the whole table. -#}
 WITH "seq" AS MATERIALIZED (
   SELECT coalesce(array_agg(d."n" ORDER BY d."n"), '{}'::bigint[]) AS "v"
   FROM (SELECT nextval('"_offgen_seq"') AS "n" FROM generate_series(1, $1::integer)) AS d)
@@ -11,11 +12,13 @@ WITH "seq" AS MATERIALIZED (
   INSERT INTO {{ e.view.table }} ({{ e.view.columns }}, "_offgen_seq", "_offgen_xid")
   SELECT {{ e.view.values }}, s."v"[r."_seq"], pg_current_xact_id()
   FROM "seq" AS s, json_to_recordset({{ e.inserts }}::json) AS r({{ e.view.recordset }}, "_seq" integer)),
+"changed_{{ loop.index }}" AS MATERIALIZED (
+  SELECT * FROM json_to_recordset({{ e.updates }}::json) AS r({{ e.view.recordset }}, "_seq" integer)),
 "update_{{ loop.index }}" AS (
   UPDATE {{ e.view.table }} AS t
   SET {{ e.view.assignments }}, "_offgen_seq" = s."v"[r."_seq"], "_offgen_xid" = pg_current_xact_id()
-  FROM "seq" AS s, json_to_recordset({{ e.updates }}::json) AS r({{ e.view.recordset }}, "_seq" integer)
-  WHERE t."id" = r."id")
+  FROM "seq" AS s, "changed_{{ loop.index }}" AS r
+  WHERE t."id" = r."id" AND t."id" = ANY(ARRAY(SELECT c."id" FROM "changed_{{ loop.index }}" AS c)))
 {%- endfor %},
 "audit" AS (
   INSERT INTO "_offgen_audit" ("entity", "row_id", "mutation_id", "user_id", "client_id", "reason", "losing_data", "winning_version", "created_at")
