@@ -29,6 +29,13 @@ pub static APP: AppDef = AppDef {
                     "../migrations/sqlite/0002_add_inspections_damage_photo_and_2_more.sql"
                 ),
             },
+            Migration {
+                number: 3u32,
+                name: "0003_triggers_inspections_and_1_more",
+                sql: include_str!(
+                    "../migrations/sqlite/0003_triggers_inspections_and_1_more.sql"
+                ),
+            },
         ],
         postgres: &[
             Migration {
@@ -43,13 +50,20 @@ pub static APP: AppDef = AppDef {
                     "../migrations/postgres/0002_add_inspections_damage_photo_and_2_more.sql"
                 ),
             },
+            Migration {
+                number: 3u32,
+                name: "0003_triggers_inspections_and_1_more",
+                sql: include_str!(
+                    "../migrations/postgres/0003_triggers_inspections_and_1_more.sql"
+                ),
+            },
         ],
     },
     pull: Dialects {
         sqlite: "SELECT \"record\", \"cursor_seq\"\nFROM (\n  SELECT json_object('entity', 'gates', 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', json_object('name', t.\"name\", 'inbound', CASE t.\"inbound\" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END)) AS \"record\", t.\"_offgen_seq\" AS \"cursor_seq\"\n  -- Rows are chosen and limited first; their JSON is built for the page only.\n  FROM (SELECT * FROM \"gates\" AS c\n        WHERE c.\"_offgen_seq\" > ?1 AND true\n        ORDER BY c.\"_offgen_seq\"\n        LIMIT ?2) AS t\n  UNION ALL\n  SELECT json_object('entity', 'trucks', 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', json_object('plate', t.\"plate\", 'haulier', t.\"haulier\", 'blocked', CASE t.\"blocked\" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END, 'blockReason', t.\"block_reason\")) AS \"record\", t.\"_offgen_seq\" AS \"cursor_seq\"\n  -- Rows are chosen and limited first; their JSON is built for the page only.\n  FROM (SELECT * FROM \"trucks\" AS c\n        WHERE c.\"_offgen_seq\" > ?1 AND true\n        ORDER BY c.\"_offgen_seq\"\n        LIMIT ?2) AS t\n  UNION ALL\n  SELECT json_object('entity', 'inspections', 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', json_object('truck', t.\"truck\", 'gate', t.\"gate\", 'inspector', t.\"inspector\", 'startedAt', t.\"started_at\", 'result', t.\"result\", 'sealNumber', t.\"seal_number\", 'sealIntact', CASE t.\"seal_intact\" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END, 'tyres', t.\"tyres\", 'damage', CASE WHEN json_valid(t.\"damage\") THEN json(t.\"damage\") END, 'damagePhoto', CASE WHEN json_valid(t.\"damage_photo\") THEN json(t.\"damage_photo\") END, 'driverSignature', CASE WHEN json_valid(t.\"driver_signature\") THEN json(t.\"driver_signature\") END, 'notes', t.\"notes\")) AS \"record\", t.\"_offgen_seq\" AS \"cursor_seq\"\n  -- Rows are chosen and limited first; their JSON is built for the page only.\n  FROM (SELECT * FROM \"inspections\" AS c\n        WHERE c.\"_offgen_seq\" > ?1 AND true\n        ORDER BY c.\"_offgen_seq\"\n        LIMIT ?2) AS t\n  UNION ALL\n  SELECT json_object('entity', 'gate_events', 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', json_object('truck', t.\"truck\", 'gate', t.\"gate\", 'kind', t.\"kind\", 'at', t.\"at\", 'container', t.\"container\", 'recordedBy', t.\"recorded_by\")) AS \"record\", t.\"_offgen_seq\" AS \"cursor_seq\"\n  -- Rows are chosen and limited first; their JSON is built for the page only.\n  FROM (SELECT * FROM \"gate_events\" AS c\n        WHERE c.\"_offgen_seq\" > ?1 AND true\n        ORDER BY c.\"_offgen_seq\"\n        LIMIT ?2) AS t\n  UNION ALL\n  SELECT json_object('entity', 'transfers', 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', json_object('container', t.\"container\", 'truck', t.\"truck\", 'fromHaulier', t.\"from_haulier\", 'toHaulier', t.\"to_haulier\", 'condition', t.\"condition\", 'handedOverAt', t.\"handed_over_at\", 'signedBy', t.\"signed_by\", 'signature', CASE WHEN json_valid(t.\"signature\") THEN json(t.\"signature\") END)) AS \"record\", t.\"_offgen_seq\" AS \"cursor_seq\"\n  -- Rows are chosen and limited first; their JSON is built for the page only.\n  FROM (SELECT * FROM \"transfers\" AS c\n        WHERE c.\"_offgen_seq\" > ?1 AND true\n        ORDER BY c.\"_offgen_seq\"\n        LIMIT ?2) AS t\n) AS changes\nWHERE ?3 IS ?3 AND ?4 IS ?4\nORDER BY \"cursor_seq\"\nLIMIT ?2",
         postgres: "SELECT \"record\", \"cursor_xid\", \"cursor_seq\"\nFROM (\n  (SELECT '{\"entity\":' || '\"gates\"' || ',\"id\":' || '\"' || t.\"id\"::text || '\"' || ',\"version\":' || t.\"version\"::text || ',\"deleted\":' || (t.\"deleted_at\" IS NOT NULL)::text || ',\"updatedAt\":' || t.\"updated_at\"::text || ',\"deletedAt\":' || coalesce(t.\"deleted_at\"::text, 'null') || ',\"data\":' || ('{\"name\":' || coalesce(to_json(t.\"name\")::text, 'null') || ',\"inbound\":' || coalesce(t.\"inbound\"::text, 'null') || '}') || '}' AS \"record\", t.\"_offgen_xid\"::text AS \"cursor_xid\", t.\"_offgen_seq\" AS \"cursor_seq\", t.\"_offgen_xid\" AS \"xid\"\n   -- Rows are chosen and limited first; their JSON is built for the page only.\n   FROM (SELECT * FROM \"gates\" AS c\n         WHERE (c.\"_offgen_xid\", c.\"_offgen_seq\") > ($1::xid8, $2)\n           AND c.\"_offgen_xid\" < pg_snapshot_xmin(pg_current_snapshot())\n           AND true\n         ORDER BY c.\"_offgen_xid\", c.\"_offgen_seq\"\n         LIMIT $3) AS t)\n  UNION ALL\n  (SELECT '{\"entity\":' || '\"trucks\"' || ',\"id\":' || '\"' || t.\"id\"::text || '\"' || ',\"version\":' || t.\"version\"::text || ',\"deleted\":' || (t.\"deleted_at\" IS NOT NULL)::text || ',\"updatedAt\":' || t.\"updated_at\"::text || ',\"deletedAt\":' || coalesce(t.\"deleted_at\"::text, 'null') || ',\"data\":' || ('{\"plate\":' || coalesce(to_json(t.\"plate\")::text, 'null') || ',\"haulier\":' || coalesce(to_json(t.\"haulier\")::text, 'null') || ',\"blocked\":' || coalesce(t.\"blocked\"::text, 'null') || ',\"blockReason\":' || coalesce(to_json(t.\"block_reason\")::text, 'null') || '}') || '}' AS \"record\", t.\"_offgen_xid\"::text AS \"cursor_xid\", t.\"_offgen_seq\" AS \"cursor_seq\", t.\"_offgen_xid\" AS \"xid\"\n   -- Rows are chosen and limited first; their JSON is built for the page only.\n   FROM (SELECT * FROM \"trucks\" AS c\n         WHERE (c.\"_offgen_xid\", c.\"_offgen_seq\") > ($1::xid8, $2)\n           AND c.\"_offgen_xid\" < pg_snapshot_xmin(pg_current_snapshot())\n           AND true\n         ORDER BY c.\"_offgen_xid\", c.\"_offgen_seq\"\n         LIMIT $3) AS t)\n  UNION ALL\n  (SELECT '{\"entity\":' || '\"inspections\"' || ',\"id\":' || '\"' || t.\"id\"::text || '\"' || ',\"version\":' || t.\"version\"::text || ',\"deleted\":' || (t.\"deleted_at\" IS NOT NULL)::text || ',\"updatedAt\":' || t.\"updated_at\"::text || ',\"deletedAt\":' || coalesce(t.\"deleted_at\"::text, 'null') || ',\"data\":' || ('{\"truck\":' || coalesce('\"' || t.\"truck\"::text || '\"', 'null') || ',\"gate\":' || coalesce('\"' || t.\"gate\"::text || '\"', 'null') || ',\"inspector\":' || coalesce(to_json(t.\"inspector\")::text, 'null') || ',\"startedAt\":' || coalesce(t.\"started_at\"::text, 'null') || ',\"result\":' || coalesce(to_json(t.\"result\")::text, 'null') || ',\"sealNumber\":' || coalesce(to_json(t.\"seal_number\")::text, 'null') || ',\"sealIntact\":' || coalesce(t.\"seal_intact\"::text, 'null') || ',\"tyres\":' || coalesce(to_json(t.\"tyres\")::text, 'null') || ',\"damage\":' || coalesce(t.\"damage\"::text, 'null') || ',\"damagePhoto\":' || coalesce(t.\"damage_photo\"::text, 'null') || ',\"driverSignature\":' || coalesce(t.\"driver_signature\"::text, 'null') || ',\"notes\":' || coalesce(to_json(t.\"notes\")::text, 'null') || '}') || '}' AS \"record\", t.\"_offgen_xid\"::text AS \"cursor_xid\", t.\"_offgen_seq\" AS \"cursor_seq\", t.\"_offgen_xid\" AS \"xid\"\n   -- Rows are chosen and limited first; their JSON is built for the page only.\n   FROM (SELECT * FROM \"inspections\" AS c\n         WHERE (c.\"_offgen_xid\", c.\"_offgen_seq\") > ($1::xid8, $2)\n           AND c.\"_offgen_xid\" < pg_snapshot_xmin(pg_current_snapshot())\n           AND true\n         ORDER BY c.\"_offgen_xid\", c.\"_offgen_seq\"\n         LIMIT $3) AS t)\n  UNION ALL\n  (SELECT '{\"entity\":' || '\"gate_events\"' || ',\"id\":' || '\"' || t.\"id\"::text || '\"' || ',\"version\":' || t.\"version\"::text || ',\"deleted\":' || (t.\"deleted_at\" IS NOT NULL)::text || ',\"updatedAt\":' || t.\"updated_at\"::text || ',\"deletedAt\":' || coalesce(t.\"deleted_at\"::text, 'null') || ',\"data\":' || ('{\"truck\":' || coalesce('\"' || t.\"truck\"::text || '\"', 'null') || ',\"gate\":' || coalesce('\"' || t.\"gate\"::text || '\"', 'null') || ',\"kind\":' || coalesce(to_json(t.\"kind\")::text, 'null') || ',\"at\":' || coalesce(t.\"at\"::text, 'null') || ',\"container\":' || coalesce(to_json(t.\"container\")::text, 'null') || ',\"recordedBy\":' || coalesce(to_json(t.\"recorded_by\")::text, 'null') || '}') || '}' AS \"record\", t.\"_offgen_xid\"::text AS \"cursor_xid\", t.\"_offgen_seq\" AS \"cursor_seq\", t.\"_offgen_xid\" AS \"xid\"\n   -- Rows are chosen and limited first; their JSON is built for the page only.\n   FROM (SELECT * FROM \"gate_events\" AS c\n         WHERE (c.\"_offgen_xid\", c.\"_offgen_seq\") > ($1::xid8, $2)\n           AND c.\"_offgen_xid\" < pg_snapshot_xmin(pg_current_snapshot())\n           AND true\n         ORDER BY c.\"_offgen_xid\", c.\"_offgen_seq\"\n         LIMIT $3) AS t)\n  UNION ALL\n  (SELECT '{\"entity\":' || '\"transfers\"' || ',\"id\":' || '\"' || t.\"id\"::text || '\"' || ',\"version\":' || t.\"version\"::text || ',\"deleted\":' || (t.\"deleted_at\" IS NOT NULL)::text || ',\"updatedAt\":' || t.\"updated_at\"::text || ',\"deletedAt\":' || coalesce(t.\"deleted_at\"::text, 'null') || ',\"data\":' || ('{\"container\":' || coalesce(to_json(t.\"container\")::text, 'null') || ',\"truck\":' || coalesce('\"' || t.\"truck\"::text || '\"', 'null') || ',\"fromHaulier\":' || coalesce(to_json(t.\"from_haulier\")::text, 'null') || ',\"toHaulier\":' || coalesce(to_json(t.\"to_haulier\")::text, 'null') || ',\"condition\":' || coalesce(to_json(t.\"condition\")::text, 'null') || ',\"handedOverAt\":' || coalesce(t.\"handed_over_at\"::text, 'null') || ',\"signedBy\":' || coalesce(to_json(t.\"signed_by\")::text, 'null') || ',\"signature\":' || coalesce(t.\"signature\"::text, 'null') || '}') || '}' AS \"record\", t.\"_offgen_xid\"::text AS \"cursor_xid\", t.\"_offgen_seq\" AS \"cursor_seq\", t.\"_offgen_xid\" AS \"xid\"\n   -- Rows are chosen and limited first; their JSON is built for the page only.\n   FROM (SELECT * FROM \"transfers\" AS c\n         WHERE (c.\"_offgen_xid\", c.\"_offgen_seq\") > ($1::xid8, $2)\n           AND c.\"_offgen_xid\" < pg_snapshot_xmin(pg_current_snapshot())\n           AND true\n         ORDER BY c.\"_offgen_xid\", c.\"_offgen_seq\"\n         LIMIT $3) AS t)\n) AS changes\nWHERE $4::text IS NOT DISTINCT FROM $4::text AND $5::text IS NOT DISTINCT FROM $5::text\nORDER BY \"xid\", \"cursor_seq\"\nLIMIT $3",
     },
-    step: 2,
+    step: 3,
     shapes: &[
         offgen_runtime::model::Shape {
             step: 1,
@@ -268,6 +282,235 @@ pub static APP: AppDef = AppDef {
                             key: "signature",
                             now: Some("signature"),
                             kind: Kind::Blob,
+                            optional: true,
+                        },
+                    ],
+                },
+            ],
+        },
+        offgen_runtime::model::Shape {
+            step: 2,
+            entities: &[
+                EntityShape {
+                    table: "gates",
+                    now: Some("gates"),
+                    fields: &[
+                        FieldShape {
+                            key: "name",
+                            now: Some("name"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "inbound",
+                            now: Some("inbound"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "trucks",
+                    now: Some("trucks"),
+                    fields: &[
+                        FieldShape {
+                            key: "plate",
+                            now: Some("plate"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "haulier",
+                            now: Some("haulier"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "blocked",
+                            now: Some("blocked"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "blockReason",
+                            now: Some("blockReason"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "inspections",
+                    now: Some("inspections"),
+                    fields: &[
+                        FieldShape {
+                            key: "truck",
+                            now: Some("truck"),
+                            kind: Kind::Reference("trucks"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "gate",
+                            now: Some("gate"),
+                            kind: Kind::Reference("gates"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "inspector",
+                            now: Some("inspector"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "startedAt",
+                            now: Some("startedAt"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "result",
+                            now: Some("result"),
+                            kind: Kind::Enum(&["pending", "pass", "fail", "hold"]),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "sealNumber",
+                            now: Some("sealNumber"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "sealIntact",
+                            now: Some("sealIntact"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "tyres",
+                            now: Some("tyres"),
+                            kind: Kind::Enum(&["ok", "worn", "damaged"]),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "damage",
+                            now: Some("damage"),
+                            kind: Kind::Json,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "damagePhoto",
+                            now: Some("damagePhoto"),
+                            kind: Kind::Attachment,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "driverSignature",
+                            now: Some("driverSignature"),
+                            kind: Kind::Attachment,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "notes",
+                            now: Some("notes"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "gate_events",
+                    now: Some("gate_events"),
+                    fields: &[
+                        FieldShape {
+                            key: "truck",
+                            now: Some("truck"),
+                            kind: Kind::Reference("trucks"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "gate",
+                            now: Some("gate"),
+                            kind: Kind::Reference("gates"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "kind",
+                            now: Some("kind"),
+                            kind: Kind::Enum(
+                                &["arrived", "admitted", "refused", "departed"],
+                            ),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "at",
+                            now: Some("at"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "container",
+                            now: Some("container"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "recordedBy",
+                            now: Some("recordedBy"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "transfers",
+                    now: Some("transfers"),
+                    fields: &[
+                        FieldShape {
+                            key: "container",
+                            now: Some("container"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "truck",
+                            now: Some("truck"),
+                            kind: Kind::Reference("trucks"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "fromHaulier",
+                            now: Some("fromHaulier"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "toHaulier",
+                            now: Some("toHaulier"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "condition",
+                            now: Some("condition"),
+                            kind: Kind::Enum(&["sound", "damaged", "seal-broken"]),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "handedOverAt",
+                            now: Some("handedOverAt"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "signedBy",
+                            now: Some("signedBy"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "signature",
+                            now: Some("signature"),
+                            kind: Kind::Attachment,
                             optional: true,
                         },
                     ],

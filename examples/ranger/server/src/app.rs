@@ -21,6 +21,11 @@ pub static APP: AppDef = AppDef {
                 name: "0002_add_observations_photo",
                 sql: include_str!("../migrations/sqlite/0002_add_observations_photo.sql"),
             },
+            Migration {
+                number: 3u32,
+                name: "0003_triggers_observations",
+                sql: include_str!("../migrations/sqlite/0003_triggers_observations.sql"),
+            },
         ],
         postgres: &[
             Migration {
@@ -35,13 +40,20 @@ pub static APP: AppDef = AppDef {
                     "../migrations/postgres/0002_add_observations_photo.sql"
                 ),
             },
+            Migration {
+                number: 3u32,
+                name: "0003_triggers_observations",
+                sql: include_str!(
+                    "../migrations/postgres/0003_triggers_observations.sql"
+                ),
+            },
         ],
     },
     pull: Dialects {
         sqlite: "SELECT \"record\", \"cursor_seq\"\nFROM (\n  SELECT json_object('entity', 'rangers', 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', json_object('name', t.\"name\", 'badgeNumber', t.\"badge_number\", 'station', t.\"station\", 'active', CASE t.\"active\" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END)) AS \"record\", t.\"_offgen_seq\" AS \"cursor_seq\"\n  -- Rows are chosen and limited first; their JSON is built for the page only.\n  FROM (SELECT * FROM \"rangers\" AS c\n        WHERE c.\"_offgen_seq\" > ?1 AND true\n        ORDER BY c.\"_offgen_seq\"\n        LIMIT ?2) AS t\n  UNION ALL\n  SELECT json_object('entity', 'patrol_routes', 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', json_object('name', t.\"name\", 'sector', t.\"sector\", 'geometry', CASE WHEN json_valid(t.\"geometry\") THEN json(t.\"geometry\") END, 'lengthKm', json(offgen_real_json(t.\"length_km\")), 'difficulty', t.\"difficulty\", 'retired', CASE t.\"retired\" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END)) AS \"record\", t.\"_offgen_seq\" AS \"cursor_seq\"\n  -- Rows are chosen and limited first; their JSON is built for the page only.\n  FROM (SELECT * FROM \"patrol_routes\" AS c\n        WHERE c.\"_offgen_seq\" > ?1 AND true\n        ORDER BY c.\"_offgen_seq\"\n        LIMIT ?2) AS t\n  UNION ALL\n  SELECT json_object('entity', 'observations', 'id', t.\"id\", 'version', t.\"version\", 'deleted', json(CASE WHEN t.\"deleted_at\" IS NULL THEN 'false' ELSE 'true' END), 'updatedAt', t.\"updated_at\", 'deletedAt', t.\"deleted_at\", 'data', json_object('ranger', t.\"ranger\", 'route', t.\"route\", 'kind', t.\"kind\", 'species', t.\"species\", 'count', t.\"count\", 'latitude', json(offgen_real_json(t.\"latitude\")), 'longitude', json(offgen_real_json(t.\"longitude\")), 'accuracyM', json(offgen_real_json(t.\"accuracy_m\")), 'altitudeM', json(offgen_real_json(t.\"altitude_m\")), 'notes', t.\"notes\", 'photoPath', t.\"photo_path\", 'photo', CASE WHEN json_valid(t.\"photo\") THEN json(t.\"photo\") END, 'thumbnail', CASE WHEN t.\"thumbnail\" IS NULL THEN NULL ELSE lower(hex(t.\"thumbnail\")) END, 'sightingId', t.\"sighting_id\", 'patrolDay', t.\"patrol_day\", 'photoUpload', t.\"photo_upload\", 'status', t.\"status\", 'recordedAt', t.\"recorded_at\", 'modifiedAt', t.\"modified_at\")) AS \"record\", t.\"_offgen_seq\" AS \"cursor_seq\"\n  -- Rows are chosen and limited first; their JSON is built for the page only.\n  FROM (SELECT * FROM \"observations\" AS c\n        WHERE c.\"_offgen_seq\" > ?1 AND c.\"ranger\" = ?4\n        ORDER BY c.\"_offgen_seq\"\n        LIMIT ?2) AS t\n) AS changes\nWHERE ?3 IS ?3 AND ?4 IS ?4\nORDER BY \"cursor_seq\"\nLIMIT ?2",
         postgres: "SELECT \"record\", \"cursor_xid\", \"cursor_seq\"\nFROM (\n  (SELECT '{\"entity\":' || '\"rangers\"' || ',\"id\":' || '\"' || t.\"id\"::text || '\"' || ',\"version\":' || t.\"version\"::text || ',\"deleted\":' || (t.\"deleted_at\" IS NOT NULL)::text || ',\"updatedAt\":' || t.\"updated_at\"::text || ',\"deletedAt\":' || coalesce(t.\"deleted_at\"::text, 'null') || ',\"data\":' || ('{\"name\":' || coalesce(to_json(t.\"name\")::text, 'null') || ',\"badgeNumber\":' || coalesce(to_json(t.\"badge_number\")::text, 'null') || ',\"station\":' || coalesce(to_json(t.\"station\")::text, 'null') || ',\"active\":' || coalesce(t.\"active\"::text, 'null') || '}') || '}' AS \"record\", t.\"_offgen_xid\"::text AS \"cursor_xid\", t.\"_offgen_seq\" AS \"cursor_seq\", t.\"_offgen_xid\" AS \"xid\"\n   -- Rows are chosen and limited first; their JSON is built for the page only.\n   FROM (SELECT * FROM \"rangers\" AS c\n         WHERE (c.\"_offgen_xid\", c.\"_offgen_seq\") > ($1::xid8, $2)\n           AND c.\"_offgen_xid\" < pg_snapshot_xmin(pg_current_snapshot())\n           AND true\n         ORDER BY c.\"_offgen_xid\", c.\"_offgen_seq\"\n         LIMIT $3) AS t)\n  UNION ALL\n  (SELECT '{\"entity\":' || '\"patrol_routes\"' || ',\"id\":' || '\"' || t.\"id\"::text || '\"' || ',\"version\":' || t.\"version\"::text || ',\"deleted\":' || (t.\"deleted_at\" IS NOT NULL)::text || ',\"updatedAt\":' || t.\"updated_at\"::text || ',\"deletedAt\":' || coalesce(t.\"deleted_at\"::text, 'null') || ',\"data\":' || ('{\"name\":' || coalesce(to_json(t.\"name\")::text, 'null') || ',\"sector\":' || coalesce(to_json(t.\"sector\")::text, 'null') || ',\"geometry\":' || coalesce(t.\"geometry\"::text, 'null') || ',\"lengthKm\":' || coalesce(to_json(t.\"length_km\")::text, 'null') || ',\"difficulty\":' || coalesce(to_json(t.\"difficulty\")::text, 'null') || ',\"retired\":' || coalesce(t.\"retired\"::text, 'null') || '}') || '}' AS \"record\", t.\"_offgen_xid\"::text AS \"cursor_xid\", t.\"_offgen_seq\" AS \"cursor_seq\", t.\"_offgen_xid\" AS \"xid\"\n   -- Rows are chosen and limited first; their JSON is built for the page only.\n   FROM (SELECT * FROM \"patrol_routes\" AS c\n         WHERE (c.\"_offgen_xid\", c.\"_offgen_seq\") > ($1::xid8, $2)\n           AND c.\"_offgen_xid\" < pg_snapshot_xmin(pg_current_snapshot())\n           AND true\n         ORDER BY c.\"_offgen_xid\", c.\"_offgen_seq\"\n         LIMIT $3) AS t)\n  UNION ALL\n  (SELECT '{\"entity\":' || '\"observations\"' || ',\"id\":' || '\"' || t.\"id\"::text || '\"' || ',\"version\":' || t.\"version\"::text || ',\"deleted\":' || (t.\"deleted_at\" IS NOT NULL)::text || ',\"updatedAt\":' || t.\"updated_at\"::text || ',\"deletedAt\":' || coalesce(t.\"deleted_at\"::text, 'null') || ',\"data\":' || ('{\"ranger\":' || coalesce('\"' || t.\"ranger\"::text || '\"', 'null') || ',\"route\":' || coalesce('\"' || t.\"route\"::text || '\"', 'null') || ',\"kind\":' || coalesce(to_json(t.\"kind\")::text, 'null') || ',\"species\":' || coalesce(to_json(t.\"species\")::text, 'null') || ',\"count\":' || coalesce(t.\"count\"::text, 'null') || ',\"latitude\":' || coalesce(to_json(t.\"latitude\")::text, 'null') || ',\"longitude\":' || coalesce(to_json(t.\"longitude\")::text, 'null') || ',\"accuracyM\":' || coalesce(to_json(t.\"accuracy_m\")::text, 'null') || ',\"altitudeM\":' || coalesce(to_json(t.\"altitude_m\")::text, 'null') || ',\"notes\":' || coalesce(to_json(t.\"notes\")::text, 'null') || ',\"photoPath\":' || coalesce(to_json(t.\"photo_path\")::text, 'null') || ',\"photo\":' || coalesce(t.\"photo\"::text, 'null') || ',\"thumbnail\":' || coalesce('\"' || encode(t.\"thumbnail\", 'hex') || '\"', 'null') || ',\"sightingId\":' || coalesce('\"' || t.\"sighting_id\"::text || '\"', 'null') || ',\"patrolDay\":' || coalesce(to_json(t.\"patrol_day\")::text, 'null') || ',\"photoUpload\":' || coalesce(to_json(t.\"photo_upload\")::text, 'null') || ',\"status\":' || coalesce(to_json(t.\"status\")::text, 'null') || ',\"recordedAt\":' || coalesce(t.\"recorded_at\"::text, 'null') || ',\"modifiedAt\":' || coalesce(t.\"modified_at\"::text, 'null') || '}') || '}' AS \"record\", t.\"_offgen_xid\"::text AS \"cursor_xid\", t.\"_offgen_seq\" AS \"cursor_seq\", t.\"_offgen_xid\" AS \"xid\"\n   -- Rows are chosen and limited first; their JSON is built for the page only.\n   FROM (SELECT * FROM \"observations\" AS c\n         WHERE (c.\"_offgen_xid\", c.\"_offgen_seq\") > ($1::xid8, $2)\n           AND c.\"_offgen_xid\" < pg_snapshot_xmin(pg_current_snapshot())\n           AND c.\"ranger\" = $5::uuid\n         ORDER BY c.\"_offgen_xid\", c.\"_offgen_seq\"\n         LIMIT $3) AS t)\n) AS changes\nWHERE $4::text IS NOT DISTINCT FROM $4::text AND $5::text IS NOT DISTINCT FROM $5::text\nORDER BY \"xid\", \"cursor_seq\"\nLIMIT $3",
     },
-    step: 2,
+    step: 3,
     shapes: &[
         offgen_runtime::model::Shape {
             step: 1,
@@ -195,6 +207,214 @@ pub static APP: AppDef = AppDef {
                             key: "photoPath",
                             now: Some("photoPath"),
                             kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "thumbnail",
+                            now: Some("thumbnail"),
+                            kind: Kind::Blob,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "sightingId",
+                            now: Some("sightingId"),
+                            kind: Kind::Uuid,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "patrolDay",
+                            now: Some("patrolDay"),
+                            kind: Kind::Date,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "photoUpload",
+                            now: Some("photoUpload"),
+                            kind: Kind::Enum(
+                                &["none", "pending", "uploading", "uploaded", "failed"],
+                            ),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "status",
+                            now: Some("status"),
+                            kind: Kind::Enum(&["draft", "final"]),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "recordedAt",
+                            now: Some("recordedAt"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "modifiedAt",
+                            now: Some("modifiedAt"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                    ],
+                },
+            ],
+        },
+        offgen_runtime::model::Shape {
+            step: 2,
+            entities: &[
+                EntityShape {
+                    table: "rangers",
+                    now: Some("rangers"),
+                    fields: &[
+                        FieldShape {
+                            key: "name",
+                            now: Some("name"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "badgeNumber",
+                            now: Some("badgeNumber"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "station",
+                            now: Some("station"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "active",
+                            now: Some("active"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "patrol_routes",
+                    now: Some("patrol_routes"),
+                    fields: &[
+                        FieldShape {
+                            key: "name",
+                            now: Some("name"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "sector",
+                            now: Some("sector"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "geometry",
+                            now: Some("geometry"),
+                            kind: Kind::Json,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "lengthKm",
+                            now: Some("lengthKm"),
+                            kind: Kind::Real,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "difficulty",
+                            now: Some("difficulty"),
+                            kind: Kind::Enum(&["easy", "moderate", "hard"]),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "retired",
+                            now: Some("retired"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "observations",
+                    now: Some("observations"),
+                    fields: &[
+                        FieldShape {
+                            key: "ranger",
+                            now: Some("ranger"),
+                            kind: Kind::Reference("rangers"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "route",
+                            now: Some("route"),
+                            kind: Kind::Reference("patrol_routes"),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "kind",
+                            now: Some("kind"),
+                            kind: Kind::Enum(
+                                &[
+                                    "wildlife",
+                                    "tracks",
+                                    "poaching",
+                                    "fire",
+                                    "damage",
+                                    "other",
+                                ],
+                            ),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "species",
+                            now: Some("species"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "count",
+                            now: Some("count"),
+                            kind: Kind::Int,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "latitude",
+                            now: Some("latitude"),
+                            kind: Kind::Real,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "longitude",
+                            now: Some("longitude"),
+                            kind: Kind::Real,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "accuracyM",
+                            now: Some("accuracyM"),
+                            kind: Kind::Real,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "altitudeM",
+                            now: Some("altitudeM"),
+                            kind: Kind::Real,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "notes",
+                            now: Some("notes"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "photoPath",
+                            now: Some("photoPath"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "photo",
+                            now: Some("photo"),
+                            kind: Kind::Attachment,
                             optional: true,
                         },
                         FieldShape {
