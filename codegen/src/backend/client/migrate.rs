@@ -119,16 +119,15 @@ fn installed_triggers(steps: &[Migration]) -> BTreeMap<String, String> {
     installed
 }
 
-/// The quoted name after `prefix` at the start of a statement (comments before it skipped).
+/// The quoted name after `prefix` at the start of a statement (comment lines before it
+/// skipped).
 fn trigger_name<'a>(statement: &'a str, prefix: &str) -> Option<&'a str> {
-    let code = statement
-        .lines()
-        .skip_while(|line| line.trim_start().starts_with("--"))
-        .collect::<Vec<_>>();
-    let first = *code.first()?;
-    let start = statement.find(first)?;
-    let rest = statement[start..].strip_prefix(prefix)?.strip_prefix('"')?;
-    rest.split_once('"').map(|(name, _)| name)
+    let mut code = statement.trim_start();
+    while code.starts_with("--") {
+        code = code.split_once('\n')?.1.trim_start();
+    }
+    let quoted = code.strip_prefix(prefix)?.strip_prefix('"')?;
+    quoted.split_once('"').map(|(name, _)| name)
 }
 
 #[derive(Default)]
