@@ -568,3 +568,56 @@ fn device_tables_hold_the_runtime_s_bookkeeping_columns_in_its_order() {
     expected.extend(columns[1..].iter().map(|c| (*c).to_owned()));
     assert_eq!(names, expected);
 }
+
+#[test]
+fn triggers_an_older_offgen_wrote_are_recreated_by_a_step_of_their_own() {
+    // A shipped step never changes, so a fix to the triggers reaches devices that ran it only
+    // through a new step. Here the shipped step 1 holds an older push_result trigger of notes.
+    let (v1, _) = build_on(&Previous::default(), BASE).unwrap();
+    let path = "client/migrations/0001_init.sql";
+    let current = v1.get(path).unwrap().to_owned();
+    let marker = "  -- Rejected: not applied, so the entry may change again";
+    let trigger_start = current
+        .find("CREATE TRIGGER \"_offgen_notes_push_result\"")
+        .unwrap();
+    let at = trigger_start + current[trigger_start..].find(marker).unwrap();
+    let shipped_text = format!(
+        "{}  -- as an older offgen wrote it\n{}",
+        &current[..at],
+        &current[at..]
+    );
+    let mut shipped = v1.clone();
+    shipped.retain(|p| p != path);
+    shipped.insert(path, shipped_text);
+
+    let (v2, _) = build_on(&previous_of(&shipped), BASE).unwrap();
+    let steps = support::migrations(&v2);
+    assert_eq!(steps.len(), 2, "a step recreates the outdated triggers");
+    assert_eq!(
+        steps[1].summary,
+        vec!["recreate the sync triggers of notes, as this offgen writes them".to_owned()]
+    );
+    let recreated = &steps[1].statements;
+    assert!(
+        recreated
+            .iter()
+            .any(|s| s.starts_with("CREATE TRIGGER \"_offgen_notes_push_result\""))
+    );
+    // Only the entity whose triggers are outdated.
+    assert!(
+        !recreated.iter().any(|s| s.contains("\"_offgen_tag_")),
+        "{recreated:#?}"
+    );
+
+    // A device that ran the shipped step holds the current triggers after the new one: what
+    // its Dart declares (the check Drift's validateDatabaseSchema() makes).
+    let mut v2_shipped = v2.clone();
+    v2_shipped.retain(|p| p != path);
+    v2_shipped.insert(path, shipped.get(path).unwrap());
+    let device = Device::from_build(&v2_shipped);
+    drift::check_database_matches_drift(&v2_shipped, &device);
+
+    // And the next build, with nothing outdated any more, adds nothing.
+    let (v3, _) = build_on(&previous_of(&v2_shipped), BASE).unwrap();
+    assert_eq!(support::migrations(&v3).len(), 2);
+}

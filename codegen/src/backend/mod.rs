@@ -64,7 +64,8 @@ pub fn generate(schema: &Schema, previous: &Previous, diags: &mut Diagnostics) -
             let mut postgres = previous.server_postgres.clone();
             let mut past = previous.history.clone();
             let number = u32::try_from(steps + 1).expect("fewer than 4 billion steps");
-            let device = client::migrate::next_step(old, schema, &diff, number);
+            let device =
+                client::migrate::next_step(old, schema, &diff, &previous.migrations, number);
             let server_sqlite = server::migrate::next(schema, &diff, Dialect::Sqlite);
             let server_postgres = server::migrate::next(schema, &diff, Dialect::Postgres);
             if device.is_some() || server_sqlite.is_some() || server_postgres.is_some() {

@@ -1,4 +1,7 @@
 CREATE TRIGGER "{{ a.trigger_prefix }}_{{ suffix }}" AFTER {{ event }} ON {{ a.table }}
+{%- if !update %}
+WHEN {{ a.any_reference_set }}
+{%- endif %}
 BEGIN
 {%- for f in a.fields %}
 {%- if update %}

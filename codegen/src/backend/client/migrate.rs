@@ -4,6 +4,8 @@
 //! table-rebuild procedure requires). Queued writes survive every step: their payload keys
 //! follow renames, drops and retypes, so they are still sendable to the migrated server.
 
+use std::collections::BTreeMap;
+
 use crate::backend::client::Migration;
 use crate::backend::client::statements::LOCAL_NOW;
 use crate::backend::client::statements::{
@@ -16,9 +18,21 @@ use crate::backend::sqlite::json as wire;
 use crate::model::{Entity, Schema};
 use crate::schema_diff::{Conversion, KeptEntity, SchemaDiff};
 
-/// The step after `number - 1`, or `None` when the device schema does not change.
-pub fn next_step(old: &Schema, new: &Schema, diff: &SchemaDiff, number: u32) -> Option<Migration> {
-    let mut plan = Plan::default();
+/// The step after `number - 1`, or `None` when the device schema does not change. `shipped`
+/// are the steps before it: a device that ran them holds their triggers, which a newer offgen
+/// may write differently (a fix); those are recreated, since a step once shipped never
+/// changes.
+pub fn next_step(
+    old: &Schema,
+    new: &Schema,
+    diff: &SchemaDiff,
+    shipped: &[Migration],
+    number: u32,
+) -> Option<Migration> {
+    let mut plan = Plan {
+        installed: installed_triggers(shipped),
+        ..Plan::default()
+    };
     for entity in &diff.dropped {
         plan.drop_triggers(entity);
         plan.push(format!("DROP TABLE {};", quote(entity.table.sql())));
@@ -91,8 +105,35 @@ fn slug(changes: &[String]) -> String {
     }
 }
 
+/// The triggers a device holds after running `steps`: each one's last `CREATE TRIGGER`, unless
+/// a later step dropped it.
+fn installed_triggers(steps: &[Migration]) -> BTreeMap<String, String> {
+    let mut installed = BTreeMap::new();
+    for statement in steps.iter().flat_map(|step| &step.statements) {
+        if let Some(name) = trigger_name(statement, "CREATE TRIGGER ") {
+            installed.insert(name.to_owned(), statement.clone());
+        } else if let Some(name) = trigger_name(statement, "DROP TRIGGER IF EXISTS ") {
+            installed.remove(name);
+        }
+    }
+    installed
+}
+
+/// The quoted name after `prefix` at the start of a statement (comment lines before it
+/// skipped).
+fn trigger_name<'a>(statement: &'a str, prefix: &str) -> Option<&'a str> {
+    let mut code = statement.trim_start();
+    while code.starts_with("--") {
+        code = code.split_once('\n')?.1.trim_start();
+    }
+    let quoted = code.strip_prefix(prefix)?.strip_prefix('"')?;
+    quoted.split_once('"').map(|(name, _)| name)
+}
+
 #[derive(Default)]
 struct Plan<'s> {
+    /// The triggers the shipped steps left on the device, by name.
+    installed: BTreeMap<String, String>,
     /// Trigger drops, run first: a trigger that names a column or table being changed would
     /// make SQLite refuse the change.
     drops: Vec<String>,
@@ -188,7 +229,19 @@ impl<'s> Plan<'s> {
 
     fn entity(&mut self, old: &Schema, new: &'s Schema, kept: &KeptEntity<'s>) {
         let (from, to) = (kept.old.table.sql(), kept.new.table.sql());
-        let triggers_changed = triggers(old, kept.old) != triggers(new, kept.new);
+        // Whether this entity's other changes already name the step (they recreate its
+        // triggers too).
+        let named_before = self.slugs.len();
+        let now = triggers(old, kept.old);
+        let names = trigger_names(kept.old);
+        let installed: Vec<&String> = names
+            .iter()
+            .filter_map(|name| self.installed.get(name))
+            .collect();
+        // Written differently by this offgen than by the one that shipped them.
+        let outdated = installed.len() != now.len()
+            || now.iter().any(|statement| !installed.contains(&statement));
+        let triggers_changed = outdated || now != triggers(new, kept.new);
         if triggers_changed {
             self.drop_triggers(kept.old);
             self.create_triggers.push(kept.new);
@@ -252,9 +305,12 @@ impl<'s> Plan<'s> {
         if !kept.added.is_empty() {
             self.repull = true;
         }
-        if triggers_changed && self.slugs.is_empty() {
-            self.summary
-                .push(format!("recreate the sync triggers of {to}"));
+        if triggers_changed && self.slugs.len() == named_before {
+            self.summary.push(if outdated {
+                format!("recreate the sync triggers of {to}, as this offgen writes them")
+            } else {
+                format!("recreate the sync triggers of {to}")
+            });
             self.slugs.push(format!("triggers_{to}"));
         }
     }

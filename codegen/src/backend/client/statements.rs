@@ -556,6 +556,9 @@ pub struct AttachmentSql {
     pub table: String,
     /// The table name as it is (for messages).
     pub table_name: String,
+    /// SQL condition: `NEW` has a value in one of the attachment fields. Most rows are
+    /// written without a file: the insert trigger lets them pass without running its body.
+    pub any_reference_set: String,
     /// The table name as a SQL string.
     pub entity: String,
     /// Trigger names start with this.
@@ -595,7 +598,13 @@ impl AttachmentSql {
                 }
             })
             .collect();
+        let any_reference_set = fields
+            .iter()
+            .map(|f| format!("NEW.{} IS NOT NULL", f.column))
+            .collect::<Vec<_>>()
+            .join(" OR ");
         (!fields.is_empty()).then(|| AttachmentSql {
+            any_reference_set,
             table: quote(entity.table.sql()),
             table_name: entity.table.sql().to_owned(),
             entity: sql_string(entity.table.sql()),

@@ -31,6 +31,13 @@ pub static APP: AppDef = AppDef {
                     "../migrations/sqlite/0002_add_inspections_damage_photo_and_2_more.sql"
                 ),
             },
+            Migration {
+                number: 3u32,
+                name: "0003_triggers_inspections_and_1_more",
+                sql: include_str!(
+                    "../migrations/sqlite/0003_triggers_inspections_and_1_more.sql"
+                ),
+            },
         ],
         postgres: &[
             Migration {
@@ -43,6 +50,13 @@ pub static APP: AppDef = AppDef {
                 name: "0002_add_inspections_damage_photo_and_2_more",
                 sql: include_str!(
                     "../migrations/postgres/0002_add_inspections_damage_photo_and_2_more.sql"
+                ),
+            },
+            Migration {
+                number: 3u32,
+                name: "0003_triggers_inspections_and_1_more",
+                sql: include_str!(
+                    "../migrations/postgres/0003_triggers_inspections_and_1_more.sql"
                 ),
             },
         ],
@@ -61,7 +75,7 @@ pub static APP: AppDef = AppDef {
             write: "WITH \"seq\" AS MATERIALIZED (\n  SELECT coalesce(array_agg(d.\"n\" ORDER BY d.\"n\"), '{}'::bigint[]) AS \"v\"\n  FROM (SELECT nextval('\"_offgen_seq\"') AS \"n\" FROM generate_series(1, $1::integer)) AS d),\n\"insert_1\" AS (\n  INSERT INTO \"gate_events\" (\"id\", \"truck\", \"gate\", \"kind\", \"at\", \"container\", \"recorded_by\", \"version\", \"updated_at\", \"deleted_at\", \"_offgen_clock\", \"_offgen_seq\", \"_offgen_xid\")\n  SELECT r.\"id\", r.\"truck\", r.\"gate\", r.\"kind\", r.\"at\", r.\"container\", r.\"recordedBy\", r.\"version\", r.\"updatedAt\", r.\"deletedAt\", r.\"_clock\", s.\"v\"[r.\"_seq\"], pg_current_xact_id()\n  FROM \"seq\" AS s, json_to_recordset($2::json) AS r(\"id\" uuid, \"truck\" uuid, \"gate\" uuid, \"kind\" text, \"at\" bigint, \"container\" text, \"recordedBy\" text, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"changed_1\" AS MATERIALIZED (\n  SELECT * FROM json_to_recordset($3::json) AS r(\"id\" uuid, \"truck\" uuid, \"gate\" uuid, \"kind\" text, \"at\" bigint, \"container\" text, \"recordedBy\" text, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"update_1\" AS (\n  UPDATE \"gate_events\" AS t\n  SET \"truck\" = r.\"truck\", \"gate\" = r.\"gate\", \"kind\" = r.\"kind\", \"at\" = r.\"at\", \"container\" = r.\"container\", \"recorded_by\" = r.\"recordedBy\", \"version\" = r.\"version\", \"updated_at\" = r.\"updatedAt\", \"deleted_at\" = r.\"deletedAt\", \"_offgen_clock\" = r.\"_clock\", \"_offgen_seq\" = s.\"v\"[r.\"_seq\"], \"_offgen_xid\" = pg_current_xact_id()\n  FROM \"seq\" AS s, \"changed_1\" AS r\n  WHERE t.\"id\" = r.\"id\" AND t.\"id\" = ANY(ARRAY(SELECT c.\"id\" FROM \"changed_1\" AS c))),\n\"insert_2\" AS (\n  INSERT INTO \"gates\" (\"id\", \"name\", \"inbound\", \"version\", \"updated_at\", \"deleted_at\", \"_offgen_clock\", \"_offgen_seq\", \"_offgen_xid\")\n  SELECT r.\"id\", r.\"name\", r.\"inbound\", r.\"version\", r.\"updatedAt\", r.\"deletedAt\", r.\"_clock\", s.\"v\"[r.\"_seq\"], pg_current_xact_id()\n  FROM \"seq\" AS s, json_to_recordset($4::json) AS r(\"id\" uuid, \"name\" text, \"inbound\" boolean, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"changed_2\" AS MATERIALIZED (\n  SELECT * FROM json_to_recordset($5::json) AS r(\"id\" uuid, \"name\" text, \"inbound\" boolean, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"update_2\" AS (\n  UPDATE \"gates\" AS t\n  SET \"name\" = r.\"name\", \"inbound\" = r.\"inbound\", \"version\" = r.\"version\", \"updated_at\" = r.\"updatedAt\", \"deleted_at\" = r.\"deletedAt\", \"_offgen_clock\" = r.\"_clock\", \"_offgen_seq\" = s.\"v\"[r.\"_seq\"], \"_offgen_xid\" = pg_current_xact_id()\n  FROM \"seq\" AS s, \"changed_2\" AS r\n  WHERE t.\"id\" = r.\"id\" AND t.\"id\" = ANY(ARRAY(SELECT c.\"id\" FROM \"changed_2\" AS c))),\n\"insert_3\" AS (\n  INSERT INTO \"inspections\" (\"id\", \"truck\", \"gate\", \"inspector\", \"started_at\", \"result\", \"seal_number\", \"seal_intact\", \"tyres\", \"damage\", \"damage_photo\", \"driver_signature\", \"notes\", \"version\", \"updated_at\", \"deleted_at\", \"_offgen_clock\", \"_offgen_seq\", \"_offgen_xid\")\n  SELECT r.\"id\", r.\"truck\", r.\"gate\", r.\"inspector\", r.\"startedAt\", r.\"result\", r.\"sealNumber\", r.\"sealIntact\", r.\"tyres\", r.\"damage\", r.\"damagePhoto\", r.\"driverSignature\", r.\"notes\", r.\"version\", r.\"updatedAt\", r.\"deletedAt\", r.\"_clock\", s.\"v\"[r.\"_seq\"], pg_current_xact_id()\n  FROM \"seq\" AS s, json_to_recordset($6::json) AS r(\"id\" uuid, \"truck\" uuid, \"gate\" uuid, \"inspector\" text, \"startedAt\" bigint, \"result\" text, \"sealNumber\" text, \"sealIntact\" boolean, \"tyres\" text, \"damage\" jsonb, \"damagePhoto\" jsonb, \"driverSignature\" jsonb, \"notes\" text, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"changed_3\" AS MATERIALIZED (\n  SELECT * FROM json_to_recordset($7::json) AS r(\"id\" uuid, \"truck\" uuid, \"gate\" uuid, \"inspector\" text, \"startedAt\" bigint, \"result\" text, \"sealNumber\" text, \"sealIntact\" boolean, \"tyres\" text, \"damage\" jsonb, \"damagePhoto\" jsonb, \"driverSignature\" jsonb, \"notes\" text, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"update_3\" AS (\n  UPDATE \"inspections\" AS t\n  SET \"truck\" = r.\"truck\", \"gate\" = r.\"gate\", \"inspector\" = r.\"inspector\", \"started_at\" = r.\"startedAt\", \"result\" = r.\"result\", \"seal_number\" = r.\"sealNumber\", \"seal_intact\" = r.\"sealIntact\", \"tyres\" = r.\"tyres\", \"damage\" = r.\"damage\", \"damage_photo\" = r.\"damagePhoto\", \"driver_signature\" = r.\"driverSignature\", \"notes\" = r.\"notes\", \"version\" = r.\"version\", \"updated_at\" = r.\"updatedAt\", \"deleted_at\" = r.\"deletedAt\", \"_offgen_clock\" = r.\"_clock\", \"_offgen_seq\" = s.\"v\"[r.\"_seq\"], \"_offgen_xid\" = pg_current_xact_id()\n  FROM \"seq\" AS s, \"changed_3\" AS r\n  WHERE t.\"id\" = r.\"id\" AND t.\"id\" = ANY(ARRAY(SELECT c.\"id\" FROM \"changed_3\" AS c))),\n\"insert_4\" AS (\n  INSERT INTO \"transfers\" (\"id\", \"container\", \"truck\", \"from_haulier\", \"to_haulier\", \"condition\", \"handed_over_at\", \"signed_by\", \"signature\", \"version\", \"updated_at\", \"deleted_at\", \"_offgen_clock\", \"_offgen_seq\", \"_offgen_xid\")\n  SELECT r.\"id\", r.\"container\", r.\"truck\", r.\"fromHaulier\", r.\"toHaulier\", r.\"condition\", r.\"handedOverAt\", r.\"signedBy\", r.\"signature\", r.\"version\", r.\"updatedAt\", r.\"deletedAt\", r.\"_clock\", s.\"v\"[r.\"_seq\"], pg_current_xact_id()\n  FROM \"seq\" AS s, json_to_recordset($8::json) AS r(\"id\" uuid, \"container\" text, \"truck\" uuid, \"fromHaulier\" text, \"toHaulier\" text, \"condition\" text, \"handedOverAt\" bigint, \"signedBy\" text, \"signature\" jsonb, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"changed_4\" AS MATERIALIZED (\n  SELECT * FROM json_to_recordset($9::json) AS r(\"id\" uuid, \"container\" text, \"truck\" uuid, \"fromHaulier\" text, \"toHaulier\" text, \"condition\" text, \"handedOverAt\" bigint, \"signedBy\" text, \"signature\" jsonb, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"update_4\" AS (\n  UPDATE \"transfers\" AS t\n  SET \"container\" = r.\"container\", \"truck\" = r.\"truck\", \"from_haulier\" = r.\"fromHaulier\", \"to_haulier\" = r.\"toHaulier\", \"condition\" = r.\"condition\", \"handed_over_at\" = r.\"handedOverAt\", \"signed_by\" = r.\"signedBy\", \"signature\" = r.\"signature\", \"version\" = r.\"version\", \"updated_at\" = r.\"updatedAt\", \"deleted_at\" = r.\"deletedAt\", \"_offgen_clock\" = r.\"_clock\", \"_offgen_seq\" = s.\"v\"[r.\"_seq\"], \"_offgen_xid\" = pg_current_xact_id()\n  FROM \"seq\" AS s, \"changed_4\" AS r\n  WHERE t.\"id\" = r.\"id\" AND t.\"id\" = ANY(ARRAY(SELECT c.\"id\" FROM \"changed_4\" AS c))),\n\"insert_5\" AS (\n  INSERT INTO \"trucks\" (\"id\", \"plate\", \"haulier\", \"blocked\", \"block_reason\", \"version\", \"updated_at\", \"deleted_at\", \"_offgen_clock\", \"_offgen_seq\", \"_offgen_xid\")\n  SELECT r.\"id\", r.\"plate\", r.\"haulier\", r.\"blocked\", r.\"blockReason\", r.\"version\", r.\"updatedAt\", r.\"deletedAt\", r.\"_clock\", s.\"v\"[r.\"_seq\"], pg_current_xact_id()\n  FROM \"seq\" AS s, json_to_recordset($10::json) AS r(\"id\" uuid, \"plate\" text, \"haulier\" text, \"blocked\" boolean, \"blockReason\" text, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"changed_5\" AS MATERIALIZED (\n  SELECT * FROM json_to_recordset($11::json) AS r(\"id\" uuid, \"plate\" text, \"haulier\" text, \"blocked\" boolean, \"blockReason\" text, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"update_5\" AS (\n  UPDATE \"trucks\" AS t\n  SET \"plate\" = r.\"plate\", \"haulier\" = r.\"haulier\", \"blocked\" = r.\"blocked\", \"block_reason\" = r.\"blockReason\", \"version\" = r.\"version\", \"updated_at\" = r.\"updatedAt\", \"deleted_at\" = r.\"deletedAt\", \"_offgen_clock\" = r.\"_clock\", \"_offgen_seq\" = s.\"v\"[r.\"_seq\"], \"_offgen_xid\" = pg_current_xact_id()\n  FROM \"seq\" AS s, \"changed_5\" AS r\n  WHERE t.\"id\" = r.\"id\" AND t.\"id\" = ANY(ARRAY(SELECT c.\"id\" FROM \"changed_5\" AS c))),\n\"audit\" AS (\n  INSERT INTO \"_offgen_audit\" (\"entity\", \"row_id\", \"mutation_id\", \"user_id\", \"client_id\", \"reason\", \"losing_data\", \"winning_version\", \"created_at\")\n  SELECT r.\"entity\", r.\"rowId\"::uuid, r.\"mutationId\", r.\"userId\", r.\"clientId\", r.\"reason\", r.\"losingData\", r.\"winningVersion\", r.\"createdAt\"\n  FROM json_to_recordset($12::json) AS r(\"entity\" text, \"rowId\" text, \"mutationId\" text, \"userId\" text, \"clientId\" text, \"reason\" text, \"losingData\" jsonb, \"winningVersion\" bigint, \"createdAt\" bigint)),\n\"results\" AS (\n  INSERT INTO \"_offgen_mutations\" (\"mutation_id\", \"user_id\", \"client_id\", \"entity\", \"row_id\", \"result\", \"created_at\")\n  SELECT r.\"mutationId\", r.\"userId\", r.\"clientId\", r.\"entity\", r.\"rowId\", r.\"result\", r.\"createdAt\"\n  FROM json_to_recordset($13::json) AS r(\"mutationId\" text, \"userId\" text, \"clientId\" text, \"entity\" text, \"rowId\" text, \"result\" text, \"createdAt\" bigint))\nSELECT 1 AS \"written\"",
         },
     },
-    step: 2,
+    step: 3,
     shapes: &[
         offgen_runtime::model::Shape {
             step: 1,
@@ -280,6 +294,235 @@ pub static APP: AppDef = AppDef {
                             key: "signature",
                             now: Some("signature"),
                             kind: Kind::Blob,
+                            optional: true,
+                        },
+                    ],
+                },
+            ],
+        },
+        offgen_runtime::model::Shape {
+            step: 2,
+            entities: &[
+                EntityShape {
+                    table: "gates",
+                    now: Some("gates"),
+                    fields: &[
+                        FieldShape {
+                            key: "name",
+                            now: Some("name"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "inbound",
+                            now: Some("inbound"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "trucks",
+                    now: Some("trucks"),
+                    fields: &[
+                        FieldShape {
+                            key: "plate",
+                            now: Some("plate"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "haulier",
+                            now: Some("haulier"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "blocked",
+                            now: Some("blocked"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "blockReason",
+                            now: Some("blockReason"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "inspections",
+                    now: Some("inspections"),
+                    fields: &[
+                        FieldShape {
+                            key: "truck",
+                            now: Some("truck"),
+                            kind: Kind::Reference("trucks"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "gate",
+                            now: Some("gate"),
+                            kind: Kind::Reference("gates"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "inspector",
+                            now: Some("inspector"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "startedAt",
+                            now: Some("startedAt"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "result",
+                            now: Some("result"),
+                            kind: Kind::Enum(&["pending", "pass", "fail", "hold"]),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "sealNumber",
+                            now: Some("sealNumber"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "sealIntact",
+                            now: Some("sealIntact"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "tyres",
+                            now: Some("tyres"),
+                            kind: Kind::Enum(&["ok", "worn", "damaged"]),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "damage",
+                            now: Some("damage"),
+                            kind: Kind::Json,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "damagePhoto",
+                            now: Some("damagePhoto"),
+                            kind: Kind::Attachment,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "driverSignature",
+                            now: Some("driverSignature"),
+                            kind: Kind::Attachment,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "notes",
+                            now: Some("notes"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "gate_events",
+                    now: Some("gate_events"),
+                    fields: &[
+                        FieldShape {
+                            key: "truck",
+                            now: Some("truck"),
+                            kind: Kind::Reference("trucks"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "gate",
+                            now: Some("gate"),
+                            kind: Kind::Reference("gates"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "kind",
+                            now: Some("kind"),
+                            kind: Kind::Enum(
+                                &["arrived", "admitted", "refused", "departed"],
+                            ),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "at",
+                            now: Some("at"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "container",
+                            now: Some("container"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "recordedBy",
+                            now: Some("recordedBy"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "transfers",
+                    now: Some("transfers"),
+                    fields: &[
+                        FieldShape {
+                            key: "container",
+                            now: Some("container"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "truck",
+                            now: Some("truck"),
+                            kind: Kind::Reference("trucks"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "fromHaulier",
+                            now: Some("fromHaulier"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "toHaulier",
+                            now: Some("toHaulier"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "condition",
+                            now: Some("condition"),
+                            kind: Kind::Enum(&["sound", "damaged", "seal-broken"]),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "handedOverAt",
+                            now: Some("handedOverAt"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "signedBy",
+                            now: Some("signedBy"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "signature",
+                            now: Some("signature"),
+                            kind: Kind::Attachment,
                             optional: true,
                         },
                     ],

@@ -23,6 +23,11 @@ pub static APP: AppDef = AppDef {
                 name: "0002_add_observations_photo",
                 sql: include_str!("../migrations/sqlite/0002_add_observations_photo.sql"),
             },
+            Migration {
+                number: 3u32,
+                name: "0003_triggers_observations",
+                sql: include_str!("../migrations/sqlite/0003_triggers_observations.sql"),
+            },
         ],
         postgres: &[
             Migration {
@@ -35,6 +40,13 @@ pub static APP: AppDef = AppDef {
                 name: "0002_add_observations_photo",
                 sql: include_str!(
                     "../migrations/postgres/0002_add_observations_photo.sql"
+                ),
+            },
+            Migration {
+                number: 3u32,
+                name: "0003_triggers_observations",
+                sql: include_str!(
+                    "../migrations/postgres/0003_triggers_observations.sql"
                 ),
             },
         ],
@@ -53,7 +65,7 @@ pub static APP: AppDef = AppDef {
             write: "WITH \"seq\" AS MATERIALIZED (\n  SELECT coalesce(array_agg(d.\"n\" ORDER BY d.\"n\"), '{}'::bigint[]) AS \"v\"\n  FROM (SELECT nextval('\"_offgen_seq\"') AS \"n\" FROM generate_series(1, $1::integer)) AS d),\n\"insert_1\" AS (\n  INSERT INTO \"observations\" (\"id\", \"ranger\", \"route\", \"kind\", \"species\", \"count\", \"latitude\", \"longitude\", \"accuracy_m\", \"altitude_m\", \"notes\", \"photo_path\", \"photo\", \"thumbnail\", \"sighting_id\", \"patrol_day\", \"photo_upload\", \"status\", \"recorded_at\", \"modified_at\", \"version\", \"updated_at\", \"deleted_at\", \"_offgen_clock\", \"_offgen_seq\", \"_offgen_xid\")\n  SELECT r.\"id\", r.\"ranger\", r.\"route\", r.\"kind\", r.\"species\", r.\"count\", r.\"latitude\", r.\"longitude\", r.\"accuracyM\", r.\"altitudeM\", r.\"notes\", r.\"photoPath\", r.\"photo\", decode(r.\"thumbnail\", 'hex'), r.\"sightingId\", r.\"patrolDay\", r.\"photoUpload\", r.\"status\", r.\"recordedAt\", r.\"modifiedAt\", r.\"version\", r.\"updatedAt\", r.\"deletedAt\", r.\"_clock\", s.\"v\"[r.\"_seq\"], pg_current_xact_id()\n  FROM \"seq\" AS s, json_to_recordset($2::json) AS r(\"id\" uuid, \"ranger\" uuid, \"route\" uuid, \"kind\" text, \"species\" text, \"count\" bigint, \"latitude\" double precision, \"longitude\" double precision, \"accuracyM\" double precision, \"altitudeM\" double precision, \"notes\" text, \"photoPath\" text, \"photo\" jsonb, \"thumbnail\" text, \"sightingId\" uuid, \"patrolDay\" text, \"photoUpload\" text, \"status\" text, \"recordedAt\" bigint, \"modifiedAt\" bigint, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"changed_1\" AS MATERIALIZED (\n  SELECT * FROM json_to_recordset($3::json) AS r(\"id\" uuid, \"ranger\" uuid, \"route\" uuid, \"kind\" text, \"species\" text, \"count\" bigint, \"latitude\" double precision, \"longitude\" double precision, \"accuracyM\" double precision, \"altitudeM\" double precision, \"notes\" text, \"photoPath\" text, \"photo\" jsonb, \"thumbnail\" text, \"sightingId\" uuid, \"patrolDay\" text, \"photoUpload\" text, \"status\" text, \"recordedAt\" bigint, \"modifiedAt\" bigint, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"update_1\" AS (\n  UPDATE \"observations\" AS t\n  SET \"ranger\" = r.\"ranger\", \"route\" = r.\"route\", \"kind\" = r.\"kind\", \"species\" = r.\"species\", \"count\" = r.\"count\", \"latitude\" = r.\"latitude\", \"longitude\" = r.\"longitude\", \"accuracy_m\" = r.\"accuracyM\", \"altitude_m\" = r.\"altitudeM\", \"notes\" = r.\"notes\", \"photo_path\" = r.\"photoPath\", \"photo\" = r.\"photo\", \"thumbnail\" = decode(r.\"thumbnail\", 'hex'), \"sighting_id\" = r.\"sightingId\", \"patrol_day\" = r.\"patrolDay\", \"photo_upload\" = r.\"photoUpload\", \"status\" = r.\"status\", \"recorded_at\" = r.\"recordedAt\", \"modified_at\" = r.\"modifiedAt\", \"version\" = r.\"version\", \"updated_at\" = r.\"updatedAt\", \"deleted_at\" = r.\"deletedAt\", \"_offgen_clock\" = r.\"_clock\", \"_offgen_seq\" = s.\"v\"[r.\"_seq\"], \"_offgen_xid\" = pg_current_xact_id()\n  FROM \"seq\" AS s, \"changed_1\" AS r\n  WHERE t.\"id\" = r.\"id\" AND t.\"id\" = ANY(ARRAY(SELECT c.\"id\" FROM \"changed_1\" AS c))),\n\"insert_2\" AS (\n  INSERT INTO \"patrol_routes\" (\"id\", \"name\", \"sector\", \"geometry\", \"length_km\", \"difficulty\", \"retired\", \"version\", \"updated_at\", \"deleted_at\", \"_offgen_clock\", \"_offgen_seq\", \"_offgen_xid\")\n  SELECT r.\"id\", r.\"name\", r.\"sector\", r.\"geometry\", r.\"lengthKm\", r.\"difficulty\", r.\"retired\", r.\"version\", r.\"updatedAt\", r.\"deletedAt\", r.\"_clock\", s.\"v\"[r.\"_seq\"], pg_current_xact_id()\n  FROM \"seq\" AS s, json_to_recordset($4::json) AS r(\"id\" uuid, \"name\" text, \"sector\" text, \"geometry\" jsonb, \"lengthKm\" double precision, \"difficulty\" text, \"retired\" boolean, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"changed_2\" AS MATERIALIZED (\n  SELECT * FROM json_to_recordset($5::json) AS r(\"id\" uuid, \"name\" text, \"sector\" text, \"geometry\" jsonb, \"lengthKm\" double precision, \"difficulty\" text, \"retired\" boolean, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"update_2\" AS (\n  UPDATE \"patrol_routes\" AS t\n  SET \"name\" = r.\"name\", \"sector\" = r.\"sector\", \"geometry\" = r.\"geometry\", \"length_km\" = r.\"lengthKm\", \"difficulty\" = r.\"difficulty\", \"retired\" = r.\"retired\", \"version\" = r.\"version\", \"updated_at\" = r.\"updatedAt\", \"deleted_at\" = r.\"deletedAt\", \"_offgen_clock\" = r.\"_clock\", \"_offgen_seq\" = s.\"v\"[r.\"_seq\"], \"_offgen_xid\" = pg_current_xact_id()\n  FROM \"seq\" AS s, \"changed_2\" AS r\n  WHERE t.\"id\" = r.\"id\" AND t.\"id\" = ANY(ARRAY(SELECT c.\"id\" FROM \"changed_2\" AS c))),\n\"insert_3\" AS (\n  INSERT INTO \"rangers\" (\"id\", \"name\", \"badge_number\", \"station\", \"active\", \"version\", \"updated_at\", \"deleted_at\", \"_offgen_clock\", \"_offgen_seq\", \"_offgen_xid\")\n  SELECT r.\"id\", r.\"name\", r.\"badgeNumber\", r.\"station\", r.\"active\", r.\"version\", r.\"updatedAt\", r.\"deletedAt\", r.\"_clock\", s.\"v\"[r.\"_seq\"], pg_current_xact_id()\n  FROM \"seq\" AS s, json_to_recordset($6::json) AS r(\"id\" uuid, \"name\" text, \"badgeNumber\" text, \"station\" text, \"active\" boolean, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"changed_3\" AS MATERIALIZED (\n  SELECT * FROM json_to_recordset($7::json) AS r(\"id\" uuid, \"name\" text, \"badgeNumber\" text, \"station\" text, \"active\" boolean, \"version\" bigint, \"updatedAt\" bigint, \"deletedAt\" bigint, \"_clock\" jsonb, \"_seq\" integer)),\n\"update_3\" AS (\n  UPDATE \"rangers\" AS t\n  SET \"name\" = r.\"name\", \"badge_number\" = r.\"badgeNumber\", \"station\" = r.\"station\", \"active\" = r.\"active\", \"version\" = r.\"version\", \"updated_at\" = r.\"updatedAt\", \"deleted_at\" = r.\"deletedAt\", \"_offgen_clock\" = r.\"_clock\", \"_offgen_seq\" = s.\"v\"[r.\"_seq\"], \"_offgen_xid\" = pg_current_xact_id()\n  FROM \"seq\" AS s, \"changed_3\" AS r\n  WHERE t.\"id\" = r.\"id\" AND t.\"id\" = ANY(ARRAY(SELECT c.\"id\" FROM \"changed_3\" AS c))),\n\"audit\" AS (\n  INSERT INTO \"_offgen_audit\" (\"entity\", \"row_id\", \"mutation_id\", \"user_id\", \"client_id\", \"reason\", \"losing_data\", \"winning_version\", \"created_at\")\n  SELECT r.\"entity\", r.\"rowId\"::uuid, r.\"mutationId\", r.\"userId\", r.\"clientId\", r.\"reason\", r.\"losingData\", r.\"winningVersion\", r.\"createdAt\"\n  FROM json_to_recordset($8::json) AS r(\"entity\" text, \"rowId\" text, \"mutationId\" text, \"userId\" text, \"clientId\" text, \"reason\" text, \"losingData\" jsonb, \"winningVersion\" bigint, \"createdAt\" bigint)),\n\"results\" AS (\n  INSERT INTO \"_offgen_mutations\" (\"mutation_id\", \"user_id\", \"client_id\", \"entity\", \"row_id\", \"result\", \"created_at\")\n  SELECT r.\"mutationId\", r.\"userId\", r.\"clientId\", r.\"entity\", r.\"rowId\", r.\"result\", r.\"createdAt\"\n  FROM json_to_recordset($9::json) AS r(\"mutationId\" text, \"userId\" text, \"clientId\" text, \"entity\" text, \"rowId\" text, \"result\" text, \"createdAt\" bigint))\nSELECT 1 AS \"written\"",
         },
     },
-    step: 2,
+    step: 3,
     shapes: &[
         offgen_runtime::model::Shape {
             step: 1,
@@ -207,6 +219,214 @@ pub static APP: AppDef = AppDef {
                             key: "photoPath",
                             now: Some("photoPath"),
                             kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "thumbnail",
+                            now: Some("thumbnail"),
+                            kind: Kind::Blob,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "sightingId",
+                            now: Some("sightingId"),
+                            kind: Kind::Uuid,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "patrolDay",
+                            now: Some("patrolDay"),
+                            kind: Kind::Date,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "photoUpload",
+                            now: Some("photoUpload"),
+                            kind: Kind::Enum(
+                                &["none", "pending", "uploading", "uploaded", "failed"],
+                            ),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "status",
+                            now: Some("status"),
+                            kind: Kind::Enum(&["draft", "final"]),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "recordedAt",
+                            now: Some("recordedAt"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "modifiedAt",
+                            now: Some("modifiedAt"),
+                            kind: Kind::DateTime,
+                            optional: false,
+                        },
+                    ],
+                },
+            ],
+        },
+        offgen_runtime::model::Shape {
+            step: 2,
+            entities: &[
+                EntityShape {
+                    table: "rangers",
+                    now: Some("rangers"),
+                    fields: &[
+                        FieldShape {
+                            key: "name",
+                            now: Some("name"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "badgeNumber",
+                            now: Some("badgeNumber"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "station",
+                            now: Some("station"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "active",
+                            now: Some("active"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "patrol_routes",
+                    now: Some("patrol_routes"),
+                    fields: &[
+                        FieldShape {
+                            key: "name",
+                            now: Some("name"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "sector",
+                            now: Some("sector"),
+                            kind: Kind::Text,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "geometry",
+                            now: Some("geometry"),
+                            kind: Kind::Json,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "lengthKm",
+                            now: Some("lengthKm"),
+                            kind: Kind::Real,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "difficulty",
+                            now: Some("difficulty"),
+                            kind: Kind::Enum(&["easy", "moderate", "hard"]),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "retired",
+                            now: Some("retired"),
+                            kind: Kind::Bool,
+                            optional: true,
+                        },
+                    ],
+                },
+                EntityShape {
+                    table: "observations",
+                    now: Some("observations"),
+                    fields: &[
+                        FieldShape {
+                            key: "ranger",
+                            now: Some("ranger"),
+                            kind: Kind::Reference("rangers"),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "route",
+                            now: Some("route"),
+                            kind: Kind::Reference("patrol_routes"),
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "kind",
+                            now: Some("kind"),
+                            kind: Kind::Enum(
+                                &[
+                                    "wildlife",
+                                    "tracks",
+                                    "poaching",
+                                    "fire",
+                                    "damage",
+                                    "other",
+                                ],
+                            ),
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "species",
+                            now: Some("species"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "count",
+                            now: Some("count"),
+                            kind: Kind::Int,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "latitude",
+                            now: Some("latitude"),
+                            kind: Kind::Real,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "longitude",
+                            now: Some("longitude"),
+                            kind: Kind::Real,
+                            optional: false,
+                        },
+                        FieldShape {
+                            key: "accuracyM",
+                            now: Some("accuracyM"),
+                            kind: Kind::Real,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "altitudeM",
+                            now: Some("altitudeM"),
+                            kind: Kind::Real,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "notes",
+                            now: Some("notes"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "photoPath",
+                            now: Some("photoPath"),
+                            kind: Kind::Text,
+                            optional: true,
+                        },
+                        FieldShape {
+                            key: "photo",
+                            now: Some("photo"),
+                            kind: Kind::Attachment,
                             optional: true,
                         },
                         FieldShape {

@@ -3036,6 +3036,1009 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 PRAGMA user_version = 2;
 ''',
   ],
+  // 0003 triggers_inspections_and_1_more
+  [
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_protect_id";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_protect_tombstone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_append_only_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_append_only_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_prepare_send";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_state";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_dequeue";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_resolve";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_clash";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_status_on_clash_gone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_apply_remote";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_push_result";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_resolve_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attachments_on_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attachments_on_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attachments_on_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attachments_on_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attach";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_inspections_attach_again";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_protect_id";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_protect_tombstone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_append_only_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_append_only_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_prepare_send";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_state";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_dequeue";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_resolve";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_clash";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_status_on_clash_gone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_apply_remote";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_push_result";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_resolve_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attachments_on_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attachments_on_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attachments_on_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attachments_on_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attach";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_transfers_attach_again";
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_protect_id" BEFORE UPDATE OF "id" ON "inspections"
+WHEN OLD."id" IS NOT NEW."id"
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: the id of a row never changes; create a new row instead');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_protect_tombstone" BEFORE UPDATE ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NOT NULL
+  AND (OLD."truck" IS NOT NEW."truck" OR OLD."gate" IS NOT NEW."gate" OR OLD."inspector" IS NOT NEW."inspector" OR OLD."started_at" IS NOT NEW."started_at" OR OLD."result" IS NOT NEW."result" OR OLD."seal_number" IS NOT NEW."seal_number" OR OLD."seal_intact" IS NOT NEW."seal_intact" OR OLD."tyres" IS NOT NEW."tyres" OR OLD."damage" IS NOT NEW."damage" OR OLD."damage_photo" IS NOT NEW."damage_photo" OR OLD."driver_signature" IS NOT NEW."driver_signature" OR OLD."notes" IS NOT NEW."notes" OR OLD."deleted_at" IS NOT NEW."deleted_at")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: this row is deleted; deleted rows cannot be changed or restored');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_insert" AFTER INSERT ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: inspections.damage must be valid JSON') WHERE NEW."damage" IS NOT NULL AND json_valid(NEW."damage") = 0;
+  SELECT RAISE(ABORT, 'offgen: inspections.damage_photo must be an attachment reference {sha256, size, mediaType}') WHERE NEW."damage_photo" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."damage_photo") THEN coalesce(json_type(NEW."damage_photo") = 'object' AND json_type(NEW."damage_photo", '$.sha256') = 'text' AND length(json_extract(NEW."damage_photo", '$.sha256')) = 64 AND json_extract(NEW."damage_photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."damage_photo", '$.size') = 'integer' AND json_extract(NEW."damage_photo", '$.size') >= 0 AND json_type(NEW."damage_photo", '$.mediaType') = 'text' AND json_extract(NEW."damage_photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  SELECT RAISE(ABORT, 'offgen: inspections.driver_signature must be an attachment reference {sha256, size, mediaType}') WHERE NEW."driver_signature" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."driver_signature") THEN coalesce(json_type(NEW."driver_signature") = 'object' AND json_type(NEW."driver_signature", '$.sha256') = 'text' AND length(json_extract(NEW."driver_signature", '$.sha256')) = 64 AND json_extract(NEW."driver_signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."driver_signature", '$.size') = 'integer' AND json_extract(NEW."driver_signature", '$.size') >= 0 AND json_type(NEW."driver_signature", '$.mediaType') = 'text' AND json_extract(NEW."driver_signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- The payload is the whole row, taken when the entry is prepared for a push: later writes
+  -- before that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  VALUES ('inspections', NEW."id", 'insert', NULL, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now"));
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_update" AFTER UPDATE ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND NEW."deleted_at" IS NULL
+  AND (OLD."truck" IS NOT NEW."truck" OR OLD."gate" IS NOT NEW."gate" OR OLD."inspector" IS NOT NEW."inspector" OR OLD."started_at" IS NOT NEW."started_at" OR OLD."result" IS NOT NEW."result" OR OLD."seal_number" IS NOT NEW."seal_number" OR OLD."seal_intact" IS NOT NEW."seal_intact" OR OLD."tyres" IS NOT NEW."tyres" OR OLD."damage" IS NOT NEW."damage" OR OLD."damage_photo" IS NOT NEW."damage_photo" OR OLD."driver_signature" IS NOT NEW."driver_signature" OR OLD."notes" IS NOT NEW."notes")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: inspections.damage must be valid JSON') WHERE NEW."damage" IS NOT NULL AND json_valid(NEW."damage") = 0;
+  SELECT RAISE(ABORT, 'offgen: inspections.damage_photo must be an attachment reference {sha256, size, mediaType}') WHERE NEW."damage_photo" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."damage_photo") THEN coalesce(json_type(NEW."damage_photo") = 'object' AND json_type(NEW."damage_photo", '$.sha256') = 'text' AND length(json_extract(NEW."damage_photo", '$.sha256')) = 64 AND json_extract(NEW."damage_photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."damage_photo", '$.size') = 'integer' AND json_extract(NEW."damage_photo", '$.size') >= 0 AND json_type(NEW."damage_photo", '$.mediaType') = 'text' AND json_extract(NEW."damage_photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  SELECT RAISE(ABORT, 'offgen: inspections.driver_signature must be an attachment reference {sha256, size, mediaType}') WHERE NEW."driver_signature" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."driver_signature") THEN coalesce(json_type(NEW."driver_signature") = 'object' AND json_type(NEW."driver_signature", '$.sha256') = 'text' AND length(json_extract(NEW."driver_signature", '$.sha256')) = 64 AND json_extract(NEW."driver_signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."driver_signature", '$.size') = 'integer' AND json_extract(NEW."driver_signature", '$.size') >= 0 AND json_type(NEW."driver_signature", '$.mediaType') = 'text' AND json_extract(NEW."driver_signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."truck" IS NOT NEW."truck" AND instr("changed", ',truck,') = 0 THEN 'truck,' ELSE '' END || CASE WHEN OLD."gate" IS NOT NEW."gate" AND instr("changed", ',gate,') = 0 THEN 'gate,' ELSE '' END || CASE WHEN OLD."inspector" IS NOT NEW."inspector" AND instr("changed", ',inspector,') = 0 THEN 'inspector,' ELSE '' END || CASE WHEN OLD."started_at" IS NOT NEW."started_at" AND instr("changed", ',startedAt,') = 0 THEN 'startedAt,' ELSE '' END || CASE WHEN OLD."result" IS NOT NEW."result" AND instr("changed", ',result,') = 0 THEN 'result,' ELSE '' END || CASE WHEN OLD."seal_number" IS NOT NEW."seal_number" AND instr("changed", ',sealNumber,') = 0 THEN 'sealNumber,' ELSE '' END || CASE WHEN OLD."seal_intact" IS NOT NEW."seal_intact" AND instr("changed", ',sealIntact,') = 0 THEN 'sealIntact,' ELSE '' END || CASE WHEN OLD."tyres" IS NOT NEW."tyres" AND instr("changed", ',tyres,') = 0 THEN 'tyres,' ELSE '' END || CASE WHEN OLD."damage" IS NOT NEW."damage" AND instr("changed", ',damage,') = 0 THEN 'damage,' ELSE '' END || CASE WHEN OLD."damage_photo" IS NOT NEW."damage_photo" AND instr("changed", ',damagePhoto,') = 0 THEN 'damagePhoto,' ELSE '' END || CASE WHEN OLD."driver_signature" IS NOT NEW."driver_signature" AND instr("changed", ',driverSignature,') = 0 THEN 'driverSignature,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" AND instr("changed", ',notes,') = 0 THEN 'notes,' ELSE '' END,
+    "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = json_remove(json_set(coalesce("field_stamps", '{}'), CASE WHEN OLD."truck" IS NOT NEW."truck" THEN '$.truck' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."gate" IS NOT NEW."gate" THEN '$.gate' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."inspector" IS NOT NEW."inspector" THEN '$.inspector' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."started_at" IS NOT NEW."started_at" THEN '$.startedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."result" IS NOT NEW."result" THEN '$.result' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."seal_number" IS NOT NEW."seal_number" THEN '$.sealNumber' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."seal_intact" IS NOT NEW."seal_intact" THEN '$.sealIntact' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."tyres" IS NOT NEW."tyres" THEN '$.tyres' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."damage" IS NOT NEW."damage" THEN '$.damage' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."damage_photo" IS NOT NEW."damage_photo" THEN '$.damagePhoto' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."driver_signature" IS NOT NEW."driver_signature" THEN '$.driverSignature' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."notes" IS NOT NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__')
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "stamp", "field_stamps", "created_at")
+  SELECT 'inspections', NEW."id", 'update', ',' || CASE WHEN OLD."truck" IS NOT NEW."truck" THEN 'truck,' ELSE '' END || CASE WHEN OLD."gate" IS NOT NEW."gate" THEN 'gate,' ELSE '' END || CASE WHEN OLD."inspector" IS NOT NEW."inspector" THEN 'inspector,' ELSE '' END || CASE WHEN OLD."started_at" IS NOT NEW."started_at" THEN 'startedAt,' ELSE '' END || CASE WHEN OLD."result" IS NOT NEW."result" THEN 'result,' ELSE '' END || CASE WHEN OLD."seal_number" IS NOT NEW."seal_number" THEN 'sealNumber,' ELSE '' END || CASE WHEN OLD."seal_intact" IS NOT NEW."seal_intact" THEN 'sealIntact,' ELSE '' END || CASE WHEN OLD."tyres" IS NOT NEW."tyres" THEN 'tyres,' ELSE '' END || CASE WHEN OLD."damage" IS NOT NEW."damage" THEN 'damage,' ELSE '' END || CASE WHEN OLD."damage_photo" IS NOT NEW."damage_photo" THEN 'damagePhoto,' ELSE '' END || CASE WHEN OLD."driver_signature" IS NOT NEW."driver_signature" THEN 'driverSignature,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" THEN 'notes,' ELSE '' END, NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), json_remove(json_set('{}', CASE WHEN OLD."truck" IS NOT NEW."truck" THEN '$.truck' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."gate" IS NOT NEW."gate" THEN '$.gate' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."inspector" IS NOT NEW."inspector" THEN '$.inspector' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."started_at" IS NOT NEW."started_at" THEN '$.startedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."result" IS NOT NEW."result" THEN '$.result' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."seal_number" IS NOT NEW."seal_number" THEN '$.sealNumber' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."seal_intact" IS NOT NEW."seal_intact" THEN '$.sealIntact' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."tyres" IS NOT NEW."tyres" THEN '$.tyres' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."damage" IS NOT NEW."damage" THEN '$.damage' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."damage_photo" IS NOT NEW."damage_photo" THEN '$.damagePhoto' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."driver_signature" IS NOT NEW."driver_signature" THEN '$.driverSignature' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."notes" IS NOT NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
+  UPDATE "inspections" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_soft_delete" AFTER UPDATE OF "deleted_at" ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'inspections', NEW."id", 'delete', NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  UPDATE "inspections" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_delete" AFTER DELETE ON "inspections"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'inspections', OLD."id", 'delete', OLD."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
+WHEN NEW."entity" = 'inspections' AND OLD."mutation_id" IS NULL AND NEW."mutation_id" IS NOT NULL
+BEGIN
+  -- The entry got its mutation id: fix its payload from the row as it is now. From here on
+  -- the entry never changes, so a retry after a lost response is the very same mutation.
+  UPDATE "_offgen_outbox"
+  SET "payload" = CASE NEW."op"
+      WHEN 'delete' THEN '{}'
+      WHEN 'insert' THEN coalesce((SELECT json_object('truck', "inspections"."truck", 'gate', "inspections"."gate", 'inspector', "inspections"."inspector", 'startedAt', "inspections"."started_at", 'result', "inspections"."result", 'sealNumber', "inspections"."seal_number", 'sealIntact', CASE "inspections"."seal_intact" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END, 'tyres', "inspections"."tyres", 'damage', CASE WHEN json_valid("inspections"."damage") THEN json("inspections"."damage") END, 'damagePhoto', CASE WHEN json_valid("inspections"."damage_photo") THEN json("inspections"."damage_photo") END, 'driverSignature', CASE WHEN json_valid("inspections"."driver_signature") THEN json("inspections"."driver_signature") END, 'notes', "inspections"."notes") FROM "inspections" WHERE "inspections"."id" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT json_remove(json_object('truck', "inspections"."truck", 'gate', "inspections"."gate", 'inspector', "inspections"."inspector", 'startedAt', "inspections"."started_at", 'result', "inspections"."result", 'sealNumber', "inspections"."seal_number", 'sealIntact', CASE "inspections"."seal_intact" WHEN 1 THEN json('true') WHEN 0 THEN json('false') END, 'tyres', "inspections"."tyres", 'damage', CASE WHEN json_valid("inspections"."damage") THEN json("inspections"."damage") END, 'damagePhoto', CASE WHEN json_valid("inspections"."damage_photo") THEN json("inspections"."damage_photo") END, 'driverSignature', CASE WHEN json_valid("inspections"."driver_signature") THEN json("inspections"."driver_signature") END, 'notes', "inspections"."notes"), CASE WHEN instr(NEW."changed", ',truck,') = 0 THEN '$.truck' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',gate,') = 0 THEN '$.gate' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',inspector,') = 0 THEN '$.inspector' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',startedAt,') = 0 THEN '$.startedAt' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',result,') = 0 THEN '$.result' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',sealNumber,') = 0 THEN '$.sealNumber' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',sealIntact,') = 0 THEN '$.sealIntact' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',tyres,') = 0 THEN '$.tyres' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',damage,') = 0 THEN '$.damage' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',damagePhoto,') = 0 THEN '$.damagePhoto' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',driverSignature,') = 0 THEN '$.driverSignature' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',notes,') = 0 THEN '$.notes' ELSE '$.__offgen_keep__' END) FROM "inspections" WHERE "inspections"."id" = NEW."row_id"), '{}')
+    END
+  WHERE "seq" = NEW."seq";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_state" AFTER UPDATE OF "state" ON "_offgen_outbox"
+WHEN NEW."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_dequeue" AFTER DELETE ON "_offgen_outbox"
+WHEN OLD."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_conflict" AFTER INSERT ON "_offgen_conflicts"
+WHEN NEW."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_resolve" AFTER DELETE ON "_offgen_conflicts"
+WHEN OLD."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_clash" AFTER INSERT ON "_offgen_clashes"
+WHEN NEW."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = NEW."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_status_on_clash_gone" AFTER DELETE ON "_offgen_clashes"
+WHEN OLD."entity" = 'inspections'
+BEGIN
+  UPDATE "inspections"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'inspections' AND "local_row_id" = OLD."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = OLD."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_apply_remote" AFTER INSERT ON "_offgen_inbox"
+WHEN NEW."entity" = 'inspections'
+BEGIN
+  -- Silence this table's queue triggers while the server's row is written.
+  UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+  -- A row with local writes still queued, or in conflict, keeps its local values.
+  INSERT INTO "inspections" ("id", "truck", "gate", "inspector", "started_at", "result", "seal_number", "seal_intact", "tyres", "damage", "damage_photo", "driver_signature", "notes", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+  SELECT NEW."id", json_extract(NEW."data", '$.truck'), json_extract(NEW."data", '$.gate'), json_extract(NEW."data", '$.inspector'), json_extract(NEW."data", '$.startedAt'), CASE WHEN json_type(NEW."data", '$.result') IS NULL THEN 'pending' ELSE json_extract(NEW."data", '$.result') END, json_extract(NEW."data", '$.sealNumber'), json_extract(NEW."data", '$.sealIntact'), CASE WHEN json_type(NEW."data", '$.tyres') IS NULL THEN 'ok' ELSE json_extract(NEW."data", '$.tyres') END, CASE json_type(NEW."data", '$.damage') WHEN 'null' THEN NULL WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'text' THEN json_quote(json_extract(NEW."data", '$.damage')) ELSE json_extract(NEW."data", '$.damage') END, CASE json_type(NEW."data", '$.damagePhoto') WHEN 'object' THEN json_object('sha256', json_extract(NEW."data", '$.damagePhoto.sha256'), 'size', json_extract(NEW."data", '$.damagePhoto.size'), 'mediaType', json_extract(NEW."data", '$.damagePhoto.mediaType')) END, CASE json_type(NEW."data", '$.driverSignature') WHEN 'object' THEN json_object('sha256', json_extract(NEW."data", '$.driverSignature.sha256'), 'size', json_extract(NEW."data", '$.driverSignature.size'), 'mediaType', json_extract(NEW."data", '$.driverSignature.mediaType')) END, json_extract(NEW."data", '$.notes'), NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL
+  WHERE NEW."deleted" = 0
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."id")
+  ON CONFLICT ("id") DO UPDATE SET "truck" = CASE WHEN json_type(NEW."data", '$.truck') IS NULL THEN "inspections"."truck" ELSE excluded."truck" END, "gate" = CASE WHEN json_type(NEW."data", '$.gate') IS NULL THEN "inspections"."gate" ELSE excluded."gate" END, "inspector" = CASE WHEN json_type(NEW."data", '$.inspector') IS NULL THEN "inspections"."inspector" ELSE excluded."inspector" END, "started_at" = CASE WHEN json_type(NEW."data", '$.startedAt') IS NULL THEN "inspections"."started_at" ELSE excluded."started_at" END, "result" = CASE WHEN json_type(NEW."data", '$.result') IS NULL THEN "inspections"."result" ELSE excluded."result" END, "seal_number" = CASE WHEN json_type(NEW."data", '$.sealNumber') IS NULL THEN "inspections"."seal_number" ELSE excluded."seal_number" END, "seal_intact" = CASE WHEN json_type(NEW."data", '$.sealIntact') IS NULL THEN "inspections"."seal_intact" ELSE excluded."seal_intact" END, "tyres" = CASE WHEN json_type(NEW."data", '$.tyres') IS NULL THEN "inspections"."tyres" ELSE excluded."tyres" END, "damage" = CASE WHEN json_type(NEW."data", '$.damage') IS NULL THEN "inspections"."damage" ELSE excluded."damage" END, "damage_photo" = CASE WHEN json_type(NEW."data", '$.damagePhoto') IS NULL THEN "inspections"."damage_photo" ELSE excluded."damage_photo" END, "driver_signature" = CASE WHEN json_type(NEW."data", '$.driverSignature') IS NULL THEN "inspections"."driver_signature" ELSE excluded."driver_signature" END, "notes" = CASE WHEN json_type(NEW."data", '$.notes') IS NULL THEN "inspections"."notes" ELSE excluded."notes" END, "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+  WHERE excluded."version" >= "inspections"."version";
+  -- A tombstone only marks a row this device has; it never creates one.
+  UPDATE "inspections"
+  SET "deleted_at" = coalesce(NEW."deleted_at", (SELECT "local_ms" FROM "_offgen_now")), "version" = NEW."version",
+    "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
+  WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'inspections' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."id");
+  UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+  DELETE FROM "_offgen_inbox" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_push_result" AFTER INSERT ON "_offgen_push_results"
+WHEN (SELECT "entity" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id" AND "state" = 'inflight') = 'inspections'
+BEGIN
+  -- Done ('accepted', 'conflict'): later entries for the row now build on the server's new version.
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."version"
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."version" IS NOT NULL
+    AND "entity" = 'inspections'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND "seq" > (SELECT "seq" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  UPDATE "inspections" SET "version" = NEW."version"
+  WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
+    AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  -- The server decided against this device's change on its own (all of it, or some fields):
+  -- the row takes the server's outcome below, and a notice keeps what was written here.
+  INSERT INTO "_offgen_notices" ("entity", "row_id", "mutation_id", "op", "local_payload", "server_record", "overridden", "message", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", coalesce("payload", '{}'), NEW."record", NEW."overridden",
+    CASE WHEN NEW."status" = 'conflict' THEN 'lww: newer changes on the server replaced the change made here'
+      ELSE 'newer changes on the server replaced these values written here: ' || (SELECT group_concat("value", ', ') FROM json_each(NEW."overridden"))
+    END,
+    NEW."received_at"
+  FROM "_offgen_outbox"
+  WHERE "mutation_id" = NEW."mutation_id"
+    AND (NEW."status" = 'conflict' OR (NEW."status" = 'accepted' AND json_array_length(coalesce(NEW."overridden", '[]')) > 0));
+  DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
+  -- The server's record (a resolved conflict, or a write the server merged) is applied like a
+  -- pulled one, so it never overwrites later local writes.
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'inspections', json_extract(NEW."record", '$.id'), json_extract(NEW."record", '$.version'),
+    coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
+    json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'inspections'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "inspections" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'retry_base_ms'), '60000') AS INTEGER) << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
+  DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_resolve_conflict" AFTER UPDATE OF "resolution" ON "_offgen_conflicts"
+WHEN NEW."entity" = 'inspections' AND NEW."resolution" IS NOT NULL
+BEGIN
+  -- keep_local: resend the local write on top of the server's version.
+  UPDATE "inspections" SET "version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "id" = NEW."row_id" AND NEW."server_version" IS NOT NULL;
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "entity" = 'inspections' AND "row_id" = NEW."row_id";
+  UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL
+  WHERE NEW."resolution" = 'keep_local' AND "mutation_id" = NEW."mutation_id";
+  -- take_server: drop the local writes and take the server's record.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."resolution" = 'take_server' AND "entity" = 'inspections' AND "row_id" = NEW."row_id";
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'inspections' AND "row_id" = NEW."row_id";
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'inspections', NEW."row_id", json_extract(NEW."server_record", '$.version'),
+    coalesce(json_extract(NEW."server_record", '$.deleted'), 0), json_extract(NEW."server_record", '$.updatedAt'),
+    json_extract(NEW."server_record", '$.deletedAt'), coalesce(json_extract(NEW."server_record", '$.data'), '{}')
+  WHERE NEW."resolution" = 'take_server' AND NEW."server_record" IS NOT NULL;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attachments_on_insert" AFTER INSERT ON "inspections"
+WHEN NEW."damage_photo" IS NOT NULL OR NEW."driver_signature" IS NOT NULL
+BEGIN
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'inspections', NEW."id", 'damagePhoto', CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END, CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.size') END, CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."damage_photo") THEN coalesce(json_type(NEW."damage_photo") = 'object' AND json_type(NEW."damage_photo", '$.sha256') = 'text' AND length(json_extract(NEW."damage_photo", '$.sha256')) = 64 AND json_extract(NEW."damage_photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."damage_photo", '$.size') = 'integer' AND json_extract(NEW."damage_photo", '$.size') >= 0 AND json_type(NEW."damage_photo", '$.mediaType') = 'text' AND json_extract(NEW."damage_photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'inspections', NEW."id", 'driverSignature', CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END, CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.size') END, CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."driver_signature") THEN coalesce(json_type(NEW."driver_signature") = 'object' AND json_type(NEW."driver_signature", '$.sha256') = 'text' AND length(json_extract(NEW."driver_signature", '$.sha256')) = 64 AND json_extract(NEW."driver_signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."driver_signature", '$.size') = 'integer' AND json_extract(NEW."driver_signature", '$.size') >= 0 AND json_type(NEW."driver_signature", '$.mediaType') = 'text' AND json_extract(NEW."driver_signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attachments_on_update" AFTER UPDATE OF "damage_photo", "driver_signature" ON "inspections"
+BEGIN
+  -- 'damagePhoto' now refers to another file (or none): the one it referred to is superseded,
+  -- and one it referred to before comes back.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "field" = 'damagePhoto' AND "state" <> 'superseded'
+    AND "sha256" IS NOT CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END;
+  UPDATE "_offgen_attachments" SET "state" = CASE WHEN "local_path" IS NULL THEN 'remote' ELSE 'pending' END,
+    "superseded_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "field" = 'damagePhoto' AND "state" = 'superseded'
+    AND "sha256" = CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'inspections', NEW."id", 'damagePhoto', CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END, CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.size') END, CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."damage_photo") THEN json_extract(NEW."damage_photo", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."damage_photo") THEN coalesce(json_type(NEW."damage_photo") = 'object' AND json_type(NEW."damage_photo", '$.sha256') = 'text' AND length(json_extract(NEW."damage_photo", '$.sha256')) = 64 AND json_extract(NEW."damage_photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."damage_photo", '$.size') = 'integer' AND json_extract(NEW."damage_photo", '$.size') >= 0 AND json_type(NEW."damage_photo", '$.mediaType') = 'text' AND json_extract(NEW."damage_photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+  -- 'driverSignature' now refers to another file (or none): the one it referred to is superseded,
+  -- and one it referred to before comes back.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "field" = 'driverSignature' AND "state" <> 'superseded'
+    AND "sha256" IS NOT CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END;
+  UPDATE "_offgen_attachments" SET "state" = CASE WHEN "local_path" IS NULL THEN 'remote' ELSE 'pending' END,
+    "superseded_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "field" = 'driverSignature' AND "state" = 'superseded'
+    AND "sha256" = CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'inspections', NEW."id", 'driverSignature', CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END, CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.size') END, CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."driver_signature") THEN json_extract(NEW."driver_signature", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."driver_signature") THEN coalesce(json_type(NEW."driver_signature") = 'object' AND json_type(NEW."driver_signature", '$.sha256') = 'text' AND length(json_extract(NEW."driver_signature", '$.sha256')) = 64 AND json_extract(NEW."driver_signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."driver_signature", '$.size') = 'integer' AND json_extract(NEW."driver_signature", '$.size') >= 0 AND json_type(NEW."driver_signature", '$.mediaType') = 'text' AND json_extract(NEW."driver_signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attachments_on_soft_delete" AFTER UPDATE OF "deleted_at" ON "inspections"
+WHEN OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = NEW."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attachments_on_delete" AFTER DELETE ON "inspections"
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'inspections' AND "row_id" = OLD."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attach" AFTER INSERT ON "_offgen_attachments"
+WHEN NEW."entity" = 'inspections' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no inspections row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "inspections" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "inspections" SET "damage_photo" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'damagePhoto' AND "id" = NEW."row_id" AND CASE WHEN json_valid("damage_photo") THEN json_extract("damage_photo", '$.sha256') END IS NOT NEW."sha256";
+  UPDATE "inspections" SET "driver_signature" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'driverSignature' AND "id" = NEW."row_id" AND CASE WHEN json_valid("driver_signature") THEN json_extract("driver_signature", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_inspections_attach_again" AFTER UPDATE OF "local_path" ON "_offgen_attachments"
+WHEN NEW."entity" = 'inspections' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no inspections row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "inspections" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "inspections" SET "damage_photo" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'damagePhoto' AND "id" = NEW."row_id" AND CASE WHEN json_valid("damage_photo") THEN json_extract("damage_photo", '$.sha256') END IS NOT NEW."sha256";
+  UPDATE "inspections" SET "driver_signature" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'driverSignature' AND "id" = NEW."row_id" AND CASE WHEN json_valid("driver_signature") THEN json_extract("driver_signature", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_protect_id" BEFORE UPDATE OF "id" ON "transfers"
+WHEN OLD."id" IS NOT NEW."id"
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: the id of a row never changes; create a new row instead');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_protect_tombstone" BEFORE UPDATE ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NOT NULL
+  AND (OLD."container" IS NOT NEW."container" OR OLD."truck" IS NOT NEW."truck" OR OLD."from_haulier" IS NOT NEW."from_haulier" OR OLD."to_haulier" IS NOT NEW."to_haulier" OR OLD."condition" IS NOT NEW."condition" OR OLD."handed_over_at" IS NOT NEW."handed_over_at" OR OLD."signed_by" IS NOT NEW."signed_by" OR OLD."signature" IS NOT NEW."signature" OR OLD."deleted_at" IS NOT NEW."deleted_at")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: this row is deleted; deleted rows cannot be changed or restored');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_insert" AFTER INSERT ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: transfers.signature must be an attachment reference {sha256, size, mediaType}') WHERE NEW."signature" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."signature") THEN coalesce(json_type(NEW."signature") = 'object' AND json_type(NEW."signature", '$.sha256') = 'text' AND length(json_extract(NEW."signature", '$.sha256')) = 64 AND json_extract(NEW."signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."signature", '$.size') = 'integer' AND json_extract(NEW."signature", '$.size') >= 0 AND json_type(NEW."signature", '$.mediaType') = 'text' AND json_extract(NEW."signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- The payload is the whole row, taken when the entry is prepared for a push: later writes
+  -- before that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  VALUES ('transfers', NEW."id", 'insert', NULL, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now"));
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_update" AFTER UPDATE ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND NEW."deleted_at" IS NULL
+  AND (OLD."container" IS NOT NEW."container" OR OLD."truck" IS NOT NEW."truck" OR OLD."from_haulier" IS NOT NEW."from_haulier" OR OLD."to_haulier" IS NOT NEW."to_haulier" OR OLD."condition" IS NOT NEW."condition" OR OLD."handed_over_at" IS NOT NEW."handed_over_at" OR OLD."signed_by" IS NOT NEW."signed_by" OR OLD."signature" IS NOT NEW."signature")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: transfers.signature must be an attachment reference {sha256, size, mediaType}') WHERE NEW."signature" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."signature") THEN coalesce(json_type(NEW."signature") = 'object' AND json_type(NEW."signature", '$.sha256') = 'text' AND length(json_extract(NEW."signature", '$.sha256')) = 64 AND json_extract(NEW."signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."signature", '$.size') = 'integer' AND json_extract(NEW."signature", '$.size') >= 0 AND json_type(NEW."signature", '$.mediaType') = 'text' AND json_extract(NEW."signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."container" IS NOT NEW."container" AND instr("changed", ',container,') = 0 THEN 'container,' ELSE '' END || CASE WHEN OLD."truck" IS NOT NEW."truck" AND instr("changed", ',truck,') = 0 THEN 'truck,' ELSE '' END || CASE WHEN OLD."from_haulier" IS NOT NEW."from_haulier" AND instr("changed", ',fromHaulier,') = 0 THEN 'fromHaulier,' ELSE '' END || CASE WHEN OLD."to_haulier" IS NOT NEW."to_haulier" AND instr("changed", ',toHaulier,') = 0 THEN 'toHaulier,' ELSE '' END || CASE WHEN OLD."condition" IS NOT NEW."condition" AND instr("changed", ',condition,') = 0 THEN 'condition,' ELSE '' END || CASE WHEN OLD."handed_over_at" IS NOT NEW."handed_over_at" AND instr("changed", ',handedOverAt,') = 0 THEN 'handedOverAt,' ELSE '' END || CASE WHEN OLD."signed_by" IS NOT NEW."signed_by" AND instr("changed", ',signedBy,') = 0 THEN 'signedBy,' ELSE '' END || CASE WHEN OLD."signature" IS NOT NEW."signature" AND instr("changed", ',signature,') = 0 THEN 'signature,' ELSE '' END,
+    "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = json_remove(json_set(coalesce("field_stamps", '{}'), CASE WHEN OLD."container" IS NOT NEW."container" THEN '$.container' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."truck" IS NOT NEW."truck" THEN '$.truck' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."from_haulier" IS NOT NEW."from_haulier" THEN '$.fromHaulier' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."to_haulier" IS NOT NEW."to_haulier" THEN '$.toHaulier' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."condition" IS NOT NEW."condition" THEN '$.condition' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."handed_over_at" IS NOT NEW."handed_over_at" THEN '$.handedOverAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."signed_by" IS NOT NEW."signed_by" THEN '$.signedBy' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."signature" IS NOT NEW."signature" THEN '$.signature' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__')
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "stamp", "field_stamps", "created_at")
+  SELECT 'transfers', NEW."id", 'update', ',' || CASE WHEN OLD."container" IS NOT NEW."container" THEN 'container,' ELSE '' END || CASE WHEN OLD."truck" IS NOT NEW."truck" THEN 'truck,' ELSE '' END || CASE WHEN OLD."from_haulier" IS NOT NEW."from_haulier" THEN 'fromHaulier,' ELSE '' END || CASE WHEN OLD."to_haulier" IS NOT NEW."to_haulier" THEN 'toHaulier,' ELSE '' END || CASE WHEN OLD."condition" IS NOT NEW."condition" THEN 'condition,' ELSE '' END || CASE WHEN OLD."handed_over_at" IS NOT NEW."handed_over_at" THEN 'handedOverAt,' ELSE '' END || CASE WHEN OLD."signed_by" IS NOT NEW."signed_by" THEN 'signedBy,' ELSE '' END || CASE WHEN OLD."signature" IS NOT NEW."signature" THEN 'signature,' ELSE '' END, NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), json_remove(json_set('{}', CASE WHEN OLD."container" IS NOT NEW."container" THEN '$.container' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."truck" IS NOT NEW."truck" THEN '$.truck' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."from_haulier" IS NOT NEW."from_haulier" THEN '$.fromHaulier' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."to_haulier" IS NOT NEW."to_haulier" THEN '$.toHaulier' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."condition" IS NOT NEW."condition" THEN '$.condition' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."handed_over_at" IS NOT NEW."handed_over_at" THEN '$.handedOverAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."signed_by" IS NOT NEW."signed_by" THEN '$.signedBy' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."signature" IS NOT NEW."signature" THEN '$.signature' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
+  UPDATE "transfers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_soft_delete" AFTER UPDATE OF "deleted_at" ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'transfers', NEW."id", 'delete', NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  UPDATE "transfers" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_delete" AFTER DELETE ON "transfers"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'transfers', OLD."id", 'delete', OLD."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
+WHEN NEW."entity" = 'transfers' AND OLD."mutation_id" IS NULL AND NEW."mutation_id" IS NOT NULL
+BEGIN
+  -- The entry got its mutation id: fix its payload from the row as it is now. From here on
+  -- the entry never changes, so a retry after a lost response is the very same mutation.
+  UPDATE "_offgen_outbox"
+  SET "payload" = CASE NEW."op"
+      WHEN 'delete' THEN '{}'
+      WHEN 'insert' THEN coalesce((SELECT json_object('container', "transfers"."container", 'truck', "transfers"."truck", 'fromHaulier', "transfers"."from_haulier", 'toHaulier', "transfers"."to_haulier", 'condition', "transfers"."condition", 'handedOverAt', "transfers"."handed_over_at", 'signedBy', "transfers"."signed_by", 'signature', CASE WHEN json_valid("transfers"."signature") THEN json("transfers"."signature") END) FROM "transfers" WHERE "transfers"."id" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT json_remove(json_object('container', "transfers"."container", 'truck', "transfers"."truck", 'fromHaulier', "transfers"."from_haulier", 'toHaulier', "transfers"."to_haulier", 'condition', "transfers"."condition", 'handedOverAt', "transfers"."handed_over_at", 'signedBy', "transfers"."signed_by", 'signature', CASE WHEN json_valid("transfers"."signature") THEN json("transfers"."signature") END), CASE WHEN instr(NEW."changed", ',container,') = 0 THEN '$.container' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',truck,') = 0 THEN '$.truck' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',fromHaulier,') = 0 THEN '$.fromHaulier' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',toHaulier,') = 0 THEN '$.toHaulier' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',condition,') = 0 THEN '$.condition' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',handedOverAt,') = 0 THEN '$.handedOverAt' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',signedBy,') = 0 THEN '$.signedBy' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',signature,') = 0 THEN '$.signature' ELSE '$.__offgen_keep__' END) FROM "transfers" WHERE "transfers"."id" = NEW."row_id"), '{}')
+    END
+  WHERE "seq" = NEW."seq";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_state" AFTER UPDATE OF "state" ON "_offgen_outbox"
+WHEN NEW."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_dequeue" AFTER DELETE ON "_offgen_outbox"
+WHEN OLD."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_conflict" AFTER INSERT ON "_offgen_conflicts"
+WHEN NEW."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_resolve" AFTER DELETE ON "_offgen_conflicts"
+WHEN OLD."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_clash" AFTER INSERT ON "_offgen_clashes"
+WHEN NEW."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = NEW."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_status_on_clash_gone" AFTER DELETE ON "_offgen_clashes"
+WHEN OLD."entity" = 'transfers'
+BEGIN
+  UPDATE "transfers"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'transfers' AND "local_row_id" = OLD."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = OLD."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_apply_remote" AFTER INSERT ON "_offgen_inbox"
+WHEN NEW."entity" = 'transfers'
+BEGIN
+  -- Silence this table's queue triggers while the server's row is written.
+  UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+  -- A row with local writes still queued, or in conflict, keeps its local values.
+  INSERT INTO "transfers" ("id", "container", "truck", "from_haulier", "to_haulier", "condition", "handed_over_at", "signed_by", "signature", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+  SELECT NEW."id", json_extract(NEW."data", '$.container'), json_extract(NEW."data", '$.truck'), json_extract(NEW."data", '$.fromHaulier'), json_extract(NEW."data", '$.toHaulier'), json_extract(NEW."data", '$.condition'), json_extract(NEW."data", '$.handedOverAt'), json_extract(NEW."data", '$.signedBy'), CASE json_type(NEW."data", '$.signature') WHEN 'object' THEN json_object('sha256', json_extract(NEW."data", '$.signature.sha256'), 'size', json_extract(NEW."data", '$.signature.size'), 'mediaType', json_extract(NEW."data", '$.signature.mediaType')) END, NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL
+  WHERE NEW."deleted" = 0
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."id")
+  ON CONFLICT ("id") DO UPDATE SET "container" = CASE WHEN json_type(NEW."data", '$.container') IS NULL THEN "transfers"."container" ELSE excluded."container" END, "truck" = CASE WHEN json_type(NEW."data", '$.truck') IS NULL THEN "transfers"."truck" ELSE excluded."truck" END, "from_haulier" = CASE WHEN json_type(NEW."data", '$.fromHaulier') IS NULL THEN "transfers"."from_haulier" ELSE excluded."from_haulier" END, "to_haulier" = CASE WHEN json_type(NEW."data", '$.toHaulier') IS NULL THEN "transfers"."to_haulier" ELSE excluded."to_haulier" END, "condition" = CASE WHEN json_type(NEW."data", '$.condition') IS NULL THEN "transfers"."condition" ELSE excluded."condition" END, "handed_over_at" = CASE WHEN json_type(NEW."data", '$.handedOverAt') IS NULL THEN "transfers"."handed_over_at" ELSE excluded."handed_over_at" END, "signed_by" = CASE WHEN json_type(NEW."data", '$.signedBy') IS NULL THEN "transfers"."signed_by" ELSE excluded."signed_by" END, "signature" = CASE WHEN json_type(NEW."data", '$.signature') IS NULL THEN "transfers"."signature" ELSE excluded."signature" END, "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+  WHERE excluded."version" >= "transfers"."version";
+  -- A tombstone only marks a row this device has; it never creates one.
+  UPDATE "transfers"
+  SET "deleted_at" = coalesce(NEW."deleted_at", (SELECT "local_ms" FROM "_offgen_now")), "version" = NEW."version",
+    "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
+  WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'transfers' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."id");
+  UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+  DELETE FROM "_offgen_inbox" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_push_result" AFTER INSERT ON "_offgen_push_results"
+WHEN (SELECT "entity" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id" AND "state" = 'inflight') = 'transfers'
+BEGIN
+  -- Done ('accepted', 'conflict'): later entries for the row now build on the server's new version.
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."version"
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."version" IS NOT NULL
+    AND "entity" = 'transfers'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND "seq" > (SELECT "seq" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  UPDATE "transfers" SET "version" = NEW."version"
+  WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
+    AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  -- The server decided against this device's change on its own (all of it, or some fields):
+  -- the row takes the server's outcome below, and a notice keeps what was written here.
+  INSERT INTO "_offgen_notices" ("entity", "row_id", "mutation_id", "op", "local_payload", "server_record", "overridden", "message", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", coalesce("payload", '{}'), NEW."record", NEW."overridden",
+    CASE WHEN NEW."status" = 'conflict' THEN 'lww: newer changes on the server replaced the change made here'
+      ELSE 'newer changes on the server replaced these values written here: ' || (SELECT group_concat("value", ', ') FROM json_each(NEW."overridden"))
+    END,
+    NEW."received_at"
+  FROM "_offgen_outbox"
+  WHERE "mutation_id" = NEW."mutation_id"
+    AND (NEW."status" = 'conflict' OR (NEW."status" = 'accepted' AND json_array_length(coalesce(NEW."overridden", '[]')) > 0));
+  DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
+  -- The server's record (a resolved conflict, or a write the server merged) is applied like a
+  -- pulled one, so it never overwrites later local writes.
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'transfers', json_extract(NEW."record", '$.id'), json_extract(NEW."record", '$.version'),
+    coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
+    json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'transfers'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "transfers" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'retry_base_ms'), '60000') AS INTEGER) << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
+  DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_resolve_conflict" AFTER UPDATE OF "resolution" ON "_offgen_conflicts"
+WHEN NEW."entity" = 'transfers' AND NEW."resolution" IS NOT NULL
+BEGIN
+  -- keep_local: resend the local write on top of the server's version.
+  UPDATE "transfers" SET "version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "id" = NEW."row_id" AND NEW."server_version" IS NOT NULL;
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "entity" = 'transfers' AND "row_id" = NEW."row_id";
+  UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL
+  WHERE NEW."resolution" = 'keep_local' AND "mutation_id" = NEW."mutation_id";
+  -- take_server: drop the local writes and take the server's record.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."resolution" = 'take_server' AND "entity" = 'transfers' AND "row_id" = NEW."row_id";
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'transfers' AND "row_id" = NEW."row_id";
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'transfers', NEW."row_id", json_extract(NEW."server_record", '$.version'),
+    coalesce(json_extract(NEW."server_record", '$.deleted'), 0), json_extract(NEW."server_record", '$.updatedAt'),
+    json_extract(NEW."server_record", '$.deletedAt'), coalesce(json_extract(NEW."server_record", '$.data'), '{}')
+  WHERE NEW."resolution" = 'take_server' AND NEW."server_record" IS NOT NULL;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attachments_on_insert" AFTER INSERT ON "transfers"
+WHEN NEW."signature" IS NOT NULL
+BEGIN
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'transfers', NEW."id", 'signature', CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END, CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.size') END, CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."signature") THEN coalesce(json_type(NEW."signature") = 'object' AND json_type(NEW."signature", '$.sha256') = 'text' AND length(json_extract(NEW."signature", '$.sha256')) = 64 AND json_extract(NEW."signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."signature", '$.size') = 'integer' AND json_extract(NEW."signature", '$.size') >= 0 AND json_type(NEW."signature", '$.mediaType') = 'text' AND json_extract(NEW."signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attachments_on_update" AFTER UPDATE OF "signature" ON "transfers"
+BEGIN
+  -- 'signature' now refers to another file (or none): the one it referred to is superseded,
+  -- and one it referred to before comes back.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'transfers' AND "row_id" = NEW."id" AND "field" = 'signature' AND "state" <> 'superseded'
+    AND "sha256" IS NOT CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END;
+  UPDATE "_offgen_attachments" SET "state" = CASE WHEN "local_path" IS NULL THEN 'remote' ELSE 'pending' END,
+    "superseded_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL
+  WHERE "entity" = 'transfers' AND "row_id" = NEW."id" AND "field" = 'signature' AND "state" = 'superseded'
+    AND "sha256" = CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'transfers', NEW."id", 'signature', CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END, CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.size') END, CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."signature") THEN json_extract(NEW."signature", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."signature") THEN coalesce(json_type(NEW."signature") = 'object' AND json_type(NEW."signature", '$.sha256') = 'text' AND length(json_extract(NEW."signature", '$.sha256')) = 64 AND json_extract(NEW."signature", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."signature", '$.size') = 'integer' AND json_extract(NEW."signature", '$.size') >= 0 AND json_type(NEW."signature", '$.mediaType') = 'text' AND json_extract(NEW."signature", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attachments_on_soft_delete" AFTER UPDATE OF "deleted_at" ON "transfers"
+WHEN OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'transfers' AND "row_id" = NEW."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attachments_on_delete" AFTER DELETE ON "transfers"
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'transfers' AND "row_id" = OLD."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attach" AFTER INSERT ON "_offgen_attachments"
+WHEN NEW."entity" = 'transfers' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no transfers row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "transfers" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "transfers" SET "signature" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'signature' AND "id" = NEW."row_id" AND CASE WHEN json_valid("signature") THEN json_extract("signature", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_transfers_attach_again" AFTER UPDATE OF "local_path" ON "_offgen_attachments"
+WHEN NEW."entity" = 'transfers' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no transfers row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "transfers" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "transfers" SET "signature" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'signature' AND "id" = NEW."row_id" AND CASE WHEN json_valid("signature") THEN json_extract("signature", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+''',
+    r'''
+PRAGMA user_version = 3;
+''',
+  ],
 ];
 
 /// A named statement of client/sync.sql, ready for Drift: its parameters, which the SQL

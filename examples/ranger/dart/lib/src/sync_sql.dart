@@ -1794,6 +1794,505 @@ UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
 PRAGMA user_version = 2;
 ''',
   ],
+  // 0003 triggers_observations
+  [
+    r'''
+UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_protect_id";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_protect_tombstone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_append_only_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_append_only_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_prepare_send";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_status_on_state";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_status_on_dequeue";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_status_on_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_status_on_resolve";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_status_on_clash";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_status_on_clash_gone";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_apply_remote";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_push_result";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_resolve_conflict";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_attachments_on_insert";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_attachments_on_update";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_attachments_on_soft_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_attachments_on_delete";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_attach";
+''',
+    r'''
+DROP TRIGGER IF EXISTS "_offgen_observations_attach_again";
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_protect_id" BEFORE UPDATE OF "id" ON "observations"
+WHEN OLD."id" IS NOT NEW."id"
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: the id of a row never changes; create a new row instead');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_protect_tombstone" BEFORE UPDATE ON "observations"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NOT NULL
+  AND (OLD."ranger" IS NOT NEW."ranger" OR OLD."route" IS NOT NEW."route" OR OLD."kind" IS NOT NEW."kind" OR OLD."species" IS NOT NEW."species" OR OLD."count" IS NOT NEW."count" OR OLD."latitude" IS NOT NEW."latitude" OR OLD."longitude" IS NOT NEW."longitude" OR OLD."accuracy_m" IS NOT NEW."accuracy_m" OR OLD."altitude_m" IS NOT NEW."altitude_m" OR OLD."notes" IS NOT NEW."notes" OR OLD."photo_path" IS NOT NEW."photo_path" OR OLD."photo" IS NOT NEW."photo" OR OLD."thumbnail" IS NOT NEW."thumbnail" OR OLD."sighting_id" IS NOT NEW."sighting_id" OR OLD."patrol_day" IS NOT NEW."patrol_day" OR OLD."photo_upload" IS NOT NEW."photo_upload" OR OLD."status" IS NOT NEW."status" OR OLD."recorded_at" IS NOT NEW."recorded_at" OR OLD."modified_at" IS NOT NEW."modified_at" OR OLD."deleted_at" IS NOT NEW."deleted_at")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: this row is deleted; deleted rows cannot be changed or restored');
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_insert" AFTER INSERT ON "observations"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: observations.latitude must be a finite number') WHERE NEW."latitude" IS NOT NULL AND abs(NEW."latitude") = 9e999;
+  SELECT RAISE(ABORT, 'offgen: observations.longitude must be a finite number') WHERE NEW."longitude" IS NOT NULL AND abs(NEW."longitude") = 9e999;
+  SELECT RAISE(ABORT, 'offgen: observations.accuracy_m must be a finite number') WHERE NEW."accuracy_m" IS NOT NULL AND abs(NEW."accuracy_m") = 9e999;
+  SELECT RAISE(ABORT, 'offgen: observations.altitude_m must be a finite number') WHERE NEW."altitude_m" IS NOT NULL AND abs(NEW."altitude_m") = 9e999;
+  SELECT RAISE(ABORT, 'offgen: observations.photo must be an attachment reference {sha256, size, mediaType}') WHERE NEW."photo" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."photo") THEN coalesce(json_type(NEW."photo") = 'object' AND json_type(NEW."photo", '$.sha256') = 'text' AND length(json_extract(NEW."photo", '$.sha256')) = 64 AND json_extract(NEW."photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."photo", '$.size') = 'integer' AND json_extract(NEW."photo", '$.size') >= 0 AND json_type(NEW."photo", '$.mediaType') = 'text' AND json_extract(NEW."photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- The payload is the whole row, taken when the entry is prepared for a push: later writes
+  -- before that are in it without any work here. (A new row is `pending` by its column default.)
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  VALUES ('observations', NEW."id", 'insert', NULL, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now"));
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_update" AFTER UPDATE ON "observations"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND NEW."deleted_at" IS NULL
+  AND (OLD."ranger" IS NOT NEW."ranger" OR OLD."route" IS NOT NEW."route" OR OLD."kind" IS NOT NEW."kind" OR OLD."species" IS NOT NEW."species" OR OLD."count" IS NOT NEW."count" OR OLD."latitude" IS NOT NEW."latitude" OR OLD."longitude" IS NOT NEW."longitude" OR OLD."accuracy_m" IS NOT NEW."accuracy_m" OR OLD."altitude_m" IS NOT NEW."altitude_m" OR OLD."notes" IS NOT NEW."notes" OR OLD."photo_path" IS NOT NEW."photo_path" OR OLD."photo" IS NOT NEW."photo" OR OLD."thumbnail" IS NOT NEW."thumbnail" OR OLD."sighting_id" IS NOT NEW."sighting_id" OR OLD."patrol_day" IS NOT NEW."patrol_day" OR OLD."photo_upload" IS NOT NEW."photo_upload" OR OLD."status" IS NOT NEW."status" OR OLD."recorded_at" IS NOT NEW."recorded_at" OR OLD."modified_at" IS NOT NEW."modified_at")
+BEGIN
+  SELECT RAISE(ABORT, 'offgen: observations.latitude must be a finite number') WHERE NEW."latitude" IS NOT NULL AND abs(NEW."latitude") = 9e999;
+  SELECT RAISE(ABORT, 'offgen: observations.longitude must be a finite number') WHERE NEW."longitude" IS NOT NULL AND abs(NEW."longitude") = 9e999;
+  SELECT RAISE(ABORT, 'offgen: observations.accuracy_m must be a finite number') WHERE NEW."accuracy_m" IS NOT NULL AND abs(NEW."accuracy_m") = 9e999;
+  SELECT RAISE(ABORT, 'offgen: observations.altitude_m must be a finite number') WHERE NEW."altitude_m" IS NOT NULL AND abs(NEW."altitude_m") = 9e999;
+  SELECT RAISE(ABORT, 'offgen: observations.photo must be an attachment reference {sha256, size, mediaType}') WHERE NEW."photo" IS NOT NULL AND NOT (CASE WHEN json_valid(NEW."photo") THEN coalesce(json_type(NEW."photo") = 'object' AND json_type(NEW."photo", '$.sha256') = 'text' AND length(json_extract(NEW."photo", '$.sha256')) = 64 AND json_extract(NEW."photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."photo", '$.size') = 'integer' AND json_extract(NEW."photo", '$.size') >= 0 AND json_type(NEW."photo", '$.mediaType') = 'text' AND json_extract(NEW."photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END);
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- Fold into the row's newest entry while it is queued and was never sent: an insert takes
+  -- the whole row when prepared anyway; an update adds the fields this write changed.
+  UPDATE "_offgen_outbox" SET "changed" = "changed" || CASE WHEN OLD."ranger" IS NOT NEW."ranger" AND instr("changed", ',ranger,') = 0 THEN 'ranger,' ELSE '' END || CASE WHEN OLD."route" IS NOT NEW."route" AND instr("changed", ',route,') = 0 THEN 'route,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" AND instr("changed", ',kind,') = 0 THEN 'kind,' ELSE '' END || CASE WHEN OLD."species" IS NOT NEW."species" AND instr("changed", ',species,') = 0 THEN 'species,' ELSE '' END || CASE WHEN OLD."count" IS NOT NEW."count" AND instr("changed", ',count,') = 0 THEN 'count,' ELSE '' END || CASE WHEN OLD."latitude" IS NOT NEW."latitude" AND instr("changed", ',latitude,') = 0 THEN 'latitude,' ELSE '' END || CASE WHEN OLD."longitude" IS NOT NEW."longitude" AND instr("changed", ',longitude,') = 0 THEN 'longitude,' ELSE '' END || CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" AND instr("changed", ',accuracyM,') = 0 THEN 'accuracyM,' ELSE '' END || CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" AND instr("changed", ',altitudeM,') = 0 THEN 'altitudeM,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" AND instr("changed", ',notes,') = 0 THEN 'notes,' ELSE '' END || CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" AND instr("changed", ',photoPath,') = 0 THEN 'photoPath,' ELSE '' END || CASE WHEN OLD."photo" IS NOT NEW."photo" AND instr("changed", ',photo,') = 0 THEN 'photo,' ELSE '' END || CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" AND instr("changed", ',thumbnail,') = 0 THEN 'thumbnail,' ELSE '' END || CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" AND instr("changed", ',sightingId,') = 0 THEN 'sightingId,' ELSE '' END || CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" AND instr("changed", ',patrolDay,') = 0 THEN 'patrolDay,' ELSE '' END || CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" AND instr("changed", ',photoUpload,') = 0 THEN 'photoUpload,' ELSE '' END || CASE WHEN OLD."status" IS NOT NEW."status" AND instr("changed", ',status,') = 0 THEN 'status,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" AND instr("changed", ',recordedAt,') = 0 THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" AND instr("changed", ',modifiedAt,') = 0 THEN 'modifiedAt,' ELSE '' END,
+    "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = json_remove(json_set(coalesce("field_stamps", '{}'), CASE WHEN OLD."ranger" IS NOT NEW."ranger" THEN '$.ranger' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."route" IS NOT NEW."route" THEN '$.route' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."kind" IS NOT NEW."kind" THEN '$.kind' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."species" IS NOT NEW."species" THEN '$.species' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."count" IS NOT NEW."count" THEN '$.count' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."latitude" IS NOT NEW."latitude" THEN '$.latitude' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."longitude" IS NOT NEW."longitude" THEN '$.longitude' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."notes" IS NOT NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" THEN '$.photoPath' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo" IS NOT NEW."photo" THEN '$.photo' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" THEN '$.thumbnail' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" THEN '$.sightingId' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" THEN '$.patrolDay' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."status" IS NOT NEW."status" THEN '$.status' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__')
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- Otherwise (no entry, or the newest was sent or failed) queue a new update.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "changed", "base_version", "stamp", "field_stamps", "created_at")
+  SELECT 'observations', NEW."id", 'update', ',' || CASE WHEN OLD."ranger" IS NOT NEW."ranger" THEN 'ranger,' ELSE '' END || CASE WHEN OLD."route" IS NOT NEW."route" THEN 'route,' ELSE '' END || CASE WHEN OLD."kind" IS NOT NEW."kind" THEN 'kind,' ELSE '' END || CASE WHEN OLD."species" IS NOT NEW."species" THEN 'species,' ELSE '' END || CASE WHEN OLD."count" IS NOT NEW."count" THEN 'count,' ELSE '' END || CASE WHEN OLD."latitude" IS NOT NEW."latitude" THEN 'latitude,' ELSE '' END || CASE WHEN OLD."longitude" IS NOT NEW."longitude" THEN 'longitude,' ELSE '' END || CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" THEN 'accuracyM,' ELSE '' END || CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" THEN 'altitudeM,' ELSE '' END || CASE WHEN OLD."notes" IS NOT NEW."notes" THEN 'notes,' ELSE '' END || CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" THEN 'photoPath,' ELSE '' END || CASE WHEN OLD."photo" IS NOT NEW."photo" THEN 'photo,' ELSE '' END || CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" THEN 'thumbnail,' ELSE '' END || CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" THEN 'sightingId,' ELSE '' END || CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" THEN 'patrolDay,' ELSE '' END || CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" THEN 'photoUpload,' ELSE '' END || CASE WHEN OLD."status" IS NOT NEW."status" THEN 'status,' ELSE '' END || CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN 'recordedAt,' ELSE '' END || CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" THEN 'modifiedAt,' ELSE '' END, NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), json_remove(json_set('{}', CASE WHEN OLD."ranger" IS NOT NEW."ranger" THEN '$.ranger' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."route" IS NOT NEW."route" THEN '$.route' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."kind" IS NOT NEW."kind" THEN '$.kind' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."species" IS NOT NEW."species" THEN '$.species' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."count" IS NOT NEW."count" THEN '$.count' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."latitude" IS NOT NEW."latitude" THEN '$.latitude' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."longitude" IS NOT NEW."longitude" THEN '$.longitude' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."accuracy_m" IS NOT NEW."accuracy_m" THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."altitude_m" IS NOT NEW."altitude_m" THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."notes" IS NOT NEW."notes" THEN '$.notes' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo_path" IS NOT NEW."photo_path" THEN '$.photoPath' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo" IS NOT NEW."photo" THEN '$.photo' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."thumbnail" IS NOT NEW."thumbnail" THEN '$.thumbnail' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."sighting_id" IS NOT NEW."sighting_id" THEN '$.sightingId' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."patrol_day" IS NOT NEW."patrol_day" THEN '$.patrolDay' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."photo_upload" IS NOT NEW."photo_upload" THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."status" IS NOT NEW."status" THEN '$.status' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."recorded_at" IS NOT NEW."recorded_at" THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), CASE WHEN OLD."modified_at" IS NOT NEW."modified_at" THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END, (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock')), '$.__offgen_keep__'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- A rejected entry waiting out its retry delay is due at once: this edit may be the fix.
+  UPDATE "_offgen_outbox" SET "next_attempt_at" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "next_attempt_at" IS NOT NULL;
+  UPDATE "observations" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_soft_delete" AFTER UPDATE OF "deleted_at" ON "observations"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'observations', NEW."id", 'delete', NEW."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  UPDATE "observations" SET "sync_status" = 'pending' WHERE "id" = NEW."id" AND "sync_status" = 'synced';
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_delete" AFTER DELETE ON "observations"
+WHEN coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'applying_remote'), '0') = '0'
+  AND OLD."deleted_at" IS NULL
+BEGIN
+  UPDATE "_offgen_meta" SET "value" = CAST(max(CAST("value" AS INTEGER) + 1, (SELECT "server_ms" FROM "_offgen_now")) AS TEXT) WHERE "key" = 'lww_clock';
+  -- A queued update that was never sent becomes the delete.
+  UPDATE "_offgen_outbox" SET "op" = 'delete', "changed" = NULL, "stamp" = (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), "field_stamps" = NULL
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'update';
+  -- No such entry to fold into: queue the delete.
+  INSERT INTO "_offgen_outbox" ("entity", "row_id", "op", "base_version", "stamp", "created_at")
+  SELECT 'observations', OLD."id", 'delete', OLD."version", (SELECT CAST("value" AS INTEGER) FROM "_offgen_meta" WHERE "key" = 'lww_clock'), (SELECT "local_ms" FROM "_offgen_now")
+  WHERE NOT EXISTS (
+    SELECT 1 FROM "_offgen_outbox"
+    WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL);
+  -- The server never saw a row whose insert was never sent: nothing to send at all.
+  DELETE FROM "_offgen_outbox"
+  WHERE "seq" = (SELECT max("seq") FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."id") AND "state" = 'pending' AND "mutation_id" IS NULL AND "op" = 'insert';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_prepare_send" AFTER UPDATE OF "mutation_id" ON "_offgen_outbox"
+WHEN NEW."entity" = 'observations' AND OLD."mutation_id" IS NULL AND NEW."mutation_id" IS NOT NULL
+BEGIN
+  -- The entry got its mutation id: fix its payload from the row as it is now. From here on
+  -- the entry never changes, so a retry after a lost response is the very same mutation.
+  UPDATE "_offgen_outbox"
+  SET "payload" = CASE NEW."op"
+      WHEN 'delete' THEN '{}'
+      WHEN 'insert' THEN coalesce((SELECT json_object('ranger', "observations"."ranger", 'route', "observations"."route", 'kind', "observations"."kind", 'species', "observations"."species", 'count', "observations"."count", 'latitude', json(offgen_real_json("observations"."latitude")), 'longitude', json(offgen_real_json("observations"."longitude")), 'accuracyM', json(offgen_real_json("observations"."accuracy_m")), 'altitudeM', json(offgen_real_json("observations"."altitude_m")), 'notes', "observations"."notes", 'photoPath', "observations"."photo_path", 'photo', CASE WHEN json_valid("observations"."photo") THEN json("observations"."photo") END, 'thumbnail', CASE WHEN "observations"."thumbnail" IS NULL THEN NULL ELSE lower(hex("observations"."thumbnail")) END, 'sightingId', "observations"."sighting_id", 'patrolDay', "observations"."patrol_day", 'photoUpload', "observations"."photo_upload", 'status', "observations"."status", 'recordedAt', "observations"."recorded_at", 'modifiedAt', "observations"."modified_at") FROM "observations" WHERE "observations"."id" = NEW."row_id"), '{}')
+      ELSE coalesce((SELECT json_remove(json_object('ranger', "observations"."ranger", 'route', "observations"."route", 'kind', "observations"."kind", 'species', "observations"."species", 'count', "observations"."count", 'latitude', json(offgen_real_json("observations"."latitude")), 'longitude', json(offgen_real_json("observations"."longitude")), 'accuracyM', json(offgen_real_json("observations"."accuracy_m")), 'altitudeM', json(offgen_real_json("observations"."altitude_m")), 'notes', "observations"."notes", 'photoPath', "observations"."photo_path", 'photo', CASE WHEN json_valid("observations"."photo") THEN json("observations"."photo") END, 'thumbnail', CASE WHEN "observations"."thumbnail" IS NULL THEN NULL ELSE lower(hex("observations"."thumbnail")) END, 'sightingId', "observations"."sighting_id", 'patrolDay', "observations"."patrol_day", 'photoUpload', "observations"."photo_upload", 'status', "observations"."status", 'recordedAt', "observations"."recorded_at", 'modifiedAt', "observations"."modified_at"), CASE WHEN instr(NEW."changed", ',ranger,') = 0 THEN '$.ranger' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',route,') = 0 THEN '$.route' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',kind,') = 0 THEN '$.kind' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',species,') = 0 THEN '$.species' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',count,') = 0 THEN '$.count' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',latitude,') = 0 THEN '$.latitude' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',longitude,') = 0 THEN '$.longitude' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',accuracyM,') = 0 THEN '$.accuracyM' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',altitudeM,') = 0 THEN '$.altitudeM' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',notes,') = 0 THEN '$.notes' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',photoPath,') = 0 THEN '$.photoPath' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',photo,') = 0 THEN '$.photo' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',thumbnail,') = 0 THEN '$.thumbnail' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',sightingId,') = 0 THEN '$.sightingId' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',patrolDay,') = 0 THEN '$.patrolDay' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',photoUpload,') = 0 THEN '$.photoUpload' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',status,') = 0 THEN '$.status' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',recordedAt,') = 0 THEN '$.recordedAt' ELSE '$.__offgen_keep__' END, CASE WHEN instr(NEW."changed", ',modifiedAt,') = 0 THEN '$.modifiedAt' ELSE '$.__offgen_keep__' END) FROM "observations" WHERE "observations"."id" = NEW."row_id"), '{}')
+    END
+  WHERE "seq" = NEW."seq";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_status_on_state" AFTER UPDATE OF "state" ON "_offgen_outbox"
+WHEN NEW."entity" = 'observations'
+BEGIN
+  UPDATE "observations"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_status_on_dequeue" AFTER DELETE ON "_offgen_outbox"
+WHEN OLD."entity" = 'observations'
+BEGIN
+  UPDATE "observations"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_status_on_conflict" AFTER INSERT ON "_offgen_conflicts"
+WHEN NEW."entity" = 'observations'
+BEGIN
+  UPDATE "observations"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_status_on_resolve" AFTER DELETE ON "_offgen_conflicts"
+WHEN OLD."entity" = 'observations'
+BEGIN
+  UPDATE "observations"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_status_on_clash" AFTER INSERT ON "_offgen_clashes"
+WHEN NEW."entity" = 'observations'
+BEGIN
+  UPDATE "observations"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = NEW."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = NEW."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_status_on_clash_gone" AFTER DELETE ON "_offgen_clashes"
+WHEN OLD."entity" = 'observations'
+BEGIN
+  UPDATE "observations"
+  SET "sync_status" = CASE
+      WHEN EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."local_row_id") THEN 'conflict'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id" AND "state" = 'failed') THEN 'failed'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id" AND "state" = 'inflight') THEN 'syncing'
+      WHEN EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id") THEN 'pending'
+      ELSE 'synced'
+    END,
+    "sync_error" = coalesce(
+      (SELECT "message" FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id"),
+      (SELECT "message" FROM "_offgen_clashes" WHERE "entity" = 'observations' AND "local_row_id" = OLD."local_row_id" ORDER BY "id" LIMIT 1),
+      (SELECT "last_error" FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = OLD."local_row_id" AND "state" = 'failed' ORDER BY "seq" LIMIT 1))
+  WHERE "id" = OLD."local_row_id";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_apply_remote" AFTER INSERT ON "_offgen_inbox"
+WHEN NEW."entity" = 'observations'
+BEGIN
+  -- Silence this table's queue triggers while the server's row is written.
+  UPDATE "_offgen_meta" SET "value" = '1' WHERE "key" = 'applying_remote';
+  -- A row with local writes still queued, or in conflict, keeps its local values.
+  INSERT INTO "observations" ("id", "ranger", "route", "kind", "species", "count", "latitude", "longitude", "accuracy_m", "altitude_m", "notes", "photo_path", "photo", "thumbnail", "sighting_id", "patrol_day", "photo_upload", "status", "recorded_at", "modified_at", "version", "updated_at", "deleted_at", "sync_status", "sync_error")
+  SELECT NEW."id", json_extract(NEW."data", '$.ranger'), json_extract(NEW."data", '$.route'), json_extract(NEW."data", '$.kind'), json_extract(NEW."data", '$.species'), CASE WHEN json_type(NEW."data", '$.count') IS NULL THEN 1 ELSE json_extract(NEW."data", '$.count') END, offgen_real(NEW."data" -> '$.latitude'), offgen_real(NEW."data" -> '$.longitude'), offgen_real(NEW."data" -> '$.accuracyM'), offgen_real(NEW."data" -> '$.altitudeM'), json_extract(NEW."data", '$.notes'), json_extract(NEW."data", '$.photoPath'), CASE json_type(NEW."data", '$.photo') WHEN 'object' THEN json_object('sha256', json_extract(NEW."data", '$.photo.sha256'), 'size', json_extract(NEW."data", '$.photo.size'), 'mediaType', json_extract(NEW."data", '$.photo.mediaType')) END, unhex(json_extract(NEW."data", '$.thumbnail')), json_extract(NEW."data", '$.sightingId'), json_extract(NEW."data", '$.patrolDay'), CASE WHEN json_type(NEW."data", '$.photoUpload') IS NULL THEN 'none' ELSE json_extract(NEW."data", '$.photoUpload') END, CASE WHEN json_type(NEW."data", '$.status') IS NULL THEN 'draft' ELSE json_extract(NEW."data", '$.status') END, json_extract(NEW."data", '$.recordedAt'), json_extract(NEW."data", '$.modifiedAt'), NEW."version", coalesce(NEW."updated_at", (SELECT "local_ms" FROM "_offgen_now")), NULL, 'synced', NULL
+  WHERE NEW."deleted" = 0
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."id")
+  ON CONFLICT ("id") DO UPDATE SET "ranger" = CASE WHEN json_type(NEW."data", '$.ranger') IS NULL THEN "observations"."ranger" ELSE excluded."ranger" END, "route" = CASE WHEN json_type(NEW."data", '$.route') IS NULL THEN "observations"."route" ELSE excluded."route" END, "kind" = CASE WHEN json_type(NEW."data", '$.kind') IS NULL THEN "observations"."kind" ELSE excluded."kind" END, "species" = CASE WHEN json_type(NEW."data", '$.species') IS NULL THEN "observations"."species" ELSE excluded."species" END, "count" = CASE WHEN json_type(NEW."data", '$.count') IS NULL THEN "observations"."count" ELSE excluded."count" END, "latitude" = CASE WHEN json_type(NEW."data", '$.latitude') IS NULL THEN "observations"."latitude" ELSE excluded."latitude" END, "longitude" = CASE WHEN json_type(NEW."data", '$.longitude') IS NULL THEN "observations"."longitude" ELSE excluded."longitude" END, "accuracy_m" = CASE WHEN json_type(NEW."data", '$.accuracyM') IS NULL THEN "observations"."accuracy_m" ELSE excluded."accuracy_m" END, "altitude_m" = CASE WHEN json_type(NEW."data", '$.altitudeM') IS NULL THEN "observations"."altitude_m" ELSE excluded."altitude_m" END, "notes" = CASE WHEN json_type(NEW."data", '$.notes') IS NULL THEN "observations"."notes" ELSE excluded."notes" END, "photo_path" = CASE WHEN json_type(NEW."data", '$.photoPath') IS NULL THEN "observations"."photo_path" ELSE excluded."photo_path" END, "photo" = CASE WHEN json_type(NEW."data", '$.photo') IS NULL THEN "observations"."photo" ELSE excluded."photo" END, "thumbnail" = CASE WHEN json_type(NEW."data", '$.thumbnail') IS NULL THEN "observations"."thumbnail" ELSE excluded."thumbnail" END, "sighting_id" = CASE WHEN json_type(NEW."data", '$.sightingId') IS NULL THEN "observations"."sighting_id" ELSE excluded."sighting_id" END, "patrol_day" = CASE WHEN json_type(NEW."data", '$.patrolDay') IS NULL THEN "observations"."patrol_day" ELSE excluded."patrol_day" END, "photo_upload" = CASE WHEN json_type(NEW."data", '$.photoUpload') IS NULL THEN "observations"."photo_upload" ELSE excluded."photo_upload" END, "status" = CASE WHEN json_type(NEW."data", '$.status') IS NULL THEN "observations"."status" ELSE excluded."status" END, "recorded_at" = CASE WHEN json_type(NEW."data", '$.recordedAt') IS NULL THEN "observations"."recorded_at" ELSE excluded."recorded_at" END, "modified_at" = CASE WHEN json_type(NEW."data", '$.modifiedAt') IS NULL THEN "observations"."modified_at" ELSE excluded."modified_at" END, "version" = excluded."version", "updated_at" = excluded."updated_at", "deleted_at" = excluded."deleted_at", "sync_status" = excluded."sync_status", "sync_error" = excluded."sync_error"
+  WHERE excluded."version" >= "observations"."version";
+  -- A tombstone only marks a row this device has; it never creates one.
+  UPDATE "observations"
+  SET "deleted_at" = coalesce(NEW."deleted_at", (SELECT "local_ms" FROM "_offgen_now")), "version" = NEW."version",
+    "updated_at" = coalesce(NEW."updated_at", "updated_at"), "sync_status" = 'synced', "sync_error" = NULL
+  WHERE "id" = NEW."id" AND NEW."deleted" = 1 AND "version" <= NEW."version"
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_outbox" WHERE "entity" = 'observations' AND "row_id" = NEW."id")
+    AND NOT EXISTS (SELECT 1 FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."id");
+  UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+  DELETE FROM "_offgen_inbox" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_push_result" AFTER INSERT ON "_offgen_push_results"
+WHEN (SELECT "entity" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id" AND "state" = 'inflight') = 'observations'
+BEGIN
+  -- Done ('accepted', 'conflict'): later entries for the row now build on the server's new version.
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."version"
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."version" IS NOT NULL
+    AND "entity" = 'observations'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND "seq" > (SELECT "seq" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  UPDATE "observations" SET "version" = NEW."version"
+  WHERE NEW."status" = 'accepted' AND "version" < NEW."version"
+    AND "id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id");
+  -- The server decided against this device's change on its own (all of it, or some fields):
+  -- the row takes the server's outcome below, and a notice keeps what was written here.
+  INSERT INTO "_offgen_notices" ("entity", "row_id", "mutation_id", "op", "local_payload", "server_record", "overridden", "message", "created_at")
+  SELECT "entity", "row_id", "mutation_id", "op", coalesce("payload", '{}'), NEW."record", NEW."overridden",
+    CASE WHEN NEW."status" = 'conflict' THEN 'lww: newer changes on the server replaced the change made here'
+      ELSE 'newer changes on the server replaced these values written here: ' || (SELECT group_concat("value", ', ') FROM json_each(NEW."overridden"))
+    END,
+    NEW."received_at"
+  FROM "_offgen_outbox"
+  WHERE "mutation_id" = NEW."mutation_id"
+    AND (NEW."status" = 'conflict' OR (NEW."status" = 'accepted' AND json_array_length(coalesce(NEW."overridden", '[]')) > 0));
+  DELETE FROM "_offgen_outbox" WHERE NEW."status" IN ('accepted', 'conflict') AND "mutation_id" = NEW."mutation_id";
+  -- The server's record (a resolved conflict, or a write the server merged) is applied like a
+  -- pulled one, so it never overwrites later local writes.
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'observations', json_extract(NEW."record", '$.id'), json_extract(NEW."record", '$.version'),
+    coalesce(json_extract(NEW."record", '$.deleted'), 0), json_extract(NEW."record", '$.updatedAt'),
+    json_extract(NEW."record", '$.deletedAt'), coalesce(json_extract(NEW."record", '$.data'), '{}')
+  WHERE NEW."status" IN ('accepted', 'conflict') AND NEW."record" IS NOT NULL;
+  -- Rejected, so not applied, for a row deleted outright here since it was sent: nothing is
+  -- left to make it again from. A rejected insert takes the row's later entries with it (the
+  -- server never had the row); any other entry goes alone, and the delete behind it goes on.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."status" = 'rejected' AND "entity" = 'observations'
+    AND "row_id" = (SELECT "row_id" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id")
+    AND NOT EXISTS (SELECT 1 FROM "observations" WHERE "id" = "_offgen_outbox"."row_id")
+    AND ("mutation_id" = NEW."mutation_id"
+      OR (SELECT "op" FROM "_offgen_outbox" WHERE "mutation_id" = NEW."mutation_id") = 'insert');
+  -- Rejected: not applied, so the entry may change again and goes as a new mutation (new id,
+  -- payload made anew) after its retry delay, which doubles with each attempt; once the
+  -- attempts run out it is set aside as failed, never blocking the entries of other rows.
+  UPDATE "_offgen_outbox"
+  SET "attempts" = "attempts" + 1,
+    "state" = CASE WHEN "attempts" + 1 >= CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'max_attempts'), '5') AS INTEGER) THEN 'failed' ELSE 'pending' END,
+    "last_error" = NEW."error",
+    "next_attempt_at" = NEW."received_at" + (CAST(coalesce((SELECT "value" FROM "_offgen_meta" WHERE "key" = 'retry_base_ms'), '60000') AS INTEGER) << min("attempts", 20)),
+    "mutation_id" = NULL, "payload" = NULL, "claim_id" = NULL, "inflight_since" = NULL
+  WHERE NEW."status" = 'rejected' AND "mutation_id" = NEW."mutation_id";
+  DELETE FROM "_offgen_push_results" WHERE "rowid" = NEW."rowid";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_resolve_conflict" AFTER UPDATE OF "resolution" ON "_offgen_conflicts"
+WHEN NEW."entity" = 'observations' AND NEW."resolution" IS NOT NULL
+BEGIN
+  -- keep_local: resend the local write on top of the server's version.
+  UPDATE "observations" SET "version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "id" = NEW."row_id" AND NEW."server_version" IS NOT NULL;
+  UPDATE "_offgen_outbox" SET "base_version" = NEW."server_version"
+  WHERE NEW."resolution" = 'keep_local' AND "entity" = 'observations' AND "row_id" = NEW."row_id";
+  UPDATE "_offgen_outbox" SET "state" = 'pending', "attempts" = 0, "last_error" = NULL
+  WHERE NEW."resolution" = 'keep_local' AND "mutation_id" = NEW."mutation_id";
+  -- take_server: drop the local writes and take the server's record.
+  DELETE FROM "_offgen_outbox"
+  WHERE NEW."resolution" = 'take_server' AND "entity" = 'observations' AND "row_id" = NEW."row_id";
+  DELETE FROM "_offgen_conflicts" WHERE "entity" = 'observations' AND "row_id" = NEW."row_id";
+  INSERT INTO "_offgen_inbox" ("entity", "id", "version", "deleted", "updated_at", "deleted_at", "data")
+  SELECT 'observations', NEW."row_id", json_extract(NEW."server_record", '$.version'),
+    coalesce(json_extract(NEW."server_record", '$.deleted'), 0), json_extract(NEW."server_record", '$.updatedAt'),
+    json_extract(NEW."server_record", '$.deletedAt'), coalesce(json_extract(NEW."server_record", '$.data'), '{}')
+  WHERE NEW."resolution" = 'take_server' AND NEW."server_record" IS NOT NULL;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_attachments_on_insert" AFTER INSERT ON "observations"
+WHEN NEW."photo" IS NOT NULL
+BEGIN
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'observations', NEW."id", 'photo', CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.sha256') END, CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.size') END, CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."photo") THEN coalesce(json_type(NEW."photo") = 'object' AND json_type(NEW."photo", '$.sha256') = 'text' AND length(json_extract(NEW."photo", '$.sha256')) = 64 AND json_extract(NEW."photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."photo", '$.size') = 'integer' AND json_extract(NEW."photo", '$.size') >= 0 AND json_type(NEW."photo", '$.mediaType') = 'text' AND json_extract(NEW."photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_attachments_on_update" AFTER UPDATE OF "photo" ON "observations"
+BEGIN
+  -- 'photo' now refers to another file (or none): the one it referred to is superseded,
+  -- and one it referred to before comes back.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'observations' AND "row_id" = NEW."id" AND "field" = 'photo' AND "state" <> 'superseded'
+    AND "sha256" IS NOT CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.sha256') END;
+  UPDATE "_offgen_attachments" SET "state" = CASE WHEN "local_path" IS NULL THEN 'remote' ELSE 'pending' END,
+    "superseded_at" = NULL, "attempts" = 0, "next_attempt_at" = NULL, "last_error" = NULL
+  WHERE "entity" = 'observations' AND "row_id" = NEW."id" AND "field" = 'photo' AND "state" = 'superseded'
+    AND "sha256" = CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.sha256') END;
+  -- A file this device holds (under any row) is uploaded for this row too; one it does not
+  -- is the server's, fetched when the app asks for it.
+  INSERT INTO "_offgen_attachments" ("entity", "row_id", "field", "sha256", "size", "media_type", "local_path", "state", "created_at")
+  SELECT 'observations', NEW."id", 'photo', CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.sha256') END, CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.size') END, CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.mediaType') END, "p"."path",
+    CASE WHEN "p"."path" IS NULL THEN 'remote' ELSE 'pending' END, (SELECT "local_ms" FROM "_offgen_now")
+  FROM (SELECT (SELECT "local_path" FROM "_offgen_attachments" WHERE "sha256" = CASE WHEN json_valid(NEW."photo") THEN json_extract(NEW."photo", '$.sha256') END AND "local_path" IS NOT NULL ORDER BY "seq" LIMIT 1) AS "path") AS "p"
+  WHERE CASE WHEN json_valid(NEW."photo") THEN coalesce(json_type(NEW."photo") = 'object' AND json_type(NEW."photo", '$.sha256') = 'text' AND length(json_extract(NEW."photo", '$.sha256')) = 64 AND json_extract(NEW."photo", '$.sha256') NOT GLOB '*[^0-9a-f]*' AND json_type(NEW."photo", '$.size') = 'integer' AND json_extract(NEW."photo", '$.size') >= 0 AND json_type(NEW."photo", '$.mediaType') = 'text' AND json_extract(NEW."photo", '$.mediaType') GLOB '?*/?*', 0) ELSE 0 END
+  ON CONFLICT ("entity", "row_id", "field", "sha256") DO NOTHING;
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_attachments_on_soft_delete" AFTER UPDATE OF "deleted_at" ON "observations"
+WHEN OLD."deleted_at" IS NULL AND NEW."deleted_at" IS NOT NULL
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'observations' AND "row_id" = NEW."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_attachments_on_delete" AFTER DELETE ON "observations"
+BEGIN
+  -- A deleted row needs none of its files: they are kept for the grace period, then evicted.
+  UPDATE "_offgen_attachments" SET "state" = 'superseded', "superseded_at" = (SELECT "local_ms" FROM "_offgen_now"), "claim_id" = NULL
+  WHERE "entity" = 'observations' AND "row_id" = OLD."id" AND "state" <> 'superseded';
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_attach" AFTER INSERT ON "_offgen_attachments"
+WHEN NEW."entity" = 'observations' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no observations row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "observations" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "observations" SET "photo" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'photo' AND "id" = NEW."row_id" AND CASE WHEN json_valid("photo") THEN json_extract("photo", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+CREATE TRIGGER "_offgen_observations_attach_again" AFTER UPDATE OF "local_path" ON "_offgen_attachments"
+WHEN NEW."entity" = 'observations' AND NEW."state" = 'pending'
+BEGIN
+  -- attach_file hands a file over here: the row's field is set to refer to it (a local write,
+  -- queued like any other), and the triggers above take it from there.
+  SELECT RAISE(ABORT, 'offgen: no observations row with this id to attach a file to, or it is deleted')
+  WHERE NOT EXISTS (SELECT 1 FROM "observations" WHERE "id" = NEW."row_id" AND "deleted_at" IS NULL);
+  UPDATE "observations" SET "photo" = json_object('sha256', NEW."sha256", 'size', NEW."size", 'mediaType', NEW."media_type")
+  WHERE NEW."field" = 'photo' AND "id" = NEW."row_id" AND CASE WHEN json_valid("photo") THEN json_extract("photo", '$.sha256') END IS NOT NEW."sha256";
+END;
+''',
+    r'''
+UPDATE "_offgen_meta" SET "value" = '0' WHERE "key" = 'applying_remote';
+''',
+    r'''
+PRAGMA user_version = 3;
+''',
+  ],
 ];
 
 /// A named statement of client/sync.sql, ready for Drift: its parameters, which the SQL
