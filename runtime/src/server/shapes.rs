@@ -398,8 +398,14 @@ mod tests {
             postgres: "",
         },
         push: crate::model::Dialects {
-            sqlite: crate::model::PushSql { read: "", write: "" },
-            postgres: crate::model::PushSql { read: "", write: "" },
+            sqlite: crate::model::PushSql {
+                read: "",
+                write: "",
+            },
+            postgres: crate::model::PushSql {
+                read: "",
+                write: "",
+            },
         },
         step: 2,
         shapes: &[],

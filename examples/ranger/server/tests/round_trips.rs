@@ -213,7 +213,11 @@ async fn a_push_is_five_statements_on_postgres() {
     running.push(edits(1000..1010)).await;
 
     assert_eq!(running.push(new_observations(0..100)).await, 5, "new rows");
-    assert_eq!(running.push(new_observations(100..600)).await, 5, "500 new rows");
+    assert_eq!(
+        running.push(new_observations(100..600)).await,
+        5,
+        "500 new rows"
+    );
     assert_eq!(running.push(edits(0..100)).await, 5, "edits");
     assert_eq!(running.push(edits(0..100)).await, 4, "a retry");
 }
