@@ -3,15 +3,16 @@
 //! A batch runs as one transaction of a few set-based statements, each taking its rows as one
 //! JSON parameter, so its cost hardly grows with its size: the locks, one read over every
 //! entity, and one write (PostgreSQL; SQLite, without data-modifying CTEs, one per entity and
-//! kind of write, then the audit and the results). Should
-//! the database refuse that transaction (a unique index, two servers racing on one new id), the
-//! batch is replayed one mutation per transaction, so only the offending mutation is rejected.
+//! kind of write, then the audit and the results). Should the database refuse that
+//! transaction (a unique index, two servers racing on one new id), the batch is replayed one
+//! mutation per transaction, so only the offending mutation is rejected.
 //!
 //! Idempotency: a batch first locks its mutation ids (PostgreSQL advisory locks; SQLite runs
 //! one writer at a time), so a retry arriving while the first attempt runs waits for it, and
-//! then, in a statement of its own, looks for their stored results. A mutation that changed the database keeps its result
-//! in `_offgen_mutations`, in the same transaction as the change; one that changed nothing
-//! (rejected, or a `version` conflict) keeps nothing and is evaluated anew if it comes again.
+//! then, in a statement begun after the locks, looks for their stored results. A mutation
+//! that changed the database keeps its result in `_offgen_mutations`, in the same transaction
+//! as the change; one that changed nothing (rejected, or a `version` conflict) keeps nothing
+//! and is evaluated anew if it comes again.
 //!
 //! The engine in steps, one module each: [`prepare`] checks mutations without the database;
 //! [`load`] reads what a batch needs (stored results, current rows, referenced rows);
