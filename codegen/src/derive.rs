@@ -35,7 +35,7 @@ fn model_imports() -> TokenStream {
         #[allow(unused_imports)]
         use offgen_runtime::model::{
             AppDef, Dialects, EntityDef, EntitySql, EntityShape, FieldDef, FieldShape, Kind,
-            LwwClock, Migration, Policy,
+            LwwClock, Migration, Policy, PushSql,
         };
     }
 }
@@ -331,6 +331,10 @@ pub fn sync_app(input: TokenStream) -> TokenStream {
                             entities: &[],
                             migrations: offgen_runtime::model::Dialects { sqlite: &[], postgres: &[] },
                             pull: offgen_runtime::model::Dialects { sqlite: "", postgres: "" },
+                            push: offgen_runtime::model::Dialects {
+                                sqlite: offgen_runtime::model::PushSql { read: "", write: "" },
+                                postgres: offgen_runtime::model::PushSql { read: "", write: "" },
+                            },
                             step: 0,
                             shapes: &[],
                         };

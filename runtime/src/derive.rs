@@ -107,7 +107,6 @@ const UNBUILT_SQL: EntitySql = EntitySql {
     load: "",
     insert: "",
     update: "",
-    existing: "",
     list: "",
 };
 
@@ -205,7 +204,6 @@ const fn same_sql(a: &EntitySql, b: &EntitySql) -> bool {
     same_str(a.load, b.load)
         && same_str(a.insert, b.insert)
         && same_str(a.update, b.update)
-        && same_str(a.existing, b.existing)
         && same_str(a.list, b.list)
 }
 

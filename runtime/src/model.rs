@@ -13,6 +13,8 @@ pub struct AppDef {
     pub migrations: Dialects<&'static [Migration]>,
     /// The pull query over every entity, per dialect.
     pub pull: Dialects<&'static str>,
+    /// The statements a push runs over every entity at once, per dialect.
+    pub push: Dialects<PushSql>,
     /// The app's schema step: the newest migration step (device and server share numbers).
     pub step: u32,
     /// How apps at earlier steps still served name things, oldest first: a request from one
@@ -30,6 +32,14 @@ impl AppDef {
     /// Whether any entity has attachment fields (the server then keeps files).
     pub fn has_attachments(&self) -> bool {
         self.entities.iter().any(|e| e.has_attachments())
+    }
+
+    /// The entities in the order of their table names: the order in which they take the
+    /// parameters of [`PushSql`]'s statements.
+    pub fn by_table(&self) -> Vec<&'static EntityDef> {
+        let mut entities = self.entities.to_vec();
+        entities.sort_by(|a, b| a.table.cmp(b.table));
+        entities
     }
 
     /// The oldest schema step whose apps this server serves.
@@ -275,6 +285,29 @@ impl Policy {
     }
 }
 
+/// The statements a push runs over every entity at once, in one dialect: a push is a few
+/// statements whatever its entities (on PostgreSQL each statement is a network round trip).
+/// Entities take their parameters in the order of their table names ([`AppDef::by_table`]);
+/// each list is a JSON array, or NULL for none.
+#[derive(Debug, Clone, Copy)]
+pub struct PushSql {
+    /// Run once the batch's mutation ids are locked. Params: the mutation ids; the caller as
+    /// text; the caller as uuid or NULL; per entity, the ids of its rows the batch touches;
+    /// per entity, the ids of its rows the batch references. Returns one row per find, its
+    /// `part` saying what it is: `stored` (`id` the mutation id, `user_id`, `result`), `row`
+    /// (`entity`, and the columns of [`EntitySql::load`]: a touched row, locked where the
+    /// database can, in table then id order) or `ref` (`entity`, `id`: a referenced row that
+    /// exists and, for an owner-scoped entity, is the caller's: another user's row does not
+    /// exist for a reference).
+    pub read: &'static str,
+    /// PostgreSQL: writes a decided batch in one statement. Params: how many rows it writes;
+    /// per entity, the records of its new rows and of its changed rows (as
+    /// [`EntitySql::insert`] takes them, `_seq` numbering the rows from 1 in the order their
+    /// changes are to be pulled); the audit entries; the results to keep. SQLite (no
+    /// data-modifying CTEs): empty; the engine runs each entity's `insert` and `update`.
+    pub write: &'static str,
+}
+
 /// Statements for one entity in one dialect. Each takes its rows as one JSON parameter and
 /// does every type conversion in SQL, so the runtime binds values, never builds SQL.
 #[derive(Debug, Clone, Copy)]
@@ -287,10 +320,6 @@ pub struct EntitySql {
     pub insert: &'static str,
     /// Param 1: as `insert`; rewrites every column of the rows with these ids.
     pub update: &'static str,
-    /// Params: JSON array of ids, owner (text), owner (uuid or NULL). Returns the ids that
-    /// exist and, for an owner-scoped entity, belong to that owner (another user's row does
-    /// not exist for a reference).
-    pub existing: &'static str,
     /// Params: after id (`''` for the first page), limit, owner (text), owner (uuid or NULL).
     /// Returns live rows by id, as `load` does.
     pub list: &'static str,

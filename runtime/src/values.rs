@@ -291,7 +291,6 @@ mod tests {
         load: "",
         insert: "",
         update: "",
-        existing: "",
         list: "",
     };
     static NOTE: EntityDef = EntityDef {

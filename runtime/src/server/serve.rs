@@ -8,6 +8,10 @@
 //! #     name: "app", entities: &[],
 //! #     migrations: offgen_runtime::model::Dialects { sqlite: &[], postgres: &[] },
 //! #     pull: offgen_runtime::model::Dialects { sqlite: "", postgres: "" },
+//! #     push: offgen_runtime::model::Dialects {
+//! #         sqlite: offgen_runtime::model::PushSql { read: "", write: "" },
+//! #         postgres: offgen_runtime::model::PushSql { read: "", write: "" },
+//! #     },
 //! #     step: 1, shapes: &[],
 //! # };
 //! fn main() -> std::process::ExitCode {

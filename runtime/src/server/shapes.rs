@@ -355,7 +355,6 @@ mod tests {
         load: "",
         insert: "",
         update: "",
-        existing: "",
         list: "",
     };
     const fn field(key: &'static str, kind: Kind, default: Option<&'static str>) -> FieldDef {
@@ -397,6 +396,16 @@ mod tests {
         pull: crate::model::Dialects {
             sqlite: "",
             postgres: "",
+        },
+        push: crate::model::Dialects {
+            sqlite: crate::model::PushSql {
+                read: "",
+                write: "",
+            },
+            postgres: crate::model::PushSql {
+                read: "",
+                write: "",
+            },
         },
         step: 2,
         shapes: &[],

@@ -5,12 +5,12 @@
 
 use offgen_runtime::model::{
     AppDef, Dialects, EntityDef, EntityShape, EntitySql, FieldDef, FieldShape, Kind,
-    LwwClock as RuntimeClock, Migration, Policy, Shape,
+    LwwClock as RuntimeClock, Migration, Policy, PushSql, Shape,
 };
 
 use crate::backend::Dialect;
 use crate::backend::server::migrate::ServerStep;
-use crate::backend::server::sql::{entity_statements, pull_statement};
+use crate::backend::server::sql::{entity_statements, pull_statement, push_statements};
 use crate::diagnostics::Diagnostic;
 use crate::history::{ClientShape, PastKind};
 use crate::model::{ConflictPolicy, DefaultValue, Entity, FieldType, LwwClock, Schema};
@@ -27,10 +27,28 @@ pub struct AppPlan {
     pub migrations: Dialects<Vec<MigrationPlan>>,
     /// The pull statement per dialect.
     pub pull: Dialects<String>,
+    /// The push statements over every entity per dialect.
+    pub push: Dialects<PushPlan>,
     /// The newest step.
     pub step: u32,
     /// Earlier steps still served.
     pub shapes: Vec<ShapePlan>,
+}
+
+/// [`PushSql`], owned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PushPlan {
+    /// See [`PushSql::read`].
+    pub read: String,
+    /// See [`PushSql::write`].
+    pub write: String,
+}
+
+impl PushPlan {
+    fn of(schema: &Schema, dialect: Dialect) -> PushPlan {
+        let (read, write) = push_statements(schema, dialect);
+        PushPlan { read, write }
+    }
 }
 
 /// [`Migration`], owned.
@@ -120,8 +138,6 @@ pub struct SqlPlan {
     pub insert: String,
     /// See [`EntitySql::update`].
     pub update: String,
-    /// See [`EntitySql::existing`].
-    pub existing: String,
     /// See [`EntitySql::list`].
     pub list: String,
 }
@@ -221,6 +237,10 @@ pub fn plan(
             sqlite: pull_statement(schema, Dialect::Sqlite),
             postgres: pull_statement(schema, Dialect::Postgres),
         },
+        push: Dialects {
+            sqlite: PushPlan::of(schema, Dialect::Sqlite),
+            postgres: PushPlan::of(schema, Dialect::Postgres),
+        },
         step: sqlite.last().map_or(1, |s| s.number),
         shapes: shapes
             .iter()
@@ -275,7 +295,6 @@ pub fn entity_plan(schema: &Schema, entity: &Entity) -> EntityPlan {
             load: s.load,
             insert: s.insert,
             update: s.update,
-            existing: s.existing,
             list: s.list,
         }
     };
@@ -396,7 +415,6 @@ impl AppPlan {
                     load: leak(&s.load),
                     insert: leak(&s.insert),
                     update: leak(&s.update),
-                    existing: leak(&s.existing),
                     list: leak(&s.list),
                 };
                 &*Box::leak(Box::new(EntityDef {
@@ -472,6 +490,16 @@ impl AppPlan {
             pull: Dialects {
                 sqlite: leak(&self.pull.sqlite),
                 postgres: leak(&self.pull.postgres),
+            },
+            push: Dialects {
+                sqlite: PushSql {
+                    read: leak(&self.push.sqlite.read),
+                    write: leak(&self.push.sqlite.write),
+                },
+                postgres: PushSql {
+                    read: leak(&self.push.postgres.read),
+                    write: leak(&self.push.postgres.write),
+                },
             },
             step: self.step,
             shapes: leak_slice(shapes),

@@ -85,7 +85,7 @@ fn app(plan: &AppPlan) -> TokenStream {
         #![doc = " The app's definition for the offgen runtime, and its routes."]
 
         use crate::entities;
-        use offgen_runtime::model::{AppDef, Dialects, #shape_types Migration};
+        use offgen_runtime::model::{AppDef, Dialects, #shape_types Migration, PushSql};
         use offgen_runtime::server::axum::Router;
         use offgen_runtime::server::{Authenticate, Database};
 
@@ -126,6 +126,12 @@ pub fn app_def(
     let postgres_steps = migrations(&plan.migrations.postgres);
     let pull_sqlite = &plan.pull.sqlite;
     let pull_postgres = &plan.pull.postgres;
+    let push = |p: &crate::backend::server::app_def::PushPlan| {
+        let (read, write) = (&p.read, &p.write);
+        quote! { PushSql { read: #read, write: #write } }
+    };
+    let push_sqlite = push(&plan.push.sqlite);
+    let push_postgres = push(&plan.push.postgres);
     let step = proc_macro2::Literal::u32_unsuffixed(plan.step);
     let shapes = plan.shapes.iter().map(|shape| {
         let step = proc_macro2::Literal::u32_unsuffixed(shape.step);
@@ -149,6 +155,7 @@ pub fn app_def(
             entities: &[#(#entities),*],
             migrations: Dialects { sqlite: #sqlite_steps, postgres: #postgres_steps },
             pull: Dialects { sqlite: #pull_sqlite, postgres: #pull_postgres },
+            push: Dialects { sqlite: #push_sqlite, postgres: #push_postgres },
             step: #step,
             shapes: &[#(#shapes),*],
         }
@@ -234,9 +241,8 @@ pub fn entity_static(
         None => quote!(None),
     };
     let sql = |s: &crate::backend::server::app_def::SqlPlan| {
-        let (load, insert, update, existing, list) =
-            (&s.load, &s.insert, &s.update, &s.existing, &s.list);
-        quote! { EntitySql { load: #load, insert: #insert, update: #update, existing: #existing, list: #list } }
+        let (load, insert, update, list) = (&s.load, &s.insert, &s.update, &s.list);
+        quote! { EntitySql { load: #load, insert: #insert, update: #update, list: #list } }
     };
     let sqlite = sql(&entity.sql.sqlite);
     let postgres = sql(&entity.sql.postgres);

@@ -154,7 +154,6 @@ macro_rules! statement {
 }
 
 statement!(Load, "sql/server/load.sql");
-statement!(Existing, "sql/server/existing.sql");
 statement!(Insert, "sql/server/insert.sql");
 statement!(Update, "sql/server/update.sql");
 statement!(List, "sql/server/list.sql");
@@ -164,6 +163,37 @@ statement!(List, "sql/server/list.sql");
 struct Pull<'a> {
     entities: &'a [EntityView],
     pg: bool,
+}
+
+/// An entity in the read over every entity: its name as a SQL string, its fragments, and the
+/// parameters of its ids.
+struct ReadPart {
+    name: String,
+    view: EntityView,
+    rows: String,
+    refs: String,
+}
+
+#[derive(Template)]
+#[template(path = "sql/server/push_read.sql", escape = "none")]
+struct PushRead<'a> {
+    entities: &'a [ReadPart],
+    pg: bool,
+}
+
+/// An entity in the write over every entity: its fragments and the parameters of its records.
+struct WritePart {
+    view: EntityView,
+    inserts: String,
+    updates: String,
+}
+
+#[derive(Template)]
+#[template(path = "sql/server/push_write.sql", escape = "none")]
+struct PushWrite<'a> {
+    entities: &'a [WritePart],
+    audit: String,
+    results: String,
 }
 
 #[derive(Template)]
@@ -188,8 +218,6 @@ pub struct EntityStatements {
     pub insert: String,
     /// See `EntitySql::update`.
     pub update: String,
-    /// See `EntitySql::existing`.
-    pub existing: String,
     /// See `EntitySql::list`.
     pub list: String,
 }
@@ -199,14 +227,10 @@ pub fn entity_statements(entity: &Entity, dialect: Dialect) -> EntityStatements 
     let pg = dialect == Dialect::Postgres;
     let list_params = if pg { ("$3", "$4") } else { ("?3", "?4") };
     let e = EntityView::new(entity, dialect, list_params);
-    // Only the caller's rows exist for a reference to an owner-scoped entity.
-    let existing_params = if pg { ("$2", "$3") } else { ("?2", "?3") };
-    let existing = EntityView::new(entity, dialect, existing_params);
     EntityStatements {
         load: render(&Load { e: &e, pg }),
         insert: render(&Insert { e: &e, pg }),
         update: render(&Update { e: &e, pg }),
-        existing: render(&Existing { e: &existing, pg }),
         list: render(&List { e: &e, pg }),
     }
 }
@@ -231,6 +255,52 @@ pub fn pull_statement(schema: &Schema, dialect: Dialect) -> String {
         entities: &views,
         pg,
     })
+}
+
+/// The statements a push runs over every entity at once (see
+/// `offgen_runtime::model::PushSql`, which says what their parameters are): what it reads,
+/// and on PostgreSQL what it writes (SQLite has no data-modifying CTEs: the engine runs the
+/// entities' `insert` and `update` there). Entities take their parameters in table order.
+pub fn push_statements(schema: &Schema, dialect: Dialect) -> (String, String) {
+    let pg = dialect == Dialect::Postgres;
+    let param = |n: usize| if pg { format!("${n}") } else { format!("?{n}") };
+    let mut entities: Vec<&Entity> = schema.entities.iter().collect();
+    entities.sort_by(|a, b| a.table.sql().cmp(b.table.sql()));
+    let count = entities.len();
+    // Only the caller's rows exist for a reference to an owner-scoped entity.
+    let owner_params = if pg { ("$2", "$3") } else { ("?2", "?3") };
+    let read: Vec<ReadPart> = entities
+        .iter()
+        .enumerate()
+        .map(|(i, e)| ReadPart {
+            name: sql_string(e.table.sql()),
+            view: EntityView::new(e, dialect, owner_params),
+            rows: param(4 + i),
+            refs: param(4 + count + i),
+        })
+        .collect();
+    let read = render(&PushRead {
+        entities: &read,
+        pg,
+    });
+    if !pg {
+        return (read, String::new());
+    }
+    let write: Vec<WritePart> = entities
+        .iter()
+        .enumerate()
+        .map(|(i, e)| WritePart {
+            view: EntityView::new(e, dialect, owner_params),
+            inserts: param(2 + 2 * i),
+            updates: param(3 + 2 * i),
+        })
+        .collect();
+    let write = render(&PushWrite {
+        entities: &write,
+        audit: param(2 + 2 * count),
+        results: param(3 + 2 * count),
+    });
+    (read, write)
 }
 
 /// Name of the index pulls read an entity's changes by.

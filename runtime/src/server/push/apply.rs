@@ -1,5 +1,6 @@
-//! Writing a decided batch: the rows (per entity, one insert and one update statement), the
-//! audit entries and the idempotency records.
+//! Writing a decided batch: the rows, the audit entries and the idempotency records, in one
+//! statement on PostgreSQL (per entity one insert and one update statement, then the audit and
+//! the results, on SQLite).
 
 use std::collections::HashSet;
 
@@ -12,13 +13,15 @@ use super::order::next_sequence;
 use super::prepare::Item;
 use super::sql::{AUDIT, KEEP_RESULTS};
 use crate::bookkeeping::{DELETED_AT, ID, UPDATED_AT, VERSION};
-use crate::model::EntityDef;
+use crate::model::{AppDef, EntityDef};
 use crate::protocol::Op;
-use crate::server::db::{Arg, Tx};
+use crate::server::db::{Arg, Dialect, Tx};
 
-/// Writes the batch's outcome: rows (per entity: one insert and one update statement), audit
-/// entries, and the idempotency records.
+/// Writes the batch's outcome: rows, audit entries, and the idempotency records (PostgreSQL:
+/// one statement; SQLite: per entity one insert and one update statement, then the audit and
+/// the results).
 pub(super) async fn apply(
+    app: &'static AppDef,
     tx: &mut Tx,
     caller: Caller<'_>,
     decisions: &[(&Item, Decision)],
@@ -44,8 +47,9 @@ pub(super) async fn apply(
         }
     }
     let mut seq = next_sequence(tx, rows.len() as i64).await?;
-    // Grouped per entity in the order entities first appear in the batch: the device's queue
-    // order, so a pull lists a ranger before the observation that references it.
+    // Grouped per entity in the order entities first appear in the batch; each row's `_seq`
+    // keeps its place in the batch: the device's queue order, so a pull lists a ranger before
+    // the observation that references it.
     let mut inserts: Vec<(&EntityDef, Vec<Value>)> = Vec::new();
     let mut updates: Vec<(&EntityDef, Vec<Value>)> = Vec::new();
     for (entity, id, is_new) in &rows {
@@ -68,6 +72,47 @@ pub(super) async fn apply(
             None => target.push((entity, vec![Value::Object(flat)])),
         }
     }
+    let audits: Vec<Value> = decisions
+        .iter()
+        .flat_map(|(item, d)| {
+            d.audits.iter().map(|a| {
+                json!({
+                    "entity": item.entity.table, "rowId": item.mutation.id, "mutationId": item.mutation.mutation_id,
+                    "userId": caller.user, "clientId": caller.client_id, "reason": a.reason,
+                    "losingData": a.losing, "winningVersion": a.winning_version, "createdAt": now,
+                })
+            })
+        })
+        .collect();
+    let kept: Vec<Value> = decisions
+        .iter()
+        .filter(|(_, d)| d.keep_result)
+        .map(|(item, d)| {
+            json!({
+                "mutationId": item.mutation.mutation_id, "userId": caller.user, "clientId": caller.client_id,
+                "entity": item.entity.table, "rowId": item.mutation.id,
+                "result": serde_json::to_string(&d.result).unwrap_or_default(), "createdAt": now,
+            })
+        })
+        .collect();
+    if tx.dialect() == Dialect::Postgres {
+        if rows.is_empty() && audits.is_empty() && kept.is_empty() {
+            return Ok(());
+        }
+        let records = |writes: &[(&EntityDef, Vec<Value>)], entity: &EntityDef| {
+            let found = writes.iter().find(|(e, _)| e.table == entity.table);
+            Arg::OptText(found.map(|(_, records)| Value::from(records.as_slice()).to_string()))
+        };
+        let mut args = vec![Arg::Int(rows.len() as i64)];
+        for entity in app.by_table() {
+            args.push(records(&inserts, entity));
+            args.push(records(&updates, entity));
+        }
+        args.push(Arg::Text(Value::Array(audits).to_string()));
+        args.push(Arg::Text(Value::Array(kept).to_string()));
+        tx.exec(app.push.map(|p| p.write), &args).await?;
+        return Ok(());
+    }
     for (entity, records) in inserts {
         tx.exec(
             entity.sql.map(|s| s.insert),
@@ -82,33 +127,10 @@ pub(super) async fn apply(
         )
         .await?;
     }
-    let audits: Vec<Value> = decisions
-        .iter()
-        .flat_map(|(item, d)| {
-            d.audits.iter().map(|a| {
-                json!({
-                    "entity": item.entity.table, "rowId": item.mutation.id, "mutationId": item.mutation.mutation_id,
-                    "userId": caller.user, "clientId": caller.client_id, "reason": a.reason,
-                    "losingData": a.losing, "winningVersion": a.winning_version, "createdAt": now,
-                })
-            })
-        })
-        .collect();
     if !audits.is_empty() {
         tx.exec(AUDIT, &[Arg::Text(Value::Array(audits).to_string())])
             .await?;
     }
-    let kept: Vec<Value> = decisions
-        .iter()
-        .filter(|(_, d)| d.keep_result)
-        .map(|(item, d)| {
-            json!({
-                "mutationId": item.mutation.mutation_id, "userId": caller.user, "clientId": caller.client_id,
-                "entity": item.entity.table, "rowId": item.mutation.id,
-                "result": serde_json::to_string(&d.result).unwrap_or_default(), "createdAt": now,
-            })
-        })
-        .collect();
     if !kept.is_empty() {
         tx.exec(KEEP_RESULTS, &[Arg::Text(Value::Array(kept).to_string())])
             .await?;

@@ -12,7 +12,6 @@ const SQL: EntitySql = EntitySql {
     load: "",
     insert: "",
     update: "",
-    existing: "",
     list: "",
 };
 

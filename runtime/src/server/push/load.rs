@@ -1,9 +1,10 @@
-//! What a batch reads before it is decided: the results of mutations seen before, the rows
-//! it touches, and whether the rows its references name exist.
+//! What a batch reads before it is decided, in one statement after its mutation ids are
+//! locked: the results of mutations seen before, the rows it touches, and whether the rows its
+//! references name exist.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::Caller;
 use super::decide::{Clock, Stored};
@@ -17,33 +18,111 @@ use crate::values;
 /// The current state of the rows a batch touches, by (table, id): `None` for no row.
 pub(super) type State<'a> = HashMap<(&'a str, String), Option<Stored>>;
 
+/// A stored result: the user who sent the mutation, and its result.
+pub(super) type StoredResult = (String, Option<String>);
+
+/// What a batch finds in the database before it is decided.
+pub(super) struct Found {
+    /// The results of mutations seen before, by mutation id.
+    pub(super) stored: HashMap<String, StoredResult>,
+    /// The rows the batch touches, locked where the database can.
+    pub(super) state: State<'static>,
+    /// The referenced rows that exist for the caller, by (table, id).
+    pub(super) existing: HashSet<(&'static str, String)>,
+}
+
 /// Locks `ids` (one transaction at a time per mutation id: a retry arriving while its first
 /// attempt is still running waits for it, then finds its result; SQLite runs one writer at a
-/// time) and reads their stored results: by mutation id, the user who sent it and the result.
-pub(super) async fn lock_and_read(
-    tx: &mut Tx,
-    ids: &[&str],
-) -> Result<HashMap<String, (String, Option<String>)>, sqlx::Error> {
+/// time). Its own statement, before [`read`]: under READ COMMITTED a statement sees what was
+/// committed when it began, so the read must begin after the wait for the locks ended.
+pub(super) async fn lock(tx: &mut Tx, ids: &[&str]) -> Result<(), sqlx::Error> {
     if tx.dialect() == Dialect::Postgres {
         tx.rows(LOCK, &[json_arg(ids)]).await?;
     }
-    // A statement of its own, after the locks: under READ COMMITTED it sees what the
-    // transactions it waited for committed.
-    let mut stored = HashMap::new();
-    for row in tx.rows(STORED, &[json_arg(ids)]).await? {
-        stored.insert(
-            row.text("mutation_id")?,
-            (row.text("user_id")?, row.opt_text("result")?),
-        );
+    Ok(())
+}
+
+/// Reads, in one statement, the stored results of `mutation_ids`, the rows `items` touch
+/// (locked where the database can) and which of the rows they reference exist for the caller.
+pub(super) async fn read(
+    app: &'static AppDef,
+    tx: &mut Tx,
+    caller: Caller<'_>,
+    mutation_ids: &[&str],
+    items: &[Item],
+) -> Result<Found, sqlx::Error> {
+    let mut rows: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut refs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for item in items {
+        rows.entry(item.entity.table)
+            .or_default()
+            .push(&item.mutation.id);
+        for field in item.entity.fields {
+            if let Kind::Reference(target) = field.kind
+                && let Some(id) = item.data.get(field.key).and_then(Value::as_str)
+            {
+                refs.entry(target).or_default().push(id);
+            }
+        }
     }
-    Ok(stored)
+    for ids in rows.values_mut().chain(refs.values_mut()) {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    let entities = app.by_table();
+    let list = |ids: Option<&Vec<&str>>| Arg::OptText(ids.map(|ids| json!(ids).to_string()));
+    let mut args = vec![
+        json_arg(mutation_ids),
+        Arg::Text(caller.user.to_owned()),
+        Arg::OptText(values::is_canonical_uuid(caller.user).then(|| caller.user.to_owned())),
+    ];
+    args.extend(entities.iter().map(|e| list(rows.get(e.table))));
+    args.extend(entities.iter().map(|e| list(refs.get(e.table))));
+    let mut found = Found {
+        stored: HashMap::new(),
+        state: HashMap::new(),
+        existing: HashSet::new(),
+    };
+    for row in tx.rows(app.push.map(|p| p.read), &args).await? {
+        let part = row.text("part")?;
+        if part == "stored" {
+            found.stored.insert(
+                row.text("id")?,
+                (row.text("user_id")?, row.opt_text("result")?),
+            );
+            continue;
+        }
+        let name = row.text("entity")?;
+        let Some(entity) = app.entity(&name) else {
+            continue;
+        };
+        if part == "row" {
+            found
+                .state
+                .insert((entity.table, row.text("id")?), Some(stored(entity, &row)?));
+        } else {
+            found.existing.insert((entity.table, row.text("id")?));
+        }
+    }
+    for (table, ids) in &rows {
+        let Some(entity) = app.entity(table) else {
+            continue;
+        };
+        for id in ids {
+            found
+                .state
+                .entry((entity.table, (*id).to_owned()))
+                .or_insert(None);
+        }
+    }
+    Ok(found)
 }
 
 /// A stored result as the caller gets it: another user's mutation id is not theirs to replay.
 pub(super) fn answer_stored(
     caller: Caller<'_>,
     mutation: &crate::protocol::Mutation,
-    stored: &(String, Option<String>),
+    stored: &StoredResult,
 ) -> PushResult {
     let (user, result) = stored;
     let first = match result {
@@ -59,30 +138,50 @@ pub(super) fn answer_stored(
     })
 }
 
-/// Locks the batch's mutation ids, then splits it: the results of mutations seen before (in
-/// the batch's terms: index and result), and the items still to decide.
-pub(super) async fn stored_results<'i>(
+/// Locks the batch's mutation ids and reads what it needs (see [`read`]); splits the batch:
+/// the results of mutations seen before (in the batch's terms: index and result), and the
+/// items still to decide.
+pub(super) async fn batch<'i>(
+    app: &'static AppDef,
     tx: &mut Tx,
     caller: Caller<'_>,
     items: &'i [Item],
-) -> Result<(Vec<(usize, PushResult)>, Vec<&'i Item>), sqlx::Error> {
+) -> Result<(Vec<(usize, PushResult)>, Vec<&'i Item>, Found), sqlx::Error> {
     let ids: Vec<&str> = items
         .iter()
         .map(|i| i.mutation.mutation_id.as_str())
         .collect();
-    let stored = lock_and_read(tx, &ids).await?;
+    lock(tx, &ids).await?;
+    let found = read(app, tx, caller, &ids, items).await?;
     let out = items
         .iter()
         .filter_map(|item| {
-            let found = stored.get(&item.mutation.mutation_id)?;
-            Some((item.index, answer_stored(caller, &item.mutation, found)))
+            let first = found.stored.get(&item.mutation.mutation_id)?;
+            Some((item.index, answer_stored(caller, &item.mutation, first)))
         })
         .collect();
     let todo: Vec<&Item> = items
         .iter()
-        .filter(|i| !stored.contains_key(&i.mutation.mutation_id))
+        .filter(|i| !found.stored.contains_key(&i.mutation.mutation_id))
         .collect();
-    Ok((out, todo))
+    Ok((out, todo, found))
+}
+
+/// Locks `ids` and reads their stored results only (for mutations that are not decided:
+/// refused by the checks, or writing an entity dropped since).
+pub(super) async fn lock_and_read(
+    tx: &mut Tx,
+    ids: &[&str],
+) -> Result<HashMap<String, StoredResult>, sqlx::Error> {
+    lock(tx, ids).await?;
+    let mut stored = HashMap::new();
+    for row in tx.rows(STORED, &[json_arg(ids)]).await? {
+        stored.insert(
+            row.text("mutation_id")?,
+            (row.text("user_id")?, row.opt_text("result")?),
+        );
+    }
+    Ok(stored)
 }
 
 /// The first results of mutations the checks refuse now, where there are any: a retried
@@ -106,51 +205,20 @@ pub(super) async fn first_results(
     Ok(refused
         .iter()
         .filter_map(|(index, mutation)| {
-            let found = stored.get(&mutation.mutation_id)?;
-            Some((*index, answer_stored(caller, mutation, found)))
+            let first = stored.get(&mutation.mutation_id)?;
+            Some((*index, answer_stored(caller, mutation, first)))
         })
         .collect())
-}
-
-/// The current rows of the items, per entity, locked where the database can.
-pub(super) async fn rows<'i>(tx: &mut Tx, items: &[&'i Item]) -> Result<State<'i>, sqlx::Error> {
-    let mut state: State = HashMap::new();
-    let mut by_entity: BTreeMap<&str, (&'static EntityDef, Vec<&str>)> = BTreeMap::new();
-    for item in items {
-        by_entity
-            .entry(item.entity.table)
-            .or_insert((item.entity, Vec::new()))
-            .1
-            .push(&item.mutation.id);
-    }
-    for (table, (entity, ids)) in &mut by_entity {
-        ids.sort_unstable();
-        ids.dedup();
-        for row in tx
-            .rows(entity.sql.map(|s| s.load), &[json_arg(ids)])
-            .await?
-        {
-            let id = row.text("id")?;
-            state.insert((table, id), Some(stored(entity, &row)?));
-        }
-        for id in ids.iter() {
-            state.entry((table, (*id).to_owned())).or_insert(None);
-        }
-    }
-    Ok(state)
 }
 
 /// Items whose references name rows that exist neither among the caller's rows (another
 /// user's owner-scoped row does not exist for them) nor among the batch's inserts of new ids,
 /// with the reason.
-pub(super) async fn missing_references(
-    app: &'static AppDef,
-    tx: &mut Tx,
-    caller: Caller<'_>,
+pub(super) fn missing_references(
     items: &[&Item],
     state: &State<'_>,
-) -> Result<HashMap<usize, String>, sqlx::Error> {
-    let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    existing: &HashSet<(&'static str, String)>,
+) -> HashMap<usize, String> {
     // An insert over an id in use is never applied: a reference to it must find the row.
     let inserted: HashSet<(&str, &str)> = items
         .iter()
@@ -163,30 +231,6 @@ pub(super) async fn missing_references(
         })
         .map(|i| (i.entity.table, i.mutation.id.as_str()))
         .collect();
-    for item in items {
-        for field in item.entity.fields {
-            if let Kind::Reference(target) = field.kind
-                && let Some(id) = item.data.get(field.key).and_then(Value::as_str)
-                && !inserted.contains(&(target, id))
-            {
-                wanted.entry(target).or_default().push(id);
-            }
-        }
-    }
-    let mut existing: HashSet<(&str, String)> = HashSet::new();
-    for (target, ids) in &wanted {
-        let Some(entity) = app.entity(target) else {
-            continue;
-        };
-        let owner = [
-            json_arg(ids),
-            Arg::Text(caller.user.to_owned()),
-            Arg::OptText(values::is_canonical_uuid(caller.user).then(|| caller.user.to_owned())),
-        ];
-        for row in tx.rows(entity.sql.map(|s| s.existing), &owner).await? {
-            existing.insert((target, row.text("id")?));
-        }
-    }
     let mut missing = HashMap::new();
     for item in items {
         for field in item.entity.fields {
@@ -202,7 +246,7 @@ pub(super) async fn missing_references(
             }
         }
     }
-    Ok(missing)
+    missing
 }
 
 /// A row of `entity` from its `load` or `list` statement, its values in canonical form.

@@ -1,15 +1,18 @@
 //! `POST /sync/push`: applying a batch of device mutations.
 //!
-//! A batch runs as one transaction of set-based statements (one per entity and kind of write,
-//! each taking its rows as one JSON parameter), so its cost hardly grows with its size. Should
-//! the database refuse that transaction (a unique index, two servers racing on one new id), the
-//! batch is replayed one mutation per transaction, so only the offending mutation is rejected.
+//! A batch runs as one transaction of a few set-based statements, each taking its rows as one
+//! JSON parameter, so its cost hardly grows with its size: the locks, one read over every
+//! entity, and one write (PostgreSQL; SQLite, without data-modifying CTEs, one per entity and
+//! kind of write, then the audit and the results). Should the database refuse that
+//! transaction (a unique index, two servers racing on one new id), the batch is replayed one
+//! mutation per transaction, so only the offending mutation is rejected.
 //!
 //! Idempotency: a batch first locks its mutation ids (PostgreSQL advisory locks; SQLite runs
 //! one writer at a time), so a retry arriving while the first attempt runs waits for it, and
-//! then looks for their stored results. A mutation that changed the database keeps its result
-//! in `_offgen_mutations`, in the same transaction as the change; one that changed nothing
-//! (rejected, or a `version` conflict) keeps nothing and is evaluated anew if it comes again.
+//! then, in a statement begun after the locks, looks for their stored results. A mutation
+//! that changed the database keeps its result in `_offgen_mutations`, in the same transaction
+//! as the change; one that changed nothing (rejected, or a `version` conflict) keeps nothing
+//! and is evaluated anew if it comes again.
 //!
 //! The engine in steps, one module each: [`prepare`] checks mutations without the database;
 //! [`load`] reads what a batch needs (stored results, current rows, referenced rows);
@@ -202,8 +205,11 @@ async fn run(
         .map_err(Failure::from)
 }
 
-/// One attempt at `items` in one transaction: stored results first, then the rows and
-/// references, the decisions in batch order (each seeing the ones before), and the writes.
+/// One attempt at `items` in one transaction: the mutation ids locked; the stored results,
+/// rows and references read in one statement; the decisions in batch order (each seeing the
+/// ones before); and the writes (on PostgreSQL one statement). A push of new rows or edits is
+/// five statements on PostgreSQL, each a round trip: `BEGIN`, the locks, the read, the write,
+/// `COMMIT` (tests/round_trips.rs of the ranger example counts them on the wire).
 async fn run_once(
     app: &'static AppDef,
     db: &Database,
@@ -213,9 +219,9 @@ async fn run_once(
 ) -> Result<Vec<(usize, PushResult)>, sqlx::Error> {
     let now = super::now_ms();
     let mut tx = db.begin_write().await?;
-    let (mut out, todo) = load::stored_results(&mut tx, caller, items).await?;
-    let mut state = load::rows(&mut tx, &todo).await?;
-    let missing = load::missing_references(app, &mut tx, caller, &todo, &state).await?;
+    let (mut out, todo, found) = load::batch(app, &mut tx, caller, items).await?;
+    let mut state = found.state;
+    let missing = load::missing_references(&todo, &state, &found.existing);
 
     let mut decisions: Vec<(&Item, Decision)> = Vec::new();
     for item in todo.iter().copied() {
@@ -235,7 +241,7 @@ async fn run_once(
         decisions.push((item, decision));
     }
 
-    apply::apply(&mut tx, caller, &decisions, &state, now).await?;
+    apply::apply(app, &mut tx, caller, &decisions, &state, now).await?;
     tx.commit().await?;
     out.extend(
         decisions

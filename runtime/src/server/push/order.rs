@@ -4,10 +4,14 @@ use crate::model::Dialects;
 use crate::server::db::{Arg, Dialect, Tx};
 
 /// The first of `count` change-sequence values. On SQLite writes are serialised, so a
-/// counter bumped in the writing transaction orders changes by commit; on PostgreSQL the
-/// statements draw from a sequence themselves and stamp the transaction id beside it.
+/// counter bumped in the writing transaction orders changes by commit. On PostgreSQL 1: the
+/// rows are numbered from 1 in batch order, and the write statement draws as many values from
+/// a sequence, hands them out in that order and stamps the transaction id beside them.
 pub(super) async fn next_sequence(tx: &mut Tx, count: i64) -> Result<i64, sqlx::Error> {
-    if count == 0 || tx.dialect() == Dialect::Postgres {
+    if tx.dialect() == Dialect::Postgres {
+        return Ok(1);
+    }
+    if count == 0 {
         return Ok(0);
     }
     let row = tx

@@ -1,5 +1,6 @@
-//! The engine's own statements (the entities' come from generated code): idempotency records
-//! and the audit.
+//! The engine's own statements (the entities' come from generated code): the locks, and the
+//! idempotency records and the audit where a push does not write them in the app's
+//! generated write statement (SQLite, and mutations that are not decided).
 
 use crate::model::Dialects;
 
