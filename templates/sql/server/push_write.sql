@@ -18,7 +18,7 @@ WITH "seq" AS MATERIALIZED (
   UPDATE {{ e.view.table }} AS t
   SET {{ e.view.assignments }}, "_offgen_seq" = s."v"[r."_seq"], "_offgen_xid" = pg_current_xact_id()
   FROM "seq" AS s, "changed_{{ loop.index }}" AS r
-  WHERE t."id" = r."id" AND t."id" = ANY(ARRAY(SELECT c."id" FROM "changed_{{ loop.index }}" AS c)))
+  WHERE t."{{ bk::ID.sql }}" = r."{{ bk::ID.sql }}" AND t."{{ bk::ID.sql }}" = ANY(ARRAY(SELECT c."{{ bk::ID.sql }}" FROM "changed_{{ loop.index }}" AS c)))
 {%- endfor %},
 "audit" AS (
   INSERT INTO "_offgen_audit" ("entity", "row_id", "mutation_id", "user_id", "client_id", "reason", "losing_data", "winning_version", "created_at")

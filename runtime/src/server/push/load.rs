@@ -10,6 +10,7 @@ use super::Caller;
 use super::decide::{Clock, Stored};
 use super::prepare::{Item, rejected};
 use super::sql::{LOCK, STORED};
+use crate::bookkeeping::{DELETED_AT, ID, UPDATED_AT, VERSION};
 use crate::model::{AppDef, EntityDef, Kind};
 use crate::protocol::{Op, PushResult};
 use crate::server::db::{Arg, Dialect, Row, Tx};
@@ -87,7 +88,7 @@ pub(super) async fn read(
         let part = row.text("part")?;
         if part == "stored" {
             found.stored.insert(
-                row.text("id")?,
+                row.text(ID.sql)?,
                 (row.text("user_id")?, row.opt_text("result")?),
             );
             continue;
@@ -97,11 +98,12 @@ pub(super) async fn read(
             continue;
         };
         if part == "row" {
-            found
-                .state
-                .insert((entity.table, row.text("id")?), Some(stored(entity, &row)?));
+            found.state.insert(
+                (entity.table, row.text(ID.sql)?),
+                Some(stored(entity, &row)?),
+            );
         } else {
-            found.existing.insert((entity.table, row.text("id")?));
+            found.existing.insert((entity.table, row.text(ID.sql)?));
         }
     }
     for (table, ids) in &rows {
@@ -263,9 +265,9 @@ pub(crate) fn stored(entity: &EntityDef, row: &Row) -> Result<Stored, sqlx::Erro
         None => Clock::new(),
     };
     Ok(Stored {
-        version: row.int("version")?,
-        updated_at: row.int("updated_at")?,
-        deleted_at: row.opt_int("deleted_at")?,
+        version: row.int(VERSION.sql)?,
+        updated_at: row.int(UPDATED_AT.sql)?,
+        deleted_at: row.opt_int(DELETED_AT.sql)?,
         data,
         clock,
     })
