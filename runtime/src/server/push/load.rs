@@ -87,10 +87,7 @@ pub(super) async fn read(
     for row in tx.rows(app.push.map(|p| p.read), &args).await? {
         let part = row.text("part")?;
         if part == "stored" {
-            found.stored.insert(
-                row.text(ID.sql)?,
-                (row.text("user_id")?, row.opt_text("result")?),
-            );
+            found.stored.insert(row.text(ID.sql)?, stored_result(&row)?);
             continue;
         }
         let name = row.text("entity")?;
@@ -118,6 +115,11 @@ pub(super) async fn read(
         }
     }
     Ok(found)
+}
+
+/// The sender and result of a stored result, from either statement that reads them.
+fn stored_result(row: &Row) -> Result<StoredResult, sqlx::Error> {
+    Ok((row.text("user_id")?, row.opt_text("result")?))
 }
 
 /// A stored result as the caller gets it: another user's mutation id is not theirs to replay.
@@ -178,10 +180,7 @@ pub(super) async fn lock_and_read(
     lock(tx, ids).await?;
     let mut stored = HashMap::new();
     for row in tx.rows(STORED, &[json_arg(ids)]).await? {
-        stored.insert(
-            row.text("mutation_id")?,
-            (row.text("user_id")?, row.opt_text("result")?),
-        );
+        stored.insert(row.text("mutation_id")?, stored_result(&row)?);
     }
     Ok(stored)
 }
